@@ -1,0 +1,56 @@
+"""Errors raised by ``graph``. Nothing from ``neo4j.exceptions`` crosses this package.
+
+::
+
+    GraphError
+    ├── Neo4jUnavailable        the server cannot be reached (retryable)
+    ├── QueryFailed             the server refused or failed a statement
+    ├── ModelConflict           a load would take over another model's nodes
+    └── LauncherError           the local Neo4j could not be installed, started or stopped
+        ├── JavaMissing
+        ├── DownloadFailed
+        ├── PortInUse
+        └── StartTimeout
+"""
+
+from __future__ import annotations
+
+
+class GraphError(Exception):
+    """Base of every error raised by ``graph``."""
+
+    retryable: bool = False
+
+
+class Neo4jUnavailable(GraphError):
+    """Neo4j did not answer; trying again later may succeed."""
+
+    retryable = True
+
+
+class QueryFailed(GraphError):
+    """Neo4j answered with an error for a statement."""
+
+
+class ModelConflict(GraphError):
+    """The model being loaded names subjects that belong to another model."""
+
+
+class LauncherError(GraphError):
+    """The local Neo4j server could not be installed, started or stopped."""
+
+
+class JavaMissing(LauncherError):
+    """No usable ``java`` (17 or newer) was found."""
+
+
+class DownloadFailed(LauncherError):
+    """Maven could not fetch the Neo4j artifacts."""
+
+
+class PortInUse(LauncherError):
+    """A port the local server needs is already taken by another process."""
+
+
+class StartTimeout(LauncherError):
+    """The server process started but Bolt did not answer in time."""

@@ -1,0 +1,2 @@
+"""What-if simulation over an in-memory snapshot of the dependency graph.
+(Arrives with the simulation issue.)"""
