@@ -1,0 +1,41 @@
+# kgtwin developer commands. Prerequisites: Python 3.11+, Java 17+, Maven.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install demo test lint bench-load neo4j-stop clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kgtwin needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install kgtwin with its test and dev tools
+
+demo: install ## start the local Neo4j, load the example site, print what is in the graph
+	$(BIN)/kgtwin neo4j start
+	$(BIN)/kgtwin load ontology/sites/dc1.ttl --model dc1
+	$(BIN)/kgtwin info
+
+test: install ## start the services the tests need and run the whole suite
+	$(BIN)/pytest
+
+lint: install ## ruff format check, ruff check and mypy
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench-load: install ## the load benchmark (100k synthetic assets)
+	$(BIN)/python bench/load.py
+
+neo4j-stop: ## stop the local Neo4j
+	$(BIN)/kgtwin neo4j stop
+
+clean: ## remove the virtualenv (keeps .kgtwin/, the downloaded Neo4j and its data)
+	rm -rf $(VENV)

@@ -1,0 +1,102 @@
+"""A synthetic data-centre site of any size, written as Turtle, for benchmarks.
+
+Shape (for ``assets=100_000``): utility feeds -> switchgear (any of 2 feeds) -> UPS ->
+PDU -> racks (2N: fed by two PDUs, policy any) -> hosted IT services that depend on other
+services; one power point per rack. Relationships are filled up to ``relationships`` with
+service-to-service dependencies (always to an older service, so the graph stays acyclic).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIXES = """\
+@prefix kgt: <https://w3id.org/kgtwin/core#> .
+@prefix dc: <https://w3id.org/kgtwin/datacentre#> .
+@prefix unit: <http://qudt.org/vocab/unit/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix s: <https://w3id.org/kgtwin/site/synthetic#> .
+
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSize:
+    assets: int
+    relationships: int
+    nodes: int  # assets + points
+
+
+def write_site(
+    path: Path, assets: int = 100_000, relationships: int = 300_000, seed: int = 7
+) -> SiteSize:
+    rng = random.Random(seed)
+    scale = assets / 100_000
+    feeds = max(2, round(10 * scale))
+    switchgear = max(2, round(20 * scale))
+    ups = max(2, round(200 * scale))
+    pdus = max(4, round(2_000 * scale))
+    racks = max(4, round(40_000 * scale))
+    services = assets - feeds - switchgear - ups - pdus - racks
+    if services < 1:
+        raise ValueError("too few assets for the synthetic layout")
+    rels = 0
+    lines: list[str] = [PREFIXES]
+    add = lines.append
+
+    for i in range(feeds):
+        add(
+            f's:feed-{i} a dc:UtilityFeed ; rdfs:label "Utility feed {i}" ; '
+            "kgt:ratedCapacity 20000.0 ; kgt:capacityUnit unit:KiloW .\n"
+        )
+    for i in range(switchgear):
+        a, b = (2 * i) % feeds, (2 * i + 1) % feeds
+        add(
+            f's:swg-{i} a dc:Switchgear ; rdfs:label "Switchgear {i}" ; kgt:redundancyPolicy "any" ; '
+            "kgt:ratedCapacity 5000.0 ; kgt:capacityUnit unit:KiloW .\n"
+        )
+        add(f"s:feed-{a} kgt:feeds s:swg-{i} .\ns:feed-{b} kgt:feeds s:swg-{i} .\n")
+        rels += 2
+    for i in range(ups):
+        add(
+            f's:ups-{i} a dc:UPS ; rdfs:label "UPS {i}" ; kgt:redundancyPolicy "all" ; '
+            "kgt:ratedCapacity 500.0 ; kgt:capacityUnit unit:KiloW .\n"
+            f"s:swg-{i % switchgear} kgt:feeds s:ups-{i} .\n"
+        )
+        rels += 1
+    for i in range(pdus):
+        add(
+            f's:pdu-{i} a dc:PDU ; rdfs:label "PDU {i}" ; '
+            "kgt:ratedCapacity 50.0 ; kgt:capacityUnit unit:KiloW .\n"
+            f"s:ups-{i % ups} kgt:feeds s:pdu-{i} .\n"
+        )
+        rels += 1
+    for i in range(racks):
+        a = (2 * i) % pdus
+        b = (2 * i + 1) % pdus
+        add(
+            f's:rack-{i} a dc:Rack ; rdfs:label "Rack {i}" ; kgt:redundancyPolicy "any" ; '
+            f"kgt:hasPoint s:rack-{i}.power .\n"
+            f"s:pdu-{a} kgt:feeds s:rack-{i} .\ns:pdu-{b} kgt:feeds s:rack-{i} .\n"
+            f's:rack-{i}.power a dc:PowerSensor ; rdfs:label "Rack {i} power" ; kgt:unit unit:KiloW ; '
+            'kgt:datatype "double" ; kgt:minValue 0.0 ; kgt:maxValue 30.0 ; '
+            f'kgt:expectedInterval 10.0 ; kgt:mqttTopic "synthetic/rack-{i}/power" .\n'
+        )
+        rels += 3
+    for i in range(services):
+        add(
+            f's:svc-{i} a dc:ITService ; rdfs:label "Service {i}" .\n'
+            f"s:rack-{i % racks} kgt:hosts s:svc-{i} .\n"
+        )
+        rels += 1
+    remaining = relationships - rels
+    pairs: set[tuple[int, int]] = set()
+    while len(pairs) < remaining and services > 1:
+        j = rng.randrange(1, services)
+        pairs.add((j, rng.randrange(0, j)))
+    lines.extend(f"s:svc-{j} kgt:dependsOn s:svc-{k} .\n" for j, k in sorted(pairs))
+    rels += len(pairs)
+    path.write_text("".join(lines), encoding="utf-8")
+    return SiteSize(assets=assets, relationships=rels, nodes=assets + racks)

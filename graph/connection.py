@@ -1,0 +1,58 @@
+"""Opening the Neo4j driver and converting the driver's exceptions into ``GraphError``s.
+
+This is the one place that catches ``neo4j.exceptions``; everything else in ``graph`` runs
+its driver calls inside :func:`neo4j_errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import neo4j
+from neo4j import Driver, GraphDatabase
+from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+
+from graph.errors import GraphError, Neo4jUnavailable, QueryFailed
+
+
+def open_driver(uri: str, user: str, password: str | None) -> Driver:
+    """A driver for ``uri``; it connects lazily, so call :func:`ping` to check it answers."""
+    auth = (user, password) if password is not None else None
+    try:
+        return GraphDatabase.driver(uri, auth=auth, connection_acquisition_timeout=15.0)
+    except (ValueError, DriverError) as exc:
+        raise GraphError(f"cannot use Neo4j URI {uri!r}: {exc}") from exc
+
+
+@contextmanager
+def neo4j_errors(action: str) -> Iterator[None]:
+    """Run driver calls, turning the driver's exceptions into ``GraphError``s naming ``action``."""
+    try:
+        yield
+    except AuthError as exc:
+        raise GraphError(
+            f"{action}: Neo4j refused the credentials ({exc.message}); "
+            "check NEO4J_USER / NEO4J_PASSWORD"
+        ) from exc
+    except (ServiceUnavailable, SessionExpired) as exc:
+        raise Neo4jUnavailable(f"{action}: Neo4j is not reachable ({exc})") from exc
+    except Neo4jError as exc:
+        error = QueryFailed(f"{action}: Neo4j answered {exc.code}: {exc.message}")
+        error.retryable = exc.is_retryable()
+        raise error from exc
+    except DriverError as exc:
+        raise GraphError(f"{action}: {exc}") from exc
+
+
+def ping(driver: Driver, database: str | None = None) -> str:
+    """The server's version string; raises ``Neo4jUnavailable`` if it does not answer."""
+    with neo4j_errors("checking Neo4j"):
+        records, _, _ = driver.execute_query(
+            "CALL dbms.components() YIELD name, versions, edition "
+            "RETURN versions[0] AS version, edition",
+            database_=database,
+            routing_=neo4j.RoutingControl.READ,
+        )
+        record = records[0]
+        return f"{record['version']} {record['edition']}"

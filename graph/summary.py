@@ -1,0 +1,64 @@
+"""What the graph holds: models, labels and relationship types, for ``kgtwin info``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import LiteralString
+
+from neo4j import Driver, RoutingControl
+
+from graph.connection import neo4j_errors
+
+MODELS: LiteralString = """
+MATCH (m:Model)
+RETURN m.name AS name, m.nodes AS nodes, m.relationships AS relationships,
+       toString(m.loadedAt) AS loadedAt, m.digest AS digest
+ORDER BY name
+"""
+LABELS: LiteralString = """
+MATCH (n:Twin) UNWIND labels(n) AS label
+RETURN label, count(*) AS count ORDER BY count DESC, label
+"""
+REL_TYPES: LiteralString = """
+MATCH (:Twin)-[r]->(:Twin)
+RETURN type(r) AS type, count(*) AS count ORDER BY count DESC, type
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    name: str
+    nodes: int
+    relationships: int
+    loaded_at: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class GraphSummary:
+    models: tuple[ModelInfo, ...]
+    labels: tuple[tuple[str, int], ...]
+    rel_types: tuple[tuple[str, int], ...]
+
+
+def summarize(driver: Driver, database: str | None = None) -> GraphSummary:
+    with neo4j_errors("summarising the graph"):
+        models, _, _ = driver.execute_query(
+            MODELS, database_=database, routing_=RoutingControl.READ
+        )
+        labels, _, _ = driver.execute_query(
+            LABELS, database_=database, routing_=RoutingControl.READ
+        )
+        rels, _, _ = driver.execute_query(
+            REL_TYPES, database_=database, routing_=RoutingControl.READ
+        )
+    return GraphSummary(
+        models=tuple(
+            ModelInfo(
+                m["name"], m["nodes"], m["relationships"], m["loadedAt"] or "", m["digest"] or ""
+            )
+            for m in models
+        ),
+        labels=tuple((r["label"], r["count"]) for r in labels),
+        rel_types=tuple((r["type"], r["count"]) for r in rels),
+    )

@@ -1,0 +1,48 @@
+"""Errors raised by ``ontology``.
+
+::
+
+    OntologyError
+    ├── TurtleSyntaxError    a file does not parse (names the file and line)
+    ├── FileUnreadable       a file is missing or cannot be read
+    ├── VocabularyError      the ontology itself is unusable (e.g. two classes share a name)
+    └── ModelInvalid         a model breaks the shapes or the vocabulary (carries every problem)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ontology.problems import Problem
+
+
+class OntologyError(Exception):
+    """Base of every error raised by ``ontology``."""
+
+
+class FileUnreadable(OntologyError):
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: cannot read the file: {reason}")
+
+
+class TurtleSyntaxError(OntologyError):
+    def __init__(self, path: Path, line: int | None, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: Turtle syntax error: {reason}")
+
+
+class VocabularyError(OntologyError):
+    """The ontology files declare something the graph cannot represent."""
+
+
+class ModelInvalid(OntologyError):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(f"{len(self.problems)} problem(s) found; nothing was loaded")

@@ -1,0 +1,271 @@
+"""``kgtwin``: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from graph import launcher
+from graph.connection import open_driver, ping
+from graph.errors import GraphError
+from graph.summary import summarize
+from graph.sync import Progress, SyncSummary
+from ontology.errors import OntologyError
+from ontology.validate import Ontology
+from server.loading import load_model, validate_model
+from server.settings import Settings, SettingsError, check_model_name
+
+DESCRIPTION = """\
+kgtwin - a digital twin server built around a knowledge graph.
+
+The ontology (Turtle + SHACL under ontology/) says what assets are; models (sites) are
+validated against it and loaded into Neo4j, where analysts explore them.
+"""
+
+EPILOG = """\
+examples:
+  kgtwin neo4j start                         start the local Neo4j (downloads it once)
+  kgtwin validate ontology/sites/dc1.ttl     check a site, change nothing
+  kgtwin load ontology/sites/dc1.ttl         validate, then sync the site into Neo4j
+  kgtwin info                                what the graph holds and how to look at it
+
+Neo4j: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD (and NEO4J_DATABASE) point at any server;
+without NEO4J_URI the local one from `kgtwin neo4j start` is used.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kgtwin",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    ontology_help = "ontology file (repeatable; default: every .ttl under ontology/ but sites/)"
+    validate = commands.add_parser(
+        "validate",
+        help="check Turtle files against the ontology and its SHACL shapes",
+        description="Parse and SHACL-validate FILEs against the ontology. Prints one line per "
+        "problem (file:line: subject property: what is wrong (expected ...; found ...)) and "
+        "exits 1 if there is any. Never writes to Neo4j.",
+    )
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate.add_argument(
+        "--ontology", action="append", type=Path, metavar="TTL", help=ontology_help
+    )
+    validate.add_argument("--json", action="store_true", help="print the problems as JSON")
+
+    load = commands.add_parser(
+        "load",
+        help="validate a model, then sync it into Neo4j",
+        description="Validate FILEs (they form one model), then make the graph hold exactly that "
+        "model: new subjects are created, changed ones updated, removed ones deleted; other "
+        "models are never touched. A model with problems changes nothing.",
+    )
+    load.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    load.add_argument("--model", help="model name (default: the first file's name without .ttl)")
+    load.add_argument("--ontology", action="append", type=Path, metavar="TTL", help=ontology_help)
+    load.add_argument("--batch-size", type=int, default=10_000, help="rows per UNWIND batch")
+
+    commands.add_parser("info", help="summarise what the graph holds and how to look at it")
+
+    neo4j = commands.add_parser(
+        "neo4j",
+        help="run a local Neo4j server for development (no Docker needed)",
+        description="Run a real Neo4j Community server from Maven Central artifacts, bound to "
+        "127.0.0.1, with its jars and data under KGTWIN_HOME (default .kgtwin/).",
+    )
+    neo4j_commands = neo4j.add_subparsers(dest="action", metavar="ACTION", required=True)
+    neo4j_commands.add_parser("start", help="download once, start, wait until Bolt answers")
+    neo4j_commands.add_parser("stop", help="shut the server down cleanly")
+    neo4j_commands.add_parser("status", help="is it running, where, with which credentials")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    out, err = sys.stdout, sys.stderr
+    try:
+        settings = Settings.from_env()
+        if args.command == "validate":
+            return cmd_validate(
+                settings.with_ontology(args.ontology), args.files, args.json, out, err
+            )
+        if args.command == "load":
+            model = check_model_name(args.model or args.files[0].stem)
+            return cmd_load(
+                settings.with_ontology(args.ontology), args.files, model, args.batch_size, out, err
+            )
+        if args.command == "info":
+            return cmd_info(settings, out)
+        return cmd_neo4j(settings, args.action, out, err)
+    except (SettingsError, OntologyError, GraphError) as exc:
+        print(f"kgtwin: error: {exc}", file=err)
+        return 2 if isinstance(exc, SettingsError) else 1
+    except KeyboardInterrupt:
+        print("kgtwin: interrupted", file=err)
+        return 130
+
+
+def cmd_validate(
+    settings: Settings, files: list[Path], as_json: bool, out: TextIO, err: TextIO
+) -> int:
+    ontology = Ontology.load(settings.ontology)
+    report, seconds = validate_model(files, ontology)
+    if as_json:
+        problems = [
+            {
+                "file": str(p.file) if p.file else None,
+                "line": p.line,
+                "subject": p.subject,
+                "property": p.property,
+                "message": p.message,
+                "expected": p.expected,
+                "found": p.found,
+                "kind": p.kind,
+                "severity": p.severity,
+            }
+            for p in report.problems
+        ]
+        json.dump({"ok": report.ok, "triples": report.triples, "problems": problems}, out, indent=2)
+        print(file=out)
+    else:
+        for problem in report.problems:
+            print(problem.render(), file=out)
+        names = ", ".join(str(f) for f in files)
+        if report.ok:
+            print(f"{names}: valid ({report.triples} triples, {seconds:.2f} s)", file=err)
+        else:
+            print(f"{names}: {len(report.problems)} problem(s)", file=err)
+    return 0 if report.ok else 1
+
+
+def cmd_load(
+    settings: Settings, files: list[Path], model: str, batch_size: int, out: TextIO, err: TextIO
+) -> int:
+    ontology = Ontology.load(settings.ontology)
+    uri, user, password = settings.neo4j_connection()
+    driver = open_driver(uri, user, password)
+    try:
+        ping(driver, settings.neo4j_database)
+        result = load_model(
+            driver,
+            files,
+            model,
+            ontology,
+            database=settings.neo4j_database,
+            progress=_progress_printer(err),
+            batch_size=batch_size,
+        )
+    finally:
+        driver.close()
+    if not result.report.ok:
+        for problem in result.report.problems:
+            print(problem.render(), file=out)
+        print(f"{len(result.report.problems)} problem(s); nothing was loaded", file=err)
+        return 1
+    print(f"validated {result.report.triples} triples in {result.validate_seconds:.2f} s", file=out)
+    for summary in (result.ontology, result.model):
+        if summary is not None:
+            print(_render_summary(summary), file=out)
+    return 0
+
+
+def _render_summary(s: SyncSummary) -> str:
+    state = "loaded" if s.changed else "already up to date"
+    return (
+        f"model {s.model!r} {state} in {s.seconds:.2f} s: "
+        f"nodes {s.nodes_created} created, {s.nodes_updated} updated, {s.nodes_removed} removed, "
+        f"{s.nodes_unchanged} unchanged; relationships {s.rels_created} created, "
+        f"{s.rels_removed} removed, {s.rels_unchanged} unchanged"
+    )
+
+
+def _progress_printer(err: TextIO) -> Progress:
+    last: dict[str, int] = {}
+
+    def report(phase: str, done: int, total: int) -> None:
+        if total < 20_000:
+            return
+        percent = done * 100 // total
+        if percent - last.get(phase, -100) >= 10 or done == total:
+            last[phase] = percent
+            print(f"  {phase}: {done:,}/{total:,} ({percent}%)", file=err, flush=True)
+
+    return report
+
+
+def cmd_info(settings: Settings, out: TextIO) -> int:
+    uri, user, password = settings.neo4j_connection()
+    driver = open_driver(uri, user, password)
+    try:
+        version = ping(driver, settings.neo4j_database)
+        summary = summarize(driver, settings.neo4j_database)
+    finally:
+        driver.close()
+    print(f"Neo4j {version} at {uri}", file=out)
+    if not summary.models:
+        print("The graph holds no model yet: try `kgtwin load ontology/sites/dc1.ttl`.", file=out)
+    for m in summary.models:
+        print(
+            f"  model {m.name}: {m.nodes} nodes, {m.relationships} relationships, "
+            f"loaded {m.loaded_at}",
+            file=out,
+        )
+    if summary.labels:
+        print("Twin nodes by label:", file=out)
+        print("  " + ", ".join(f"{label} {count}" for label, count in summary.labels), file=out)
+    if summary.rel_types:
+        print("Relationships by type:", file=out)
+        print("  " + ", ".join(f"{t} {count}" for t, count in summary.rel_types), file=out)
+    if not settings.neo4j_uri:
+        print(
+            f"\nNeo4j Browser: http://127.0.0.1:{settings.local_http_port}/browser/ "
+            f"(connect to {uri}; user and password: `kgtwin neo4j status`)",
+            file=out,
+        )
+    print(
+        "Try in Browser:\n"
+        "  MATCH p = (:UtilityFeed)-[:FEEDS*1..4]->(:UPS) RETURN p\n"
+        "  MATCH (a:Asset)-[:HAS_POINT]->(p:Point) RETURN a.id, p.id, p.unit, p.mqttTopic LIMIT 25\n"
+        "  MATCH (c:Class)-[:SUBCLASS_OF*]->(:Class {name: 'Asset'}) RETURN c.name, c.comment",
+        file=out,
+    )
+    return 0
+
+
+def cmd_neo4j(settings: Settings, action: str, out: TextIO, err: TextIO) -> int:
+    config = settings.local_neo4j
+    if action == "start":
+        status = launcher.start(config, progress=lambda line: print(line, file=err, flush=True))
+        _print_status(status, out)
+        return 0
+    if action == "stop":
+        stopped = launcher.stop(config)
+        print("Neo4j stopped" if stopped else "Neo4j was not running", file=out)
+        return 0
+    status = launcher.status(config)
+    _print_status(status, out)
+    return 0 if status.running else 3
+
+
+def _print_status(status: launcher.Neo4jStatus, out: TextIO) -> None:
+    state = f"running (pid {status.pid})" if status.running else "not running"
+    print(f"Neo4j {status.version}: {state}", file=out)
+    print(f"  Bolt:    {status.bolt_uri}", file=out)
+    print(f"  Browser: {status.http_url}/browser/", file=out)
+    print(f"  user {status.user}, password {status.password or '(set on first start)'}", file=out)
+    print(f"  home:    {status.home}", file=out)

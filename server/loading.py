@@ -1,0 +1,71 @@
+"""The load workflow: validate a model, then sync the ontology and the model into Neo4j.
+
+Wires ``ontology`` (pure) to ``graph`` (Neo4j); the CLI and, later, the server call it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from neo4j import Driver
+
+from graph.schema import ensure_schema
+from graph.sync import ONTOLOGY, Progress, SyncSummary, sync_model
+from ontology.files import digest_files
+from ontology.mapping import ONTOLOGY_MODEL, map_ontology
+from ontology.validate import Ontology, Report, validate
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    report: Report
+    validate_seconds: float
+    ontology: SyncSummary | None = None
+    model: SyncSummary | None = None
+
+
+def validate_model(files: Sequence[Path], ontology: Ontology) -> tuple[Report, float]:
+    started = time.perf_counter()
+    report = validate(files, ontology)
+    return report, time.perf_counter() - started
+
+
+def load_model(
+    driver: Driver,
+    files: Sequence[Path],
+    model: str,
+    ontology: Ontology,
+    *,
+    database: str | None = None,
+    progress: Progress | None = None,
+    batch_size: int = 10_000,
+) -> LoadResult:
+    """Validate ``files``; if they pass, sync the ontology and then the model."""
+    report, seconds = validate_model(files, ontology)
+    if not report.ok:
+        return LoadResult(report, seconds)
+    desired = report.raise_for_problems()
+    ensure_schema(driver, database)
+    ontology_summary = sync_model(
+        driver,
+        ONTOLOGY_MODEL,
+        map_ontology(ontology.vocabulary),
+        scope=ONTOLOGY,
+        digest=digest_files(f.path for f in ontology.files),
+        files=[str(f.path) for f in ontology.files],
+        database=database,
+    )
+    model_summary = sync_model(
+        driver,
+        model,
+        desired,
+        digest=report.digest,
+        files=[str(p) for p in files],
+        database=database,
+        progress=progress,
+        batch_size=batch_size,
+    )
+    return LoadResult(report, seconds, ontology_summary, model_summary)
