@@ -20,7 +20,12 @@ def open_driver(uri: str, user: str, password: str | None) -> Driver:
     """A driver for ``uri``; it connects lazily, so call :func:`ping` to check it answers."""
     auth = (user, password) if password is not None else None
     try:
-        return GraphDatabase.driver(uri, auth=auth, connection_acquisition_timeout=15.0)
+        return GraphDatabase.driver(
+            uri,
+            auth=auth,
+            connection_acquisition_timeout=15.0,
+            notifications_min_severity="OFF",
+        )
     except (ValueError, DriverError) as exc:
         raise GraphError(f"cannot use Neo4j URI {uri!r}: {exc}") from exc
 

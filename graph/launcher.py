@@ -173,7 +173,7 @@ class Neo4jStatus:
     home: Path
 
 
-# --- install -------------------------------------------------------------------------------
+# --- install -------------------------------------------------------------------------------------
 
 
 def install(cfg: LocalNeo4jConfig, progress: Progress) -> Path:
@@ -266,7 +266,7 @@ def _run_maven(mvn: str, pom: Path, lib: Path) -> None:
         )
 
 
-# --- start / stop / status ------------------------------------------------------------------
+# --- start / stop / status -----------------------------------------------------------------------
 
 
 def start(cfg: LocalNeo4jConfig, progress: Progress, timeout: float = 120.0) -> Neo4jStatus:
@@ -277,6 +277,15 @@ def start(cfg: LocalNeo4jConfig, progress: Progress, timeout: float = 120.0) -> 
     java = _find_java(cfg)
     lib = install(cfg, progress)
     home = cfg.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    # Two processes starting the same instance: the second waits, then finds it running.
+    with _exclusive(home / ".launcher.lock"):
+        return _start_locked(cfg, java, lib, home, progress, timeout)
+
+
+def _start_locked(
+    cfg: LocalNeo4jConfig, java: str, lib: Path, home: Path, progress: Progress, timeout: float
+) -> Neo4jStatus:
     bolt_uri = f"bolt://{_HOST}:{cfg.bolt_port}"
     current = status(cfg)
     if current.running and current.pid is not None:
@@ -286,7 +295,8 @@ def start(cfg: LocalNeo4jConfig, progress: Progress, timeout: float = 120.0) -> 
                 f"and {current.http_url}, not on the requested ports {cfg.bolt_port} and "
                 f"{cfg.http_port}; stop it first or use its ports."
             )
-        _wait_until_ready(cfg, home, current.pid, time.monotonic() + timeout, spawned=False)
+        deadline = time.monotonic() + timeout
+        _wait_until_ready(cfg, home, current.pid, deadline, spawned=False, log_offset=0)
         return status(cfg)
 
     for port, what in ((cfg.bolt_port, "Bolt"), (cfg.http_port, "HTTP")):
@@ -304,11 +314,13 @@ def start(cfg: LocalNeo4jConfig, progress: Progress, timeout: float = 120.0) -> 
         f"Browser http://{_HOST}:{cfg.http_port}/browser/"
     )
     started = time.monotonic()
+    neo4j_log = home / "logs" / "neo4j.log"
+    log_offset = neo4j_log.stat().st_size if neo4j_log.exists() else 0  # quote this start only
     pid = _spawn(argv, home / "logs" / "console.log")
     _write_atomic(_pid_file(home), f"{pid}\n")
     logger.info("started Neo4j pid %d: %s", pid, " ".join(argv))
     try:
-        _wait_until_ready(cfg, home, pid, started + timeout, spawned=True)
+        _wait_until_ready(cfg, home, pid, started + timeout, spawned=True, log_offset=log_offset)
     except BaseException:
         _terminate(pid, home, 30.0)
         _pid_file(home).unlink(missing_ok=True)
@@ -320,15 +332,18 @@ def start(cfg: LocalNeo4jConfig, progress: Progress, timeout: float = 120.0) -> 
 def stop(cfg: LocalNeo4jConfig, timeout: float = 60.0) -> bool:
     """Stop the instance (SIGTERM, then SIGKILL after ``timeout``); False if it did not run."""
     home = cfg.home.resolve()
-    pid = _read_pid(home)
-    if pid is None:
+    if not home.is_dir():
         return False
-    if not _is_our_java(pid, home):
+    with _exclusive(home / ".launcher.lock"):
+        pid = _read_pid(home)
+        if pid is None:
+            return False
+        if not _is_our_java(pid, home):
+            _pid_file(home).unlink(missing_ok=True)
+            return False
+        _terminate(pid, home, timeout)
         _pid_file(home).unlink(missing_ok=True)
-        return False
-    _terminate(pid, home, timeout)
-    _pid_file(home).unlink(missing_ok=True)
-    return True
+        return True
 
 
 def status(cfg: LocalNeo4jConfig) -> Neo4jStatus:
@@ -367,7 +382,7 @@ def credentials(cfg: LocalNeo4jConfig) -> tuple[str, str] | None:
     return _USER, password.strip()
 
 
-# --- java -------------------------------------------------------------------------------------
+# --- java ----------------------------------------------------------------------------------------
 
 
 def _find_java(cfg: LocalNeo4jConfig) -> str:
@@ -441,7 +456,7 @@ def _java_command(java: str, lib: Path, cfg: LocalNeo4jConfig, home: Path) -> li
     ]
 
 
-# --- instance folder ----------------------------------------------------------------------------
+# --- instance folder -----------------------------------------------------------------------------
 
 
 def _prepare_home(cfg: LocalNeo4jConfig, home: Path) -> None:
@@ -505,14 +520,14 @@ def _read_pid(home: Path) -> int | None:
         return None
 
 
-# --- process ------------------------------------------------------------------------------------
+# --- process -------------------------------------------------------------------------------------
 
 
 def _spawn(argv: list[str], console: Path) -> int:
     # posix_spawn rather than subprocess.Popen: the JVM outlives this call (and often this
     # Python process), and a Popen object dropped while its child runs warns on finalisation.
     # The child gets its own session, stdin from /dev/null, stdout and stderr to console.
-    append = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    truncate = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     try:
         return os.posix_spawn(
             argv[0],
@@ -520,7 +535,7 @@ def _spawn(argv: list[str], console: Path) -> int:
             dict(os.environ),
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, str(console), append, 0o644),
+                (os.POSIX_SPAWN_OPEN, 1, str(console), truncate, 0o644),
                 (os.POSIX_SPAWN_DUP2, 1, 2),
             ],
             setsid=True,
@@ -605,7 +620,13 @@ class _NotReady(Exception):
 
 
 def _wait_until_ready(
-    cfg: LocalNeo4jConfig, home: Path, pid: int, deadline: float, *, spawned: bool
+    cfg: LocalNeo4jConfig,
+    home: Path,
+    pid: int,
+    deadline: float,
+    *,
+    spawned: bool,
+    log_offset: int,
 ) -> None:
     uri = f"bolt://{_HOST}:{cfg.bolt_port}"
     last_problem = "Bolt port not open yet"
@@ -615,11 +636,11 @@ def _wait_until_ready(
             if code is not None:
                 raise LauncherError(
                     f"Neo4j (pid {pid}) exited with code {code} during start-up.\n"
-                    f"{_log_tail(home)}\nFull logs are in {home / 'logs'}."
+                    f"{_log_tail(home, log_offset)}\nFull logs are in {home / 'logs'}."
                 )
         elif not _is_our_java(pid, home):
             raise LauncherError(
-                f"Neo4j (pid {pid}) stopped while waiting for it.\n{_log_tail(home)}"
+                f"Neo4j (pid {pid}) stopped while waiting for it.\n{_log_tail(home, log_offset)}"
             )
         if _port_open(cfg.bolt_port):
             try:
@@ -629,9 +650,10 @@ def _wait_until_ready(
                 last_problem = str(exc)
                 logger.debug("Neo4j not ready yet: %s", last_problem)
         if time.monotonic() >= deadline:
+            fate = "it is being stopped" if spawned else "it was left running"
             raise StartTimeout(
                 f"Neo4j (pid {pid}) did not accept a Bolt session on {uri} in time "
-                f"(last problem: {last_problem}); it is being stopped.\n{_log_tail(home)}\n"
+                f"(last problem: {last_problem}); {fate}.\n{_log_tail(home, log_offset)}\n"
                 f"Full logs are in {home / 'logs'}; a slow machine may need a longer timeout."
             )
         time.sleep(_POLL)
@@ -654,13 +676,13 @@ def _ensure_password(uri: str, home: Path) -> None:
             logger.info("stored password refused; trying the default password once")
     try:
         _change_default_password(uri, stored)
+        _ping(uri, stored)
     except AuthError as exc:
         raise LauncherError(
-            f"Neo4j at {uri} refused both the password stored in {password_file} and the "
-            f"default one. Restore the right password in that file, or delete {home} to start "
+            f"Neo4j at {uri} accepts neither the password in {password_file} nor the default "
+            f"one. Put the right password in that file, or delete {home} to start "
             "over with an empty database."
         ) from exc
-    _ping(uri, stored)
 
 
 def _ping(uri: str, password: str) -> None:
@@ -703,14 +725,15 @@ def _session_errors() -> Iterator[None]:
         raise LauncherError(f"Neo4j answered the start-up check with an error: {exc}") from exc
 
 
-# --- files --------------------------------------------------------------------------------------
+# --- files ---------------------------------------------------------------------------------------
 
 
-def _log_tail(home: Path) -> str:
+def _log_tail(home: Path, neo4j_log_offset: int) -> str:
+    """The last lines of neo4j.log (from ``neo4j_log_offset`` on) and of console.log."""
     parts = []
-    for name in ("neo4j.log", "console.log"):
+    for name, skip in (("neo4j.log", neo4j_log_offset), ("console.log", 0)):
         path = home / "logs" / name
-        tail = _tail_text(_read_text(path) or "", _TAIL_LINES)
+        tail = _tail_text(_read_from(path, skip), _TAIL_LINES)
         if tail:
             parts.append(f"--- last lines of {path} ---\n{tail}")
     return "\n".join(parts) or f"(no output in {home / 'logs'})"
@@ -718,6 +741,15 @@ def _log_tail(home: Path) -> str:
 
 def _tail_text(text: str, lines: int) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 def _read_text(path: Path) -> str | None:

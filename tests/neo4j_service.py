@@ -5,8 +5,8 @@ Where the server comes from, first match wins:
 1. ``NEO4J_URI`` is set: that server, with ``NEO4J_USER`` (default ``neo4j``) and
    ``NEO4J_PASSWORD``.
 2. A Docker engine answers: a throwaway ``neo4j:5.26-community`` container (testcontainers).
-3. Otherwise the project-local launcher (``graph.launcher``), instance ``neo4j-test`` on two
-   free ports, stopped at the end.
+3. Otherwise the project-local launcher (``graph.launcher``): a fresh instance
+   ``neo4j-test-PID`` on two free ports, stopped and deleted at the end.
 
 A server that cannot be had is an error, never a skip.
 """
@@ -26,7 +26,7 @@ from typing import LiteralString
 
 from neo4j import Driver
 
-from graph.launcher import LocalNeo4jConfig, start, status, stop
+from graph.launcher import LocalNeo4jConfig, start, stop
 
 logger = logging.getLogger(__name__)
 
@@ -92,18 +92,43 @@ def _container() -> Iterator[Neo4jService]:
 
 @contextmanager
 def _local(root: Path) -> Iterator[Neo4jService]:
+    # One instance per test session (several sessions may share a checkout), deleted at the
+    # end; instances of sessions that died without cleaning up are removed first.
+    _remove_orphans(root)
     bolt_port, http_port = _free_ports(2)
-    cfg = LocalNeo4jConfig(root=root, name=LOCAL_INSTANCE, bolt_port=bolt_port, http_port=http_port)
-    if status(cfg).running:
-        # Left over from a session that was killed before it could stop it.
-        logger.warning("stopping a leftover Neo4j test instance in %s", cfg.home)
-        stop(cfg)
+    cfg = LocalNeo4jConfig(
+        root=root,
+        name=f"{LOCAL_INSTANCE}-{os.getpid()}",
+        bolt_port=bolt_port,
+        http_port=http_port,
+    )
     with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, cfg.home, ignore_errors=True)
         cleanup.callback(stop, cfg)
         running = start(cfg, progress=logger.info)
         if running.password is None:  # start() always leaves a password behind
             raise RuntimeError(f"the local Neo4j in {running.home} has no stored password")
         yield Neo4jService(running.bolt_uri, running.user, running.password, "local")
+
+
+def _remove_orphans(root: Path) -> None:
+    for home in root.glob(f"{LOCAL_INSTANCE}-*"):
+        owner = home.name.removeprefix(f"{LOCAL_INSTANCE}-")
+        if not owner.isdigit() or _alive(int(owner)):
+            continue
+        logger.warning("removing the Neo4j test instance %s of a session that died", home)
+        stop(LocalNeo4jConfig(root=root, name=home.name))
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _docker_answers() -> bool:

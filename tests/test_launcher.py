@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from neo4j import Driver, GraphDatabase
 
-from graph.errors import DownloadFailed, JavaMissing, LauncherError, PortInUse
+from graph.errors import DownloadFailed, JavaMissing, LauncherError, PortInUse, StartTimeout
 from graph.launcher import (
     NEO4J_VERSION,
     LocalNeo4jConfig,
@@ -48,6 +49,18 @@ def cfg() -> Iterator[LocalNeo4jConfig]:
     yield config
     stop(config)
     shutil.rmtree(config.home, ignore_errors=True)
+
+
+def _processes_of(home: Path) -> list[int]:
+    """Live processes started for the instance in ``home`` (whatever their state)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if f"--home-dir={home.resolve()}".encode() in cmdline.read_bytes().split(b"\0"):
+                found.append(int(cmdline.parent.name))
+        except OSError:  # gone meanwhile
+            pass
+    return found
 
 
 def _listen_addresses(port: int) -> set[str]:
@@ -109,7 +122,32 @@ def test_start_serve_clean_stop(cfg: LocalNeo4jConfig) -> None:
     assert not status(cfg).running
     assert status(cfg).pid is None
     assert not (cfg.home / "run" / "neo4j.pid").exists()
+    assert _processes_of(cfg.home) == []
     assert not stop(cfg)
+
+
+def test_start_gives_up_after_the_timeout_and_stops_the_server(cfg: LocalNeo4jConfig) -> None:
+    with pytest.raises(StartTimeout, match="did not accept a Bolt session"):
+        start(cfg, _quiet, timeout=1.0)
+    assert not status(cfg).running
+    assert _processes_of(cfg.home) == []
+
+
+def test_start_reports_a_server_that_dies_with_its_output(
+    cfg: LocalNeo4jConfig, tmp_path: Path
+) -> None:
+    java = tmp_path / "bin" / "java"
+    java.parent.mkdir()
+    java.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = -version ]; then echo \'openjdk version "17.0.1"\' >&2; exit 0; fi\n'
+        "echo 'Error: the fake java refuses to start Neo4j' >&2\n"
+        "exit 3\n"
+    )
+    java.chmod(0o755)
+    with pytest.raises(LauncherError, match=r"(?s)exited with code 3.*fake java refuses"):
+        start(dataclasses.replace(cfg, java=java), _quiet)
+    assert not status(cfg).running
 
 
 def test_start_refuses_a_taken_port(cfg: LocalNeo4jConfig) -> None:

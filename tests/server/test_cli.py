@@ -1,0 +1,84 @@
+"""The ``kgtwin`` command line, run as a user would (in-process, real Neo4j)."""
+
+from __future__ import annotations
+
+import pytest
+from neo4j import Driver
+
+from server.cli import main
+from tests.conftest import DC1, FIXTURES
+
+INVALID = FIXTURES / "ontology" / "invalid"
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("validate", "load", "info", "neo4j"):
+        assert command in out
+
+
+def test_validate_prints_one_line_per_problem_and_fails(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # validate never talks to Neo4j: point it at a port where nothing listens
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
+    code = main(["validate", str(INVALID / "unknown_unit.ttl"), str(INVALID / "syntax_error.ttl")])
+    assert code == 1
+    # a model that does not parse is not checked further: the syntax error comes first
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{INVALID / 'syntax_error.ttl'}:18: ")
+    assert "Turtle syntax error" in line
+    assert main(["validate", str(INVALID / "unknown_unit.ttl")]) == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{INVALID / 'unknown_unit.ttl'}:15: site:p1 kgt:unit: ")
+    assert "found unit:FURLONG-PER-FORTNIGHT (declared nowhere: unknown)" in line
+
+
+def test_validate_valid_site_exits_zero(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
+    assert main(["validate", str(DC1)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "valid" in captured.err
+
+
+def test_load_prints_a_summary_and_reload_is_up_to_date(
+    driver: Driver, neo4j_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["load", str(DC1)]) == 0
+    out = capsys.readouterr().out
+    assert "model 'dc1' loaded" in out
+    assert "0 removed" in out
+    assert main(["load", str(DC1)]) == 0
+    assert "model 'dc1' already up to date" in capsys.readouterr().out
+    assert main(["info"]) == 0
+    info = capsys.readouterr().out
+    assert "model dc1:" in info
+    assert "FEEDS" in info
+
+
+def test_load_of_invalid_model_exits_nonzero_and_writes_nothing(
+    driver: Driver, neo4j_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["load", str(INVALID / "wrong_datatype.ttl"), "--model", "x"]) == 1
+    assert "nothing was loaded" in capsys.readouterr().err
+    records, _, _ = driver.execute_query("MATCH (n) RETURN count(n)")
+    assert records[0][0] == 0
+
+
+def test_bad_model_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["load", str(DC1), "--model", "no spaces"]) == 2
+    assert "model name 'no spaces' is not usable" in capsys.readouterr().err
+
+
+def test_neo4j_down_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
+    assert main(["load", str(DC1)]) == 1
+    assert "Neo4j is not reachable" in capsys.readouterr().err
