@@ -54,7 +54,8 @@ def write_site(
     for i in range(switchgear):
         a, b = (2 * i) % feeds, (2 * i + 1) % feeds
         add(
-            f's:swg-{i} a dc:Switchgear ; rdfs:label "Switchgear {i}" ; kgt:redundancyPolicy "any" ; '
+            f's:swg-{i} a dc:Switchgear ; rdfs:label "Switchgear {i}" ; '
+            'kgt:redundancyPolicy "any" ; '
             "kgt:ratedCapacity 5000.0 ; kgt:capacityUnit unit:KiloW .\n"
         )
         add(f"s:feed-{a} kgt:feeds s:swg-{i} .\ns:feed-{b} kgt:feeds s:swg-{i} .\n")
@@ -80,7 +81,8 @@ def write_site(
             f's:rack-{i} a dc:Rack ; rdfs:label "Rack {i}" ; kgt:redundancyPolicy "any" ; '
             f"kgt:hasPoint s:rack-{i}.power .\n"
             f"s:pdu-{a} kgt:feeds s:rack-{i} .\ns:pdu-{b} kgt:feeds s:rack-{i} .\n"
-            f's:rack-{i}.power a dc:PowerSensor ; rdfs:label "Rack {i} power" ; kgt:unit unit:KiloW ; '
+            f's:rack-{i}.power a dc:PowerSensor ; rdfs:label "Rack {i} power" ; '
+            "kgt:unit unit:KiloW ; "
             'kgt:datatype "double" ; kgt:minValue 0.0 ; kgt:maxValue 30.0 ; '
             f'kgt:expectedInterval 10.0 ; kgt:mqttTopic "synthetic/rack-{i}/power" .\n'
         )

@@ -240,7 +240,8 @@ def cmd_info(settings: Settings, out: TextIO) -> int:
     print(
         "Try in Browser:\n"
         "  MATCH p = (:UtilityFeed)-[:FEEDS*1..4]->(:UPS) RETURN p\n"
-        "  MATCH (a:Asset)-[:HAS_POINT]->(p:Point) RETURN a.id, p.id, p.unit, p.mqttTopic LIMIT 25\n"
+        "  MATCH (a:Asset)-[:HAS_POINT]->(p:Point)\n"
+        "    RETURN a.id, p.id, p.unit, p.mqttTopic LIMIT 25\n"
         "  MATCH (c:Class)-[:SUBCLASS_OF*]->(:Class {name: 'Asset'}) RETURN c.name, c.comment",
         file=out,
     )

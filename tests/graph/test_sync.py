@@ -3,7 +3,6 @@ reload, removal, isolation between models, failed loads, constraints."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,8 @@ def snapshot(driver: Driver) -> tuple[list[object], list[object]]:
         "MATCH (n) RETURN n.iri AS iri, labels(n) AS labels, properties(n) AS props ORDER BY iri"
     )
     rels, _, _ = driver.execute_query(
-        "MATCH (a)-[r]->(b) RETURN a.iri, type(r), b.iri, properties(r) ORDER BY a.iri, type(r), b.iri"
+        "MATCH (a)-[r]->(b) RETURN a.iri, type(r), b.iri, properties(r) "
+        "ORDER BY a.iri, type(r), b.iri"
     )
     return [tuple(r.values()) for r in nodes], [tuple(r.values()) for r in rels]
 
@@ -63,7 +63,8 @@ def test_example_site_loads_with_labels_relationships_and_properties(
     assert (
         count(
             driver,
-            "MATCH (:Class {name: 'UPS'})-[:SUBCLASS_OF*]->(:Class {name: 'Asset'}) RETURN count(*)",
+            "MATCH (:Class {name: 'UPS'})-[:SUBCLASS_OF*]->(:Class {name: 'Asset'}) "
+            "RETURN count(*)",
         )
         >= 1
     )
@@ -74,7 +75,8 @@ def test_reload_of_the_same_files_changes_nothing(driver: Driver, ontology: Onto
     load_model(driver, [DC1], "dc1", ontology)
     before = snapshot(driver)
     again = load_model(driver, [DC1], "dc1", ontology)
-    assert again.model is not None and again.ontology is not None
+    assert again.model is not None
+    assert again.ontology is not None
     assert not again.model.changed
     assert not again.ontology.changed
     assert snapshot(driver) == before

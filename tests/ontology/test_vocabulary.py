@@ -17,7 +17,8 @@ x:Pump a owl:Class ; rdfs:subClassOf kgt:Asset ; rdfs:label "Pump" ; rdfs:commen
 x:BoosterPump a owl:Class ; rdfs:subClassOf x:Pump ; rdfs:label "Booster" ; rdfs:comment "." .
 kgt:feeds a owl:ObjectProperty ; kgt:dependencyDirection kgt:SupplierToConsumer ;
   rdfs:label "feeds" ; rdfs:comment "." .
-x:pumpsWaterTo a owl:ObjectProperty ; rdfs:subPropertyOf kgt:feeds ; rdfs:label "p" ; rdfs:comment "." .
+x:pumpsWaterTo a owl:ObjectProperty ; rdfs:subPropertyOf kgt:feeds ;
+  rdfs:label "p" ; rdfs:comment "." .
 x:ratedFlow a owl:DatatypeProperty ; rdfs:range xsd:decimal ; rdfs:label "f" ; rdfs:comment "." .
 """
 
