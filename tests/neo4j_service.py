@@ -95,7 +95,7 @@ def _local(root: Path) -> Iterator[Neo4jService]:
     # One instance per test session (several sessions may share a checkout), deleted at the
     # end; instances of sessions that died without cleaning up are removed first.
     _remove_orphans(root)
-    bolt_port, http_port = _free_ports(2)
+    bolt_port, http_port = free_ports(2)
     cfg = LocalNeo4jConfig(
         root=root,
         name=f"{LOCAL_INSTANCE}-{os.getpid()}",
@@ -126,8 +126,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, owned by another user
+        pass
     return True
 
 
@@ -149,7 +149,7 @@ def _docker_answers() -> bool:
     return done.returncode == 0
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     """Ports free on 127.0.0.1 right now (all held open together, so they differ)."""
     with ExitStack() as stack:
         sockets = [

@@ -25,7 +25,7 @@ from graph.launcher import (
     status,
     stop,
 )
-from tests.neo4j_service import _free_ports, clean_database
+from tests.neo4j_service import clean_database, free_ports
 
 ROOT = Path(__file__).resolve().parent.parent / ".kgtwin"
 # Listening addresses as /proc/net/tcp{,6} spells them: 127.0.0.1 and ::ffff:127.0.0.1.
@@ -39,7 +39,7 @@ def _quiet(message: str) -> None:
 @pytest.fixture
 def cfg() -> Iterator[LocalNeo4jConfig]:
     """A fresh instance on free ports; the jars are shared with every other instance."""
-    bolt_port, http_port = _free_ports(2)
+    bolt_port, http_port = free_ports(2)
     config = LocalNeo4jConfig(
         root=ROOT,
         name=f"launcher-test-{uuid.uuid4().hex[:8]}",
