@@ -45,16 +45,22 @@ def write_site(
     rels = 0
     lines: list[str] = [PREFIXES]
     add = lines.append
+    add(
+        's:site a kgt:Site ; rdfs:label "Synthetic site" .\n'
+        's:hall a dc:DataHall ; rdfs:label "Synthetic hall" ; kgt:locatedIn s:site .\n'
+        's:plant a dc:PlantRoom ; rdfs:label "Synthetic plant room" ; kgt:locatedIn s:site .\n'
+    )
 
     for i in range(feeds):
         add(
-            f's:feed-{i} a dc:UtilityFeed ; rdfs:label "Utility feed {i}" ; '
+            f"s:feed-{i} a dc:UtilityFeed ; kgt:locatedIn s:plant ; "
+            f'rdfs:label "Utility feed {i}" ; '
             "kgt:ratedCapacity 20000.0 ; kgt:capacityUnit unit:KiloW .\n"
         )
     for i in range(switchgear):
         a, b = (2 * i) % feeds, (2 * i + 1) % feeds
         add(
-            f's:swg-{i} a dc:Switchgear ; rdfs:label "Switchgear {i}" ; '
+            f's:swg-{i} a dc:Switchgear ; kgt:locatedIn s:plant ; rdfs:label "Switchgear {i}" ; '
             'kgt:redundancyPolicy "any" ; '
             "kgt:ratedCapacity 5000.0 ; kgt:capacityUnit unit:KiloW .\n"
         )
@@ -62,14 +68,15 @@ def write_site(
         rels += 2
     for i in range(ups):
         add(
-            f's:ups-{i} a dc:UPS ; rdfs:label "UPS {i}" ; kgt:redundancyPolicy "all" ; '
+            f"s:ups-{i} a dc:UPS ; kgt:locatedIn s:plant ; "
+            f'rdfs:label "UPS {i}" ; kgt:redundancyPolicy "all" ; '
             "kgt:ratedCapacity 500.0 ; kgt:capacityUnit unit:KiloW .\n"
             f"s:swg-{i % switchgear} kgt:feeds s:ups-{i} .\n"
         )
         rels += 1
     for i in range(pdus):
         add(
-            f's:pdu-{i} a dc:PDU ; rdfs:label "PDU {i}" ; '
+            f's:pdu-{i} a dc:PDU ; kgt:locatedIn s:plant ; rdfs:label "PDU {i}" ; '
             "kgt:ratedCapacity 50.0 ; kgt:capacityUnit unit:KiloW .\n"
             f"s:ups-{i % ups} kgt:feeds s:pdu-{i} .\n"
         )
@@ -78,7 +85,8 @@ def write_site(
         a = (2 * i) % pdus
         b = (2 * i + 1) % pdus
         add(
-            f's:rack-{i} a dc:Rack ; rdfs:label "Rack {i}" ; kgt:redundancyPolicy "any" ; '
+            f"s:rack-{i} a dc:Rack ; kgt:locatedIn s:hall ; "
+            f'rdfs:label "Rack {i}" ; kgt:redundancyPolicy "any" ; '
             f"kgt:hasPoint s:rack-{i}.power .\n"
             f"s:pdu-{a} kgt:feeds s:rack-{i} .\ns:pdu-{b} kgt:feeds s:rack-{i} .\n"
             f's:rack-{i}.power a dc:PowerSensor ; rdfs:label "Rack {i} power" ; '
