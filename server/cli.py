@@ -51,7 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    ontology_help = "ontology file (repeatable; default: every .ttl under ontology/ but sites/)"
     validate = commands.add_parser(
         "validate",
         help="check Turtle files against the ontology and its SHACL shapes",
@@ -59,10 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "problem (file:line: subject property: what is wrong (expected ...; found ...)) and "
         "exits 1 if there is any. Never writes to Neo4j.",
     )
-    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    validate.add_argument(
-        "--ontology", action="append", type=Path, metavar="TTL", help=ontology_help
-    )
+    _add_model_files(validate)
     validate.add_argument("--json", action="store_true", help="print the problems as JSON")
 
     load = commands.add_parser(
@@ -72,9 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         "model: new subjects are created, changed ones updated, removed ones deleted; other "
         "models are never touched. A model with problems changes nothing.",
     )
-    load.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    _add_model_files(load)
     load.add_argument("--model", help="model name (default: the first file's name without .ttl)")
-    load.add_argument("--ontology", action="append", type=Path, metavar="TTL", help=ontology_help)
     load.add_argument("--batch-size", type=int, default=10_000, help="rows per UNWIND batch")
 
     commands.add_parser("info", help="summarise what the graph holds and how to look at it")
@@ -90,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     neo4j_commands.add_parser("stop", help="shut the server down cleanly")
     neo4j_commands.add_parser("status", help="is it running, where, with which credentials")
     return parser
+
+
+def _add_model_files(command: argparse.ArgumentParser) -> None:
+    """The FILE... and --ontology arguments that validate and load share."""
+    command.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    command.add_argument(
+        "--ontology",
+        action="append",
+        type=Path,
+        metavar="TTL",
+        help="ontology file (repeatable; default: every .ttl under ontology/ but sites/)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
