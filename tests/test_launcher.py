@@ -133,10 +133,9 @@ def test_start_gives_up_after_the_timeout_and_stops_the_server(cfg: LocalNeo4jCo
     assert _processes_of(cfg.home) == []
 
 
-def test_start_reports_a_server_that_dies_with_its_output(
-    cfg: LocalNeo4jConfig, tmp_path: Path
-) -> None:
-    java = tmp_path / "bin" / "java"
+def _dying_java(folder: Path) -> Path:
+    """A java 17 to ``-version`` that fails at once, with a message, when asked to run Neo4j."""
+    java = folder / "bin" / "java"
     java.parent.mkdir()
     java.write_text(
         "#!/bin/sh\n"
@@ -145,9 +144,32 @@ def test_start_reports_a_server_that_dies_with_its_output(
         "exit 3\n"
     )
     java.chmod(0o755)
+    return java
+
+
+def test_start_reports_a_server_that_dies_with_its_output(
+    cfg: LocalNeo4jConfig, tmp_path: Path
+) -> None:
     with pytest.raises(LauncherError, match=r"(?s)exited with code 3.*fake java refuses"):
-        start(dataclasses.replace(cfg, java=java), _quiet)
+        start(dataclasses.replace(cfg, java=_dying_java(tmp_path)), _quiet)
     assert not status(cfg).running
+
+
+def test_start_does_not_signal_the_pid_of_a_server_that_already_exited(
+    cfg: LocalNeo4jConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once reaped, its pid is free and may already name an unrelated process.
+    signalled: list[int] = []
+    real_kill = os.kill
+
+    def recording_kill(pid: int, sig: int) -> None:
+        signalled.append(pid)
+        real_kill(pid, sig)
+
+    monkeypatch.setattr(os, "kill", recording_kill)
+    with pytest.raises(LauncherError, match="exited with code 3"):
+        start(dataclasses.replace(cfg, java=_dying_java(tmp_path)), _quiet)
+    assert signalled == []
 
 
 def test_start_refuses_a_taken_port(cfg: LocalNeo4jConfig) -> None:

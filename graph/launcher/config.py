@@ -1,0 +1,85 @@
+"""What a local Neo4j instance is: where it lives, how it listens, and what it reports.
+
+:class:`LocalNeo4jConfig` is validated on construction, so every other module of the
+launcher may trust its name, ports, memory sizes and version. :class:`Neo4jStatus` is what
+``start`` and ``status`` return. The few constants shared by the whole launcher (the
+loopback host, the user, the Neo4j version) are defined here once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NEO4J_VERSION = "5.26.30"
+
+HOST = "127.0.0.1"  # Bolt and HTTP listen on this address only
+USER = "neo4j"
+
+# Receives lines for a person to read: what is being fetched or started, and when it is done.
+Progress = Callable[[str], None]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_SIZE = re.compile(r"[1-9][0-9]*[kKmMgG]?")
+_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+[0-9A-Za-z.-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalNeo4jConfig:
+    """Where a local Neo4j instance lives and how it listens.
+
+    ``java`` is the java executable; when ``None`` it is ``$JAVA_HOME/bin/java`` if
+    ``JAVA_HOME`` is set, else ``java`` on ``PATH``.
+    """
+
+    root: Path
+    name: str = "neo4j"
+    bolt_port: int = 7687
+    http_port: int = 7474
+    heap: str = "1g"
+    pagecache: str = "512m"
+    version: str = NEO4J_VERSION
+    java: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name) or self.name == "lib":
+            raise ValueError(
+                f"instance name {self.name!r} must be a plain folder name (letters, digits, "
+                "'.', '_', '-') other than 'lib'"
+            )
+        for label, port in (("bolt_port", self.bolt_port), ("http_port", self.http_port)):
+            if not 1 <= port <= 65535:
+                raise ValueError(f"{label} must be between 1 and 65535, got {port}")
+        if self.bolt_port == self.http_port:
+            raise ValueError(f"bolt_port and http_port must differ, both are {self.bolt_port}")
+        for label, size in (("heap", self.heap), ("pagecache", self.pagecache)):
+            if not _SIZE.fullmatch(size):
+                raise ValueError(f"{label} must look like '512m' or '1g', got {size!r}")
+        if not _VERSION.fullmatch(self.version):
+            raise ValueError(f"version must look like '5.26.30', got {self.version!r}")
+
+    @property
+    def lib_dir(self) -> Path:
+        """The jars of this Neo4j version, shared by every instance under ``root``."""
+        return self.root / "lib" / f"neo4j-{self.version}"
+
+    @property
+    def home(self) -> Path:
+        """This instance's folder: conf, data, logs, pid file and password."""
+        return self.root / self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Neo4jStatus:
+    """What a caller needs to connect to a local instance, and whether it runs."""
+
+    running: bool
+    pid: int | None
+    bolt_uri: str
+    http_url: str
+    user: str
+    password: str | None = field(repr=False)
+    version: str
+    home: Path

@@ -1,0 +1,123 @@
+"""The JVM of an instance as an operating-system process, and the ports it listens on.
+
+The JVM is spawned detached (its own session, output to ``console.log``) so that it
+outlives the Python process that started it. Whether a pid still names the JVM of a given
+instance is read from ``/proc/PID/cmdline`` on Linux, from ``ps`` elsewhere; a pid file
+alone proves nothing, since pids are reused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from graph.errors import LauncherError
+from graph.launcher.config import HOST
+from graph.launcher.java import ENTRY_POINT, home_argument
+
+logger = logging.getLogger(__name__)
+
+
+def spawn(argv: list[str], console: Path) -> int:
+    """Start ``argv`` detached, stdout and stderr to ``console``; return its pid."""
+    # posix_spawn rather than subprocess.Popen: the JVM outlives this call (and often this
+    # Python process), and a Popen object dropped while its child runs warns on finalisation.
+    # The child gets its own session, stdin from /dev/null, stdout and stderr to console.
+    truncate = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        return os.posix_spawn(
+            argv[0],
+            argv,
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, str(console), truncate, 0o644),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,
+        )
+    except OSError as exc:
+        raise LauncherError(f"Could not start {argv[0]}: {exc}") from exc
+
+
+def reap(pid: int) -> int | None:
+    """Collect ``pid`` if it is an exited child of ours; its exit code, else ``None``."""
+    try:
+        waited, wait_status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(wait_status) if waited == pid else None
+
+
+def is_our_java(pid: int, home: Path) -> bool:
+    """Whether ``pid`` is alive and is the Neo4j JVM of the instance in ``home``."""
+    reap(pid)
+    home_arg = home_argument(home)
+    proc = Path("/proc")
+    if proc.is_dir():
+        try:
+            args = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return ENTRY_POINT.encode() in args and home_arg.encode() in args
+    try:
+        done = subprocess.run(
+            ["ps", "-ww", "-o", "command=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return ENTRY_POINT in done.stdout and home_arg in done.stdout
+
+
+def terminate(pid: int, home: Path, timeout: float) -> None:
+    """Stop the JVM of ``home``: SIGTERM, then SIGKILL if it still runs after ``timeout``.
+
+    Does nothing if ``pid`` is no longer that JVM: once an exited child is reaped its pid
+    is free, and may already name an unrelated process.
+    """
+    if not is_our_java(pid, home):
+        return
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not is_our_java(pid, home):
+                return
+            time.sleep(0.1)
+        logger.warning("Neo4j pid %d still runs %.0f s after %s", pid, wait, sig.name)
+    raise LauncherError(
+        f"Neo4j (pid {pid}, {home}) did not exit even after SIGKILL; check 'ps -p {pid}'."
+    )
+
+
+def port_taken(port: int) -> bool:
+    """Whether another process listens on (or holds) ``port`` on the loopback address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # SO_REUSEADDR so that sockets in TIME_WAIT do not count; a listener still does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def port_open(port: int) -> bool:
+    """Whether something accepts connections on ``port`` on the loopback address."""
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
