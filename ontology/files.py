@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import Graph, URIRef
-from rdflib.plugins.parsers.notation3 import BadSyntax
+from rdflib import Graph, Literal, URIRef
+from rdflib.term import Node
 
 from ontology.errors import FileUnreadable, TurtleSyntaxError
+from ontology.triples import Quad, Triple, TripleIndex, read_turtle, to_rdflib
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SITES_DIR = PACKAGE_DIR / "sites"
 
+_LOCAL = re.compile(r"[A-Za-z0-9_][\w.-]*(?<!\.)")
 _PREFIX = re.compile(
     r"^\s*@?prefix\s+([A-Za-z][\w.-]*)?:\s*<([^>]*)>", re.IGNORECASE | re.MULTILINE
 )
@@ -31,15 +33,20 @@ class SourceFile:
     """A parsed Turtle file and enough of its text to point at a subject's line."""
 
     path: Path
-    graph: Graph
+    quads: list[Quad]
+    prefixes: dict[str, str]
     text: str
-    _lines: dict[URIRef, int] | None = field(default=None, repr=False)
+    _lines: dict[str, int] | None = field(default=None, repr=False)
 
-    def line_of(self, subject: URIRef) -> int | None:
-        """The line where ``subject`` is first written as the subject of a statement."""
+    def line_of(self, subject: str) -> int | None:
+        """The line where IRI ``subject`` is first written as the subject of a statement."""
         if self._lines is None:
             self._lines = _subject_lines(self.text)
         return self._lines.get(subject)
+
+    def triples(self) -> Iterator[Triple]:
+        for q in self.quads:
+            yield to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)
 
 
 def parse_file(path: Path) -> SourceFile:
@@ -47,14 +54,20 @@ def parse_file(path: Path) -> SourceFile:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise FileUnreadable(path, str(exc)) from exc
-    graph = Graph()
     try:
-        graph.parse(data=text, format="turtle", publicID=path.resolve().as_uri())
-    except BadSyntax as exc:
-        raise TurtleSyntaxError(path, exc.lines + 1, exc._why) from exc
-    except Exception as exc:  # rdflib raises plain exceptions for bad IRIs, bad prefixes...
-        raise TurtleSyntaxError(path, None, f"{type(exc).__name__}: {exc}") from exc
-    return SourceFile(path, graph, text)
+        quads, prefixes = read_turtle(path, text)
+    except SyntaxError as exc:
+        raise TurtleSyntaxError(path, exc.lineno, _reason(exc)) from exc
+    return SourceFile(path, quads, prefixes, text)
+
+
+def _reason(error: SyntaxError) -> str:
+    """Oxigraph's "Parser error at line 4 between columns 1 and 4: X" -> "X (column 1)"."""
+    message = str(error.msg)
+    head, sep, tail = message.partition(": ")
+    if sep and head.startswith("Parser error"):
+        return f"{tail} (column {error.offset})" if error.offset else tail
+    return message
 
 
 def parse_files(paths: Iterable[Path]) -> tuple[list[SourceFile], list[TurtleSyntaxError]]:
@@ -69,28 +82,77 @@ def parse_files(paths: Iterable[Path]) -> tuple[list[SourceFile], list[TurtleSyn
     return parsed, errors
 
 
-def digest_files(paths: Iterable[Path]) -> str:
-    """sha256 over the files' names and bytes: the version of a model or an ontology."""
+def digest(files: Iterable[SourceFile]) -> str:
+    """sha256 over the files' names and text: the version of a model or an ontology."""
     sha = hashlib.sha256()
-    for path in sorted(paths, key=lambda p: (p.name, str(p))):
-        sha.update(path.name.encode())
-        try:
-            sha.update(path.read_bytes())
-        except OSError as exc:
-            raise FileUnreadable(path, str(exc)) from exc
+    for source in sorted(files, key=lambda f: (f.path.name, str(f.path))):
+        sha.update(source.path.name.encode())
+        sha.update(source.text.encode())
     return sha.hexdigest()
 
 
 def merge(files: Sequence[SourceFile]) -> Graph:
+    """The files as one rdflib graph with their prefixes bound (for small graphs: the
+    ontology); large models stay in a :class:`TripleIndex`."""
     merged = Graph()
     for source in files:
-        merged += source.graph
-        for prefix, namespace in source.graph.namespaces():
+        for triple in source.triples():
+            merged.add(triple)
+        for prefix, namespace in source.prefixes.items():
             merged.bind(prefix, namespace, override=False)
     return merged
 
 
-def _subject_lines(text: str) -> dict[URIRef, int]:
+def index(files: Sequence[SourceFile]) -> TripleIndex:
+    merged = TripleIndex()
+    for source in files:
+        merged.add_quads(source.quads)
+    return merged
+
+
+class Locator:
+    """Where a subject is written (file and line) and how to name a term for a reader
+    (``site:ups-a1`` using the files' own prefixes, else ``<iri>``)."""
+
+    def __init__(self, files: Sequence[SourceFile]) -> None:
+        self.origin: dict[str, SourceFile] = {}  # subject IRI or blank node id -> file
+        prefixes: dict[str, str] = {}
+        for source in files:
+            for quad in source.quads:
+                subject = getattr(quad.subject, "value", None)  # None: an RDF-star triple
+                if subject is not None and subject not in self.origin:
+                    self.origin[subject] = source
+            for prefix, namespace in source.prefixes.items():
+                prefixes.setdefault(namespace, prefix)
+        # longest namespace first, so the most specific prefix wins
+        self._namespaces = sorted(prefixes.items(), key=lambda item: -len(item[0]))
+
+    def file(self, subject: Node) -> Path | None:
+        source = self.origin.get(str(subject))
+        return source.path if source else None
+
+    def line(self, subject: Node) -> int | None:
+        source = self.origin.get(str(subject))
+        if source is None or not isinstance(subject, URIRef):
+            return None
+        return source.line_of(str(subject))
+
+    def qname(self, term: Node | None) -> str:
+        if term is None:
+            return "-"
+        if isinstance(term, URIRef):
+            for namespace, prefix in self._namespaces:
+                local = term[len(namespace) :]
+                if term.startswith(namespace) and _LOCAL.fullmatch(local):
+                    return f"{prefix}:{local}"
+            return f"<{term}>"
+        if isinstance(term, Literal):
+            kind = f"^^{self.qname(term.datatype)}" if term.datatype else ""
+            return f'"{term}"{kind}'
+        return "a blank node"
+
+
+def _subject_lines(text: str) -> dict[str, int]:
     """Map each subject IRI to the line where a statement about it starts.
 
     Turtle statements about a subject begin at the start of a line with the subject written
@@ -98,7 +160,7 @@ def _subject_lines(text: str) -> dict[URIRef, int]:
     """
     prefixes = {(m.group(1) or ""): m.group(2) for m in _PREFIX.finditer(text)}
     token = re.compile(r"^(?:<([^>]+)>|([A-Za-z][\w.-]*)?:((?:[\w.-]|\\.)*))(?=\s)", re.MULTILINE)
-    lines: dict[URIRef, int] = {}
+    lines: dict[str, int] = {}
     starts = [0]
     starts.extend(i + 1 for i, char in enumerate(text) if char == "\n")
     line = 0
@@ -112,5 +174,5 @@ def _subject_lines(text: str) -> dict[URIRef, int]:
             if namespace is None:
                 continue
             iri = namespace + match.group(3).replace("\\", "")
-        lines.setdefault(URIRef(iri), line + 1)
+        lines.setdefault(iri, line + 1)
     return lines

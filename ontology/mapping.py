@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -20,9 +20,10 @@ from typing import Any
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from ontology.files import SourceFile
+from ontology.files import Locator
 from ontology.namespaces import ANNOTATIONS, RDF
 from ontology.problems import Problem
+from ontology.triples import TripleIndex
 from ontology.vocabulary import Vocabulary, local_name
 
 TWIN_LABEL = "Twin"
@@ -52,10 +53,10 @@ class PropertyGraph:
 
 
 def map_model(
-    files: Sequence[SourceFile], vocabulary: Vocabulary
+    data: TripleIndex, locator: Locator, vocabulary: Vocabulary
 ) -> tuple[PropertyGraph, list[Problem]]:
-    """Map a model's files to nodes and relationships, collecting every problem found."""
-    mapper = _Mapper(files, vocabulary)
+    """Map a model's triples to nodes and relationships, collecting every problem found."""
+    mapper = _Mapper(data, locator, vocabulary)
     return mapper.run(), mapper.problems
 
 
@@ -103,53 +104,44 @@ def to_neo4j_value(literal: Literal) -> Value | None:
 
 
 class _Mapper:
-    def __init__(self, files: Sequence[SourceFile], vocabulary: Vocabulary) -> None:
-        self.files = files
+    def __init__(self, data: TripleIndex, locator: Locator, vocabulary: Vocabulary) -> None:
+        self.data = data
+        self.locator = locator
+        self.qname = locator.qname
         self.vocab = vocabulary
+        self.rdf_type = data.intern(RDF.type)
         self.problems: list[Problem] = []
-        self.origin: dict[Node, SourceFile] = {}
-        for source in files:
-            for subject in source.graph.subjects(unique=True):
-                self.origin.setdefault(subject, source)
 
     def problem(
-        self, subject: Node, prop: Node | None, message: str, kind: str, **extra: str
+        self,
+        subject: Node,
+        prop: Node | None,
+        message: str,
+        kind: str,
+        *,
+        expected: str | None = None,
+        found: str | None = None,
     ) -> None:
-        source = self.origin.get(subject)
-        line = source.line_of(subject) if source and isinstance(subject, URIRef) else None
         self.problems.append(
             Problem(
-                file=source.path if source else None,
-                line=line,
+                file=self.locator.file(subject),
+                line=self.locator.line(subject),
                 subject=self.qname(subject),
                 property=self.qname(prop) if prop is not None else None,
                 message=message,
                 kind=kind,
-                **extra,
+                expected=expected,
+                found=found,
             )
         )
 
-    def qname(self, term: Node) -> str:
-        if isinstance(term, URIRef):
-            source = self.origin.get(term) or (self.files[0] if self.files else None)
-            if source is not None:
-                try:
-                    return source.graph.namespace_manager.normalizeUri(term)
-                except Exception:  # rdflib cannot shorten every IRI; the full form is fine
-                    return f"<{term}>"
-            return f"<{term}>"
-        return str(term)
-
     def run(self) -> PropertyGraph:
-        triples: dict[Node, list[tuple[Node, Node]]] = defaultdict(list)
-        for source in self.files:
-            for s, p, o in source.graph:
-                triples[s].append((p, o))
-        subjects = {s for s in triples if isinstance(s, URIRef)}
-        for s in triples:
-            if isinstance(s, BNode):
+        terms = self.data.terms
+        subjects = {s for s in self.data.spo if isinstance(terms[s], URIRef)}
+        for s in self.data.spo:
+            if isinstance(terms[s], BNode):
                 self.problem(
-                    s,
+                    terms[s],
                     None,
                     "blank nodes are not supported as subjects; give it an IRI",
                     "blank-node",
@@ -158,8 +150,10 @@ class _Mapper:
         nodes: dict[str, NodeRecord] = {}
         rels: set[RelRecord] = set()
         ids: dict[str, str] = {}
-        for subject in sorted(subjects):
-            record = self.node(subject, triples[subject], subjects, rels)
+        for subject_id in sorted(subjects, key=lambda i: str(terms[i])):
+            subject = terms[subject_id]
+            assert isinstance(subject, URIRef)
+            record = self.node(subject, self.data.spo[subject_id], subjects, rels)
             if record is None:
                 continue
             other = ids.setdefault(str(record.props["id"]), record.iri)
@@ -177,11 +171,12 @@ class _Mapper:
     def node(
         self,
         subject: URIRef,
-        pairs: list[tuple[Node, Node]],
-        subjects: set[URIRef],
+        pairs: dict[int, list[int]],
+        subjects: set[int],
         rels: set[RelRecord],
     ) -> NodeRecord | None:
-        types = [str(o) for p, o in pairs if p == RDF.type]
+        terms = self.data.terms
+        types = [str(terms[o]) for o in pairs.get(self.rdf_type, ())]
         if not types:
             self.problem(
                 subject, None, "has no class; add `a <Class>` (e.g. `a kgt:Asset`)", "no-class"
@@ -198,73 +193,12 @@ class _Mapper:
                     found=self.qname(URIRef(t)),
                 )
         values: dict[str, list[Value]] = defaultdict(list)
-        for p, o in pairs:
-            if p == RDF.type:
+        for p_id, objects in pairs.items():
+            if p_id == self.rdf_type:
                 continue
-            if p in ANNOTATIONS:
-                if isinstance(o, Literal):
-                    key = local_name(str(p))
-                    if key not in values:
-                        values[key].append(str(o))
-                continue
-            prop = self.vocab.properties.get(str(p))
-            if prop is None:
-                self.problem(
-                    subject,
-                    p,
-                    "is not a property of the ontology"
-                    + _suggest(
-                        local_name(str(p)), (x.name for x in self.vocab.properties.values())
-                    ),
-                    "unknown-property",
-                )
-                continue
-            if isinstance(o, Literal):
-                if prop.kind == "object":
-                    self.problem(
-                        subject,
-                        p,
-                        "links to other subjects, but was given a literal",
-                        "literal-for-link",
-                        expected="an IRI",
-                        found=f'"{o}"',
-                    )
-                    continue
-                value = to_neo4j_value(o)
-                if value is None:
-                    self.problem(
-                        subject,
-                        p,
-                        "value does not fit its datatype",
-                        "ill-typed",
-                        expected=self.qname(o.datatype) if o.datatype else None,
-                        found=f'"{o}"',
-                    )
-                    continue
-                values[prop.name].append(value)
-            elif isinstance(o, URIRef):
-                if o in subjects:
-                    if prop.kind == "object":
-                        rels.add(RelRecord(str(subject), prop.rel_type, str(o)))
-                    else:
-                        self.problem(
-                            subject,
-                            p,
-                            "expects a literal value, but names a subject",
-                            "link-for-literal",
-                            found=self.qname(o),
-                        )
-                elif str(o) in self.vocab.individuals:
-                    values[prop.name].append(local_name(str(o)))
-                else:
-                    self.problem(
-                        subject,
-                        p,
-                        f"refers to {self.qname(o)}, which is neither a subject of "
-                        "this model nor an individual of the ontology (a typo, or a missing file?)",
-                        "dangling-reference",
-                        found=self.qname(o),
-                    )
+            p = terms[p_id]
+            for o_id in objects:
+                self.value(subject, p, o_id, subjects, values, rels)
         props: dict[str, Value] = {"iri": str(subject), "id": local_name(str(subject))}
         for key, vals in values.items():
             if len(vals) == 1:
@@ -278,8 +212,83 @@ class _Mapper:
                     found=", ".join(map(str, vals)),
                 )
             else:
-                props[key] = sorted(vals)  # type: ignore[type-var]
+                props[key] = sorted(vals)
         return NodeRecord(str(subject), (TWIN_LABEL, *self.vocab.labels_for(types)), props)
+
+    def value(
+        self,
+        subject: URIRef,
+        p: Node,
+        o_id: int,
+        subjects: set[int],
+        values: dict[str, list[Value]],
+        rels: set[RelRecord],
+    ) -> None:
+        """Record one statement about ``subject``: a property value, a relationship, or a
+        problem."""
+        o = self.data.terms[o_id]
+        if p in ANNOTATIONS:
+            if isinstance(o, Literal):
+                key = local_name(str(p))
+                if key not in values:
+                    values[key].append(str(o))
+            return
+        prop = self.vocab.properties.get(str(p))
+        if prop is None:
+            self.problem(
+                subject,
+                p,
+                "is not a property of the ontology"
+                + _suggest(local_name(str(p)), (x.name for x in self.vocab.properties.values())),
+                "unknown-property",
+            )
+            return
+        if isinstance(o, Literal):
+            if prop.kind == "object":
+                self.problem(
+                    subject,
+                    p,
+                    "links to other subjects, but was given a literal",
+                    "literal-for-link",
+                    expected="an IRI",
+                    found=f'"{o}"',
+                )
+                return
+            value = to_neo4j_value(o)
+            if value is None:
+                self.problem(
+                    subject,
+                    p,
+                    "value does not fit its datatype",
+                    "ill-typed",
+                    expected=self.qname(o.datatype) if o.datatype else None,
+                    found=f'"{o}"',
+                )
+                return
+            values[prop.name].append(value)
+        elif isinstance(o, URIRef):
+            if o_id in subjects:
+                if prop.kind == "object":
+                    rels.add(RelRecord(str(subject), prop.rel_type, str(o)))
+                else:
+                    self.problem(
+                        subject,
+                        p,
+                        "expects a literal value, but names a subject",
+                        "link-for-literal",
+                        found=self.qname(o),
+                    )
+            elif str(o) in self.vocab.individuals:
+                values[prop.name].append(local_name(str(o)))
+            else:
+                self.problem(
+                    subject,
+                    p,
+                    f"refers to {self.qname(o)}, which is neither a subject of "
+                    "this model nor an individual of the ontology (a typo, or a missing file?)",
+                    "dangling-reference",
+                    found=self.qname(o),
+                )
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:

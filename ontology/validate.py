@@ -6,30 +6,42 @@ Every problem is reported in words a domain expert can act on. Nothing here writ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyshacl
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
 from ontology.errors import ModelInvalid, TurtleSyntaxError
-from ontology.files import SourceFile, digest_files, merge, parse_files
+from ontology.files import Locator, SourceFile, digest, index, merge, parse_files
 from ontology.mapping import PropertyGraph, map_model
 from ontology.namespaces import RDF, SH
 from ontology.problems import Problem
+from ontology.shacl import Shapes, Unsupported, ValidationResult, compile_shapes
+from ontology.triples import TripleIndex
 from ontology.vocabulary import Vocabulary, local_name
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Ontology:
-    """The vocabulary and shapes a model is checked against."""
+    """The vocabulary and shapes a model is checked against.
+
+    ``shapes`` is the compiled SHACL checker, or None when the shapes use a feature it does
+    not implement; pySHACL then checks models instead (slower, same results)."""
 
     files: tuple[SourceFile, ...]
     graph: Graph
     vocabulary: Vocabulary
+    shapes: Shapes | None
+    digest: str
 
     @classmethod
     def load(cls, paths: Sequence[Path]) -> Ontology:
@@ -37,7 +49,18 @@ class Ontology:
         if errors:
             raise errors[0]
         graph = merge(files)
-        return cls(tuple(files), graph, Vocabulary.from_graph(graph))
+        try:
+            shapes: Shapes | None = compile_shapes(graph)
+        except Unsupported as exc:
+            log.info("validating with pySHACL: the shapes use a feature not compiled (%s)", exc)
+            shapes = None
+        return cls(tuple(files), graph, Vocabulary.from_graph(graph), shapes, digest(files))
+
+    def check(self, data: TripleIndex) -> list[ValidationResult]:
+        """SHACL results for ``data`` (a model merged with this ontology's triples)."""
+        if self.shapes is not None:
+            return self.shapes.check(data)
+        return pyshacl_results(data.to_graph(), self.graph)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +70,7 @@ class Report:
     files: tuple[Path, ...]
     problems: tuple[Problem, ...]
     graph: PropertyGraph | None
-    digest: str  # sha256 over the files' bytes: the model version
+    digest: str  # sha256 over the files' names and text: the model version
     triples: int
 
     @property
@@ -62,29 +85,45 @@ class Report:
 
 def validate(paths: Sequence[Path], ontology: Ontology) -> Report:
     """Parse, SHACL-validate and map the model in ``paths``; never raises for bad input."""
+    with _gc_paused():
+        return _validate(paths, ontology)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Reading a big site allocates millions of small long-lived objects; Python's cyclic
+    collector would re-scan them again and again (half the time of a 100k-asset
+    validation). Reference counting still frees them; cycles wait for the next collection."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _validate(paths: Sequence[Path], ontology: Ontology) -> Report:
     ontology_paths = {f.path.resolve() for f in ontology.files}
     model_paths = [p for p in paths if p.resolve() not in ontology_paths]
     files, syntax_errors = parse_files(model_paths)
-    digest = digest_files(model_paths)
-    problems = [_syntax_problem(e) for e in syntax_errors]
     if syntax_errors:
-        return Report(tuple(paths), tuple(problems), None, digest, 0)
+        problems = [_syntax_problem(e) for e in syntax_errors]
+        return Report(tuple(paths), tuple(problems), None, "", 0)
 
-    data = merge(files)
+    locator = Locator([*files, *ontology.files])
+    data = index(files)
     triples = len(data)
-    data += ontology.graph
-    origin: dict[Node, SourceFile] = {}
-    for source in (*files, *ontology.files):
-        for subject in source.graph.subjects(unique=True):
-            origin.setdefault(subject, source)
-    shacl = _shacl_problems(data, ontology.graph, origin)
-    mapped, mapping_problems = map_model(files, ontology.vocabulary)
+    mapped, mapping_problems = map_model(data, locator, ontology.vocabulary)
+    for source in ontology.files:
+        data.add_quads(source.quads)
+    explain = _Explainer(data, ontology.graph, locator)
+    shacl = [explain(result) for result in ontology.check(data)]
     covered = {(p.subject, p.property) for p in shacl}
-    problems += shacl
-    problems += [p for p in mapping_problems if (p.subject, p.property) not in covered]
+    problems = shacl + [p for p in mapping_problems if (p.subject, p.property) not in covered]
     problems.sort(key=lambda p: (str(p.file), p.line or 0, p.subject, p.property or ""))
     ok = not any(p.severity == "Violation" for p in problems)
-    return Report(tuple(paths), tuple(problems), mapped if ok else None, digest, triples)
+    return Report(tuple(paths), tuple(problems), mapped if ok else None, digest(files), triples)
 
 
 def _syntax_problem(error: TurtleSyntaxError) -> Problem:
@@ -98,8 +137,9 @@ def _syntax_problem(error: TurtleSyntaxError) -> Problem:
     )
 
 
-def _shacl_problems(data: Graph, shapes: Graph, origin: dict[Node, SourceFile]) -> list[Problem]:
-    _conforms, results, _text = pyshacl.validate(
+def pyshacl_results(data: Graph, shapes: Graph) -> list[ValidationResult]:
+    """pySHACL over ``data`` (which must include the ontology), as plain results."""
+    _conforms, report, _text = pyshacl.validate(
         data,
         shacl_graph=shapes,
         inference="none",
@@ -107,58 +147,72 @@ def _shacl_problems(data: Graph, shapes: Graph, origin: dict[Node, SourceFile]) 
         allow_warnings=True,
         allow_infos=True,
     )
-    assert isinstance(results, Graph)
-    explain = _Explainer(data, shapes, results, origin)
-    return [explain(result) for result in results.subjects(RDF.type, SH.ValidationResult)]
+    assert isinstance(report, Graph)
+    results = []
+    # top-level results only: nested ones (sh:detail of an sh:node result) are not problems
+    for result in report.objects(None, SH.result):
+        focus = report.value(result, SH.focusNode)
+        component = report.value(result, SH.sourceConstraintComponent)
+        shape = report.value(result, SH.sourceShape)
+        severity = report.value(result, SH.resultSeverity)
+        message = report.value(result, SH.resultMessage)
+        path = report.value(result, SH.resultPath)
+        if focus is None or shape is None or not isinstance(component, URIRef):
+            continue  # not a result pySHACL writes; nothing to report
+        results.append(
+            ValidationResult(
+                focus=focus,
+                path=_shape_path(shapes, shape, path),
+                value=report.value(result, SH.value),
+                component=component,
+                shape=shape,
+                severity=severity if isinstance(severity, URIRef) else SH.Violation,
+                message=str(message) if message is not None else None,
+            )
+        )
+    return results
+
+
+def _shape_path(shapes: Graph, shape: Node, reported: Node | None) -> Node | None:
+    """pySHACL copies blank-node paths into its report; point at the shape's own path."""
+    if isinstance(reported, BNode):
+        return shapes.value(shape, SH.path) or reported
+    return reported
 
 
 class _Explainer:
-    """Turns one ``sh:ValidationResult`` into a :class:`Problem` with expected and found."""
+    """Turns one SHACL result into a :class:`Problem` with expected and found."""
 
-    def __init__(
-        self, data: Graph, shapes: Graph, results: Graph, origin: dict[Node, SourceFile]
-    ) -> None:
+    def __init__(self, data: TripleIndex, shapes: Graph, locator: Locator) -> None:
         self.data = data
         self.shapes = shapes
-        self.results = results
-        self.origin = origin
+        self.locator = locator
+        self.qname = locator.qname
 
-    def qname(self, term: Node | None) -> str:
-        if term is None:
-            return "-"
-        if isinstance(term, URIRef):
-            try:
-                return self.data.namespace_manager.normalizeUri(term)
-            except Exception:  # not every IRI shortens
-                return f"<{term}>"
-        if isinstance(term, Literal):
-            kind = f"^^{self.qname(term.datatype)}" if term.datatype else ""
-            return f'"{term}"{kind}'
-        return "a blank node"
-
-    def __call__(self, result: Node) -> Problem:
-        g = self.results
-        focus = g.value(result, SH.focusNode)
-        path = g.value(result, SH.resultPath)
-        value = g.value(result, SH.value)
-        component = g.value(result, SH.sourceConstraintComponent)
-        shape = g.value(result, SH.sourceShape)
-        severity = g.value(result, SH.resultSeverity)
-        message = g.value(result, SH.resultMessage)
-        source = self.origin.get(focus) if focus is not None else None
-        kind = local_name(str(component)) if component is not None else "violation"
-        expected, found = self.expected_found(kind, shape, focus, path, value)
+    def __call__(self, result: ValidationResult) -> Problem:
+        kind = local_name(str(result.component))
+        expected, found = self.expected_found(
+            kind, result.shape, result.focus, result.path, result.value
+        )
         return Problem(
-            file=source.path if source else None,
-            line=source.line_of(focus) if source and isinstance(focus, URIRef) else None,
-            subject=self.qname(focus),
-            property=self.path_text(path),
-            message=str(message) if message is not None else kind,
+            file=self.locator.file(result.focus),
+            line=self.locator.line(result.focus),
+            subject=self.qname(result.focus),
+            property=self.path_text(result.path),
+            message=result.message or kind,
             expected=expected,
             found=found,
             kind=kind,
-            severity=local_name(str(severity)) if severity is not None else "Violation",
+            severity=local_name(str(result.severity)),
         )
+
+    def path_values(self, focus: Node | None, path: Node | None) -> list[Node]:
+        if focus is None or path is None:
+            return []
+        if isinstance(path, URIRef):
+            return self.data.objects(focus, path)
+        inverse = self.shapes.value(path, SH.inversePath)
+        return self.data.subjects_of(inverse, focus) if isinstance(inverse, URIRef) else []
 
     def expected_found(
         self,
@@ -170,7 +224,7 @@ class _Explainer:
     ) -> tuple[str | None, str | None]:
         s = self.shapes
         param = (lambda p: s.value(shape, p)) if shape is not None else (lambda p: None)
-        values = list(self.data.objects(focus, path)) if isinstance(path, URIRef) and focus else []
+        values = self.path_values(focus, path)
         if kind == "MinCountConstraintComponent":
             return f"at least {param(SH.minCount)} value(s)", (
                 f"{len(values)}" if values else "none"
@@ -213,6 +267,6 @@ class _Explainer:
         if path is None:
             return None
         if isinstance(path, BNode):
-            inverse = self.results.value(path, SH.inversePath)
+            inverse = self.shapes.value(path, SH.inversePath)
             return f"^{self.qname(inverse)}" if inverse is not None else "a property path"
         return self.qname(path)

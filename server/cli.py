@@ -152,6 +152,7 @@ def cmd_validate(
     else:
         for problem in report.problems:
             print(problem.render(), file=out)
+        out.flush()  # the problems before the summary when both go to one terminal
         names = ", ".join(str(f) for f in files)
         if report.ok:
             print(f"{names}: valid ({report.triples} triples, {seconds:.2f} s)", file=err)

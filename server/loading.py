@@ -14,7 +14,6 @@ from neo4j import Driver
 
 from graph.schema import ensure_schema
 from graph.sync import ONTOLOGY, Progress, SyncSummary, sync_model
-from ontology.files import digest_files
 from ontology.mapping import ONTOLOGY_MODEL, map_ontology
 from ontology.validate import Ontology, Report, validate
 
@@ -54,7 +53,7 @@ def load_model(
         ONTOLOGY_MODEL,
         map_ontology(ontology.vocabulary),
         scope=ONTOLOGY,
-        digest=digest_files(f.path for f in ontology.files),
+        digest=ontology.digest,
         files=[str(f.path) for f in ontology.files],
         database=database,
     )

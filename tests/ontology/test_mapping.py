@@ -6,8 +6,9 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
-from ontology.files import SourceFile, parse_file
+from ontology.files import Locator, index, parse_file
 from ontology.mapping import map_model, map_ontology, to_neo4j_value
+from ontology.triples import TripleIndex
 from ontology.vocabulary import Vocabulary
 from tests.ontology.test_vocabulary import ONTOLOGY
 
@@ -29,10 +30,11 @@ def vocab() -> Vocabulary:
     return Vocabulary.from_graph(Graph().parse(data=ONTOLOGY + UNITS, format="turtle"))
 
 
-def model(tmp_path: Path, body: str) -> list[SourceFile]:
+def model(tmp_path: Path, body: str) -> tuple[TripleIndex, Locator]:
     path = tmp_path / "site.ttl"
     path.write_text(PREFIXES + body)
-    return [parse_file(path)]
+    files = [parse_file(path)]
+    return index(files), Locator(files)
 
 
 def test_subjects_become_nodes_with_labels_props_and_relationships(
@@ -46,7 +48,7 @@ s:p1 a x:BoosterPump ; rdfs:label "P1" ; x:ratedFlow 12.5 ; x:unit x:KiloW ;
 s:p2 a x:Pump ; x:ratedFlow 3 .
 """,
     )
-    graph, problems = map_model(files, vocab)
+    graph, problems = map_model(*files, vocab)
     assert problems == []
     p1 = graph.nodes["https://example.org/site#p1"]
     assert p1.labels == ("Twin", "Asset", "BoosterPump", "Pump")
@@ -68,7 +70,7 @@ s:p2 a x:Pump ; x:ratedFlow 3 .
 
 def test_unknown_property_is_reported_with_a_suggestion(tmp_path: Path, vocab: Vocabulary) -> None:
     files = model(tmp_path, "s:p1 a x:Pump ;\n  x:ratedFlo 3 .\n")
-    _, problems = map_model(files, vocab)
+    _, problems = map_model(*files, vocab)
     (problem,) = problems
     assert problem.kind == "unknown-property"
     assert problem.subject == "s:p1"
@@ -80,14 +82,14 @@ def test_unknown_property_is_reported_with_a_suggestion(tmp_path: Path, vocab: V
 
 def test_unknown_class_and_missing_class_are_reported(tmp_path: Path, vocab: Vocabulary) -> None:
     files = model(tmp_path, "s:p1 a x:Pmup .\ns:p2 rdfs:label 'no class' .\n")
-    _, problems = map_model(files, vocab)
+    _, problems = map_model(*files, vocab)
     assert sorted(p.kind for p in problems) == ["no-class", "unknown-class"]
     assert any("did you mean 'Pump'" in p.message for p in problems)
 
 
 def test_dangling_reference_is_reported(tmp_path: Path, vocab: Vocabulary) -> None:
     files = model(tmp_path, "s:p1 a x:Pump ; x:pumpsWaterTo s:nowhere .\n")
-    _, problems = map_model(files, vocab)
+    _, problems = map_model(*files, vocab)
     (problem,) = problems
     assert problem.kind == "dangling-reference"
     assert problem.found == "s:nowhere"
@@ -95,13 +97,13 @@ def test_dangling_reference_is_reported(tmp_path: Path, vocab: Vocabulary) -> No
 
 def test_duplicate_local_names_are_reported(tmp_path: Path, vocab: Vocabulary) -> None:
     files = model(tmp_path, "s:p1 a x:Pump .\n<https://example.org/other#p1> a x:Pump .\n")
-    _, problems = map_model(files, vocab)
+    _, problems = map_model(*files, vocab)
     assert [p.kind for p in problems] == ["duplicate-id"]
 
 
 def test_multiple_values_become_a_sorted_list(tmp_path: Path, vocab: Vocabulary) -> None:
     files = model(tmp_path, "s:p1 a x:Pump ; x:ratedFlow 3.0, 1.0, 2.0 .\n")
-    graph, problems = map_model(files, vocab)
+    graph, problems = map_model(*files, vocab)
     assert problems == []
     assert graph.nodes["https://example.org/site#p1"].props["ratedFlow"] == [1.0, 2.0, 3.0]
 
