@@ -101,6 +101,7 @@ def write_site(
             f"s:rack-{i % racks} kgt:hosts s:svc-{i} .\n"
         )
         rels += 1
+    rels += 2 + feeds + switchgear + ups + pdus + racks  # the kgt:locatedIn links
     remaining = relationships - rels
     pairs: set[tuple[int, int]] = set()
     while len(pairs) < remaining and services > 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -83,7 +84,7 @@ def both(data: TripleIndex, shapes: Graph) -> tuple[set[Key], set[Key]]:
 
 
 def statements(
-    predicates: list[Node], objects: list[Node], types: list[Node]
+    predicates: Sequence[Node], objects: Sequence[Node], types: Sequence[Node]
 ) -> st.SearchStrategy[list[Triple]]:
     typed = st.tuples(st.sampled_from(SUBJECTS), st.just(RDF.type), st.sampled_from(types))
     stated = st.tuples(
