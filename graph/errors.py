@@ -6,6 +6,11 @@
     ├── Neo4jUnavailable        the server cannot be reached (retryable)
     ├── QueryFailed             the server refused or failed a statement
     ├── ModelConflict           a load would take over another model's nodes
+    ├── NotFound                no twin node has the id or IRI asked for
+    ├── InvalidRead             a read asked with arguments the graph cannot answer
+    │   ├── UnknownClass        a class name that is not one of the ontology's classes
+    │   ├── UnknownRelationship a relationship type that is not one of the ontology's
+    │   └── UnknownProperty     a property name that is not one of the ontology's
     └── LauncherError           the local Neo4j could not be installed, started or stopped
         ├── JavaMissing
         ├── DownloadFailed
@@ -34,6 +39,26 @@ class QueryFailed(GraphError):
 
 class ModelConflict(GraphError):
     """The model being loaded names subjects that belong to another model."""
+
+
+class NotFound(GraphError):
+    """No twin node has the id or IRI that was asked for."""
+
+
+class InvalidRead(GraphError):
+    """A read was asked with arguments that cannot be answered (the caller's mistake)."""
+
+
+class UnknownClass(InvalidRead):
+    """A class name that is not one of the ontology's classes; the message lists them."""
+
+
+class UnknownRelationship(InvalidRead):
+    """A relationship type that is not one of the ontology's; the message lists them."""
+
+
+class UnknownProperty(InvalidRead):
+    """A property name that is not one of the ontology's; the message lists them."""
 
 
 class LauncherError(GraphError):

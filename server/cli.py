@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -15,8 +16,17 @@ from graph.connection import open_driver, ping
 from graph.errors import GraphError
 from graph.summary import summarize
 from graph.sync import Progress, SyncSummary
+from graph.tokens import (
+    TokenError,
+    TokenInfo,
+    check_token_name,
+    create_token,
+    list_tokens,
+    revoke_token,
+)
 from ontology.errors import OntologyError
 from ontology.validate import Ontology
+from server.auth import Role
 from server.loading import load_model, validate_model
 from server.settings import Settings, SettingsError, check_model_name
 
@@ -33,9 +43,12 @@ examples:
   kgtwin validate ontology/sites/dc1.ttl     check a site, change nothing
   kgtwin load ontology/sites/dc1.ttl         validate, then sync the site into Neo4j
   kgtwin info                                what the graph holds and how to look at it
+  kgtwin serve --port 8000                   the GraphQL API at http://127.0.0.1:8000/graphql
 
 Neo4j: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD (and NEO4J_DATABASE) point at any server;
-without NEO4J_URI the local one from `kgtwin neo4j start` is used.
+without NEO4J_URI the local one from `kgtwin neo4j start` is used. Every setting can also
+come from a TOML file (--config PATH or KGTWIN_CONFIG); flags override the environment,
+which overrides the file.
 """
 
 
@@ -48,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="TOML settings file (default: $KGTWIN_CONFIG; see server/settings.py)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -74,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("info", help="summarise what the graph holds and how to look at it")
 
+    serve = commands.add_parser(
+        "serve",
+        help="run the GraphQL API (uvicorn)",
+        description="Serve GraphQL at /graphql (GraphiQL in a browser) and health at /healthz. "
+        "Limits and anonymous read come from the settings (KGTWIN_MAX_QUERY_DEPTH, "
+        "KGTWIN_MAX_COMPLEXITY, KGTWIN_MAX_PAGE_SIZE, KGTWIN_MAX_TRAVERSAL_DEPTH, "
+        "KGTWIN_ANONYMOUS_READ, or the config file).",
+    )
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1, or KGTWIN_HOST)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8000, or KGTWIN_PORT)")
+
     neo4j = commands.add_parser(
         "neo4j",
         help="run a local Neo4j server for development (no Docker needed)",
@@ -84,7 +114,65 @@ def build_parser() -> argparse.ArgumentParser:
     neo4j_commands.add_parser("start", help="download once, start, wait until Bolt answers")
     neo4j_commands.add_parser("stop", help="shut the server down cleanly")
     neo4j_commands.add_parser("status", help="is it running, where, with which credentials")
+    _add_token_command(commands)
     return parser
+
+
+TOKEN_EPILOG = """\
+roles: viewer (read) < operator < admin; a role may do everything the ones below it may.
+
+examples:
+  kgtwin token create --role viewer --name dashboard   prints the token, once
+  kgtwin token list
+  kgtwin token revoke dashboard
+
+Clients send the token as `Authorization: Bearer <token>`. Only its SHA-256 is kept, so a
+lost token cannot be shown again: revoke it and create a new one. A revoked token stops
+working within a few seconds (servers cache token lookups briefly).
+"""
+
+
+def _add_token_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    token = commands.add_parser(
+        "token",
+        help="create, list and revoke the API's bearer tokens",
+        description="Manage the bearer tokens that GraphQL clients authenticate with.\n"
+        "Tokens live in Neo4j (as hashes) and are shared by every server on that database.",
+        epilog=TOKEN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = token.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = actions.add_parser(
+        "create",
+        help="create a token and print it (only the token, on stdout, this once)",
+        description="Create a token and print it alone on stdout, so that "
+        "`TOKEN=$(kgtwin token create --role viewer)` captures it. It is never shown again.",
+    )
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=[role.label for role in Role],
+        help="what the token may do (viewer < operator < admin)",
+    )
+    create.add_argument(
+        "--name",
+        type=_token_name,
+        help="a unique name to list and revoke it by (default: token-<8 hex digits>)",
+    )
+    actions.add_parser("list", help="list tokens: name, role, created, status (never secrets)")
+    revoke = actions.add_parser(
+        "revoke",
+        help="revoke a token by name (it stops working within seconds)",
+        description="Revoke the token NAME. It stays listed as revoked; its name stays taken.",
+    )
+    revoke.add_argument("name", metavar="NAME")
+
+
+def _token_name(value: str) -> str:
+    try:
+        return check_token_name(value)
+    except TokenError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_model_files(command: argparse.ArgumentParser) -> None:
@@ -106,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     out, err = sys.stdout, sys.stderr
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(config=args.config)
         if args.command == "validate":
             return cmd_validate(
                 settings.with_ontology(args.ontology), args.files, args.json, out, err
@@ -118,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "info":
             return cmd_info(settings, out)
+        if args.command == "token":
+            return cmd_token(settings, args, out, err)
+        if args.command == "serve":
+            return cmd_serve(settings.override(host=args.host, port=args.port), args.log_level, err)
         return cmd_neo4j(settings, args.action, out, err)
     except (SettingsError, OntologyError, GraphError) as exc:
         print(f"kgtwin: error: {exc}", file=err)
@@ -256,6 +348,30 @@ def cmd_info(settings: Settings, out: TextIO) -> int:
     return 0
 
 
+def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:
+    # Imported here: the other commands do not need the web stack.
+    import uvicorn
+
+    from server.app import create_app
+
+    app = create_app(settings)
+    print(
+        f"kgtwin: serving GraphQL on http://{settings.host}:{settings.port}/graphql "
+        f"(anonymous read {'on' if settings.anonymous_read else 'off'})",
+        file=err,
+        flush=True,
+    )
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level.lower())
+    except SystemExit as exc:  # uvicorn exits when it cannot bind or start
+        print(
+            f"kgtwin: error: the server could not start on {settings.host}:{settings.port}",
+            file=err,
+        )
+        return 1 if exc.code else 0
+    return 0
+
+
 def cmd_neo4j(settings: Settings, action: str, out: TextIO, err: TextIO) -> int:
     config = settings.local_neo4j
     if action == "start":
@@ -278,3 +394,41 @@ def _print_status(status: launcher.Neo4jStatus, out: TextIO) -> None:
     print(f"  Browser: {status.http_url}/browser/", file=out)
     print(f"  user {status.user}, password {status.password or '(set on first start)'}", file=out)
     print(f"  home:    {status.home}", file=out)
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    uri, user, password = settings.neo4j_connection()
+    driver = open_driver(uri, user, password)
+    database = settings.neo4j_database
+    try:
+        if args.action == "create":
+            issued = create_token(driver, args.role, args.name, database=database)
+            print(issued.token, file=out, flush=True)  # alone on stdout: $(kgtwin token ...)
+            print(f"token {issued.name!r} ({issued.role}) created; it is shown once", file=err)
+        elif args.action == "revoke":
+            revoked_now = revoke_token(driver, args.name, database=database)
+            state = "revoked" if revoked_now else "was already revoked"
+            print(f"token {args.name!r} {state}", file=out)
+        else:
+            _print_tokens(list_tokens(driver, database=database), out, err)
+    finally:
+        driver.close()
+    return 0
+
+
+def _print_tokens(infos: list[TokenInfo], out: TextIO, err: TextIO) -> None:
+    if not infos:
+        print("no tokens yet: try `kgtwin token create --role viewer`", file=err)
+        return
+    rows = [("NAME", "ROLE", "CREATED", "STATUS")]
+    for info in infos:
+        status = f"revoked {_utc(info.revoked_at)}" if info.revoked_at else "active"
+        rows.append((info.name, info.role, _utc(info.created_at), status))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip(), file=out)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")

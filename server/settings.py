@@ -1,18 +1,51 @@
-"""Settings, built once at start-up from the environment and command-line flags."""
+"""Settings, built once at start-up from an optional TOML file, the environment and flags.
+
+Later sources win: command-line flags override environment variables, which override the
+config file (``--config PATH`` or ``KGTWIN_CONFIG``), which overrides the defaults. Every
+option is declared once in :data:`OPTIONS` with its environment variable and its place in
+the file; an unknown key in the file is an error, never silently ignored.
+
+```toml
+[neo4j]
+uri = "bolt://db.example:7687"      # NEO4J_URI
+user = "neo4j"                      # NEO4J_USER
+password = "..."                    # NEO4J_PASSWORD (never printed)
+database = "neo4j"                  # NEO4J_DATABASE
+
+[local]                             # the development Neo4j of `kgtwin neo4j start`
+home = ".kgtwin"                    # KGTWIN_HOME
+bolt_port = 7687                    # KGTWIN_NEO4J_BOLT_PORT
+http_port = 7474                    # KGTWIN_NEO4J_HTTP_PORT
+
+[server]
+host = "127.0.0.1"                  # KGTWIN_HOST
+port = 8000                         # KGTWIN_PORT
+anonymous_read = false              # KGTWIN_ANONYMOUS_READ: read without a token
+
+[limits]
+max_query_depth = 10                # KGTWIN_MAX_QUERY_DEPTH: GraphQL selection depth
+max_complexity = 100000             # KGTWIN_MAX_COMPLEXITY: estimated fields resolved
+max_page_size = 100                 # KGTWIN_MAX_PAGE_SIZE: largest `first` of any list
+max_traversal_depth = 10            # KGTWIN_MAX_TRAVERSAL_DEPTH: largest `maxDepth`
+```
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from graph.launcher import LocalNeo4jConfig, credentials
 from ontology.files import default_ontology_files
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RESERVED_MODELS = frozenset({"ontology"})
+CONFIG_ENV = "KGTWIN_CONFIG"
 
 
 class SettingsError(ValueError):
@@ -40,35 +73,53 @@ class Secret:
 class Settings:
     """Everything a command needs to know, passed down explicitly.
 
-    Environment: ``NEO4J_URI``, ``NEO4J_USER``, ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``,
-    ``KGTWIN_HOME`` (project-local state: the local Neo4j, default ``.kgtwin``),
-    ``KGTWIN_NEO4J_BOLT_PORT`` / ``KGTWIN_NEO4J_HTTP_PORT`` (local Neo4j ports).
-    Without ``NEO4J_URI`` the local Neo4j started by ``kgtwin neo4j start`` is used.
+    Without ``neo4j_uri`` the local Neo4j started by ``kgtwin neo4j start`` is used.
     """
 
-    neo4j_uri: str | None
-    neo4j_user: str
-    neo4j_password: Secret | None = field(repr=True)
-    neo4j_database: str | None
-    home: Path
-    local_bolt_port: int
-    local_http_port: int
-    ontology: tuple[Path, ...]
+    neo4j_uri: str | None = None
+    neo4j_user: str = "neo4j"
+    neo4j_password: Secret | None = field(default=None, repr=True)
+    neo4j_database: str | None = None
+    home: Path = Path(".kgtwin")
+    local_bolt_port: int = 7687
+    local_http_port: int = 7474
+    ontology: tuple[Path, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8000
+    anonymous_read: bool = False
+    max_query_depth: int = 10
+    max_complexity: int = 100_000
+    max_page_size: int = 100
+    max_traversal_depth: int = 10
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, config: Path | None = None
+    ) -> Settings:
+        """Defaults, then the config file (``config``, else ``$KGTWIN_CONFIG``), then the
+        environment. Flags are applied afterwards with :meth:`override`."""
         env = os.environ if environ is None else environ
-        password = env.get("NEO4J_PASSWORD")
-        return cls(
-            neo4j_uri=env.get("NEO4J_URI") or None,
-            neo4j_user=env.get("NEO4J_USER", "neo4j"),
-            neo4j_password=Secret(password) if password is not None else None,
-            neo4j_database=env.get("NEO4J_DATABASE") or None,
-            home=Path(env.get("KGTWIN_HOME", ".kgtwin")),
-            local_bolt_port=_port(env, "KGTWIN_NEO4J_BOLT_PORT", 7687),
-            local_http_port=_port(env, "KGTWIN_NEO4J_HTTP_PORT", 7474),
-            ontology=tuple(default_ontology_files()),
-        )
+        values: dict[str, Any] = {"ontology": tuple(default_ontology_files())}
+        path = config or (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+        if path is not None:
+            values.update(_read_file(path))
+        for option in OPTIONS:
+            raw = env.get(option.env)
+            if raw is not None and (raw != "" or option.empty_ok):
+                values[option.field] = option.parse(raw, option.env)
+        return cls(**values)
+
+    def override(self, **flags: Any) -> Settings:
+        """These settings with command-line ``flags`` applied (None means "not given")."""
+        given = {name: value for name, value in flags.items() if value is not None}
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+        for option in OPTIONS:
+            if option.field in given:
+                given[option.field] = option.parse(given[option.field], f"--{option.flag}")
+        return replace(self, **given)
 
     def with_ontology(self, paths: list[Path] | None) -> Settings:
         return replace(self, ontology=tuple(paths)) if paths else self
@@ -99,14 +150,146 @@ def check_model_name(name: str) -> str:
     return name
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None:
-        return default
+# --- parsing: each takes a value from the environment (str), a file or a flag -------------
+
+Parser = Callable[[object, str], Any]
+
+
+def _text(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise SettingsError(f"{name}={value!r} must be text")
+    return value
+
+
+def _optional_text(value: object, name: str) -> str | None:
+    return _text(value, name) or None
+
+
+def _secret(value: object, name: str) -> Secret:
+    return Secret(_text(value, name))
+
+
+def _path(value: object, name: str) -> Path:
+    return Path(_text(value, name))
+
+
+def _bool(value: object, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={value!r} is not a boolean: use true or false")
+
+
+def _integer(low: int, high: int, what: str) -> Parser:
+    def parse(value: object, name: str) -> int:
+        if isinstance(value, bool):
+            number = None
+        elif isinstance(value, int):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                number = None
+        if number is None:
+            raise SettingsError(f"{name}={value!r} is not {what}")
+        if not low <= number <= high:
+            raise SettingsError(f"{name}={value!r} is not {what} ({low}-{high})")
+        return number
+
+    return parse
+
+
+_port = _integer(1, 65535, "a port number")
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting: the :class:`Settings` field, its environment variable, its file key."""
+
+    field: str
+    env: str
+    section: str
+    key: str
+    parse: Parser
+    empty_ok: bool = False  # does an empty environment variable count as a value?
+
+    @property
+    def flag(self) -> str:
+        return self.key.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("neo4j_uri", "NEO4J_URI", "neo4j", "uri", _optional_text),
+    Option("neo4j_user", "NEO4J_USER", "neo4j", "user", _text),
+    Option("neo4j_password", "NEO4J_PASSWORD", "neo4j", "password", _secret, empty_ok=True),
+    Option("neo4j_database", "NEO4J_DATABASE", "neo4j", "database", _optional_text),
+    Option("home", "KGTWIN_HOME", "local", "home", _path),
+    Option("local_bolt_port", "KGTWIN_NEO4J_BOLT_PORT", "local", "bolt_port", _port),
+    Option("local_http_port", "KGTWIN_NEO4J_HTTP_PORT", "local", "http_port", _port),
+    Option("host", "KGTWIN_HOST", "server", "host", _text),
+    Option("port", "KGTWIN_PORT", "server", "port", _port),
+    Option("anonymous_read", "KGTWIN_ANONYMOUS_READ", "server", "anonymous_read", _bool),
+    Option(
+        "max_query_depth",
+        "KGTWIN_MAX_QUERY_DEPTH",
+        "limits",
+        "max_query_depth",
+        _integer(1, 100, "a query depth"),
+    ),
+    Option(
+        "max_complexity",
+        "KGTWIN_MAX_COMPLEXITY",
+        "limits",
+        "max_complexity",
+        _integer(1, 100_000_000, "a complexity"),
+    ),
+    Option(
+        "max_page_size",
+        "KGTWIN_MAX_PAGE_SIZE",
+        "limits",
+        "max_page_size",
+        _integer(1, 10_000, "a page size"),
+    ),
+    Option(
+        "max_traversal_depth",
+        "KGTWIN_MAX_TRAVERSAL_DEPTH",
+        "limits",
+        "max_traversal_depth",
+        _integer(1, 50, "a traversal depth"),
+    ),
+)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """The settings a TOML config file sets; unknown sections and keys are errors."""
     try:
-        port = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a port number") from None
-    if not 0 < port < 65536:
-        raise SettingsError(f"{name}={raw!r} is not a port number (1-65535)")
-    return port
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise SettingsError(f"config file {path}: cannot read it: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path}: not valid TOML: {exc}") from None
+    by_key = {(o.section, o.key): o for o in OPTIONS}
+    sections = sorted({o.section for o in OPTIONS})
+    values: dict[str, Any] = {}
+    for section, table in data.items():
+        if section not in sections or not isinstance(table, dict):
+            raise SettingsError(
+                f"config file {path}: unknown section [{section}]; "
+                f"valid sections: {', '.join(f'[{s}]' for s in sections)}"
+            )
+        for key, value in table.items():
+            option = by_key.get((section, key))
+            if option is None:
+                valid = sorted(k for s, k in by_key if s == section)
+                raise SettingsError(
+                    f"config file {path}: unknown key {key!r} in [{section}]; "
+                    f"valid keys: {', '.join(valid)}"
+                )
+            values[option.field] = option.parse(value, f"config file {path}: [{section}] {key}")
+    return values

@@ -1,15 +1,23 @@
 """Loading models into the real Neo4j: labels, relationships, properties, idempotent
-reload, removal, isolation between models, failed loads, constraints."""
+reload, removal, isolation between models, failed loads, constraints.
+
+The ``sync_model`` tests at the end build small property graphs by hand, so they pin what
+the sync itself does (change detection, batching, plans) independently of the ontology."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from neo4j import Driver
 
-from graph.errors import ModelConflict
-from graph.schema import describe_schema
+from graph.errors import ModelConflict, QueryFailed
+from graph.schema import describe_schema, ensure_schema
+from graph.sync import TWINS, SyncSummary, sync_model
+from ontology.mapping import NodeRecord, PropertyGraph, RelRecord
 from ontology.validate import Ontology
 from server.loading import load_model
 from tests.conftest import DC1, FIXTURES
@@ -153,3 +161,190 @@ def test_constraints_and_indexes_exist_after_load(driver: Driver, ontology: Onto
     assert schema["ontology_term_iri"].constraint
     assert schema["model_name"].constraint
     assert {"twin_id", "twin_model"} <= schema.keys()
+
+
+# --- sync_model on hand-made graphs --------------------------------------------------------
+
+NS = "urn:kgtwin:test:"
+
+
+def node(name: str, *labels: str, **props: Any) -> NodeRecord:
+    return NodeRecord(NS + name, ("Twin", *labels), {"iri": NS + name, "id": name, **props})
+
+
+def graph(nodes: list[NodeRecord], rels: Sequence[tuple[str, str, str]] = ()) -> PropertyGraph:
+    return PropertyGraph(
+        {n.iri: n for n in nodes}, frozenset(RelRecord(NS + s, t, NS + o) for s, t, o in rels)
+    )
+
+
+def site(**pump_props: Any) -> PropertyGraph:
+    props = {"ratedCapacity": 20.0, "ports": 4, "tags": ["a", "b"], "since": date(2020, 1, 2)}
+    return graph(
+        [
+            node("pump", "Asset", "Pump", **{**props, **pump_props}),
+            node("tank", "Asset", "Tank", volume=3.5, at=datetime(2024, 5, 6, 7, 8, 9)),
+            node("room", "Location", label="Room 1", indoor=True),
+        ],
+        [("pump", "FEEDS", "tank"), ("pump", "LOCATED_IN", "room"), ("tank", "LOCATED_IN", "room")],
+    )
+
+
+def sync(driver: Driver, desired: PropertyGraph, **kw: Any) -> SyncSummary:
+    ensure_schema(driver)
+    return sync_model(driver, "m", desired, **kw)
+
+
+def props_of(driver: Driver, name: str) -> tuple[set[str], dict[str, Any]]:
+    records, _, _ = driver.execute_query(
+        "MATCH (n:Twin {iri: $iri}) RETURN labels(n) AS labels, properties(n) AS props",
+        iri=NS + name,
+    )
+    return set(records[0]["labels"]), records[0]["props"]
+
+
+def test_reload_of_every_value_type_changes_nothing(driver: Driver) -> None:
+    first = sync(driver, site())
+    assert (first.nodes_created, first.rels_created) == (3, 3)
+    before = snapshot(driver)
+    again = sync(driver, site())
+    assert not again.changed
+    assert (again.nodes_unchanged, again.rels_unchanged) == (3, 3)
+    assert snapshot(driver) == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"ratedCapacity": 21.0},
+        {"ratedCapacity": 20},  # same number, other type: an int is not the float 20.0
+        {"ports": 4.0},
+        {"tags": ["a", "c"]},
+        {"since": date(2020, 1, 3)},
+        {"extra": "new key"},
+    ],
+    ids=["float", "float-to-int", "int-to-float", "list", "date", "new-key"],
+)
+def test_changed_property_is_written_and_only_that_node_counts(
+    driver: Driver, change: dict[str, Any]
+) -> None:
+    sync(driver, site())
+    result = sync(driver, site(**change))
+    assert (result.nodes_updated, result.nodes_unchanged, result.rels_unchanged) == (1, 2, 3)
+    _, props = props_of(driver, "pump")
+    for key, value in change.items():
+        assert props[key] == value
+        assert type(props[key]) is type(value) or isinstance(value, date)
+    assert not sync(driver, site(**change)).changed
+
+
+def test_removed_key_and_label_go_but_live_state_stays(driver: Driver) -> None:
+    sync(driver, site())
+    driver.execute_query("MATCH (n:Twin {iri: $iri}) SET n.value = 42.0", iri=NS + "pump")
+    trimmed = site()
+    pump = trimmed.nodes[NS + "pump"]
+    props = {k: v for k, v in pump.props.items() if k != "ports"}
+    trimmed.nodes[pump.iri] = NodeRecord(pump.iri, ("Twin", "Asset", "Compressor"), props)
+    result = sync(driver, trimmed)
+    assert result.nodes_updated == 1
+    labels, stored = props_of(driver, "pump")
+    assert labels == {"Twin", "Asset", "Compressor"}
+    assert "ports" not in stored
+    assert stored["value"] == 42.0
+    assert stored["modelKeys"] == sorted(props)
+
+
+def twins(driver: Driver) -> tuple[list[object], list[object]]:
+    """The snapshot without the Model node (whose ``loadedAt`` moves on every change)."""
+    nodes, rels = snapshot(driver)
+    return [n for n in nodes if "Model" not in n[1]], rels  # type: ignore[index,operator]
+
+
+def test_edited_graph_is_repaired_on_reload(driver: Driver) -> None:
+    sync(driver, site())
+    before = twins(driver)
+    driver.execute_query(
+        "MATCH (n:Twin {iri: $iri}) SET n.ratedCapacity = 1.0 REMOVE n:Pump", iri=NS + "pump"
+    )
+    driver.execute_query("MATCH (:Twin)-[r:FEEDS]->() DELETE r")
+    result = sync(driver, site())
+    assert (result.nodes_updated, result.rels_created) == (1, 1)
+    assert twins(driver) == before
+
+
+def test_relationships_added_and_removed(driver: Driver) -> None:
+    sync(driver, site())
+    desired = site()
+    rels = {r for r in desired.rels if r.type != "FEEDS"}
+    rels.add(RelRecord(NS + "tank", "FEEDS", NS + "pump"))
+    result = sync(driver, PropertyGraph(desired.nodes, frozenset(rels)))
+    assert (result.rels_created, result.rels_removed, result.rels_unchanged) == (1, 1, 2)
+    assert count(driver, "MATCH (:Tank)-[r:FEEDS {model: 'm'}]->(:Pump) RETURN count(r)") == 1
+    assert count(driver, "MATCH (:Pump)-[r:FEEDS]->(:Tank) RETURN count(r)") == 0
+
+
+def test_relationship_to_a_node_outside_the_model_is_refused(driver: Driver) -> None:
+    desired = graph([node("a", "Asset")], [("a", "FEEDS", "nowhere")])
+    with pytest.raises(ValueError, match="nowhere"):
+        sync(driver, desired)
+    assert count(driver, "MATCH (n) RETURN count(n)") == 0
+
+
+def test_many_batches_report_progress_and_write_everything(driver: Driver) -> None:
+    nodes = [node(f"n{i}", "Asset", "Rack" if i % 2 else "Pump", k=i) for i in range(25)]
+    rels = [(f"n{i}", "FEEDS", f"n{i + 1}") for i in range(24)]
+    calls: list[tuple[str, int, int]] = []
+    result = sync(driver, graph(nodes, rels), batch_size=4, progress=lambda *c: calls.append(c))
+    assert (result.nodes_created, result.rels_created) == (25, 24)
+    assert count(driver, "MATCH (:Twin {model: 'm'})-[r:FEEDS]->() RETURN count(r)") == 24
+    for phase, total in (("creating nodes", 25), ("creating relationships", 24)):
+        done = [d for p, d, t in calls if p == phase and t == total]
+        assert done == sorted(done)
+        assert done[-1] == total
+        assert len(done) >= total // 4
+    calls.clear()
+    again = sync(driver, graph(nodes, rels), batch_size=4, progress=lambda *c: calls.append(c))
+    assert not again.changed
+    assert calls[-1] == ("checking nodes", 25, 25)
+
+
+def test_failing_batch_leaves_the_graph_as_it_was(driver: Driver) -> None:
+    sync(driver, site())
+    before = snapshot(driver)
+    nodes = [node(f"n{i}", "Asset", v={"a map": 1} if i == 9 else i) for i in range(12)]
+    with pytest.raises(QueryFailed, match="Property values"):
+        sync(driver, graph([*site().nodes.values(), *nodes]), batch_size=2)
+    assert snapshot(driver) == before
+
+
+def test_model_node_is_written_only_on_change(driver: Driver) -> None:
+    sync(driver, site(), digest="one")
+    query = "MATCH (m:Model {name: 'm'}) RETURN m.loadedAt AS at, m.digest AS digest"
+    (first,), _, _ = driver.execute_query(query)
+    sync(driver, site(), digest="one")
+    (same,), _, _ = driver.execute_query(query)
+    assert same["at"] == first["at"]
+    sync(driver, site(), digest="two")
+    (other,), _, _ = driver.execute_query(query)
+    assert other["digest"] == "two"
+    assert other["at"] != first["at"]
+
+
+def test_lookups_by_iri_use_the_unique_index_even_if_planned_on_an_empty_graph(
+    driver: Driver,
+) -> None:
+    """Regression: the conflict check, planned while the graph was empty, was cached as a
+    scan of the model index for every IRI, and a no-op reload of 28k nodes took minutes."""
+    ensure_schema(driver)
+    params = {"model": "m", "iris": [], "sources": [], "targets": [], "type": "FEEDS"}
+    for statement, seek in (
+        (TWINS.find_foreign, "NodeUniqueIndexSeek"),
+        (TWINS.delete_rels, "NodeUniqueIndexSeek"),
+        (TWINS.read_nodes, "NodeIndexSeek"),
+        (TWINS.read_rels, "NodeIndexSeek"),
+        (TWINS.create_rels, "NodeByElementIdSeek"),
+    ):
+        with driver.session() as session:
+            plan = session.run("EXPLAIN " + statement, params).consume().plan
+        assert plan is not None
+        assert seek in str(plan), statement

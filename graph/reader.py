@@ -1,0 +1,64 @@
+"""The read side's one way to send Cypher: :class:`Reader`.
+
+Every read query of ``graph`` goes through :meth:`Reader.rows`, which runs it in an
+auto-commit read transaction, converts driver errors (:func:`graph.connection.neo4j_errors`)
+and tells an optional observer about each statement sent, so metrics and tests can count
+round trips without mocking Neo4j.
+
+Auto-commit ``session.run`` rather than ``driver.execute_query``: the latter retries a
+statement for up to 30 s while Neo4j is unreachable, and an API request should fail fast
+with "Neo4j unavailable" instead of hanging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, LiteralString
+
+import neo4j
+from neo4j import Driver
+
+from graph.connection import neo4j_errors
+
+Row = dict[str, Any]
+StatementObserver = Callable[[LiteralString], None]
+
+SERVER_VERSION: LiteralString = (
+    "CALL dbms.components() YIELD versions, edition RETURN versions[0] AS version, edition"
+)
+
+
+class Reader:
+    """Runs read queries on ``driver`` (and ``database``); shared by all requests."""
+
+    __slots__ = ("database", "driver", "observer")
+
+    def __init__(
+        self,
+        driver: Driver,
+        database: str | None = None,
+        observer: StatementObserver | None = None,
+    ) -> None:
+        self.driver = driver
+        self.database = database
+        self.observer = observer
+
+    def rows(self, query: LiteralString, action: str, **params: Any) -> list[Row]:
+        """The rows ``query`` returns, as dicts; ``action`` names the read in errors."""
+        if self.observer is not None:
+            self.observer(query)
+        with (
+            neo4j_errors(action),
+            self.driver.session(
+                database=self.database, default_access_mode=neo4j.READ_ACCESS
+            ) as session,
+        ):
+            return [record.data() for record in session.run(query, params)]
+
+    def server_version(self) -> str:
+        """``5.26.30 community``; raises ``Neo4jUnavailable`` at once if Neo4j does not answer."""
+        (row,) = self.rows(SERVER_VERSION, "checking Neo4j")
+        return f"{row['version']} {row['edition']}"
+
+    def with_observer(self, observer: StatementObserver | None) -> Reader:
+        return Reader(self.driver, self.database, observer)

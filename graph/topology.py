@@ -1,0 +1,246 @@
+"""Walking the twin graph: what is reachable from a node, and the paths between two nodes.
+
+A walk follows a set of relationship types, each in a direction: ``forward`` types along
+their edges, ``backward`` types against them (the caller decides, e.g. from the
+ontology's dependency direction). The graph is walked breadth first, one statement per
+level (``UNWIND`` over the whole frontier), so each node's depth is its shortest distance
+and each path a shortest one; Cypher cannot take the depth bound as a parameter, and one
+level at a time lets a walk mix edge directions per type.
+
+Relationship types must have been checked against the ontology; they reach Cypher as a
+parameter only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import LiteralString
+
+from graph.nodes import TwinNode
+from graph.reader import Reader
+
+NEIGHBOURS: LiteralString = """
+UNWIND $frontier AS key
+MATCH (a:Twin {iri: key})
+CALL (a) {
+  MATCH (a)-[r]->(b:Twin) WHERE type(r) IN $forward
+  RETURN type(r) AS type, b
+  UNION
+  MATCH (a)<-[r]-(b:Twin) WHERE type(r) IN $backward
+  RETURN type(r) AS type, b
+}
+RETURN key AS source, type, b {.*} AS props, labels(b) AS labels
+"""
+
+DEFAULT_NODE_BUDGET = 20_000  # nodes a walk may discover before it stops, truncated
+DEFAULT_STEP_BUDGET = 200_000  # partial paths a path search may extend
+
+
+@dataclass(frozen=True, slots=True)
+class Direction:
+    """Which types a walk follows along their edges and which against them."""
+
+    forward: frozenset[str]
+    backward: frozenset[str]
+
+    def reversed(self) -> Direction:
+        return Direction(self.backward, self.forward)
+
+
+@dataclass(frozen=True, slots=True)
+class Reached:
+    """A node reached from the start: its depth and one shortest path (ids, start first)."""
+
+    node: TwinNode
+    depth: int
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Everything reached within the depth bound, by depth then id, start excluded."""
+
+    items: tuple[Reached, ...]
+    truncated: bool  # the node budget ran out: deeper or later nodes are missing
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """A path between two nodes: the nodes (both ends included) and the type of each hop."""
+
+    nodes: tuple[TwinNode, ...]
+    types: tuple[str, ...]
+
+    @property
+    def length(self) -> int:
+        return len(self.types)
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    type: str
+    target: str  # iri
+
+
+def _expand(
+    reader: Reader, frontier: list[str], direction: Direction
+) -> Iterator[tuple[str, str, TwinNode]]:
+    """``(source iri, type, target)`` for every edge the walk may take out of ``frontier``."""
+    rows = reader.rows(
+        NEIGHBOURS,
+        "walking the graph",
+        frontier=frontier,
+        forward=sorted(direction.forward),
+        backward=sorted(direction.backward),
+    )
+    for row in rows:
+        yield row["source"], row["type"], TwinNode.from_row(row["props"], row["labels"])
+
+
+def reachable(
+    reader: Reader,
+    start: TwinNode,
+    direction: Direction,
+    max_depth: int,
+    *,
+    node_budget: int = DEFAULT_NODE_BUDGET,
+) -> Reach:
+    """The nodes reachable from ``start`` in at most ``max_depth`` steps."""
+    parent: dict[str, str] = {}
+    nodes: dict[str, TwinNode] = {start.iri: start}
+    depth = {start.iri: 0}
+    frontier = [start.iri]
+    truncated = False
+    for level in range(1, max_depth + 1):
+        if not frontier:
+            break
+        found: dict[str, tuple[str, TwinNode]] = {}  # target -> (parent iri, node)
+        for source, _type, node in _expand(reader, frontier, direction):
+            if node.iri in depth:
+                continue
+            best = found.get(node.iri)
+            # a deterministic shortest path: the parent with the smallest id wins
+            if best is None or nodes[source].id < nodes[best[0]].id:
+                found[node.iri] = (source, node)
+        frontier = []
+        for iri in sorted(found, key=lambda i: (found[i][1].id, i)):
+            if len(nodes) > node_budget:
+                truncated = True
+                break
+            source, node = found[iri]
+            parent[iri], nodes[iri], depth[iri] = source, node, level
+            frontier.append(iri)
+        if truncated:
+            break
+
+    def path_to(iri: str) -> tuple[str, ...]:
+        ids = [nodes[iri].id]
+        while iri in parent:
+            iri = parent[iri]
+            ids.append(nodes[iri].id)
+        return tuple(reversed(ids))
+
+    items = sorted(
+        (Reached(nodes[iri], d, path_to(iri)) for iri, d in depth.items() if iri != start.iri),
+        key=lambda r: (r.depth, r.node.id, r.node.iri),
+    )
+    return Reach(tuple(items), truncated)
+
+
+def paths_between(
+    reader: Reader,
+    source: TwinNode,
+    target: TwinNode,
+    direction: Direction,
+    max_depth: int,
+    first: int,
+    *,
+    node_budget: int = DEFAULT_NODE_BUDGET,
+    step_budget: int = DEFAULT_STEP_BUDGET,
+) -> tuple[list[Path], bool]:
+    """Up to ``first`` simple paths from ``source`` to ``target`` of at most ``max_depth``
+    hops, shortest first (then by the ids along them); and whether a budget ran out."""
+    edges, nodes, truncated = _neighbourhood(reader, source, direction, max_depth, node_budget)
+    remaining = _distances_to(target.iri, edges)
+    found: list[Path] = []
+    steps = 0
+    for length in range(1, max_depth + 1):
+        if remaining.get(source.iri, max_depth + 1) > length:
+            continue
+        stack: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
+            (source.iri, (source.iri,), ())
+        ]
+        while stack and len(found) < first:
+            steps += 1
+            if steps > step_budget:
+                return found, True
+            iri, trail, types = stack.pop()
+            if len(types) == length:
+                if iri == target.iri:
+                    found.append(Path(tuple(nodes[i] for i in trail), types))
+                continue
+            left = length - len(types) - 1
+            options = [
+                e
+                for e in edges.get(iri, ())
+                if e.target not in trail and remaining.get(e.target, max_depth + 1) <= left
+            ]
+            # popped last-in first-out: push in reverse so the smallest id comes out first
+            for edge in sorted(options, key=lambda e: (nodes[e.target].id, e.type), reverse=True):
+                stack.append((edge.target, (*trail, edge.target), (*types, edge.type)))
+        if len(found) >= first:
+            break
+    return found, truncated
+
+
+def _neighbourhood(
+    reader: Reader, start: TwinNode, direction: Direction, max_depth: int, node_budget: int
+) -> tuple[dict[str, list[_Edge]], dict[str, TwinNode], bool]:
+    """Every edge the walk may take out of the nodes within ``max_depth - 1`` steps."""
+    edges: dict[str, list[_Edge]] = {}
+    nodes = {start.iri: start}
+    frontier = [start.iri]
+    for _level in range(max_depth):
+        if not frontier:
+            break
+        fresh: list[str] = []
+        for source, rel_type, node in _expand(reader, frontier, direction):
+            edges.setdefault(source, []).append(_Edge(rel_type, node.iri))
+            if node.iri not in nodes:
+                nodes[node.iri] = node
+                fresh.append(node.iri)
+        if len(nodes) > node_budget:
+            return edges, nodes, True
+        frontier = sorted(set(fresh))
+    return edges, nodes, False
+
+
+def _distances_to(target: str, edges: dict[str, list[_Edge]]) -> dict[str, int]:
+    """Shortest number of hops from each node to ``target`` over ``edges``."""
+    into: dict[str, list[str]] = {}
+    for source, out in edges.items():
+        for edge in out:
+            into.setdefault(edge.target, []).append(source)
+    distance = {target: 0}
+    level = [target]
+    while level:
+        nxt = []
+        for node in level:
+            for source in into.get(node, ()):
+                if source not in distance:
+                    distance[source] = distance[node] + 1
+                    nxt.append(source)
+        level = nxt
+    return distance
+
+
+def direction_for(
+    types: Collection[str], reversed_types: Collection[str], *, downstream: bool
+) -> Direction:
+    """Downstream follows ``types`` along their edges, except ``reversed_types`` (edges that
+    point from consumer to supplier), which it follows backwards; upstream the opposite."""
+    forward = frozenset(t for t in types if t not in reversed_types)
+    backward = frozenset(t for t in types if t in reversed_types)
+    direction = Direction(forward, backward)
+    return direction if downstream else direction.reversed()

@@ -1,0 +1,92 @@
+"""The one place that wires the server together: :func:`create_app`.
+
+Routes: ``/graphql`` (GraphQL over HTTP, GET and POST; GraphiQL for a browser),
+``/healthz`` (200 when Neo4j answers, 503 with the reason when it does not) and
+``/metrics`` (Prometheus text format). The lifespan
+loads the ontology catalogue and closes the Neo4j driver at shutdown. Neo4j may be down
+when the server starts or at any time later: requests then fail with
+``NEO4J_UNAVAILABLE`` (or 503) and succeed again as soon as it is back, because every
+request borrows a fresh connection from the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from graph.connection import open_driver
+from graph.errors import GraphError
+from graph.reader import Reader
+from ontology.catalogue import Catalogue
+from ontology.validate import Ontology
+from server.auth import auth_middleware, principal_of
+from server.metrics import Metrics
+from server.schema import build_schema
+from server.schema.context import Context, Services, make_context
+from server.schema.loaders import in_thread
+from server.settings import Settings
+
+
+class TwinGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI app with our context: the app's services and the principal that
+    the authentication middleware put on the request (None: anonymous)."""
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        services: Services = request.app.state.services
+        return make_context(
+            services,
+            principal_of(request),
+            request if isinstance(request, Request) else None,
+            response if isinstance(response, Response) else None,
+        )
+
+
+async def healthz(request: Request) -> Response:
+    """200 ``{"status": "ok"}`` when Neo4j answers; 503 with the reason when it does not."""
+    services: Services = request.app.state.services
+    try:
+        version = await in_thread(services.reader.server_version)
+    except GraphError as exc:
+        return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ok", "neo4j": version})
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The server for ``settings``. Opening the driver does no I/O (it connects on first
+    use); the authentication middleware needs it before the app exists."""
+    uri, user, password = settings.neo4j_connection()
+    driver = open_driver(uri, user, password)
+    metrics = Metrics()
+    reader = Reader(
+        driver, settings.neo4j_database, observer=lambda _query: metrics.neo4j_round_trips.inc()
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            ontology = await in_thread(Ontology.load, list(settings.ontology))
+            catalogue = Catalogue.build(ontology.graph, ontology.vocabulary)
+            app.state.services = Services(settings, reader, catalogue)
+            yield
+        finally:
+            await in_thread(driver.close)
+
+    graphql = TwinGraphQL(build_schema(settings, extensions=[metrics.extension()]))
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
+        ],
+        middleware=[auth_middleware(driver, database=settings.neo4j_database)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,105 @@
+"""Prometheus metrics of the server: GraphQL requests and latency per operation, errors by
+code, Neo4j round trips. One registry per app (no process-global state), served at
+``/metrics`` in the Prometheus text format."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.extensions import SchemaExtension
+
+# Latency buckets for an interactive API, in seconds.
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+ANONYMOUS_OPERATION = "anonymous"
+OTHER_OPERATION = "other"
+MAX_OPERATIONS = 200
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+class Metrics:
+    """The server's metrics, registered in a registry of their own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "kgtwin_graphql_requests",
+            "GraphQL operations executed, by operation name.",
+            ["operation"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "kgtwin_graphql_request_seconds",
+            "Time to execute a GraphQL operation, by operation name.",
+            ["operation"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "kgtwin_graphql_errors",
+            "GraphQL errors returned, by extensions.code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.neo4j_round_trips = Counter(
+            "kgtwin_neo4j_round_trips",
+            "Cypher statements sent to Neo4j by the server.",
+            registry=self.registry,
+        )
+        self._operations: set[str] = set()
+
+    def observe(self, operation: str | None, seconds: float, codes: list[str]) -> None:
+        name = self._label(operation)
+        self.requests.labels(name).inc()
+        self.latency.labels(name).observe(seconds)
+        for code in codes:
+            self.errors.labels(code).inc()
+
+    def _label(self, operation: str | None) -> str:
+        """Operation names come from clients: a label only for well-formed names and only
+        for the first ``MAX_OPERATIONS`` of them, so a client cannot blow up the series."""
+        if not operation:
+            return ANONYMOUS_OPERATION
+        if operation in self._operations:
+            return operation
+        if len(self._operations) >= MAX_OPERATIONS or not _NAME.fullmatch(operation):
+            return OTHER_OPERATION
+        self._operations.add(operation)
+        return operation
+
+    def extension(self) -> Callable[..., SchemaExtension]:
+        """A Strawberry extension class that records every operation into these metrics."""
+        metrics = self
+
+        class _Observe(SchemaExtension):
+            def on_operation(self) -> Iterator[None]:
+                start = time.perf_counter()
+                yield
+                context = self.execution_context
+                result = context.result
+                errors = [
+                    *(context.pre_execution_errors or []),
+                    *((result.errors or []) if result is not None else []),
+                ]
+                metrics.observe(
+                    context.operation_name,
+                    time.perf_counter() - start,
+                    [_code(e) for e in errors],
+                )
+
+        return _Observe
+
+    async def endpoint(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _code(error: Any) -> str:
+    extensions = getattr(error, "extensions", None) or {}
+    code = extensions.get("code") if isinstance(extensions, dict) else None
+    return str(code) if code else "GRAPHQL_VALIDATION_FAILED"

@@ -1,0 +1,103 @@
+"""``downstream``, ``upstream`` and ``paths``: walks along dependency (or chosen)
+relationships, bounded in depth and in the number of results."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph.topology import Path, Reach, paths_between, reachable
+from server.schema.assets import Asset
+from server.schema.context import GraphInfo, services
+from server.schema.loaders import in_thread
+from server.schema.lookup import find_node, walk_direction
+from server.schema.values import check_depth, check_first
+
+DEFAULT_PATHS = 10
+
+
+@strawberry.type(
+    description="An asset reached by a walk: how many steps away, and one "
+    "shortest path to it (ids, from the start to it)."
+)
+class ReachedAsset:
+    depth: int
+    path: list[str]
+    asset: Asset
+
+
+@strawberry.type(description="What a walk reached, nearest first (then by id).")
+class Reachability:
+    start: Asset
+    via: list[str] = strawberry.field(description="The relationship types followed.")
+    max_depth: int
+    total_count: int = strawberry.field(description="How many assets were reached in all.")
+    truncated: bool = strawberry.field(
+        description="True when the walk stopped early (too many nodes): the answer is partial."
+    )
+    items: list[ReachedAsset] = strawberry.field(description="The first `first` of them.")
+
+
+@strawberry.type(description="A path between two assets.")
+class AssetPath:
+    length: int = strawberry.field(description="Number of relationships along it.")
+    ids: list[str] = strawberry.field(description="The ids along the path, both ends included.")
+    types: list[str] = strawberry.field(description="The relationship type of each step.")
+    assets: list[Asset]
+
+    @classmethod
+    def of(cls, path: Path) -> AssetPath:
+        return cls(
+            length=path.length,
+            ids=[n.id for n in path.nodes],
+            types=list(path.types),
+            assets=[Asset(node=n) for n in path.nodes],
+        )
+
+
+async def walk(
+    info: GraphInfo,
+    node_id: str | None,
+    iri: str | None,
+    via: list[str] | None,
+    max_depth: int | None,
+    first: int | None,
+    *,
+    downstream: bool,
+) -> Reachability:
+    settings = services(info).settings
+    depth = check_depth(settings.max_traversal_depth if max_depth is None else max_depth, settings)
+    limit = check_first(settings.max_page_size if first is None else first, settings)
+    start = await find_node(info, node_id, iri)
+    types, direction = await walk_direction(info, via, downstream=downstream)
+    reach: Reach = await in_thread(reachable, services(info).reader, start, direction, depth)
+    return Reachability(
+        start=Asset(node=start),
+        via=list(types),
+        max_depth=depth,
+        total_count=len(reach.items),
+        truncated=reach.truncated,
+        items=[
+            ReachedAsset(depth=r.depth, path=list(r.path), asset=Asset(node=r.node))
+            for r in reach.items[:limit]
+        ],
+    )
+
+
+async def find_paths(
+    info: GraphInfo,
+    source_id: str,
+    target_id: str,
+    via: list[str] | None,
+    max_depth: int | None,
+    first: int,
+) -> list[AssetPath]:
+    settings = services(info).settings
+    depth = check_depth(settings.max_traversal_depth if max_depth is None else max_depth, settings)
+    limit = check_first(first, settings)
+    source = await find_node(info, source_id, None)
+    target = await find_node(info, target_id, None)
+    _types, direction = await walk_direction(info, via, downstream=True)
+    found, _truncated = await in_thread(
+        paths_between, services(info).reader, source, target, direction, depth, limit
+    )
+    return [AssetPath.of(p) for p in found]

@@ -1,0 +1,60 @@
+"""The ontology's closed set of classes and relationship types, read from the graph."""
+
+from __future__ import annotations
+
+import pytest
+from neo4j import Driver
+
+from graph.errors import UnknownClass, UnknownRelationship
+from graph.ontology_read import Terms, read_terms
+from graph.reader import Reader
+from graph.schema import ensure_schema
+from graph.sync import ONTOLOGY, sync_model
+from ontology.mapping import ONTOLOGY_MODEL, map_ontology
+from ontology.validate import Ontology
+
+
+@pytest.fixture
+def terms(driver: Driver, ontology: Ontology) -> Terms:
+    ensure_schema(driver)
+    sync_model(driver, ONTOLOGY_MODEL, map_ontology(ontology.vocabulary), scope=ONTOLOGY)
+    return read_terms(Reader(driver))
+
+
+def test_classes_and_relationship_types_come_from_the_graph(terms: Terms) -> None:
+    assert terms.classes["ChilledWaterPump"].parents == ("Pump",)
+    assert terms.classes["UPS"].iri == "https://w3id.org/kgtwin/datacentre#UPS"
+    assert terms.relationships["COOLS"].parents == ("FEEDS",)
+    assert terms.dependency_types == (
+        "COOLS",
+        "DEPENDS_ON",
+        "FEEDS",
+        "HOSTS",
+        "SUPPLIES_CHILLED_WATER",
+    )
+    assert terms.reversed_types(["FEEDS", "DEPENDS_ON", "HAS_PART"]) == {"DEPENDS_ON"}
+
+
+def test_most_specific_class_first(terms: Terms) -> None:
+    labels = ["Asset", "Pump", "Twin", "MechanicalAsset", "ChilledWaterPump"]
+    assert [c.name for c in terms.most_specific_first(labels)] == [
+        "ChilledWaterPump",
+        "Pump",
+        "MechanicalAsset",
+        "Asset",
+    ]
+
+
+def test_unknown_names_are_refused_with_the_choices(terms: Terms) -> None:
+    with pytest.raises(UnknownClass, match=r"^unknown class 'Chiler' \(did you mean 'Chiller'"):
+        terms.check_class("Chiler")
+    with pytest.raises(UnknownClass, match="valid choices: ATS, Asset, Building, "):
+        terms.check_class("Nothing")
+    assert terms.check_relationships(["FEEDS", "HOSTS", "FEEDS"]) == ("FEEDS", "HOSTS")
+    with pytest.raises(UnknownRelationship, match=r"valid choices: .*DEPENDS_ON, FEEDS, "):
+        terms.check_relationships(["FEEDS", "feeds"])
+
+
+def test_an_empty_graph_says_to_load_a_model_first(driver: Driver) -> None:
+    with pytest.raises(UnknownClass, match="the graph holds no ontology yet"):
+        read_terms(Reader(driver)).check_class("Pump")

@@ -1,0 +1,232 @@
+"""The app end to end over HTTP: a real uvicorn on a free port, the real Neo4j.
+
+The outage test runs its own local Neo4j, stops it mid-run and starts it again: the server
+answers ``NEO4J_UNAVAILABLE`` and ``/healthz`` 503 meanwhile, and recovers by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from neo4j import Driver
+from starlette.applications import Starlette
+
+from graph import launcher
+from graph.tokens import create_token
+from ontology.validate import Ontology
+from server.app import create_app
+from server.loading import load_model
+from server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE
+from server.settings import Settings
+from tests.conftest import DC1, REPO
+from tests.neo4j_service import Neo4jService, clean_database, free_ports
+
+ASSET = '{ asset(id: "ups-a1") { id classes { name } } }'
+
+
+@contextmanager
+def serving(app: Starlette) -> Iterator[httpx.Client]:
+    """``app`` under uvicorn on a free port, and a client for it."""
+    (port,) = free_ports(1)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive(), "uvicorn did not start"
+            assert time.monotonic() < deadline, "uvicorn did not start in 30 s"
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def settings_for(uri: str, user: str, password: str, **changes: Any) -> Settings:
+    env = {"NEO4J_URI": uri, "NEO4J_USER": user, "NEO4J_PASSWORD": password}
+    return Settings.from_env(env).override(**changes)
+
+
+@pytest.fixture(scope="module")
+def dc1(_session_driver: Driver, ontology: Ontology) -> Driver:
+    clean_database(_session_driver)
+    assert load_model(_session_driver, [DC1], "dc1", ontology).report.ok
+    return _session_driver
+
+
+@pytest.fixture(scope="module")
+def client(dc1: Driver, neo4j_server: Neo4jService) -> Iterator[httpx.Client]:
+    settings = settings_for(
+        neo4j_server.uri, neo4j_server.user, neo4j_server.password, anonymous_read=True
+    )
+    with serving(create_app(settings)) as client:
+        yield client
+
+
+def graphql(client: httpx.Client, query: str, **headers: str) -> dict[str, Any]:
+    response = client.post("/graphql", json={"query": query}, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_post_and_get_json(client: httpx.Client) -> None:
+    expected = {
+        "asset": {
+            "id": "ups-a1",
+            "classes": [{"name": n} for n in ("UPS", "ElectricalAsset", "Asset")],
+        }
+    }
+    assert graphql(client, ASSET) == {"data": expected}
+    response = client.get("/graphql", params={"query": ASSET})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"data": expected}
+
+
+def test_a_browser_gets_graphiql(client: httpx.Client) -> None:
+    response = client.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "GraphiQL" in response.text
+
+
+def test_errors_over_http_have_codes_and_no_trace(client: httpx.Client) -> None:
+    body = graphql(client, '{ asset(id: "nope") { id } }')
+    assert body["data"] == {"asset": None}
+    assert body["errors"] == [
+        {
+            "message": "no asset has the id 'nope'",
+            "locations": [{"line": 1, "column": 3}],
+            "path": ["asset"],
+            "extensions": {"code": "NOT_FOUND"},
+        }
+    ]
+    body = graphql(client, '{ assets(class: "Pmp") { totalCount } }')
+    assert body["errors"][0]["extensions"] == {"code": "UNKNOWN_CLASS"}
+    assert "Traceback" not in str(body)
+
+
+def test_healthz_when_neo4j_answers(client: httpx.Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["neo4j"].startswith("5.")
+
+
+def metric(client: httpx.Client, name: str, **labels: str) -> float:
+    """The value of one sample on /metrics (0 when the series does not exist yet)."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    wanted = name + (
+        "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
+    )
+    for line in response.text.splitlines():
+        sample, _, value = line.rpartition(" ")
+        if sample == wanted:
+            return float(value)
+    return 0.0
+
+
+def test_metrics_count_operations_errors_and_neo4j_round_trips(client: httpx.Client) -> None:
+    before = {
+        "ops": metric(client, "kgtwin_graphql_requests_total", operation="Ups"),
+        "seconds": metric(client, "kgtwin_graphql_request_seconds_count", operation="Ups"),
+        "not_found": metric(client, "kgtwin_graphql_errors_total", code="NOT_FOUND"),
+        "neo4j": metric(client, "kgtwin_neo4j_round_trips_total"),
+    }
+    graphql(client, "query Ups " + ASSET)
+    graphql(client, "query Ups " + ASSET)
+    graphql(client, '{ asset(id: "nope") { id } }')
+    assert metric(client, "kgtwin_graphql_requests_total", operation="Ups") == before["ops"] + 2
+    seconds = metric(client, "kgtwin_graphql_request_seconds_count", operation="Ups")
+    assert seconds == before["seconds"] + 2
+    errors = metric(client, "kgtwin_graphql_errors_total", code="NOT_FOUND")
+    assert errors == before["not_found"] + 1
+    assert metric(client, "kgtwin_neo4j_round_trips_total") >= before["neo4j"] + 3
+
+
+def test_bearer_tokens_and_roles(dc1: Driver, neo4j_server: Neo4jService) -> None:
+    settings = settings_for(neo4j_server.uri, neo4j_server.user, neo4j_server.password)
+    assert settings.anonymous_read is False
+    token = create_token(dc1, "viewer", "test-app-viewer").token
+    with serving(create_app(settings)) as client:
+        refused = graphql(client, ASSET)
+        assert refused["data"] == {"asset": None}
+        assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        allowed = graphql(client, ASSET, authorization=f"Bearer {token}")
+        assert allowed["data"]["asset"]["id"] == "ups-a1"
+        bad = client.post("/graphql", json={"query": ASSET}, headers={"authorization": "Bearer x"})
+        assert bad.status_code == 401
+
+
+def test_healthz_503_and_neo4j_unavailable_when_neo4j_is_not_there() -> None:
+    (port,) = free_ports(1)
+    settings = settings_for(f"bolt://127.0.0.1:{port}", "neo4j", "secret", anonymous_read=True)
+    with serving(create_app(settings)) as client:
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["status"] == "unavailable"
+        assert "Neo4j is not reachable" in response.json()["reason"]
+        body = graphql(client, ASSET)
+        assert body["errors"][0]["extensions"] == {"code": "NEO4J_UNAVAILABLE"}
+        assert body["errors"][0]["message"] == NEO4J_UNAVAILABLE_MESSAGE
+
+
+def wait_until_healthy(client: httpx.Client, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get("/healthz").status_code != 200:
+        assert time.monotonic() < deadline, "the server did not recover after Neo4j came back"
+        time.sleep(0.5)
+
+
+def test_neo4j_stopped_mid_run_then_restarted() -> None:
+    bolt, http = free_ports(2)
+    cfg = launcher.LocalNeo4jConfig(
+        root=REPO / ".kgtwin",
+        name=f"neo4j-outage-{os.getpid()}",
+        bolt_port=bolt,
+        http_port=http,
+        heap="512m",
+        pagecache="64m",
+    )
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, cfg.home, ignore_errors=True)
+        cleanup.callback(launcher.stop, cfg)
+        running = launcher.start(cfg, progress=lambda _line: None)
+        assert running.password is not None
+        settings = settings_for(
+            running.bolt_uri, running.user, running.password, anonymous_read=True
+        )
+        with serving(create_app(settings)) as client:
+            assert client.get("/healthz").status_code == 200
+            up = graphql(client, ASSET)  # an empty database: the asset is not there
+            assert up["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+            launcher.stop(cfg)
+            for _ in range(2):  # the server keeps answering, every time
+                health = client.get("/healthz")
+                assert health.status_code == 503
+                assert "Neo4j is not reachable" in health.json()["reason"]
+                down = graphql(client, ASSET)
+                assert down["data"] == {"asset": None}
+                assert down["errors"][0]["extensions"] == {"code": "NEO4J_UNAVAILABLE"}
+
+            launcher.start(cfg, progress=lambda _line: None)
+            wait_until_healthy(client)
+            again = graphql(client, ASSET)
+            assert again["errors"][0]["extensions"]["code"] == "NOT_FOUND"

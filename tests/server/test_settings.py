@@ -1,0 +1,94 @@
+"""Settings: defaults < config file < environment < flags; bad values named; secrets hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.settings import Settings, SettingsError
+
+CONFIG = """
+[neo4j]
+uri = "bolt://file.example:7687"
+password = "file-secret"
+
+[server]
+host = "0.0.0.0"
+port = 9000
+anonymous_read = true
+
+[limits]
+max_query_depth = 7
+max_complexity = 1234
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "kgtwin.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.anonymous_read is False
+    assert settings.max_query_depth == 10
+    assert settings.max_page_size == 100
+    assert settings.neo4j_uri is None
+    assert settings.ontology  # the bundled ontology files
+
+
+def test_flags_override_environment_which_overrides_the_file(config: Path) -> None:
+    from_file = Settings.from_env({}, config=config)
+    assert from_file.neo4j_uri == "bolt://file.example:7687"
+    assert (from_file.host, from_file.port, from_file.anonymous_read) == ("0.0.0.0", 9000, True)
+    assert (from_file.max_query_depth, from_file.max_complexity) == (7, 1234)
+    env = {"KGTWIN_CONFIG": str(config), "KGTWIN_PORT": "9100", "KGTWIN_ANONYMOUS_READ": "no"}
+    from_env = Settings.from_env(env)
+    assert (from_env.host, from_env.port, from_env.anonymous_read) == ("0.0.0.0", 9100, False)
+    flagged = from_env.override(port=9200, host=None)
+    assert (flagged.host, flagged.port) == ("0.0.0.0", 9200)
+
+
+def test_secrets_never_show(config: Path) -> None:
+    settings = Settings.from_env({"NEO4J_PASSWORD": "env-secret"}, config=config)
+    assert "secret" not in repr(settings)
+    assert "secret" not in str(settings)
+    assert settings.neo4j_connection()[2] == "env-secret"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[server]\nprot = 1\n",
+            "unknown key 'prot' in [server]; valid keys: anonymous_read, host",
+        ),
+        ("[srever]\n", "unknown section [srever]; valid sections: [limits], [local], [neo4j]"),
+        ("[server]\nport = 70000\n", "[server] port=70000 is not a port number (1-65535)"),
+        ("[server]\nanonymous_read = 'maybe'\n", "is not a boolean: use true or false"),
+        ("[server\n", "not valid TOML"),
+    ],
+)
+def test_a_bad_config_file_is_refused_naming_the_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(SettingsError, match=r"^config file ") as caught:
+        Settings.from_env({}, config=path)
+    assert message in str(caught.value)
+
+
+def test_bad_environment_values_are_refused_naming_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"^KGTWIN_MAX_PAGE_SIZE='lots' is not a page size"):
+        Settings.from_env({"KGTWIN_MAX_PAGE_SIZE": "lots"})
+    with pytest.raises(SettingsError, match=r"^KGTWIN_NEO4J_BOLT_PORT='0' is not a port number"):
+        Settings.from_env({"KGTWIN_NEO4J_BOLT_PORT": "0"})
+    with pytest.raises(SettingsError, match="cannot read it"):
+        Settings.from_env({"KGTWIN_CONFIG": str(tmp_path / "missing.toml")})
+    with pytest.raises(SettingsError, match=r"^--port=0 is not a port number"):
+        Settings().override(port=0)
