@@ -1,4 +1,4 @@
-# kgtwin developer commands. Prerequisites: Python 3.11+, Java 17+, Maven.
+# kgtwin developer commands. Prerequisites: Python 3.11+, Java 17+, Maven; Node.js 18+ and npm for the tests.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

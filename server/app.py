@@ -1,6 +1,7 @@
 """The one place that wires the server together: :func:`create_app`.
 
-Routes: ``/graphql`` (GraphQL over HTTP, GET and POST; GraphiQL for a browser),
+Routes: ``/graphql`` (GraphQL over HTTP, GET and POST, as :mod:`server.graphql_http`
+describes; GraphiQL for a browser),
 ``/healthz`` (200 when Neo4j answers, 503 with the reason when it does not) and
 ``/metrics`` (Prometheus text format). The lifespan
 loads the ontology catalogue and closes the Neo4j driver at shutdown. Neo4j may be down
@@ -19,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 
 from graph.connection import open_driver
 from graph.errors import GraphError
@@ -27,6 +27,7 @@ from graph.reader import Reader
 from ontology.catalogue import Catalogue
 from ontology.validate import Ontology
 from server.auth import auth_middleware, principal_of
+from server.graphql_http import GraphQLOverHTTP
 from server.metrics import Metrics
 from server.schema import build_schema
 from server.schema.context import Context, Services, make_context
@@ -34,9 +35,10 @@ from server.schema.loaders import in_thread
 from server.settings import Settings
 
 
-class TwinGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI app with our context: the app's services and the principal that
-    the authentication middleware put on the request (None: anonymous)."""
+class TwinGraphQL(GraphQLOverHTTP[Context, None]):
+    """The GraphQL-over-HTTP app (:mod:`server.graphql_http`) with our context: the app's
+    services and the principal that the authentication middleware put on the request
+    (None: anonymous)."""
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -1,4 +1,5 @@
-"""The app end to end over HTTP: a real uvicorn on a free port, the real Neo4j.
+"""The app end to end over HTTP: a real uvicorn on a free port, the real Neo4j (the
+``client`` and ``dc1`` fixtures are in ``conftest``, the helpers in ``serving``).
 
 The outage test runs its own local Neo4j, stops it mid-run and starts it again: the server
 answers ``NEO4J_UNAVAILABLE`` and ``/healthz`` 503 meanwhile, and recovers by itself.
@@ -8,73 +9,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
-import pytest
-import uvicorn
 from neo4j import Driver
-from starlette.applications import Starlette
 
 from graph import launcher
 from graph.tokens import create_token
-from ontology.validate import Ontology
 from server.app import create_app
-from server.loading import load_model
 from server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE
-from server.settings import Settings
-from tests.conftest import DC1, REPO
-from tests.neo4j_service import Neo4jService, clean_database, free_ports
+from tests.conftest import REPO
+from tests.neo4j_service import Neo4jService, free_ports
+from tests.server.serving import serving, settings_for
 
 ASSET = '{ asset(id: "ups-a1") { id classes { name } } }'
-
-
-@contextmanager
-def serving(app: Starlette) -> Iterator[httpx.Client]:
-    """``app`` under uvicorn on a free port, and a client for it."""
-    (port,) = free_ports(1)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive(), "uvicorn did not start"
-            assert time.monotonic() < deadline, "uvicorn did not start in 30 s"
-            time.sleep(0.05)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(30)
-
-
-def settings_for(uri: str, user: str, password: str, **changes: Any) -> Settings:
-    env = {"NEO4J_URI": uri, "NEO4J_USER": user, "NEO4J_PASSWORD": password}
-    return Settings.from_env(env).override(**changes)
-
-
-@pytest.fixture(scope="module")
-def dc1(_session_driver: Driver, ontology: Ontology) -> Driver:
-    clean_database(_session_driver)
-    assert load_model(_session_driver, [DC1], "dc1", ontology).report.ok
-    return _session_driver
-
-
-@pytest.fixture(scope="module")
-def client(dc1: Driver, neo4j_server: Neo4jService) -> Iterator[httpx.Client]:
-    settings = settings_for(
-        neo4j_server.uri, neo4j_server.user, neo4j_server.password, anonymous_read=True
-    )
-    with serving(create_app(settings)) as client:
-        yield client
 
 
 def graphql(client: httpx.Client, query: str, **headers: str) -> dict[str, Any]:

@@ -1,0 +1,164 @@
+"""GraphQL over HTTP as the GraphQL-over-HTTP spec asks: Strawberry's ASGI view with
+content negotiation, the status codes of ``application/graphql-response+json``, and
+request errors answered as GraphQL responses.
+
+What :class:`GraphQLOverHTTP` changes from Strawberry's view:
+
+- **Media type.** ``application/graphql-response+json`` when the ``Accept`` header names
+  it with a quality at least that of ``application/json``; ``application/json``
+  otherwise, also for a missing header, ``*/*``, or a header that accepts neither (the
+  spec lets a server ignore ``Accept`` rather than answer 406). ``Vary: Accept`` says so.
+- **Request errors.** A request that fails before execution begins (a syntax error, a
+  validation error, a variable that cannot be coerced) gets a response without ``data``,
+  as the GraphQL spec asks. Under ``application/graphql-response+json`` its status is 400;
+  under ``application/json`` it stays 200, as the spec asks for older clients.
+  A response with ``data``, even ``null``, is 200 under either media type.
+- **Malformed requests** (body not JSON, no ``query``, ``variables`` not an object, an
+  unsupported content type, an unknown ``operationName``) are answered 400 with a GraphQL
+  response ``{"errors": [...]}`` in the negotiated media type, code ``BAD_REQUEST``,
+  instead of Strawberry's plain text.
+- **A mutation over GET** is refused with 405 and ``Allow: POST`` (code
+  ``METHOD_NOT_ALLOWED``) rather than 400.
+
+``tools/graphql-http-audit`` runs the ``graphql-http`` audit against this view;
+``tests/server/test_graphql_http_audit.py`` lists the audits it does not pass and why.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+
+ContextT = TypeVar("ContextT")
+RootValueT = TypeVar("RootValueT")
+
+
+def negotiate(accept: str | None) -> str:
+    """The media type to answer with, given the request's ``Accept`` header.
+
+    ``application/graphql-response+json`` only when named explicitly with a quality above
+    0 and not below that of ``application/json`` (whose quality comes from its most
+    specific match: ``application/json``, ``application/*`` or ``*/*``); else ``JSON``.
+    """
+    if not accept:
+        return JSON
+    qualities: dict[str, float] = {}
+    for media_range in accept.split(","):
+        kind, *params = (part.strip() for part in media_range.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        kind = kind.lower()
+        qualities[kind] = max(quality, qualities.get(kind, 0.0))
+    graphql_response = qualities.get(GRAPHQL_RESPONSE_JSON, 0.0)
+    plain_json = next(
+        (qualities[kind] for kind in (JSON, "application/*", "*/*") if kind in qualities), 0.0
+    )
+    if graphql_response > 0 and graphql_response >= plain_json:
+        return GRAPHQL_RESPONSE_JSON
+    return JSON
+
+
+def failed_before_execution(result: ExecutionResult) -> bool:
+    """Did the request fail before execution began (parse, validation, variables)?
+
+    Then there is no ``data`` and no error has a ``path``; an error in a resolver always
+    has one, also when it nulls the whole ``data``.
+    """
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or ())
+    )
+
+
+def _media_type_of(sub_response: Response) -> str:
+    media_type = sub_response.media_type
+    return media_type if media_type in (GRAPHQL_RESPONSE_JSON, JSON) else JSON
+
+
+def _content_type(media_type: str) -> str:
+    return f"{media_type}; charset=utf-8"
+
+
+class GraphQLOverHTTP(GraphQL[ContextT, RootValueT]):
+    """Strawberry's ASGI GraphQL app, following the GraphQL-over-HTTP spec (see the
+    module's docstring)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = refusal(request, exc)
+        await response(scope, receive, send)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        """The response that resolvers may add headers to; it carries the negotiated media
+        type to :meth:`create_response`."""
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiate(request.headers.get("accept"))
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        if failed_before_execution(result):
+            response.pop("data", None)
+        return response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        media_type = _media_type_of(sub_response)
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = _content_type(media_type)
+        response.headers.add_vary_header("Accept")
+        if (
+            media_type == GRAPHQL_RESPONSE_JSON
+            and not sub_response.status_code
+            and isinstance(response_data, dict)
+            and "data" not in response_data
+        ):
+            response.status_code = 400  # a request error: see failed_before_execution
+        return response
+
+
+def refusal(request: Request, exc: HTTPException) -> Response:
+    """A request Strawberry refused before running it, as a GraphQL response with one
+    error: 405 and ``Allow: POST`` for a mutation over GET, else the status it chose."""
+    status, code = exc.status_code, "BAD_REQUEST"
+    headers = {"vary": "Accept"}
+    if request.method == "GET" and isinstance(exc.__cause__, InvalidOperationTypeError):
+        status, code = 405, "METHOD_NOT_ALLOWED"
+        headers["allow"] = "POST"
+    elif status == 404:
+        code = "NOT_FOUND"
+    body: dict[str, Any] = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+    media_type = negotiate(request.headers.get("accept"))
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type=_content_type(media_type)
+    )

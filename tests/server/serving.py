@@ -1,0 +1,45 @@
+"""Serving the app for end-to-end tests: a real uvicorn on a free port, and settings that
+point it at a given Neo4j. Used by ``test_app`` and ``test_graphql_http_audit``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from server.settings import Settings
+from tests.neo4j_service import free_ports
+
+
+@contextmanager
+def serving(app: Starlette) -> Iterator[httpx.Client]:
+    """``app`` under uvicorn on a free port, and a client for it."""
+    (port,) = free_ports(1)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive(), "uvicorn did not start"
+            assert time.monotonic() < deadline, "uvicorn did not start in 30 s"
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def settings_for(uri: str, user: str, password: str, **changes: Any) -> Settings:
+    env = {"NEO4J_URI": uri, "NEO4J_USER": user, "NEO4J_PASSWORD": password}
+    return Settings.from_env(env).override(**changes)
