@@ -39,7 +39,7 @@ from neo4j import Driver, ManagedTransaction, Result
 
 from graph.connection import neo4j_errors
 from graph.errors import ModelConflict
-from ontology.mapping import NodeRecord, PropertyGraph
+from graph.records import NodeRecord, PropertyGraph
 
 Progress = Callable[[str, int, int], None]
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
 
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
+from graph.records import NodeRecord, PropertyGraph, RelRecord, Value
 from ontology.files import Locator
 from ontology.namespaces import ANNOTATIONS, RDF
 from ontology.problems import Problem
@@ -28,28 +27,6 @@ from ontology.vocabulary import Vocabulary, local_name
 
 TWIN_LABEL = "Twin"
 ONTOLOGY_MODEL = "ontology"
-
-Value = str | int | float | bool | date | datetime | time | list[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class NodeRecord:
-    iri: str
-    labels: tuple[str, ...]
-    props: dict[str, Value] = field(hash=False)
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class RelRecord:
-    source: str
-    type: str
-    target: str
-
-
-@dataclass(frozen=True, slots=True)
-class PropertyGraph:
-    nodes: dict[str, NodeRecord]
-    rels: frozenset[RelRecord]
 
 
 def map_model(

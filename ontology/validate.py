@@ -18,9 +18,10 @@ from rdflib import BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
+from graph.records import PropertyGraph
 from ontology.errors import ModelInvalid, TurtleSyntaxError
 from ontology.files import Locator, SourceFile, digest, index, merge, parse_files
-from ontology.mapping import PropertyGraph, map_model
+from ontology.mapping import map_model
 from ontology.namespaces import RDF, SH
 from ontology.problems import Problem
 from ontology.shacl import Shapes, Unsupported, ValidationResult, compile_shapes

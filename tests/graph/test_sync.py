@@ -15,9 +15,9 @@ import pytest
 from neo4j import Driver
 
 from graph.errors import ModelConflict, QueryFailed
+from graph.records import NodeRecord, PropertyGraph, RelRecord
 from graph.schema import describe_schema, ensure_schema
 from graph.sync import TWINS, SyncSummary, sync_model
-from ontology.mapping import NodeRecord, PropertyGraph, RelRecord
 from ontology.validate import Ontology
 from server.loading import load_model
 from tests.conftest import DC1, FIXTURES
