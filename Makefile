@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint bench-load neo4j-stop clean
+.PHONY: help install demo test lint bench-load bench-query neo4j-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ lint: install ## ruff format check, ruff check and mypy
 
 bench-load: install ## the load benchmark (100k synthetic assets)
 	$(BIN)/python bench/load.py
+
+bench-query: install ## API latency against raw Cypher (100k synthetic assets)
+	$(BIN)/python bench/query.py
 
 neo4j-stop: ## stop the local Neo4j
 	$(BIN)/kgtwin neo4j stop

@@ -13,56 +13,25 @@ the run on free ports (and stopped after). The database is emptied first.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.neo4j_server import empty_database, neo4j_server  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
-from graph import launcher  # noqa: E402
 from graph.connection import open_driver  # noqa: E402
 from graph.schema import ensure_schema  # noqa: E402
 from graph.sync import ONTOLOGY, sync_model  # noqa: E402
 from ontology.files import default_ontology_files  # noqa: E402
 from ontology.mapping import ONTOLOGY_MODEL, map_ontology  # noqa: E402
 from ontology.validate import Ontology, validate  # noqa: E402
-from server.settings import Settings  # noqa: E402
 
 BASELINE: str = "CREATE (n:Twin) SET n:$($labels), n = $props"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def neo4j() -> Iterator[tuple[str, str, str | None]]:
-    settings = Settings.from_env()
-    if settings.neo4j_uri:
-        yield settings.neo4j_connection()
-        return
-    config = launcher.LocalNeo4jConfig(
-        root=REPO / ".kgtwin",
-        name="neo4j-bench",
-        bolt_port=free_port(),
-        http_port=free_port(),
-        heap="3g",
-        pagecache="1g",
-    )
-    status = launcher.start(config, progress=lambda line: print(line, file=sys.stderr))
-    try:
-        yield status.bolt_uri, status.user, status.password
-    finally:
-        launcher.stop(config)
 
 
 def main() -> None:
@@ -91,13 +60,10 @@ def main() -> None:
             raise SystemExit("the synthetic site does not validate")
         desired = report.raise_for_problems()
 
-    with neo4j() as (uri, user, password):
+    with neo4j_server("neo4j-bench") as (uri, user, password):
         driver = open_driver(uri, user, password)
         try:
-            with driver.session() as session:
-                session.run(
-                    "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-                ).consume()
+            empty_database(driver)
             ensure_schema(driver)
             sync_model(driver, ONTOLOGY_MODEL, map_ontology(ontology.vocabulary), scope=ONTOLOGY)
             t0 = time.perf_counter()

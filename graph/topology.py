@@ -5,7 +5,10 @@ their edges, ``backward`` types against them (the caller decides, e.g. from the
 ontology's dependency direction). The graph is walked breadth first, one statement per
 level (``UNWIND`` over the whole frontier), so each node's depth is its shortest distance
 and each path a shortest one; Cypher cannot take the depth bound as a parameter, and one
-level at a time lets a walk mix edge directions per type.
+level at a time lets a walk mix edge directions per type. :func:`reachable` reads only
+IRIs and ids while it walks, as one row of lists per level (decoding a row per edge, with
+every property of the node, cost the driver far more than Neo4j took to walk); the
+caller reads the few nodes it shows.
 
 Relationship types must have been checked against the ontology; they reach Cypher as a
 parameter only.
@@ -33,6 +36,19 @@ CALL (a) {
 RETURN key AS source, type, b {.*} AS props, labels(b) AS labels
 """
 
+REACH_STEP: LiteralString = """
+UNWIND $frontier AS key
+MATCH (a:Twin {iri: key})
+CALL (a) {
+  MATCH (a)-[r]->(b:Twin) WHERE type(r) IN $forward
+  RETURN b
+  UNION
+  MATCH (a)<-[r]-(b:Twin) WHERE type(r) IN $backward
+  RETURN b
+}
+RETURN collect(key) AS sources, collect(b.iri) AS targets, collect(b.id) AS ids
+"""
+
 DEFAULT_NODE_BUDGET = 20_000  # nodes a walk may discover before it stops, truncated
 DEFAULT_STEP_BUDGET = 200_000  # partial paths a path search may extend
 
@@ -50,18 +66,22 @@ class Direction:
 
 @dataclass(frozen=True, slots=True)
 class Reached:
-    """A node reached from the start: its depth and one shortest path (ids, start first)."""
+    """A node reached from the start (its IRI and id): its depth and one shortest path
+    (ids, start first)."""
 
-    node: TwinNode
+    iri: str
+    id: str
     depth: int
     path: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Reach:
-    """Everything reached within the depth bound, by depth then id, start excluded."""
+    """What a walk reached within the depth bound, start excluded: how many nodes, and the
+    first of them (all unless the caller asked for fewer) by depth, then id."""
 
     items: tuple[Reached, ...]
+    count: int
     truncated: bool  # the node budget ran out: deeper or later nodes are missing
 
 
@@ -98,6 +118,21 @@ def _expand(
         yield row["source"], row["type"], TwinNode.from_row(row["props"], row["labels"])
 
 
+def _step(
+    reader: Reader, frontier: list[str], direction: Direction
+) -> Iterator[tuple[str, str, str]]:
+    """``(source iri, target iri, target id)`` for every edge the walk may take out of
+    ``frontier``."""
+    (row,) = reader.rows(
+        REACH_STEP,
+        "walking the graph",
+        frontier=frontier,
+        forward=sorted(direction.forward),
+        backward=sorted(direction.backward),
+    )
+    return zip(row["sources"], row["targets"], row["ids"], strict=True)
+
+
 def reachable(
     reader: Reader,
     start: TwinNode,
@@ -105,47 +140,50 @@ def reachable(
     max_depth: int,
     *,
     node_budget: int = DEFAULT_NODE_BUDGET,
+    first: int | None = None,
 ) -> Reach:
-    """The nodes reachable from ``start`` in at most ``max_depth`` steps."""
+    """The nodes reachable from ``start`` in at most ``max_depth`` steps; ``items`` holds
+    the first ``first`` of them (None: all)."""
     parent: dict[str, str] = {}
-    nodes: dict[str, TwinNode] = {start.iri: start}
+    ids: dict[str, str] = {start.iri: start.id}
     depth = {start.iri: 0}
+    reached: list[str] = []  # iris by depth, then id: the order of the answer
     frontier = [start.iri]
     truncated = False
     for level in range(1, max_depth + 1):
         if not frontier:
             break
-        found: dict[str, tuple[str, TwinNode]] = {}  # target -> (parent iri, node)
-        for source, _type, node in _expand(reader, frontier, direction):
-            if node.iri in depth:
+        found: dict[str, str] = {}  # target iri -> its parent iri
+        found_ids: dict[str, str] = {}
+        for source, iri, node_id in _step(reader, frontier, direction):
+            if iri in depth:
                 continue
-            best = found.get(node.iri)
+            best = found.get(iri)
             # a deterministic shortest path: the parent with the smallest id wins
-            if best is None or nodes[source].id < nodes[best[0]].id:
-                found[node.iri] = (source, node)
-        frontier = []
-        for iri in sorted(found, key=lambda i: (found[i][1].id, i)):
-            if len(nodes) > node_budget:
-                truncated = True
-                break
-            source, node = found[iri]
-            parent[iri], nodes[iri], depth[iri] = source, node, level
-            frontier.append(iri)
+            if best is None or ids[source] < ids[best]:
+                found[iri] = source
+                found_ids[iri] = node_id
+        fresh = sorted((node_id, iri) for iri, node_id in found_ids.items())
+        room = max(node_budget + 1 - len(ids), 0)
+        if len(fresh) > room:
+            fresh, truncated = fresh[:room], True
+        frontier = [iri for _node_id, iri in fresh]
+        for node_id, iri in fresh:
+            parent[iri], ids[iri], depth[iri] = found[iri], node_id, level
+        reached.extend(frontier)
         if truncated:
             break
 
     def path_to(iri: str) -> tuple[str, ...]:
-        ids = [nodes[iri].id]
+        path = [ids[iri]]
         while iri in parent:
             iri = parent[iri]
-            ids.append(nodes[iri].id)
-        return tuple(reversed(ids))
+            path.append(ids[iri])
+        return tuple(reversed(path))
 
-    items = sorted(
-        (Reached(nodes[iri], d, path_to(iri)) for iri, d in depth.items() if iri != start.iri),
-        key=lambda r: (r.depth, r.node.id, r.node.iri),
-    )
-    return Reach(tuple(items), truncated)
+    shown = reached if first is None else reached[:first]
+    items = tuple(Reached(iri, ids[iri], depth[iri], path_to(iri)) for iri in shown)
+    return Reach(items, len(reached), truncated)
 
 
 def paths_between(

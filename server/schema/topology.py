@@ -7,7 +7,7 @@ import strawberry
 
 from graph.topology import Path, Reach, paths_between, reachable
 from server.schema.assets import Asset
-from server.schema.context import GraphInfo, services
+from server.schema.context import GraphInfo, loaders, services
 from server.schema.loaders import in_thread
 from server.schema.lookup import find_node, walk_direction
 from server.schema.values import check_depth, check_first
@@ -69,16 +69,21 @@ async def walk(
     limit = check_first(settings.max_page_size if first is None else first, settings)
     start = await find_node(info, node_id, iri)
     types, direction = await walk_direction(info, via, downstream=downstream)
-    reach: Reach = await in_thread(reachable, services(info).reader, start, direction, depth)
+    reach: Reach = await in_thread(
+        reachable, services(info).reader, start, direction, depth, first=limit
+    )
+    # the walk reads ids only: one statement for the nodes shown (None: deleted meanwhile)
+    nodes = await loaders(info).nodes.load_many([r.iri for r in reach.items])
     return Reachability(
         start=Asset(node=start),
         via=list(types),
         max_depth=depth,
-        total_count=len(reach.items),
+        total_count=reach.count,
         truncated=reach.truncated,
         items=[
-            ReachedAsset(depth=r.depth, path=list(r.path), asset=Asset(node=r.node))
-            for r in reach.items[:limit]
+            ReachedAsset(depth=r.depth, path=list(r.path), asset=Asset(node=node))
+            for r, node in zip(reach.items, nodes, strict=True)
+            if node is not None
         ],
     )
 

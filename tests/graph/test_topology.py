@@ -45,24 +45,35 @@ def test_direction_follows_consumer_to_supplier_types_backwards() -> None:
 def test_reachable_gives_depth_and_one_shortest_path_each(reader: Reader) -> None:
     reach = reachable(reader, node(reader, "a"), DOWNSTREAM, 3)
     assert not reach.truncated
-    assert [(r.node.id, r.depth, r.path) for r in reach.items] == [
+    assert [(r.id, r.depth, r.path) for r in reach.items] == [
         ("b", 1, ("a", "b")),
         ("c", 1, ("a", "c")),
         ("d", 2, ("a", "b", "d")),  # of two shortest paths, the one through the smaller id
         ("e", 3, ("a", "b", "d", "e")),
         ("x", 3, ("a", "b", "d", "x")),  # x depends on d: downstream of it
     ]
-    assert [r.node.id for r in reachable(reader, node(reader, "a"), DOWNSTREAM, 1).items] == [
+    assert [r.id for r in reachable(reader, node(reader, "a"), DOWNSTREAM, 1).items] == [
         "b",
         "c",
     ]
+
+
+def test_reachable_first_bounds_the_items_not_the_count(reader: Reader) -> None:
+    reach = reachable(reader, node(reader, "a"), DOWNSTREAM, 3, first=3)
+    assert reach.count == 5
+    assert [(r.id, r.depth, r.path) for r in reach.items] == [
+        ("b", 1, ("a", "b")),
+        ("c", 1, ("a", "c")),
+        ("d", 2, ("a", "b", "d")),
+    ]
+    assert reachable(reader, node(reader, "a"), DOWNSTREAM, 3).count == 5
 
 
 def test_reachable_upstream_and_cycles(reader: Reader) -> None:
     upstream = DOWNSTREAM.reversed()
     reach = reachable(reader, node(reader, "x"), upstream, 10)
     # the cycle e -> a does not make the walk loop, and x itself is never "reached"
-    assert [(r.node.id, r.depth) for r in reach.items] == [
+    assert [(r.id, r.depth) for r in reach.items] == [
         ("d", 1),
         ("b", 2),
         ("c", 2),
@@ -74,7 +85,8 @@ def test_reachable_upstream_and_cycles(reader: Reader) -> None:
 def test_reachable_stops_at_its_node_budget(reader: Reader) -> None:
     reach = reachable(reader, node(reader, "a"), DOWNSTREAM, 5, node_budget=2)
     assert reach.truncated
-    assert len(reach.items) <= 3
+    assert reach.count == len(reach.items) == 2
+    assert [r.id for r in reach.items] == ["b", "c"]
 
 
 def test_paths_are_simple_shortest_first_and_bounded(reader: Reader) -> None:
