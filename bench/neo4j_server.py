@@ -8,10 +8,9 @@ Neo4j driver.
 
 from __future__ import annotations
 
-import socket
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import LiteralString
 
@@ -27,15 +26,6 @@ DELETE_EVERYTHING: LiteralString = (
 )
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports free on 127.0.0.1 (all held open until each is known)."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-
-
 @contextmanager
 def neo4j_server(
     name: str, *, heap: str = "3g", pagecache: str = "1g"
@@ -46,7 +36,7 @@ def neo4j_server(
     if settings.neo4j_uri:
         yield settings.neo4j_connection()
         return
-    bolt, http = free_ports(2)
+    bolt, http = launcher.free_ports(2)
     config = launcher.LocalNeo4jConfig(
         root=REPO / ".kgtwin",
         name=name,

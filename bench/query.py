@@ -33,10 +33,8 @@ import asyncio
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, LiteralString
@@ -46,11 +44,9 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 import neo4j  # noqa: E402
-import uvicorn  # noqa: E402
-from starlette.applications import Starlette  # noqa: E402
 from strawberry.dataloader import DataLoader  # noqa: E402
 
-from bench.neo4j_server import empty_database, free_ports, neo4j_server  # noqa: E402
+from bench.neo4j_server import empty_database, neo4j_server  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
 from graph.connection import open_driver  # noqa: E402
 from graph.ontology_read import read_terms  # noqa: E402
@@ -65,6 +61,7 @@ from server.schema import TwinSchema, build_schema  # noqa: E402
 from server.schema.context import Services, make_context  # noqa: E402
 from server.schema.loaders import Loaders  # noqa: E402
 from server.settings import Settings  # noqa: E402
+from tests.server.serving import serving  # noqa: E402
 
 DEPTH = 5
 # (start, what it is): a switchgear reaches ~16k nodes in 5 steps at the default size, a
@@ -156,29 +153,6 @@ def p50(times: list[float]) -> float:
 
 def p95(times: list[float]) -> float:
     return statistics.quantiles(times, n=20)[-1] * 1000
-
-
-@contextmanager
-def serving(app: Starlette) -> Iterator[httpx.Client]:
-    """``app`` under uvicorn (in a thread) on a free port, and a keep-alive client for it."""
-    (port,) = free_ports(1)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(0.05)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def graphql(client: httpx.Client, query: str, **variables: Any) -> dict[str, Any]:
@@ -384,7 +358,7 @@ def main() -> None:
         try:
             load_site(driver, ontology, args.assets, args.relationships)
             log("starting the server ...")
-            with serving(create_app(settings)) as client:
+            with serving(create_app(settings), start_timeout=60) as client:
                 cases = compare(client, driver, args.repeat)
             report(cases)
             if args.nested:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -26,7 +25,7 @@ from typing import LiteralString
 
 from neo4j import Driver
 
-from graph.launcher import LocalNeo4jConfig, start, stop
+from graph.launcher import LocalNeo4jConfig, free_ports, start, stop
 
 logger = logging.getLogger(__name__)
 
@@ -147,18 +146,6 @@ def _docker_answers() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 right now (all held open together, so they differ)."""
-    with ExitStack() as stack:
-        sockets = [
-            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            for _ in range(count)
-        ]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
 
 
 def clean_database(driver: Driver, database: str | None = None) -> None:

@@ -20,12 +20,13 @@ from graph.launcher import (
     NEO4J_VERSION,
     LocalNeo4jConfig,
     credentials,
+    free_ports,
     install,
     start,
     status,
     stop,
 )
-from tests.neo4j_service import clean_database, free_ports
+from tests.neo4j_service import clean_database
 
 ROOT = Path(__file__).resolve().parent.parent / ".kgtwin"
 # Listening addresses as /proc/net/tcp{,6} spells them: 127.0.0.1 and ::ffff:127.0.0.1.

@@ -27,6 +27,7 @@ from __future__ import annotations
 from graph.launcher.config import NEO4J_VERSION, LocalNeo4jConfig, Neo4jStatus
 from graph.launcher.install import BROWSER_VERSION, install
 from graph.launcher.lifecycle import credentials, start, status, stop
+from graph.launcher.process import free_ports
 
 __all__ = [
     "BROWSER_VERSION",
@@ -34,6 +35,7 @@ __all__ = [
     "LocalNeo4jConfig",
     "Neo4jStatus",
     "credentials",
+    "free_ports",
     "install",
     "start",
     "status",

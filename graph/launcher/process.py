@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from graph.errors import LauncherError
@@ -112,6 +113,19 @@ def port_taken(port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on the loopback address right now (all held open
+    together, so they differ): for instances and servers started by tests and benchmarks."""
+    with ExitStack() as stack:
+        sockets = [
+            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            for _ in range(count)
+        ]
+        for sock in sockets:
+            sock.bind((HOST, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def port_open(port: int) -> bool:

@@ -9,8 +9,8 @@ from neo4j import Driver
 
 from graph.connection import open_driver
 from graph.errors import Neo4jUnavailable, QueryFailed
+from graph.launcher import free_ports
 from graph.reader import Reader
-from tests.neo4j_service import free_ports
 
 
 def test_rows_are_dicts_and_every_statement_is_observed(driver: Driver) -> None:

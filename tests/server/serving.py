@@ -1,5 +1,6 @@
 """Serving the app for end-to-end tests: a real uvicorn on a free port, and settings that
-point it at a given Neo4j. Used by ``test_app`` and ``test_graphql_http_audit``."""
+point it at a given Neo4j. Used by ``test_app``, ``test_graphql_http_audit`` and
+``bench/query.py``."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from graph.launcher import free_ports
 from server.settings import Settings
-from tests.neo4j_service import free_ports
 
 
 @contextmanager
-def serving(app: Starlette) -> Iterator[httpx.Client]:
-    """``app`` under uvicorn on a free port, and a client for it."""
+def serving(app: Starlette, start_timeout: float = 30.0) -> Iterator[httpx.Client]:
+    """``app`` under uvicorn (in a thread) on a free port, and a keep-alive client for it."""
     (port,) = free_ports(1)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
@@ -28,10 +29,12 @@ def serving(app: Starlette) -> Iterator[httpx.Client]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while not server.started:
-            assert thread.is_alive(), "uvicorn did not start"
-            assert time.monotonic() < deadline, "uvicorn did not start in 30 s"
+            if not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start in {start_timeout:.0f} s")
             time.sleep(0.05)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             yield client

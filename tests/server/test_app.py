@@ -17,11 +17,12 @@ import httpx
 from neo4j import Driver
 
 from graph import launcher
+from graph.launcher import free_ports
 from graph.tokens import create_token
 from server.app import create_app
 from server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE
 from tests.conftest import REPO
-from tests.neo4j_service import Neo4jService, free_ports
+from tests.neo4j_service import Neo4jService
 from tests.server.serving import serving, settings_for
 
 ASSET = '{ asset(id: "ups-a1") { id classes { name } } }'

@@ -11,9 +11,9 @@ import time
 import httpx
 import pytest
 
+from graph.launcher import free_ports
 from server.cli import main
 from tests.conftest import REPO
-from tests.neo4j_service import free_ports
 
 
 def test_serve_answers_health_and_graphql_then_stops_cleanly(

@@ -7,9 +7,9 @@ import logging
 import pytest
 
 from graph.connection import open_driver
+from graph.launcher import free_ports
 from graph.reader import Reader
 from server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE
-from tests.neo4j_service import free_ports
 from tests.server.schema.conftest import Api
 
 
