@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    ASTValidationRule,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -32,11 +32,9 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationRule,
     VariableNode,
     get_named_type,
 )
-from graphql.language import SKIP
 from strawberry.extensions import SchemaExtension
 
 from server.schema.errors import ComplexityLimitExceeded, DepthLimitExceeded
@@ -153,64 +151,65 @@ def _is_list(definition: GraphQLField) -> bool:
     return isinstance(kind, GraphQLList)
 
 
-def limits_rule(
-    max_depth: int, max_complexity: int, variables: Mapping[str, Any], default_first: int
-) -> type[ASTValidationRule]:
-    """A validation rule that refuses operations beyond the limits (given the variables)."""
-
-    class QueryLimitsRule(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> Any:
-            fragments = {
-                d.name.value: d
-                for d in self.context.document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            found = measure(self.context.schema, node, fragments, variables, default_first)
-            if found.depth > max_depth:
-                message = (
-                    f"the query nests {found.depth} levels deep; the limit is {max_depth} "
-                    "(max_query_depth): ask for fewer nested fields"
-                )
-                self.report_error(
-                    GraphQLError(
-                        message,
-                        node,
-                        original_error=DepthLimitExceeded(
-                            message, limit=max_depth, depth=found.depth
-                        ),
-                    )
-                )
-            elif found.cost > max_complexity:
-                message = (
-                    f"the query's estimated complexity is {found.cost} (fields it may "
-                    f"resolve, counting every list at its `first` or {LIST_ESTIMATE}); the "
-                    f"limit is {max_complexity} (max_complexity): ask for smaller pages "
-                    "or fewer nested lists"
-                )
-                self.report_error(
-                    GraphQLError(
-                        message,
-                        node,
-                        original_error=ComplexityLimitExceeded(
-                            message, limit=max_complexity, complexity=found.cost
-                        ),
-                    )
-                )
-            return SKIP
-
-    return QueryLimitsRule
+def limit_errors(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any],
+    max_depth: int,
+    max_complexity: int,
+    default_first: int,
+) -> list[GraphQLError]:
+    """An error for each operation of ``document`` beyond the limits (given the variables)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    errors: list[GraphQLError] = []
+    for node in document.definitions:
+        if not isinstance(node, OperationDefinitionNode):
+            continue
+        found = measure(schema, node, fragments, variables, default_first)
+        if found.depth > max_depth:
+            message = (
+                f"the query nests {found.depth} levels deep; the limit is {max_depth} "
+                "(max_query_depth): ask for fewer nested fields"
+            )
+            cause: Exception = DepthLimitExceeded(message, limit=max_depth, depth=found.depth)
+        elif found.cost > max_complexity:
+            message = (
+                f"the query's estimated complexity is {found.cost} (fields it may "
+                f"resolve, counting every list at its `first` or {LIST_ESTIMATE}); the "
+                f"limit is {max_complexity} (max_complexity): ask for smaller pages "
+                "or fewer nested lists"
+            )
+            cause = ComplexityLimitExceeded(message, limit=max_complexity, complexity=found.cost)
+        else:
+            continue
+        errors.append(GraphQLError(message, node, original_error=cause))
+    return errors
 
 
 def query_limits(
     max_depth: int, max_complexity: int, default_first: int
 ) -> Callable[[], SchemaExtension]:
-    """A schema extension (factory) adding :func:`limits_rule` to every operation."""
+    """A schema extension (factory) that refuses operations beyond the limits after the
+    standard validation has passed, and before anything runs. Not a validation rule: the
+    limits depend on the variables, and the standard rules' result is cached per document
+    (Strawberry's ``ValidationCache``), which must come before this in the extensions."""
 
     class QueryLimits(SchemaExtension):
-        def on_operation(self) -> Iterator[None]:
+        def on_validate(self) -> Iterator[None]:
             context = self.execution_context
-            rule = limits_rule(max_depth, max_complexity, context.variables or {}, default_first)
-            context.validation_rules = (*context.validation_rules, rule)
+            if not context.pre_execution_errors and context.graphql_document is not None:
+                errors = limit_errors(
+                    context.schema._schema,
+                    context.graphql_document,
+                    context.variables or {},
+                    max_depth,
+                    max_complexity,
+                    default_first,
+                )
+                if errors:
+                    context.pre_execution_errors = errors
             yield
 
     return QueryLimits
