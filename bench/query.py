@@ -5,7 +5,9 @@ server (``create_app`` under uvicorn on a free port, anonymous read on) and asks
 warm-up, ``--repeat`` times each, interleaved:
 
 - downstream: ``downstream(id, maxDepth: 5)`` from a switchgear and from a PDU, through
-  the API (httpx, one keep-alive client), and as one variable-length Cypher traversal
+  the API (httpx, one keep-alive client) both ways the server answers it (without ``via``
+  from its in-memory dependency snapshot; with ``via`` naming the same types by walking
+  Neo4j one level per statement), and as one variable-length Cypher traversal
   along the same relationship types in the same directions, returning every id reached
   with its depth (checked to be the API's answer);
 - asset: ``asset(id)`` of a rack with its classes, properties and power point, and as one
@@ -23,7 +25,8 @@ per-request dataloaders and with loaders that never batch (one statement per rac
 nested field, the resolver-per-field baseline).
 
 Neo4j: NEO4J_URI (+ NEO4J_USER / NEO4J_PASSWORD) if set, else a local server started for
-the run on free ports (and stopped after). The database is emptied first.
+the run on free ports (and stopped after). The site is loaded with the sync, a no-op when
+it is there already.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ import httpx  # noqa: E402
 import neo4j  # noqa: E402
 from strawberry.dataloader import DataLoader  # noqa: E402
 
-from bench.neo4j_server import empty_database, neo4j_server  # noqa: E402
+from bench.neo4j_server import neo4j_server  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
 from graph.connection import open_driver  # noqa: E402
 from graph.ontology_read import read_terms  # noqa: E402
@@ -73,8 +76,10 @@ GOAL_P95_MS = 50.0
 GOAL_RATIO = 1.5
 
 DOWNSTREAM = """
-query Downstream($id: String!, $depth: Int!) {
-  downstream(id: $id, maxDepth: $depth) { totalCount truncated items { depth asset { id } } }
+query Downstream($id: String!, $depth: Int!, $via: [String!]) {
+  downstream(id: $id, maxDepth: $depth, via: $via) {
+    totalCount truncated items { depth id }
+  }
 }
 """
 
@@ -172,6 +177,21 @@ def round_trips(client: httpx.Client) -> float:
     return 0.0
 
 
+def wait_for_graph_cache(client: httpx.Client, timeout: float = 120.0) -> None:
+    """Until /healthz shows the server's graph cache (terms and dependency snapshot) built."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        graph = client.get("/healthz").json().get("graph")
+        if graph:
+            log(
+                f"the server's dependency snapshot ({graph['dependencyNodes']:,} nodes) was "
+                f"ready {time.perf_counter() - started:.1f} s after start-up"
+            )
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"the server built no graph cache in {timeout:.0f} s")
+
+
 def raw_rows(driver: neo4j.Driver, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
     """``query``'s rows as dicts: an auto-commit read in a fresh session, as the server does."""
     with driver.session(default_access_mode=neo4j.READ_ACCESS) as session:
@@ -185,10 +205,9 @@ def load_site(driver: neo4j.Driver, ontology: Ontology, assets: int, relationshi
         size = write_site(site, assets, relationships)
         log(
             f"generated {size.assets:,} assets, {size.nodes:,} nodes, {size.relationships:,} "
-            f"relationships in {time.perf_counter() - started:.1f} s; emptying the database"
+            f"relationships in {time.perf_counter() - started:.1f} s"
         )
-        empty_database(driver)
-        log("validating and loading ...")
+        log("validating and loading (a no-op when the site is already there) ...")
         started = time.perf_counter()
         result = load_model(driver, [site], "synthetic", ontology)
         if not result.report.ok:
@@ -202,18 +221,25 @@ def load_site(driver: neo4j.Driver, ontology: Ontology, assets: int, relationshi
 
 
 def downstream_case(
-    client: httpx.Client, driver: neo4j.Driver, start: str, what: str, walk: dict[str, list[str]]
+    client: httpx.Client,
+    driver: neo4j.Driver,
+    start: str,
+    what: str,
+    walk: dict[str, list[str]],
+    via: list[str] | None,
 ) -> Case:
     """``downstream`` from ``start``, checked against the raw traversal: same nodes, same
-    depths, and the API's page is the first of them by depth, then id."""
+    depths, and the API's page is the first of them by depth, then id. Without ``via`` the
+    server walks its dependency snapshot; with it, Neo4j (one statement per level)."""
+    how = "snapshot" if via is None else "Neo4j walk"
     case = Case(
-        f"downstream {what} {start} depth {DEPTH}",
-        lambda: graphql(client, DOWNSTREAM, id=start, depth=DEPTH)["downstream"],
+        f"downstream {what} {start} ({how})",
+        lambda: graphql(client, DOWNSTREAM, id=start, depth=DEPTH, via=via)["downstream"],
         lambda: raw_rows(driver, RAW_DOWNSTREAM, id=start, **walk),
     )
     reach, (raw,) = case.ask_api(), case.ask_raw()
     expected = sorted(zip(raw["depths"], raw["ids"], strict=True))
-    page = [(item["depth"], item["asset"]["id"]) for item in reach["items"]]
+    page = [(item["depth"], item["id"]) for item in reach["items"]]
     if reach["truncated"] or reach["totalCount"] != len(expected) or page != expected[: len(page)]:
         raise SystemExit(
             f"downstream of {start}: the API reached {reach['totalCount']} nodes (truncated: "
@@ -245,7 +271,12 @@ def compare(client: httpx.Client, driver: neo4j.Driver, repeat: int) -> list[Cas
     types = terms.dependency_types
     direction = direction_for(types, terms.reversed_types(types), downstream=True)
     walk = {"forward": sorted(direction.forward), "backward": sorted(direction.backward)}
-    cases = [downstream_case(client, driver, start, what, walk) for start, what in STARTS]
+    via = list(types)  # the same types, named: the server walks Neo4j instead
+    cases = [
+        downstream_case(client, driver, start, what, walk, types_given)
+        for types_given in (None, via)
+        for start, what in STARTS
+    ]
     cases.append(asset_case(client, driver))
     for case in cases:
         before = round_trips(client)
@@ -359,6 +390,7 @@ def main() -> None:
             load_site(driver, ontology, args.assets, args.relationships)
             log("starting the server ...")
             with serving(create_app(settings), start_timeout=60) as client:
+                wait_for_graph_cache(client)
                 cases = compare(client, driver, args.repeat)
             report(cases)
             if args.nested:

@@ -16,7 +16,7 @@ parameter only.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import LiteralString
 
@@ -133,6 +133,17 @@ def _step(
     return zip(row["sources"], row["targets"], row["ids"], strict=True)
 
 
+Step = Callable[[list[str]], Iterable[tuple[str, str, str]]]
+"""One level of a walk: ``(source iri, target iri, target id)`` for every edge the walk may
+take out of the frontier (IRIs). Neo4j's is :func:`neo4j_step`; an in-memory graph can
+give its own."""
+
+
+def neo4j_step(reader: Reader, direction: Direction) -> Step:
+    """Each level as one statement to Neo4j."""
+    return lambda frontier: _step(reader, frontier, direction)
+
+
 def reachable(
     reader: Reader,
     start: TwinNode,
@@ -142,24 +153,45 @@ def reachable(
     node_budget: int = DEFAULT_NODE_BUDGET,
     first: int | None = None,
 ) -> Reach:
-    """The nodes reachable from ``start`` in at most ``max_depth`` steps; ``items`` holds
-    the first ``first`` of them (None: all)."""
+    """The nodes reachable from ``start`` in Neo4j in at most ``max_depth`` steps; ``items``
+    holds the first ``first`` of them (None: all)."""
+    return breadth_first(
+        neo4j_step(reader, direction),
+        start.iri,
+        start.id,
+        max_depth,
+        node_budget=node_budget,
+        first=first,
+    )
+
+
+def breadth_first(
+    step: Step,
+    start_iri: str,
+    start_id: str,
+    max_depth: int,
+    *,
+    node_budget: int = DEFAULT_NODE_BUDGET,
+    first: int | None = None,
+) -> Reach:
+    """The nodes ``step`` reaches from the start in at most ``max_depth`` levels, each with
+    its depth and one shortest path: of several parents at the same depth, the one with
+    the smallest id, so the same graph always gives the same answer."""
     parent: dict[str, str] = {}
-    ids: dict[str, str] = {start.iri: start.id}
-    depth = {start.iri: 0}
+    ids: dict[str, str] = {start_iri: start_id}
+    depth = {start_iri: 0}
     reached: list[str] = []  # iris by depth, then id: the order of the answer
-    frontier = [start.iri]
+    frontier = [start_iri]
     truncated = False
     for level in range(1, max_depth + 1):
         if not frontier:
             break
         found: dict[str, str] = {}  # target iri -> its parent iri
         found_ids: dict[str, str] = {}
-        for source, iri, node_id in _step(reader, frontier, direction):
+        for source, iri, node_id in step(frontier):
             if iri in depth:
                 continue
             best = found.get(iri)
-            # a deterministic shortest path: the parent with the smallest id wins
             if best is None or ids[source] < ids[best]:
                 found[iri] = source
                 found_ids[iri] = node_id

@@ -4,7 +4,8 @@ Routes: ``/graphql`` (GraphQL over HTTP, GET and POST, as :mod:`server.graphql_h
 describes; GraphiQL for a browser),
 ``/healthz`` (200 when Neo4j answers, 503 with the reason when it does not) and
 ``/metrics`` (Prometheus text format). The lifespan
-loads the ontology catalogue and closes the Neo4j driver at shutdown. Neo4j may be down
+loads the ontology catalogue, keeps the graph cache fresh (:mod:`server.graph_cache`) and
+closes the Neo4j driver at shutdown. Neo4j may be down
 when the server starts or at any time later: requests then fail with
 ``NEO4J_UNAVAILABLE`` (or 503) and succeed again as soon as it is back, because every
 request borrows a fresh connection from the driver.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,6 +29,7 @@ from graph.reader import Reader
 from ontology.catalogue import Catalogue
 from ontology.validate import Ontology
 from server.auth import auth_middleware, principal_of
+from server.graph_cache import keep_fresh
 from server.graphql_http import GraphQLOverHTTP
 from server.metrics import Metrics
 from server.schema import build_schema
@@ -53,13 +56,19 @@ class TwinGraphQL(GraphQLOverHTTP[Context, None]):
 
 
 async def healthz(request: Request) -> Response:
-    """200 ``{"status": "ok"}`` when Neo4j answers; 503 with the reason when it does not."""
+    """200 ``{"status": "ok", ...}`` when Neo4j answers, with the graph version the server's
+    cache was built at (``graph``: null until the first build); 503 with the reason when
+    Neo4j does not answer."""
     services: Services = request.app.state.services
     try:
         version = await in_thread(services.reader.server_version)
     except GraphError as exc:
         return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
-    return JSONResponse({"status": "ok", "neo4j": version})
+    cached = services.cache.current
+    graph = None
+    if cached is not None:
+        graph = {"version": cached.version, "dependencyNodes": len(cached.snapshot)}
+    return JSONResponse({"status": "ok", "neo4j": version, "graph": graph})
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -77,8 +86,12 @@ def create_app(settings: Settings) -> Starlette:
         try:
             ontology = await in_thread(Ontology.load, list(settings.ontology))
             catalogue = Catalogue.build(ontology.graph, ontology.vocabulary)
-            app.state.services = Services(settings, reader, catalogue)
-            yield
+            services = Services(settings, reader, catalogue)
+            app.state.services = services
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(keep_fresh, services.cache, reader, settings.refresh_interval)
+                yield
+                tasks.cancel_scope.cancel()
         finally:
             await in_thread(driver.close)
 

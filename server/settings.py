@@ -91,6 +91,7 @@ class Settings:
     max_complexity: int = 100_000
     max_page_size: int = 100
     max_traversal_depth: int = 10
+    refresh_interval: int = 2  # seconds between checks for a changed graph (graph_cache)
 
     @classmethod
     def from_env(
@@ -234,6 +235,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("host", "KGTWIN_HOST", "server", "host", _text),
     Option("port", "KGTWIN_PORT", "server", "port", _port),
     Option("anonymous_read", "KGTWIN_ANONYMOUS_READ", "server", "anonymous_read", _bool),
+    Option(
+        "refresh_interval",
+        "KGTWIN_REFRESH_INTERVAL",
+        "server",
+        "refresh_interval",
+        _integer(1, 3600, "a number of seconds"),
+    ),
     Option(
         "max_query_depth",
         "KGTWIN_MAX_QUERY_DEPTH",

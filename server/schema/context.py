@@ -1,13 +1,14 @@
 """What a resolver gets besides its arguments: the app's services and the request's context.
 
 :class:`Services` live as long as the app (one per process, built by the lifespan);
-:class:`Context` is built per request by :func:`make_context`, with fresh dataloaders so
-nothing is cached across requests. Tests build both directly and call ``schema.execute``.
+:class:`Context` is built per request by :func:`make_context`, with fresh dataloaders: only
+the graph cache (:mod:`server.graph_cache`, rebuilt when a model load changes the graph)
+carries over from one request to the next. Tests build both directly and call ``schema.execute``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 from starlette.requests import Request
@@ -17,17 +18,20 @@ from strawberry.types import Info
 from graph.reader import Reader
 from ontology.catalogue import Catalogue
 from server.auth import Principal
+from server.graph_cache import Cached, GraphCache
 from server.schema.loaders import Loaders
 from server.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Shared by every request: settings, the Neo4j reader and the ontology catalogue."""
+    """Shared by every request: settings, the Neo4j reader, the ontology catalogue and
+    what the server keeps from the graph (empty until the lifespan's refresher fills it)."""
 
     settings: Settings
     reader: Reader
     catalogue: Catalogue
+    cache: GraphCache = field(default_factory=GraphCache)
 
 
 class Context(TypedDict):
@@ -35,6 +39,7 @@ class Context(TypedDict):
     response: Response | None
     principal: Principal | None  # None: anonymous
     services: Services
+    cached: Cached | None  # the graph cache as this request found it (None: not built yet)
     loaders: Loaders
 
 
@@ -44,12 +49,18 @@ def make_context(
     request: Request | None = None,
     response: Response | None = None,
 ) -> Context:
+    cached = services.cache.current
     return Context(
         request=request,
         response=response,
         principal=principal,
         services=services,
-        loaders=Loaders(services.reader, services.settings.max_page_size),
+        cached=cached,
+        loaders=Loaders(
+            services.reader,
+            services.settings.max_page_size,
+            None if cached is None else cached.terms,
+        ),
     )
 
 

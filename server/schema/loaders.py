@@ -42,10 +42,10 @@ class RelationQuery:
 class Loaders:
     """The dataloaders of one request."""
 
-    def __init__(self, reader: Reader, max_page_size: int) -> None:
+    def __init__(self, reader: Reader, max_page_size: int, terms: Terms | None = None) -> None:
         self.reader = reader
         self.max_page_size = max_page_size
-        self._terms: Terms | None = None
+        self._terms = terms  # the server's cached terms, else read once on first use
         self._terms_lock = asyncio.Lock()
         self.nodes: DataLoader[str, TwinNode | None] = DataLoader(load_fn=self._nodes)
         self.classes: DataLoader[tuple[str, ...], list[ClassTerm]] = DataLoader(
@@ -57,7 +57,8 @@ class Loaders:
         )
 
     async def terms(self) -> Terms:
-        """The ontology's classes and relationship types, read once per request."""
+        """The ontology's classes and relationship types: the server's cached ones, else
+        read once per request."""
         async with self._terms_lock:
             if self._terms is None:
                 self._terms = await in_thread(read_terms, self.reader)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.topology import Path, Reach, paths_between, reachable
+from graph.topology import Path, paths_between, reachable
 from server.schema.assets import Asset
 from server.schema.context import GraphInfo, loaders, services
 from server.schema.loaders import in_thread
@@ -16,13 +16,20 @@ DEFAULT_PATHS = 10
 
 
 @strawberry.type(
-    description="An asset reached by a walk: how many steps away, and one "
-    "shortest path to it (ids, from the start to it)."
+    description="An asset reached by a walk: its id and IRI, how many steps away, and one "
+    "shortest path to it (ids, from the start to it). `asset` reads the node itself, "
+    "for all the items of the answer in one batch, only when it is asked for."
 )
 class ReachedAsset:
+    id: str
+    iri: str
     depth: int
     path: list[str]
-    asset: Asset
+
+    @strawberry.field(description="The node; null if it was deleted since the walk.")
+    async def asset(self, info: GraphInfo) -> Asset | None:
+        node = await loaders(info).nodes.load(self.iri)
+        return None if node is None else Asset(node=node)
 
 
 @strawberry.type(description="What a walk reached, nearest first (then by id).")
@@ -68,12 +75,18 @@ async def walk(
     depth = check_depth(settings.max_traversal_depth if max_depth is None else max_depth, settings)
     limit = check_first(settings.max_page_size if first is None else first, settings)
     start = await find_node(info, node_id, iri)
-    types, direction = await walk_direction(info, via, downstream=downstream)
-    reach: Reach = await in_thread(
-        reachable, services(info).reader, start, direction, depth, first=limit
-    )
-    # the walk reads ids only: one statement for the nodes shown (None: deleted meanwhile)
-    nodes = await loaders(info).nodes.load_many([r.iri for r in reach.items])
+    cached = info.context["cached"]
+    if via is None and cached is not None:
+        # the dependency relationships: walked in the server's snapshot, not in Neo4j
+        types = cached.snapshot.types
+        reach = await in_thread(
+            cached.snapshot.reach, start.iri, depth, downstream=downstream, first=limit
+        )
+    else:
+        types, direction = await walk_direction(info, via, downstream=downstream)
+        reach = await in_thread(
+            reachable, services(info).reader, start, direction, depth, first=limit
+        )
     return Reachability(
         start=Asset(node=start),
         via=list(types),
@@ -81,9 +94,7 @@ async def walk(
         total_count=reach.count,
         truncated=reach.truncated,
         items=[
-            ReachedAsset(depth=r.depth, path=list(r.path), asset=Asset(node=node))
-            for r, node in zip(reach.items, nodes, strict=True)
-            if node is not None
+            ReachedAsset(id=r.id, iri=r.iri, depth=r.depth, path=list(r.path)) for r in reach.items
         ],
     )
 

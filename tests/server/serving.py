@@ -44,5 +44,6 @@ def serving(app: Starlette, start_timeout: float = 30.0) -> Iterator[httpx.Clien
 
 
 def settings_for(uri: str, user: str, password: str, **changes: Any) -> Settings:
+    """Settings for a server on this Neo4j; its graph cache checks for changes every second."""
     env = {"NEO4J_URI": uri, "NEO4J_USER": user, "NEO4J_PASSWORD": password}
-    return Settings.from_env(env).override(**changes)
+    return Settings.from_env(env).override(**{"refresh_interval": 1, **changes})

@@ -1,0 +1,122 @@
+"""The dependency snapshot's walk against the generic breadth-first walk (the one that
+walks Neo4j), on random graphs: same depths, paths, order, counts and truncation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graph.dependencies import Edges
+from graph.topology import Reach, breadth_first
+from simulation.snapshot import Snapshot, build_snapshot
+
+TYPES = ("FEEDS", "DEPENDS_ON")  # DEPENDS_ON points from consumer to supplier
+REVERSED = frozenset({"DEPENDS_ON"})
+
+
+def iri(n: int) -> str:
+    return f"urn:t:{n}"
+
+
+def node_id(n: int) -> str:
+    return f"n{n:02d}"  # ids order differently from the numbers, as in real models: n10 < n2
+
+
+def edges_of(triples: list[tuple[int, int, str]]) -> Edges:
+    return Edges(
+        sources=[iri(a) for a, _b, _t in triples],
+        source_ids=[node_id(a) for a, _b, _t in triples],
+        targets=[iri(b) for _a, b, _t in triples],
+        target_ids=[node_id(b) for _a, b, _t in triples],
+        types=[t for _a, _b, t in triples],
+    )
+
+
+def oracle(
+    triples: list[tuple[int, int, str]],
+    start: int,
+    depth: int,
+    downstream: bool,
+    budget: int,
+    first: int | None,
+) -> Reach:
+    """breadth_first over a plain adjacency of the same edges, read as the Neo4j walk
+    reads them: FEEDS along, DEPENDS_ON against the edge (downstream)."""
+    out: dict[str, set[str]] = {}
+    for a, b, rel_type in triples:
+        supplier, consumer = (b, a) if rel_type in REVERSED else (a, b)
+        source, target = (supplier, consumer) if downstream else (consumer, supplier)
+        out.setdefault(iri(source), set()).add(iri(target))
+
+    def step(frontier: list[str]) -> Iterator[tuple[str, str, str]]:
+        for source in frontier:
+            for target in out.get(source, ()):
+                yield source, target, node_id(int(target.rsplit(":", 1)[1]))
+
+    return breadth_first(step, iri(start), node_id(start), depth, node_budget=budget, first=first)
+
+
+graphs = st.lists(
+    st.tuples(st.integers(0, 15), st.integers(0, 15), st.sampled_from(TYPES)), max_size=60
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    graphs,
+    st.integers(0, 15),
+    st.integers(1, 6),
+    st.booleans(),
+    st.integers(1, 20),
+    st.none() | st.integers(1, 10),
+)
+def test_reach_equals_the_generic_walk(
+    triples: list[tuple[int, int, str]],
+    start: int,
+    depth: int,
+    downstream: bool,
+    budget: int,
+    first: int | None,
+) -> None:
+    snapshot = build_snapshot(edges_of(triples), TYPES, REVERSED, "v1")
+    expected = oracle(triples, start, depth, downstream, budget, first)
+    got = snapshot.reach(iri(start), depth, downstream=downstream, node_budget=budget, first=first)
+    if iri(start) not in snapshot.index:
+        assert expected == Reach((), 0, False)
+    assert got == expected
+
+
+def test_edges_are_stored_supplier_to_consumer_once() -> None:
+    # 1 feeds 2 twice (two types in Neo4j would be two edges), 3 depends on 2
+    snapshot = build_snapshot(
+        edges_of([(1, 2, "FEEDS"), (1, 2, "FEEDS"), (3, 2, "DEPENDS_ON")]), TYPES, REVERSED, "v"
+    )
+    at = snapshot.index
+    assert snapshot.consumers[at[iri(1)]] == (at[iri(2)],)
+    assert sorted(snapshot.consumers[at[iri(2)]]) == [at[iri(3)]]
+    assert snapshot.suppliers[at[iri(3)]] == (at[iri(2)],)
+    assert snapshot.suppliers[at[iri(2)]] == (at[iri(1)],)
+    assert len(snapshot) == 3
+    assert snapshot.types == ("DEPENDS_ON", "FEEDS")
+
+
+def test_depth_and_path_through_both_directions() -> None:
+    # 0 feeds 1 and 2; 3 depends on 1 and on 2: downstream of 0, 3 is two steps away and
+    # its path goes through the parent of smaller id (n01)
+    snapshot: Snapshot = build_snapshot(
+        edges_of([(0, 1, "FEEDS"), (0, 2, "FEEDS"), (3, 2, "DEPENDS_ON"), (3, 1, "DEPENDS_ON")]),
+        TYPES,
+        REVERSED,
+        "v",
+    )
+    reach = snapshot.reach(iri(0), 5, downstream=True)
+    assert [(r.id, r.depth, r.path) for r in reach.items] == [
+        ("n01", 1, ("n00", "n01")),
+        ("n02", 1, ("n00", "n02")),
+        ("n03", 2, ("n00", "n01", "n03")),
+    ]
+    upstream = snapshot.reach(iri(3), 5, downstream=False)
+    assert [(r.id, r.depth) for r in upstream.items] == [("n01", 1), ("n02", 1), ("n00", 2)]
+    assert snapshot.reach("urn:t:nowhere", 5, downstream=True) == Reach((), 0, False)
