@@ -1,4 +1,5 @@
-"""The root ``Query`` type. Every field first checks the caller's role."""
+"""The root ``Query`` type. Every field first checks the caller's role: reading the twin
+needs the viewer role, ``tokens`` the admin role."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import strawberry
 
 from graph.listing import check_filters, page_of_class
 from server.auth import Role
+from server.schema.admin import ApiToken, api_tokens
 from server.schema.assets import Asset
 from server.schema.context import GraphInfo, loaders, services
 from server.schema.loaders import in_thread
@@ -133,3 +135,11 @@ class Query:
     def ontology(self, info: GraphInfo) -> Ontology:
         require_role(info, Role.VIEWER)
         return Ontology(catalogue=services(info).catalogue)
+
+    @strawberry.field(
+        description="The API's bearer tokens (admin only): name, role, when created "
+        "and revoked, oldest first; never a secret or a hash."
+    )
+    async def tokens(self, info: GraphInfo) -> list[ApiToken]:
+        require_role(info, Role.ADMIN)
+        return await api_tokens(info)
