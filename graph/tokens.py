@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, LiteralString
 
-from neo4j import Driver, RoutingControl
+from neo4j import Driver
 
 from graph.connection import neo4j_errors
 from graph.errors import GraphError
+from graph.reader import Reader
 
 TOKEN_PREFIX = "kgt_"
 TOKEN_BYTES = 32
@@ -148,8 +149,9 @@ ORDER BY t.createdAt, t.name
 
 def list_tokens(driver: Driver, *, database: str | None = None) -> list[TokenInfo]:
     """Every token, revoked ones included, oldest first."""
-    with neo4j_errors("listing API tokens"):
-        records, _, _ = driver.execute_query(LIST, database_=database, routing_=RoutingControl.READ)
+    # an auto-commit read (Reader): fails at once while Neo4j is away, where execute_query
+    # would retry for 30 s with a request waiting
+    records = Reader(driver, database).rows(LIST, "listing API tokens")
     return [
         TokenInfo(r["name"], r["role"], _native(r["createdAt"]), _native_or_none(r["revokedAt"]))
         for r in records
@@ -193,10 +195,9 @@ def lookup_token(
     """``(name, role)`` of an active token, None for an unknown or revoked one."""
     if not _TOKEN_SHAPE.match(token):
         return None  # cannot be one of ours: no round trip
-    with neo4j_errors("looking up an API token"):
-        records, _, _ = driver.execute_query(
-            LOOKUP, hash=hash_token(token), database_=database, routing_=RoutingControl.READ
-        )
+    records = Reader(driver, database).rows(
+        LOOKUP, "looking up an API token", hash=hash_token(token)
+    )  # fails at once while Neo4j is away (see list_tokens)
     if not records:
         return None
     return records[0]["name"], records[0]["role"]

@@ -15,10 +15,14 @@ def require_role(info: GraphInfo, role: Role) -> Principal | None:
     if role_allows(principal, role, anonymous_read):
         return principal
     if principal is None:
-        why = "anonymous read is switched off" if role is Role.VIEWER else "it changes things"
+        why = (
+            "anonymous read is switched off"
+            if role is Role.VIEWER
+            else f"it needs the {role.label} role"
+        )
         raise Unauthenticated(
             f"this query needs a bearer token ({why}): send 'Authorization: Bearer <token>'; "
-            "an admin creates one with `kgtwin token create --role viewer`",
+            f"an admin creates one with `kgtwin token create --role {role.label}`",
             required_role=role.label,
         )
     raise Forbidden(
