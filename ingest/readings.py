@@ -1,0 +1,235 @@
+"""Checking a raw reading against its point: datatype, unit, range and time. The result is
+an :class:`Observation` in the point's unit and datatype, or ``Rejected`` with the reason.
+
+Datatypes:
+
+- ``double`` takes numbers (not booleans), converted to the point's unit; stored as float.
+- ``integer`` takes integers, and numbers that are whole after conversion (within 1e-9
+  relative, to absorb float noise: 3600 s is 1 h); stored as int, within 64 bits.
+- ``boolean`` takes true/false, and 0/1 (as PLCs often send); no other number.
+- ``string`` takes JSON strings, and bare payloads as their text (``42`` is "42").
+
+Units on boolean and string points: none is needed; the point's own unit, or a
+dimensionless one (UNITLESS, "1", SenML's "/" and "count"), is accepted and ignored;
+any other unit is rejected (``unknown_unit`` or ``incompatible_unit``), since a value with a
+physical unit is not a state or a label.
+
+Range: after conversion, ``min_value <= value <= max_value`` (both optional, inclusive).
+Time: ``observed_at`` is the message's time, else ``received_at``; more than
+``max_future`` seconds after ``received_at`` is ``future_timestamp``. Checks run in that
+order (datatype and unit, range, time): a message gets the first reason that applies.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Final
+
+from ingest.errors import InvalidPoint, Reason, Rejected
+from ingest.raw import PayloadFormat, Quality, RawReading, Value, clip, json_type
+from ingest.unit_table import QuantityKind
+from ingest.units import Units, point_unit_of
+
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+WHOLE_TOLERANCE: Final = 1e-9
+"""Relative distance from the nearest integer still counted as whole for integer points."""
+
+
+class Datatype(StrEnum):
+    """A point's ``kgt:datatype``."""
+
+    DOUBLE = "double"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    STRING = "string"
+
+
+@dataclass(frozen=True, slots=True)
+class PointSpec:
+    """What ingestion needs to know about a point. ``unit`` is a QUDT local name (e.g.
+    "KiloW"); ``min_value``/``max_value`` are in that unit; ``expected_interval`` is in
+    seconds. Raises ``InvalidPoint`` if these do not fit together."""
+
+    iri: str
+    id: str
+    topic: str
+    unit: str
+    datatype: Datatype
+    min_value: float | None
+    max_value: float | None
+    expected_interval: float
+
+    def __post_init__(self) -> None:
+        point_unit_of(self.unit)
+        bounded = self.min_value is not None or self.max_value is not None
+        if bounded and self.datatype not in (Datatype.DOUBLE, Datatype.INTEGER):
+            raise InvalidPoint(f"point {self.iri}: a {self.datatype} point cannot have min/max")
+        if (
+            self.min_value is not None
+            and self.max_value is not None
+            and self.min_value > self.max_value
+        ):
+            raise InvalidPoint(
+                f"point {self.iri}: minimum {self.min_value} is above maximum {self.max_value}"
+            )
+        if not self.expected_interval > 0:
+            raise InvalidPoint(
+                f"point {self.iri}: expected interval must be above 0 s, "
+                f"found {self.expected_interval}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A value ready to land on its point: in the point's unit (a QUDT local name) and
+    datatype, with epoch-second times."""
+
+    point_iri: str
+    value: Value
+    unit: str
+    observed_at: float
+    received_at: float
+    quality: Quality
+
+
+def check(
+    raw: RawReading,
+    spec: PointSpec,
+    *,
+    received_at: float,
+    max_future: float,
+    units: Units,
+) -> Observation:
+    """``raw`` as an observation of the point ``spec``, or ``Rejected`` saying why not."""
+    if spec.datatype is Datatype.STRING:
+        value: Value = _string(raw, spec, units)
+    elif raw.format is PayloadFormat.TEXT:
+        raise Rejected(
+            Reason.UNPARSEABLE,
+            f"payload {clip(raw.text or '')!r} is not JSON (a number, true/false, a string, an "
+            f"object or an array); only string points take plain text, this point is "
+            f"{spec.datatype}",
+        )
+    elif spec.datatype is Datatype.BOOLEAN:
+        value = _boolean(raw, spec, units)
+    else:
+        value = _number(raw, spec, units)
+    observed_at = received_at if raw.time is None else raw.time
+    ahead = observed_at - received_at
+    if ahead > max_future:
+        raise Rejected(
+            Reason.FUTURE_TIMESTAMP,
+            f"timestamp {_when(observed_at)} is {ahead:.6g} s after the message was received "
+            f"({_when(received_at)}); at most {max_future:g} s ahead is allowed",
+        )
+    return Observation(
+        point_iri=spec.iri,
+        value=value,
+        unit=spec.unit,
+        observed_at=observed_at,
+        received_at=received_at,
+        quality=raw.quality,
+    )
+
+
+def _string(raw: RawReading, spec: PointSpec, units: Units) -> str:
+    _check_plain_unit(raw, spec, units)
+    if raw.text is not None:
+        return raw.text
+    if isinstance(raw.value, str):
+        return raw.value
+    raise _wrong(spec, "a string", json_type(raw.value))
+
+
+def _boolean(raw: RawReading, spec: PointSpec, units: Units) -> bool:
+    _check_plain_unit(raw, spec, units)
+    value = raw.value
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    raise _wrong(spec, "true or false (or 0 or 1)", json_type(value))
+
+
+def _number(raw: RawReading, spec: PointSpec, units: Units) -> float | int:
+    sent = raw.value
+    if isinstance(sent, bool | str):
+        raise _wrong(spec, "a number", json_type(sent))
+    conversion = units.conversion(raw.unit, spec.unit, senml=raw.format is PayloadFormat.SENML)
+    value: float | int = sent if conversion.is_identity else conversion(float(sent))
+    if not math.isfinite(value):
+        raise Rejected(
+            Reason.OUT_OF_RANGE,
+            f"value {_show(sent)} {raw.unit} is too large for a double once converted to "
+            f"{point_unit_of(spec.unit).symbol}",
+        )
+    if spec.datatype is Datatype.INTEGER:
+        if isinstance(value, float):
+            whole = round(value)
+            if abs(value - whole) > WHOLE_TOLERANCE * max(1.0, abs(value)):
+                raise _wrong(spec, "a whole number", _quantity(value, sent, raw.unit, spec))
+            value = whole
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise Rejected(
+                Reason.OUT_OF_RANGE,
+                f"value {_quantity(value, sent, raw.unit, spec)} does not fit a 64-bit integer",
+            )
+    else:
+        value = float(value)
+    if spec.min_value is not None and value < spec.min_value:
+        raise Rejected(
+            Reason.OUT_OF_RANGE,
+            f"value {_quantity(value, sent, raw.unit, spec)} is below the point's minimum "
+            f"{_show(spec.min_value)} {point_unit_of(spec.unit).symbol}",
+        )
+    if spec.max_value is not None and value > spec.max_value:
+        raise Rejected(
+            Reason.OUT_OF_RANGE,
+            f"value {_quantity(value, sent, raw.unit, spec)} is above the point's maximum "
+            f"{_show(spec.max_value)} {point_unit_of(spec.unit).symbol}",
+        )
+    return value
+
+
+def _quantity(value: float | int, sent: float | int, unit: str | None, spec: PointSpec) -> str:
+    """``250.0 kW (250000 W as sent)``: a converted value for an error message."""
+    text = f"{_show(value)} {point_unit_of(spec.unit).symbol}"
+    if unit is None or sent == value:
+        return text
+    return f"{text} ({_show(sent)} {unit} as sent)"
+
+
+def _check_plain_unit(raw: RawReading, spec: PointSpec, units: Units) -> None:
+    if raw.unit is None:
+        return
+    unit = units.resolve(raw.unit, senml=raw.format is PayloadFormat.SENML)
+    if unit.qudt == spec.unit or QuantityKind.DIMENSIONLESS in unit.kinds:
+        return
+    own = point_unit_of(spec.unit).symbol
+    raise Rejected(
+        Reason.INCOMPATIBLE_UNIT,
+        f"a {spec.datatype} point takes no unit, its own ({own!r}) or a dimensionless one "
+        f"such as '1'; found {unit.describe()}",
+    )
+
+
+def _wrong(spec: PointSpec, expected: str, found: str) -> Rejected:
+    return Rejected(
+        Reason.WRONG_DATATYPE,
+        f"the point (datatype {spec.datatype}) takes {expected}, found {found}",
+    )
+
+
+def _show(value: float | int) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _when(epoch: float) -> str:
+    try:
+        return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):
+        return f"{epoch!r} (epoch seconds)"

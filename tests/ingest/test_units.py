@@ -1,0 +1,372 @@
+"""Unit table and conversions, checked against QUDT's own numbers in ontology/core/units.ttl."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import NamedTuple
+
+import pint
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rdflib import Graph, URIRef
+from rdflib.namespace import RDF
+
+from ingest.errors import InvalidPoint, Reason, Rejected
+from ingest.unit_table import (
+    MESSAGE_UNITS,
+    POINT_UNITS,
+    SENML_UNITS,
+    UNITS,
+    QuantityKind,
+    lookup,
+)
+from ingest.units import IDENTITY, Conversion, Units, point_unit_of
+from ontology.namespaces import QUDT, UNIT
+
+UNITS_TTL = Path(__file__).resolve().parents[2] / "ontology" / "core" / "units.ttl"
+
+
+class QudtUnit(NamedTuple):
+    symbol: str
+    kinds: frozenset[str]
+    multiplier: float
+    offset: float
+
+
+def _read_qudt() -> dict[str, QudtUnit]:
+    graph = Graph().parse(UNITS_TTL)
+    found = {}
+    for subject in graph.subjects(RDF.type, QUDT.Unit):
+        assert isinstance(subject, URIRef)
+        offset = graph.value(subject, QUDT.conversionOffset)
+        found[subject.removeprefix(str(UNIT))] = QudtUnit(
+            symbol=str(graph.value(subject, QUDT.symbol)),
+            kinds=frozenset(
+                str(k).rsplit("/", 1)[1] for k in graph.objects(subject, QUDT.hasQuantityKind)
+            ),
+            multiplier=float(graph.value(subject, QUDT.conversionMultiplier)),  # type: ignore[arg-type]
+            offset=0.0 if offset is None else float(offset),  # type: ignore[arg-type]
+        )
+    return found
+
+
+QUDT_UNITS = _read_qudt()
+
+
+@pytest.fixture(scope="module")
+def units() -> Units:
+    return Units()
+
+
+def _rejected(units: Units, name: str, point_unit: str, *, senml: bool = False) -> Rejected:
+    with pytest.raises(Rejected) as caught:
+        units.conversion(name, point_unit, senml=senml)
+    return caught.value
+
+
+# --- the table ---------------------------------------------------------------------------
+
+
+def test_point_units_are_exactly_the_ontologys_units() -> None:
+    assert set(POINT_UNITS) == set(QUDT_UNITS)
+    assert not set(MESSAGE_UNITS) & set(QUDT_UNITS)
+
+
+@pytest.mark.parametrize("name", sorted(QUDT_UNITS))
+def test_symbol_and_quantity_kinds_match_qudt(name: str) -> None:
+    unit = POINT_UNITS[name]
+    assert unit.qudt == name
+    assert unit.symbol == QUDT_UNITS[name].symbol
+    assert {k.value for k in unit.kinds} == QUDT_UNITS[name].kinds
+
+
+def test_quantity_kinds_are_those_the_ontology_uses() -> None:
+    used = {kind for unit in QUDT_UNITS.values() for kind in unit.kinds}
+    assert {k.value for k in QuantityKind} == used
+
+
+@pytest.fixture(scope="module")
+def ureg() -> pint.UnitRegistry[Fraction]:
+    return pint.UnitRegistry(non_int_type=Fraction)
+
+
+@pytest.mark.parametrize("name", sorted(QUDT_UNITS))
+def test_pint_expression_converts_to_si_as_qudt_says(
+    ureg: pint.UnitRegistry[Fraction], name: str
+) -> None:
+    unit = ureg.parse_units(POINT_UNITS[name].pint)
+    zero = ureg.Quantity(Fraction(0), unit).to_base_units().magnitude
+    one = ureg.Quantity(Fraction(1), unit).to_base_units().magnitude
+    # TON_FG's multiplier is given to 7 digits in QUDT; everything else agrees to ~1e-15.
+    assert float(one - zero) == pytest.approx(QUDT_UNITS[name].multiplier, rel=1e-6)
+    assert float(zero) == pytest.approx(QUDT_UNITS[name].offset, rel=1e-12)
+
+
+def test_symbols_are_unique() -> None:
+    symbols = [u.symbol for u in UNITS.values()]
+    assert len(symbols) == len(set(symbols))
+
+
+def test_every_senml_symbol_names_a_known_unit() -> None:
+    assert set(SENML_UNITS.values()) <= set(UNITS)
+
+
+@pytest.mark.parametrize(
+    ("name", "qudt"),
+    [
+        ("KiloW", "KiloW"),
+        ("http://qudt.org/vocab/unit/KiloW", "KiloW"),
+        ("unit:KiloW", "KiloW"),
+        ("kW", "KiloW"),
+        ("kV⋅A", "KiloV-A"),
+        ("kVA", "KiloV-A"),
+        ("°C", "DEG_C"),
+        ("degC", "DEG_C"),
+        ("Cel", "DEG_C"),
+        ("m³/h", "M3-PER-HR"),
+        ("m3/h", "M3-PER-HR"),
+        ("l/s", "L-PER-SEC"),
+        ("%", "PERCENT"),
+        ("%RH", "PERCENT_RH"),
+        ("1", "UNITLESS"),
+        ("/", "FRACTION"),
+        ("count", "NUM"),
+    ],
+)
+def test_lookup_by_any_spelling(name: str, qudt: str) -> None:
+    unit = lookup(name)
+    assert unit is not None
+    assert unit.qudt == qudt
+
+
+def test_senml_and_qudt_agree_on_every_symbol_they_share_but_percent() -> None:
+    symbols = {u.symbol: name for name, u in UNITS.items()}
+    shared = {s: name for s, name in SENML_UNITS.items() if s in symbols and s != "%"}
+    assert shared  # "W", "%RH", "kW", ...
+    assert shared == {s: symbols[s] for s in shared}
+
+
+def test_lookup_reads_percent_as_senml_defines_it_in_senml_only() -> None:
+    senml = lookup("%", senml=True)
+    assert senml is not None
+    assert senml.qudt == "FRACTION"
+
+
+@pytest.mark.parametrize("name", ["kw", "http://qudt.org/vocab/unit/Nope", "unit:", "", "KILOW"])
+def test_lookup_misses(name: str) -> None:
+    assert lookup(name) is None
+
+
+# --- conversions -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "point_unit", "value", "expected"),
+    [
+        ("W", "KiloW", 1500.0, 1.5),
+        ("MW", "KiloW", 2.0, 2000.0),
+        ("TOR", "KiloW", 1.0, 3.516853),
+        ("kWh", "MegaW-HR", 2500.0, 2.5),
+        ("J", "KiloW-HR", 3_600_000.0, 1.0),
+        ("mV", "V", 230_000.0, 230.0),
+        ("mA", "A", 500.0, 0.5),
+        ("MHz", "HZ", 0.00005, 50.0),
+        ("bar", "KiloPA", 2.5, 250.0),
+        ("hPa", "PA", 1013.25, 101_325.0),
+        ("l/s", "M3-PER-HR", 1.0, 3.6),
+        ("L/min", "L-PER-SEC", 30.0, 0.5),
+        ("m/s", "MilliM-PER-SEC", 0.004, 4.0),
+        ("h", "MIN", 1.5, 90.0),
+        ("ms", "SEC", 250.0, 0.25),
+        ("VA", "KiloV-A", 1000.0, 1.0),
+        ("kVA", "KiloV-A", 3.0, 3.0),
+    ],
+)
+def test_converts_within_a_quantity_kind(
+    units: Units, name: str, point_unit: str, value: float, expected: float
+) -> None:
+    assert units.conversion(name, point_unit)(value) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "point_unit", "value", "expected"),
+    [
+        ("°C", "DEG_F", 0.0, 32.0),
+        ("°C", "DEG_F", 100.0, 212.0),
+        ("°C", "DEG_F", -40.0, -40.0),
+        ("°F", "DEG_C", 212.0, 100.0),
+        ("degF", "DEG_C", 32.0, 0.0),
+        ("K", "DEG_C", 273.15, 0.0),
+        ("K", "DEG_F", 0.0, -459.67),
+        ("°C", "K", -273.15, 0.0),
+        ("Cel", "K", 20.0, 293.15),
+        ("degR", "K", 491.67, 273.15),  # pint-only unit, kind inferred from its dimension
+    ],
+)
+def test_temperature_conversions_apply_the_offset(
+    units: Units, name: str, point_unit: str, value: float, expected: float
+) -> None:
+    assert units.conversion(name, point_unit)(value) == pytest.approx(expected, abs=1e-9)
+
+
+def test_celsius_to_fahrenheit_is_exact(units: Units) -> None:
+    assert units.conversion("°C", "DEG_F") == Conversion(1.8, 32.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "point_unit"),
+    [
+        ("kVA", "KiloW"),
+        ("kW", "KiloV-A"),
+        ("%RH", "PERCENT"),
+        ("%", "PERCENT_RH"),
+        ("%", "UNITLESS"),
+        ("rpm", "HZ"),
+        ("Hz", "REV-PER-MIN"),
+        ("kWh", "KiloW"),
+        ("°C", "KiloW"),
+        ("m", "KiloW"),  # pint knows it (a length), kgtwin has no such kind
+    ],
+)
+def test_different_quantity_kinds_are_incompatible(
+    units: Units, name: str, point_unit: str
+) -> None:
+    assert _rejected(units, name, point_unit).reason is Reason.INCOMPATIBLE_UNIT
+
+
+def test_incompatible_message_names_both_units_and_kinds(units: Units) -> None:
+    message = _rejected(units, "kVA", "KiloW").message
+    assert "kV⋅A (unit:KiloV-A, ApparentPower)" in message
+    assert "kW (unit:KiloW, Power)" in message
+
+
+def test_bare_c_is_the_coulomb_and_the_message_says_so(units: Units) -> None:
+    rejected = _rejected(units, "C", "DEG_C")
+    assert rejected.reason is Reason.INCOMPATIBLE_UNIT
+    assert "'°C'" in rejected.message
+
+
+def test_senml_percent_is_a_ratio(units: Units) -> None:
+    assert units.conversion("%", "PERCENT", senml=True)(0.5) == pytest.approx(50.0)
+    assert units.conversion("%", "PERCENT")(50.0) == 50.0
+    assert units.conversion("/100", "PERCENT", senml=True) == IDENTITY
+
+
+def test_ratio_passes_to_unitless_points(units: Units) -> None:
+    assert units.conversion("/", "UNITLESS", senml=True) == IDENTITY
+    assert units.conversion("/", "PERCENT", senml=True)(0.25) == pytest.approx(25.0)
+
+
+@pytest.mark.parametrize("name", ["bananas", "foo", "", "   ", "W/0", "x" * 200])
+def test_unknown_units(units: Units, name: str) -> None:
+    assert _rejected(units, name, "KiloW").reason is Reason.UNKNOWN_UNIT
+
+
+def test_unit_names_pint_would_evaluate_forever_are_refused_unparsed(units: Units) -> None:
+    """Regression: pint evaluates the power in "9**9**9" (a number with 370 million digits)."""
+    for name in ("9**9**9", "10**10**10", "m**(9**9**9)"):
+        assert _rejected(units, name, "KiloW").reason is Reason.UNKNOWN_UNIT
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("delta_degC", "Cannot convert"), ("YPa**13/yPa**12", "does not fit a double")],
+)
+def test_same_kind_units_pint_cannot_convert_are_incompatible(
+    units: Units, name: str, says: str
+) -> None:
+    rejected = _rejected(units, name, "DEG_C" if "deg" in name else "PA")
+    assert rejected.reason is Reason.INCOMPATIBLE_UNIT
+    assert says in rejected.message
+
+
+@pytest.mark.parametrize(("name", "point_unit"), [("mW", "KiloW"), ("ppm", "PERCENT")])
+def test_units_whose_dimension_fits_several_kinds_are_unknown(
+    units: Units, name: str, point_unit: str
+) -> None:
+    rejected = _rejected(units, name, point_unit)
+    assert rejected.reason is Reason.UNKNOWN_UNIT
+    assert "ambiguous" in rejected.message
+
+
+@pytest.mark.parametrize(("name", "expected"), [("psi", 6.894757), ("kilopascal", 1.0)])
+def test_pint_only_spellings_convert_when_their_kind_is_clear(
+    units: Units, name: str, expected: float
+) -> None:
+    assert units.conversion(name, "KiloPA")(1.0) == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_pint_spelling_of_a_table_unit_resolves_to_the_table_unit(units: Units) -> None:
+    assert units.resolve("kilovolt*ampere").qudt == "KiloV-A"  # not ambiguous with kW
+    assert units.resolve("hectopascal").qudt == "HectoPA"
+    assert units.resolve("ft**3/min").qudt is None  # pint-only: kind from its dimension
+
+
+def test_no_unit_and_own_unit_are_the_identity(units: Units) -> None:
+    assert units.conversion(None, "KiloW") == IDENTITY
+    assert units.conversion("kW", "KiloW") == IDENTITY
+    assert units.conversion("KiloW", "KiloW").is_identity
+
+
+def test_conversions_are_cached(units: Units) -> None:
+    assert units.conversion("W", "MegaW") is units.conversion("W", "MegaW")
+
+
+def test_a_cached_rejection_is_raised_afresh_each_time(units: Units) -> None:
+    first = _rejected(units, "kVA", "KiloW")
+    second = _rejected(units, "kVA", "KiloW")
+    assert first is not second
+    assert first.message == second.message
+
+
+def test_a_full_cache_is_emptied_not_grown() -> None:
+    units = Units(max_cached=3)
+    for n in range(10):
+        with pytest.raises(Rejected):
+            units.resolve(f"nonsense{n}")
+    assert units.conversion("W", "KiloW")(1000.0) == 1.0
+
+
+def test_a_point_unit_outside_the_ontology_is_invalid_point(units: Units) -> None:
+    with pytest.raises(InvalidPoint, match="J"):
+        units.conversion("kWh", "J")
+    with pytest.raises(InvalidPoint):
+        point_unit_of("KILOWATT")
+
+
+# --- properties --------------------------------------------------------------------------
+
+PAIRS = sorted(
+    (a, b) for a in POINT_UNITS for b in POINT_UNITS if POINT_UNITS[a].kinds & POINT_UNITS[b].kinds
+)
+VALUES = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False)
+
+
+@given(pair=st.sampled_from(PAIRS), value=VALUES)
+def test_there_and_back_returns_the_value(
+    units: Units, pair: tuple[str, str], value: float
+) -> None:
+    a, b = pair
+    back = units.conversion(b, a)(units.conversion(a, b)(value))
+    assert back == pytest.approx(value, rel=1e-9, abs=1e-6)
+
+
+@given(pair=st.sampled_from(PAIRS), value=VALUES)
+def test_conversion_agrees_with_qudt_multipliers(
+    units: Units, pair: tuple[str, str], value: float
+) -> None:
+    a, b = (QUDT_UNITS[name] for name in pair)
+    expected = (value * a.multiplier + a.offset - b.offset) / b.multiplier
+    assert units.conversion(*pair)(value) == pytest.approx(expected, rel=1e-6, abs=1e-6)
+
+
+@given(name=st.text(max_size=24), senml=st.booleans())
+def test_resolve_returns_a_unit_or_rejects_as_unknown(units: Units, name: str, senml: bool) -> None:
+    reason: Reason | None = None
+    try:
+        assert units.resolve(name, senml=senml).symbol
+    except Rejected as exc:
+        reason = exc.reason
+    assert reason in (None, Reason.UNKNOWN_UNIT)
