@@ -1,5 +1,12 @@
-"""Session services for the suite: a real Neo4j (see tests/neo4j_service.py), started once;
-every test that asks for ``driver`` starts from an empty database."""
+"""Session services for the suite: a real Neo4j (see tests/neo4j_service.py) and a real
+MQTT broker (see tests/mqtt_service.py), each started once; every test that asks for
+``driver`` starts from an empty database.
+
+MQTT: ``mqtt_broker`` (session) is the broker every test shares; tests keep out of each
+other's way with topics and client ids of their own (``tests.mqtt_service.unique``).
+``own_brokers`` / ``own_broker`` (per test) are brokers of the test's own, to restart or
+reconfigure without disturbing the others; stopped and deleted after the test. They fail
+(never skip) when ``MQTT_URL`` points the suite at an external broker."""
 
 from __future__ import annotations
 
@@ -10,8 +17,16 @@ import pytest
 from neo4j import Driver
 
 from graph.connection import open_driver
+from ingest.broker import LocalBroker
 from ontology.files import default_ontology_files
 from ontology.validate import Ontology
+from tests.mqtt_service import (
+    LocalBrokers,
+    MqttService,
+    mqtt_service,
+    own_brokers_refused,
+    session_folder,
+)
 from tests.neo4j_service import Neo4jService, clean_database, neo4j_service
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,3 +70,34 @@ def neo4j_env(neo4j_server: Neo4jService, monkeypatch: pytest.MonkeyPatch) -> di
 @pytest.fixture(scope="session")
 def ontology() -> Ontology:
     return Ontology.load(default_ontology_files())
+
+
+@pytest.fixture(scope="session")
+def mqtt_folder() -> Iterator[Path]:
+    """This session's folder for brokers, ``.kgtwin/mqtt-test-PID``, deleted at the end."""
+    with session_folder(REPO / ".kgtwin") as folder:
+        yield folder
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(mqtt_folder: Path) -> Iterator[MqttService]:
+    """The session's broker: ``MQTT_URL``'s, or a local Mosquitto started for the session."""
+    with mqtt_service(mqtt_folder) as service:
+        yield service
+
+
+@pytest.fixture
+def own_brokers(mqtt_folder: Path) -> Iterator[LocalBrokers]:
+    """Starts brokers for this test only (``own_brokers.start(username=..., password=...)``)."""
+    refused = own_brokers_refused()
+    if refused is not None:
+        pytest.fail(refused, pytrace=False)
+    brokers = LocalBrokers(mqtt_folder)
+    yield brokers
+    brokers.close()
+
+
+@pytest.fixture
+def own_broker(own_brokers: LocalBrokers) -> LocalBroker:
+    """A started anonymous broker for this test only: restart it at will."""
+    return own_brokers.start()
