@@ -4,8 +4,9 @@ Routes: ``/graphql`` (GraphQL over HTTP, GET and POST, as :mod:`server.graphql_h
 describes; GraphiQL for a browser),
 ``/healthz`` (200 when Neo4j answers, 503 with the reason when it does not) and
 ``/metrics`` (Prometheus text format). The lifespan
-loads the ontology catalogue, keeps the graph cache fresh (:mod:`server.graph_cache`) and
-closes the Neo4j driver at shutdown. Neo4j may be down
+loads the ontology catalogue, keeps the graph cache fresh (:mod:`server.graph_cache`),
+runs the MQTT ingestion worker when ``ingest`` is on (its events feed the subscriptions
+through :class:`server.live.LiveHub`) and closes the Neo4j driver at shutdown. Neo4j may be down
 when the server starts or at any time later: requests then fail with
 ``NEO4J_UNAVAILABLE`` (or 503) and succeed again as soon as it is back, because every
 request borrows a fresh connection from the driver.
@@ -26,11 +27,13 @@ from starlette.websockets import WebSocket
 from graph.connection import open_driver
 from graph.errors import GraphError
 from graph.reader import Reader
+from ingest.worker import IngestConfig, IngestWorker
 from ontology.catalogue import Catalogue
 from ontology.validate import Ontology
 from server.auth import auth_middleware, principal_of
 from server.graph_cache import keep_fresh
 from server.graphql_http import GraphQLOverHTTP
+from server.live import LiveHub
 from server.metrics import Metrics
 from server.schema import build_schema
 from server.schema.context import Context, Services, make_context
@@ -81,18 +84,29 @@ def create_app(settings: Settings) -> Starlette:
         driver, settings.neo4j_database, observer=lambda _query: metrics.neo4j_round_trips.inc()
     )
 
+    address = settings.broker_address() if settings.ingest else None  # bad URL: fail now
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        worker: IngestWorker | None = None
         try:
             ontology = await in_thread(Ontology.load, list(settings.ontology))
             catalogue = Catalogue.build(ontology.graph, ontology.vocabulary)
-            services = Services(settings, reader, catalogue)
+            services = Services(settings, reader, catalogue, live=LiveHub())
             app.state.services = services
+            if address is not None:
+                config = IngestConfig(
+                    address, client_id=settings.mqtt_client_id, database=settings.neo4j_database
+                )
+                worker = IngestWorker(config, driver, metrics.ingest(), services.live)
+                worker.start()
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(keep_fresh, services.cache, reader, settings.refresh_interval)
                 yield
                 tasks.cancel_scope.cancel()
         finally:
+            if worker is not None:
+                await in_thread(worker.stop)
             await in_thread(driver.close)
 
     graphql = TwinGraphQL(build_schema(settings, extensions=[metrics.extension()]))

@@ -44,6 +44,7 @@ examples:
   kgtwin load ontology/sites/dc1.ttl         validate, then sync the site into Neo4j
   kgtwin info                                what the graph holds and how to look at it
   kgtwin serve --port 8000                   the GraphQL API at http://127.0.0.1:8000/graphql
+  kgtwin ingest --broker mqtt://127.0.0.1:1883   live telemetry from MQTT onto the points
 
 Neo4j: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD (and NEO4J_DATABASE) point at any server;
 without NEO4J_URI the local one from `kgtwin neo4j start` is used. Every setting can also
@@ -103,6 +104,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="address to bind (default 127.0.0.1, or KGTWIN_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default 8000, or KGTWIN_PORT)")
+    serve.add_argument(
+        "--ingest",
+        action="store_true",
+        default=None,
+        help="also run the MQTT ingestion worker (or KGTWIN_INGEST=true); needs --broker",
+    )
+    _add_broker_options(serve)
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="run the MQTT ingestion worker: live values onto point nodes",
+        description="Subscribe to the topics of every point in the graph and set each "
+        "point's live value (value, observedAt, receivedAt, quality, stale) from the "
+        "messages: a bare number or boolean, JSON {value, ts, unit, quality} or SenML. "
+        "Messages that cannot be applied go to kgtwin/deadletter/<topic> with the reason. "
+        "QoS 1, persistent session, acknowledged only once written: stop it any time.",
+    )
+    _add_broker_options(ingest)
+    ingest.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (default: none)",
+    )
 
     neo4j = commands.add_parser(
         "neo4j",
@@ -168,6 +193,20 @@ def _add_token_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     revoke.add_argument("name", metavar="NAME")
 
 
+def _add_broker_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--broker",
+        metavar="URL",
+        help="mqtt://[user[:password]@]host[:port] or mqtts://... (or KGTWIN_MQTT_URL; "
+        "KGTWIN_MQTT_USERNAME / KGTWIN_MQTT_PASSWORD keep credentials out of the URL)",
+    )
+    command.add_argument(
+        "--client-id",
+        help="MQTT client id: the broker keeps this worker's session under it "
+        "(default kgtwin-ingest, or KGTWIN_MQTT_CLIENT_ID)",
+    )
+
+
 def _token_name(value: str) -> str:
     try:
         return check_token_name(value)
@@ -209,7 +248,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "token":
             return cmd_token(settings, args, out, err)
         if args.command == "serve":
-            return cmd_serve(settings.override(host=args.host, port=args.port), args.log_level, err)
+            served = settings.override(
+                host=args.host,
+                port=args.port,
+                ingest=args.ingest,
+                mqtt_url=args.broker,
+                mqtt_client_id=args.client_id,
+            )
+            return cmd_serve(served, args.log_level, err)
+        if args.command == "ingest":
+            worker = settings.override(mqtt_url=args.broker, mqtt_client_id=args.client_id)
+            return cmd_ingest(worker, args.metrics_port, err)
         return cmd_neo4j(settings, args.action, out, err)
     except (SettingsError, OntologyError, GraphError) as exc:
         print(f"kgtwin: error: {exc}", file=err)
@@ -369,6 +418,44 @@ def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:
             file=err,
         )
         return 1 if exc.code else 0
+    return 0
+
+
+def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int:
+    """Run the ingestion worker until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from ingest.metrics import IngestMetrics
+    from ingest.worker import IngestConfig, IngestWorker
+
+    address = settings.broker_address()
+    registry = CollectorRegistry()
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+    driver = open_driver(*settings.neo4j_connection())
+    config = IngestConfig(
+        address, client_id=settings.mqtt_client_id, database=settings.neo4j_database
+    )
+    worker = IngestWorker(config, driver, IngestMetrics(registry))
+    done = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    print(
+        f"kgtwin: ingesting from {address.safe_url} as {config.client_id!r}"
+        + (f"; metrics on http://127.0.0.1:{metrics_port}/metrics" if metrics_port else ""),
+        file=err,
+        flush=True,
+    )
+    worker.start()
+    try:
+        done.wait()
+    finally:
+        print("kgtwin: stopping: writing what is queued, then disconnecting", file=err, flush=True)
+        worker.stop()
+        driver.close()
     return 0
 
 

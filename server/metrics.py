@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 
+from ingest.metrics import IngestMetrics
+
 # Latency buckets for an interactive API, in seconds.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 ANONYMOUS_OPERATION = "anonymous"
@@ -53,6 +55,10 @@ class Metrics:
             registry=self.registry,
         )
         self._operations: set[str] = set()
+
+    def ingest(self) -> IngestMetrics:
+        """The ingestion worker's metrics, in this registry (served on the same /metrics)."""
+        return IngestMetrics(self.registry)
 
     def observe(self, operation: str | None, seconds: float, codes: list[str]) -> None:
         name = self._label(operation)

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from graph.launcher import LocalNeo4jConfig, credentials
+from ingest.address import BrokerAddress, InvalidBrokerUrl
 from ontology.files import default_ontology_files
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -92,6 +93,11 @@ class Settings:
     max_page_size: int = 100
     max_traversal_depth: int = 10
     refresh_interval: int = 2  # seconds between checks for a changed graph (graph_cache)
+    mqtt_url: Secret | None = None  # mqtt://[user[:password]@]host[:port] or mqtts://...
+    mqtt_username: str | None = None
+    mqtt_password: Secret | None = None
+    mqtt_client_id: str = "kgtwin-ingest"
+    ingest: bool = False  # run the ingestion worker inside `kgtwin serve`
 
     @classmethod
     def from_env(
@@ -140,6 +146,24 @@ class Settings:
         known = credentials(local)
         user, password = known if known else (self.neo4j_user, None)
         return f"bolt://127.0.0.1:{local.bolt_port}", user, password
+
+    def broker_address(self) -> BrokerAddress:
+        """The MQTT broker to ingest from: ``mqtt_url``, with ``mqtt_username`` and
+        ``mqtt_password`` when given separately."""
+        if self.mqtt_url is None:
+            raise SettingsError(
+                "no MQTT broker: give --broker mqtt://HOST:PORT (or set KGTWIN_MQTT_URL, or "
+                "url in the [mqtt] section of the config file)"
+            )
+        try:
+            address = BrokerAddress.parse(self.mqtt_url.reveal())
+        except InvalidBrokerUrl as exc:
+            raise SettingsError(str(exc)) from exc
+        if self.mqtt_username is not None:
+            address = replace(address, username=self.mqtt_username)
+        if self.mqtt_password is not None:
+            address = replace(address, password=self.mqtt_password.reveal())
+        return address
 
 
 def check_model_name(name: str) -> str:
@@ -242,6 +266,11 @@ OPTIONS: tuple[Option, ...] = (
         "refresh_interval",
         _integer(1, 3600, "a number of seconds"),
     ),
+    Option("mqtt_url", "KGTWIN_MQTT_URL", "mqtt", "url", _secret),
+    Option("mqtt_username", "KGTWIN_MQTT_USERNAME", "mqtt", "username", _optional_text),
+    Option("mqtt_password", "KGTWIN_MQTT_PASSWORD", "mqtt", "password", _secret, empty_ok=True),
+    Option("mqtt_client_id", "KGTWIN_MQTT_CLIENT_ID", "mqtt", "client_id", _text),
+    Option("ingest", "KGTWIN_INGEST", "server", "ingest", _bool),
     Option(
         "max_query_depth",
         "KGTWIN_MAX_QUERY_DEPTH",

@@ -19,19 +19,22 @@ from graph.reader import Reader
 from ontology.catalogue import Catalogue
 from server.auth import Principal
 from server.graph_cache import Cached, GraphCache
+from server.live import LiveHub
 from server.schema.loaders import Loaders
 from server.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Shared by every request: settings, the Neo4j reader, the ontology catalogue and
-    what the server keeps from the graph (empty until the lifespan's refresher fills it)."""
+    """Shared by every request: settings, the Neo4j reader, the ontology catalogue, what
+    the server keeps from the graph (empty until the lifespan's refresher fills it) and
+    the live events of the ingestion worker (none unless it runs in this server)."""
 
     settings: Settings
     reader: Reader
     catalogue: Catalogue
     cache: GraphCache = field(default_factory=GraphCache)
+    live: LiveHub = field(default_factory=LiveHub)  # the ingestion worker's events
 
 
 class Context(TypedDict):

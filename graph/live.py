@@ -1,0 +1,169 @@
+"""Live state on point nodes: what ingestion reads (the points and their topics) and
+writes (values, staleness), each as one batched statement.
+
+A point's live value is ``value``, ``observedAt`` (source time), ``receivedAt``,
+``quality`` and ``stale`` on its node (its ``unit`` is the model's). Writes carry times as
+epoch milliseconds and store Neo4j datetimes. An observation lands only if it is newer
+than the one stored (``observedAt``), so late and out-of-order messages, and messages
+redelivered after a crash, never overwrite a newer value; this holds across several
+workers because Neo4j checks it inside the write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, LiteralString
+
+import neo4j
+from neo4j import Driver
+
+from graph.connection import neo4j_errors
+from graph.reader import Reader
+
+POINTS: LiteralString = """
+MATCH (p:Point:Twin) WHERE p.mqttTopic IS NOT NULL
+OPTIONAL MATCH (a:Twin)-[:HAS_POINT]->(p)
+RETURN collect([p.iri, p.id, p.mqttTopic, p.unit, p.datatype, p.minValue, p.maxValue,
+                p.expectedInterval, p.receivedAt.epochMillis, p.stale, a.id,
+                [label IN labels(a) WHERE label <> 'Twin']]) AS points
+"""
+
+APPLY: LiteralString = """
+UNWIND $rows AS row
+MATCH (p:Twin {iri: row.iri})
+WITH p, row, datetime({epochMillis: row.observedAt}) AS observed
+WHERE p.observedAt IS NULL OR p.observedAt < observed
+WITH p, row, observed, p.stale AS wasStale
+SET p.value = row.value, p.observedAt = observed,
+    p.receivedAt = datetime({epochMillis: row.receivedAt}), p.quality = row.quality,
+    p.stale = false
+RETURN collect(p.iri) AS applied, collect(CASE WHEN wasStale THEN p.iri END) AS fresh
+"""
+
+MARK_STALE: LiteralString = """
+UNWIND $rows AS row
+MATCH (p:Twin {iri: row.iri})
+WHERE p.receivedAt <= datetime({epochMillis: row.silentSince}) AND p.stale IS NOT true
+SET p.stale = true
+RETURN collect(p.iri) AS stale
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PointRow:
+    """A point as ingestion reads it from the graph."""
+
+    iri: str
+    id: str
+    topic: str
+    unit: str | None
+    datatype: str | None
+    min_value: float | None
+    max_value: float | None
+    expected_interval: float | None
+    received_at_ms: int | None  # its last receivedAt, None if it never reported
+    stale: bool
+    asset_id: str | None  # the asset it reports on (HAS_POINT)
+    asset_labels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveValue:
+    """One observation to write: times in epoch milliseconds."""
+
+    iri: str
+    value: bool | int | float | str
+    observed_at_ms: int
+    received_at_ms: int
+    quality: str
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a write changed: the points updated, and of those the ones that were stale."""
+
+    applied: tuple[str, ...]
+    fresh: tuple[str, ...]
+
+
+def read_points(reader: Reader) -> list[PointRow]:
+    """Every point that has an MQTT topic, in one statement."""
+    (row,) = reader.rows(POINTS, "reading the points and their MQTT topics")
+    return [
+        PointRow(
+            iri=iri,
+            id=point_id,
+            topic=topic,
+            unit=unit,
+            datatype=datatype,
+            min_value=_float(low),
+            max_value=_float(high),
+            expected_interval=_float(interval),
+            received_at_ms=received,
+            stale=stale is True,
+            asset_id=asset_id,
+            asset_labels=tuple(labels or ()),
+        )
+        for (
+            iri,
+            point_id,
+            topic,
+            unit,
+            datatype,
+            low,
+            high,
+            interval,
+            received,
+            stale,
+            asset_id,
+            labels,
+        ) in row["points"]
+    ]
+
+
+def write_live_values(
+    driver: Driver, values: Sequence[LiveValue], database: str | None = None
+) -> Applied:
+    """Write ``values`` (at most one per point) in one transaction; older ones than what
+    is stored are skipped. Raises ``GraphError`` (``retryable`` when worth retrying)."""
+    rows = [
+        {
+            "iri": v.iri,
+            "value": v.value,
+            "observedAt": v.observed_at_ms,
+            "receivedAt": v.received_at_ms,
+            "quality": v.quality,
+        }
+        for v in values
+    ]
+    (record,) = _write(driver, APPLY, "writing live values", database, rows=rows)
+    return Applied(tuple(record["applied"]), tuple(record["fresh"]))
+
+
+def mark_stale(
+    driver: Driver, silent_since: Sequence[tuple[str, int]], database: str | None = None
+) -> tuple[str, ...]:
+    """Mark stale the points (IRI, epoch ms) that received nothing since that time; the
+    check is made in Neo4j, so a point another worker just updated is left alone. The
+    IRIs marked now."""
+    rows = [{"iri": iri, "silentSince": since} for iri, since in silent_since]
+    (record,) = _write(driver, MARK_STALE, "marking stale points", database, rows=rows)
+    return tuple(record["stale"])
+
+
+def _write(
+    driver: Driver, query: LiteralString, action: str, database: str | None, **params: Any
+) -> list[dict[str, Any]]:
+    def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+        return [record.data() for record in tx.run(query, params)]
+
+    with (
+        neo4j_errors(action),
+        driver.session(database=database, default_access_mode=neo4j.WRITE_ACCESS) as session,
+    ):
+        return session.execute_write(work)
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
