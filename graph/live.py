@@ -155,14 +155,17 @@ def mark_stale(
 def _write(
     driver: Driver, query: LiteralString, action: str, database: str | None, **params: Any
 ) -> list[dict[str, Any]]:
-    def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-        return [record.data() for record in tx.run(query, params)]
-
+    """One explicit transaction, committed or failed at once: not the driver's managed
+    transactions, which retry for 30 s; the worker retries with its own backoff and
+    counts the failures."""
     with (
         neo4j_errors(action),
         driver.session(database=database, default_access_mode=neo4j.WRITE_ACCESS) as session,
+        session.begin_transaction() as tx,
     ):
-        return session.execute_write(work)
+        rows = [record.data() for record in tx.run(query, params)]
+        tx.commit()
+        return rows
 
 
 def _float(value: object) -> float | None:

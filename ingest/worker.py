@@ -208,6 +208,8 @@ class IngestWorker:
         failed = [str(r) for r in reasons if r.is_failure]
         if failed:
             logger.error("the MQTT broker refused a subscription: %s", ", ".join(failed))
+        else:
+            logger.info("subscribed to %d topic filter(s)", len(reasons))
         self._ready.set()
 
     def _on_disconnect(

@@ -1,0 +1,220 @@
+"""The ingestion worker against the real Mosquitto and the real Neo4j with the example site:
+MQTT message in -> point node changed, or a dead letter out. Every test counts: each
+message published is applied, outdated (older than what is stored) or dead-lettered.
+
+Outages (Neo4j stopped, broker restarted, the worker killed) are in ``test_worker_outages``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from neo4j import Driver
+from prometheus_client import CollectorRegistry
+
+from ingest.errors import Reason
+from ingest.metrics import IngestMetrics
+from ingest.worker import IngestConfig, IngestWorker
+from ontology.validate import Ontology
+from server.loading import load_model
+from tests.conftest import DC1
+from tests.ingest.mqtt_clients import Publisher, Subscriber, wait_until
+from tests.mqtt_service import MqttService, unique
+from tests.neo4j_service import clean_database
+
+POWER = "dc1/ups-a1/output-power"  # KiloW, double, 0..440, every 5 s
+POWER_ID = "ups-a1.output-power"
+AVAILABLE = "dc1/utility-feed-a/available"  # boolean
+TEMPERATURE = "dc1/transformer-a/winding-temperature"  # DEG_C, 0..180
+INSTANCES = "dc1/svc-web/healthy-instances"  # integer 0..3
+POSITION = "dc1/ats-mech-h1/ats-position"  # string
+
+
+@pytest.fixture(scope="module")
+def dc1(_session_driver: Driver, ontology: Ontology) -> Driver:
+    clean_database(_session_driver)
+    assert load_model(_session_driver, [DC1], "dc1", ontology).report.ok
+    return _session_driver
+
+
+@pytest.fixture
+def site(dc1: Driver) -> Driver:
+    """The example site with no live values (each test starts without telemetry)."""
+    dc1.execute_query(
+        "MATCH (p:Point) REMOVE p.value, p.observedAt, p.receivedAt, p.quality, p.stale"
+    )
+    return dc1
+
+
+class Running:
+    """A worker on the session broker, with its metrics."""
+
+    def __init__(self, worker: IngestWorker, registry: CollectorRegistry) -> None:
+        self.worker = worker
+        self.registry = registry
+
+    def count(self, name: str, **labels: str) -> float:
+        value = self.registry.get_sample_value(name, labels or None)
+        return 0.0 if value is None else value
+
+    def outcomes(self) -> dict[str, float]:
+        return {
+            outcome: self.count("kgtwin_ingest_messages_total", outcome=outcome)
+            for outcome in ("applied", "outdated", "deadlettered", "ignored")
+        }
+
+    def settled(self, published: int, timeout: float = 20.0) -> dict[str, float]:
+        """The outcomes once every one of ``published`` messages has one."""
+        wait_until(
+            lambda: sum(self.outcomes().values()) >= published,
+            timeout,
+            lambda: f"outcomes {self.outcomes()} for {published} messages",
+        )
+        outcomes = self.outcomes()
+        assert sum(outcomes.values()) == published, outcomes
+        return outcomes
+
+
+@pytest.fixture
+def running(site: Driver, mqtt_broker: MqttService) -> Iterator[Running]:
+    registry = CollectorRegistry()
+    config = IngestConfig(mqtt_broker.address, client_id=unique("worker"))
+    worker = IngestWorker(config, site, IngestMetrics(registry))
+    worker.start()
+    try:
+        assert worker.wait_ready(30), "the worker did not subscribe within 30 s"
+        yield Running(worker, registry)
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def publisher(mqtt_broker: MqttService) -> Iterator[Publisher]:
+    with Publisher(mqtt_broker.address) as publisher:
+        yield publisher
+
+
+@pytest.fixture
+def dead_letters(mqtt_broker: MqttService) -> Iterator[Subscriber]:
+    with Subscriber(mqtt_broker.address, "kgtwin/deadletter/#") as subscriber:
+        yield subscriber
+
+
+def live(driver: Driver, point_id: str) -> dict[str, Any]:
+    records, _, _ = driver.execute_query(
+        "MATCH (p:Point {id: $id}) RETURN p.value AS value, p.observedAt AS observedAt, "
+        "p.receivedAt AS receivedAt, p.quality AS quality, p.stale AS stale",
+        id=point_id,
+    )
+    return records[0].data()
+
+
+def wait_value(driver: Driver, point_id: str, expected: object, timeout: float = 20.0) -> None:
+    wait_until(
+        lambda: live(driver, point_id)["value"] == expected,
+        timeout,
+        lambda: f"{point_id} = {live(driver, point_id)['value']!r}, expected {expected!r}",
+    )
+
+
+def test_every_payload_format_lands_on_its_point(
+    running: Running, publisher: Publisher, site: Driver
+) -> None:
+    now = time.time()
+    publisher.send(POWER, b"97.5")
+    publisher.send(AVAILABLE, b"true")
+    publisher.send(POSITION, b"source-b")  # plain text: only string points take it
+    publisher.send(
+        TEMPERATURE,
+        json.dumps({"value": 61.5, "ts": now - 2, "unit": "DEG_C", "quality": "uncertain"}),
+    )
+    senml = [
+        {"bn": "dc1/svc-web/", "n": "healthy-instances", "v": 2, "t": now - 1},
+    ]
+    publisher.send("dc1/gateway-7/pack", json.dumps(senml))  # routed by the SenML name
+    outcomes = running.settled(5)
+    assert outcomes == {"applied": 5, "outdated": 0, "deadlettered": 0, "ignored": 0}
+    assert live(site, POWER_ID)["value"] == 97.5
+    assert live(site, "utility-feed-a.available")["value"] is True
+    assert live(site, "ats-mech-h1.ats-position")["value"] == "source-b"
+    temperature = live(site, "transformer-a.winding-temperature")
+    assert temperature["value"] == 61.5
+    assert temperature["quality"] == "uncertain"
+    assert temperature["observedAt"].to_native().timestamp() == pytest.approx(now - 2, abs=0.002)
+    assert temperature["receivedAt"].to_native().timestamp() >= now - 0.5
+    assert temperature["stale"] is False
+    assert live(site, "svc-web.healthy-instances")["value"] == 2
+    lag = running.count("kgtwin_ingest_lag_seconds_count")
+    assert lag == 5  # one end-to-end lag per applied value
+
+
+def test_values_in_another_unit_are_converted_to_the_points_unit(
+    running: Running, publisher: Publisher, site: Driver
+) -> None:
+    publisher.send(POWER, json.dumps({"value": 97500, "unit": "W"}))
+    publisher.send(TEMPERATURE, json.dumps({"value": 212, "unit": "degF"}))
+    publisher.send(INSTANCES, json.dumps([{"n": INSTANCES, "v": 3, "u": "/"}]))
+    assert running.settled(3)["applied"] == 3
+    assert live(site, POWER_ID)["value"] == pytest.approx(97.5)
+    assert live(site, "transformer-a.winding-temperature")["value"] == pytest.approx(100.0)
+    assert live(site, "svc-web.healthy-instances")["value"] == 3
+
+
+BAD = [
+    (POWER, b"{not json", Reason.UNPARSEABLE),
+    (POWER, b"\xff\xfe\x00", Reason.UNPARSEABLE),
+    ("dc1/no-such-asset/power", b"1.0", Reason.UNKNOWN_TOPIC),
+    (POWER, json.dumps({"value": 1, "unit": "furlong-per-fortnight"}), Reason.UNKNOWN_UNIT),
+    (POWER, json.dumps({"value": 1, "unit": "degC"}), Reason.INCOMPATIBLE_UNIT),
+    (POWER, b"true", Reason.WRONG_DATATYPE),
+    (POWER, b"441.0", Reason.OUT_OF_RANGE),
+    (POWER, json.dumps({"value": 1.0, "ts": time.time() + 3600}), Reason.FUTURE_TIMESTAMP),
+]
+
+
+def test_each_bad_message_is_dead_lettered_with_its_reason_and_the_worker_goes_on(
+    running: Running, publisher: Publisher, dead_letters: Subscriber, site: Driver
+) -> None:
+    for topic, payload, _reason in BAD:
+        publisher.send(topic, payload)
+    publisher.send(POWER, b"12.5")  # a good one after all of them
+    outcomes = running.settled(len(BAD) + 1)
+    assert outcomes["deadlettered"] == len(BAD)
+    assert outcomes["applied"] == 1
+    assert live(site, POWER_ID)["value"] == 12.5
+    letters = dead_letters.wait_for(len(BAD))
+    for (topic, payload, reason), letter in zip(BAD, letters, strict=True):
+        raw = payload if isinstance(payload, bytes) else payload.encode()
+        assert letter.topic == f"kgtwin/deadletter/{topic}"
+        body = json.loads(letter.payload)
+        assert body["reason"] == reason.value, body
+        assert body["topic"] == topic
+        assert body["message"]  # says what was wrong
+        assert body["payloadBase64"] == base64.b64encode(raw).decode()
+    for reason in {r for _t, _p, r in BAD}:
+        expected = sum(1 for _t, _p, r in BAD if r is reason)
+        assert running.count("kgtwin_ingest_dead_letters_total", reason=reason.value) == expected
+
+
+def test_an_older_observation_never_overwrites_a_newer_one(
+    running: Running, publisher: Publisher, site: Driver
+) -> None:
+    now = time.time()
+    publisher.send(POWER, json.dumps({"value": 20.0, "ts": now - 10}))
+    wait_value(site, POWER_ID, 20.0)
+    publisher.send(POWER, json.dumps({"value": 10.0, "ts": now - 20}))  # late
+    publisher.send(POWER, json.dumps({"value": 15.0, "ts": now - 15}))  # late
+    outcomes = running.settled(3)
+    assert outcomes == {"applied": 1, "outdated": 2, "deadlettered": 0, "ignored": 0}
+    assert live(site, POWER_ID)["value"] == 20.0
+    # out of order within one batch: the newest wins whatever the arrival order
+    burst = [(now - 3, 33.0), (now - 1, 31.0), (now - 2, 32.0)]
+    for ts, value in burst:
+        publisher.send(POWER, json.dumps({"value": value, "ts": ts}))
+    running.settled(6)
+    assert live(site, POWER_ID)["value"] == 31.0
