@@ -44,7 +44,7 @@ RETURN collect(p.iri) AS applied, collect(CASE WHEN wasStale THEN p.iri END) AS 
 MARK_STALE: LiteralString = """
 UNWIND $rows AS row
 MATCH (p:Twin {iri: row.iri})
-WHERE p.receivedAt <= datetime({epochMillis: row.silentSince}) AND p.stale IS NOT true
+WHERE p.receivedAt <= datetime({epochMillis: row.silentSince}) AND coalesce(p.stale, false) = false
 SET p.stale = true
 RETURN collect(p.iri) AS stale
 """

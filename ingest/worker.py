@@ -403,7 +403,7 @@ class IngestWorker:
             if iri in self._stale or row is None or row.expected_interval is None:
                 continue
             if now - last > self.config.stale_after * row.expected_interval:
-                silent.append((iri, int(last * 1000)))
+                silent.append((iri, round(last * 1000)))  # as written: _live_value
         if not silent:
             return
         try:
@@ -411,7 +411,10 @@ class IngestWorker:
         except GraphError as exc:
             logger.warning("cannot mark stale points now: %s", exc)
             return
-        self._stale.update(iri for iri, _ in silent)  # marked, or updated elsewhere meanwhile
+        self._stale.update(marked)
+        for iri, _since in silent:
+            if iri not in self._stale:  # another worker wrote it meanwhile: check again later
+                self._last_received[iri] = now
         self.metrics.stale_points.set(len(self._stale))
         if marked:
             logger.info("%d point(s) went stale", len(marked))

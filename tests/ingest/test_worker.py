@@ -22,7 +22,7 @@ from ingest.metrics import IngestMetrics
 from ingest.worker import IngestConfig, IngestWorker
 from ontology.validate import Ontology
 from server.loading import load_model
-from tests.conftest import DC1
+from tests.conftest import DC1, FIXTURES
 from tests.ingest.mqtt_clients import Publisher, Subscriber, wait_until
 from tests.mqtt_service import MqttService, unique
 from tests.neo4j_service import clean_database
@@ -35,10 +35,15 @@ INSTANCES = "dc1/svc-web/healthy-instances"  # integer 0..3
 POSITION = "dc1/ats-mech-h1/ats-position"  # string
 
 
+FAST = FIXTURES / "ingest" / "fast.ttl"  # one point that reports every 0.5 s
+FLOW, FLOW_ID = "fast/pump-1/flow", "pump-1.flow"
+
+
 @pytest.fixture(scope="module")
 def dc1(_session_driver: Driver, ontology: Ontology) -> Driver:
     clean_database(_session_driver)
     assert load_model(_session_driver, [DC1], "dc1", ontology).report.ok
+    assert load_model(_session_driver, [FAST], "fast", ontology).report.ok
     return _session_driver
 
 
@@ -218,3 +223,24 @@ def test_an_older_observation_never_overwrites_a_newer_one(
         publisher.send(POWER, json.dumps({"value": value, "ts": ts}))
     running.settled(6)
     assert live(site, POWER_ID)["value"] == 31.0
+
+
+def test_a_silent_point_goes_stale_and_fresh_again_when_data_returns(
+    running: Running, publisher: Publisher, site: Driver
+) -> None:
+    publisher.send(FLOW, b"42.0")
+    wait_value(site, FLOW_ID, 42.0)
+    assert live(site, FLOW_ID)["stale"] is False
+    # three expected intervals (1.5 s) of silence, checked every second
+    wait_until(lambda: live(site, FLOW_ID)["stale"] is True, 10, lambda: "never stale")
+    assert running.count("kgtwin_ingest_stale_points") == 1
+    assert live(site, FLOW_ID)["value"] == 42.0  # the last value stays, marked stale
+    publisher.send(FLOW, b"43.0")
+    wait_value(site, FLOW_ID, 43.0)
+    assert live(site, FLOW_ID)["stale"] is False
+    wait_until(lambda: running.count("kgtwin_ingest_stale_points") == 0, 5, lambda: "gauge")
+    # points that report on time never go stale (dc1's report every 5 s or more)
+    publisher.send(POWER, b"1.0")
+    wait_value(site, POWER_ID, 1.0)
+    time.sleep(1.5)
+    assert live(site, POWER_ID)["stale"] is False
