@@ -11,6 +11,8 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +26,7 @@ from ontology.validate import Ontology
 from server.loading import load_model
 from tests.conftest import DC1, FIXTURES
 from tests.ingest.mqtt_clients import Publisher, Subscriber, wait_until
-from tests.mqtt_service import MqttService, unique
+from tests.mqtt_service import LocalBrokers, MqttService, unique
 from tests.neo4j_service import clean_database
 
 POWER = "dc1/ups-a1/output-power"  # KiloW, double, 0..440, every 5 s
@@ -244,3 +246,62 @@ def test_a_silent_point_goes_stale_and_fresh_again_when_data_returns(
     wait_value(site, POWER_ID, 1.0)
     time.sleep(1.5)
     assert live(site, POWER_ID)["stale"] is False
+
+
+def test_a_model_loaded_later_brings_its_topics_in(
+    running: Running, publisher: Publisher, site: Driver, ontology: Ontology, tmp_path: Path
+) -> None:
+    """The worker re-reads the points when a load changes the graph: a new site's point, on
+    a topic no filter covered, is ingested without a restart."""
+    late = tmp_path / "late.ttl"
+    late.write_text(
+        FAST.read_text()
+        .replace("site/fast#", "site/late#")
+        .replace('"fast/pump-1/flow"', '"late/pump-1/flow"')
+    )
+    publisher.send("late/pump-1/flow", b"7.0")  # before the load: no point, no subscription
+    try:
+        assert load_model(site, [late], "late", ontology).report.ok
+        wait_until(lambda: "late/#" in running.worker.table.filters(), 15, lambda: "not re-read")
+        publisher.send("late/pump-1/flow", b"8.0")
+        late_flow = "https://w3id.org/kgtwin/site/late#pump-1.flow"
+        wait_until(
+            lambda: (
+                site.execute_query(
+                    "MATCH (p:Point {iri: $iri}) RETURN p.value AS v", iri=late_flow
+                ).records[0]["v"]
+                == 8.0
+            ),
+            15,
+            lambda: "the new point got no value",
+        )
+        assert running.settled(1)["applied"] == 1  # the first one was never subscribed to
+    finally:
+        site.execute_query("MATCH (n:Twin {model: 'late'}) DETACH DELETE n")
+        site.execute_query("MATCH (m:Model {name: 'late'}) DELETE m")
+
+
+def test_a_broker_with_a_password(own_brokers: LocalBrokers, site: Driver) -> None:
+    broker = own_brokers.start(username="ingest", password="s3cret-pw")
+    good = replace(broker.address, username="ingest", password="s3cret-pw")
+    bad = replace(good, password="wrong")
+    registry = CollectorRegistry()
+    refused = IngestWorker(
+        IngestConfig(bad, client_id=unique("bad")), site, IngestMetrics(registry)
+    )
+    refused.start()
+    try:
+        assert not refused.wait_ready(3)  # refused by the broker: never subscribed
+        assert registry.get_sample_value("kgtwin_ingest_connected") == 0
+    finally:
+        refused.stop()
+    config = IngestConfig(good, client_id=unique("good"))
+    worker = IngestWorker(config, site, IngestMetrics(CollectorRegistry()))
+    worker.start()
+    try:
+        assert worker.wait_ready(30)
+        with Publisher(good) as publisher:
+            publisher.send(POWER, b"3.5")
+        wait_value(site, POWER_ID, 3.5)
+    finally:
+        worker.stop()

@@ -82,3 +82,20 @@ def test_neo4j_down_is_a_clear_error(
     monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
     assert main(["load", str(DC1)]) == 1
     assert "Neo4j is not reachable" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest"], "no MQTT broker: give --broker mqtt://HOST:PORT"),
+        (["ingest", "--broker", "http://127.0.0.1:1883"], "http"),
+        (["ingest", "--broker", "mqtt://user:hunter2@"], "***"),
+    ],
+)
+def test_ingest_without_a_usable_broker_url_exits_2_saying_why(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "hunter2" not in err  # a password in the URL is never printed
