@@ -30,7 +30,8 @@ MATCH (r:Relationship)
 OPTIONAL MATCH (r)-[:SUBPROPERTY_OF]->(p:Relationship)
 WITH r, collect(p.type) AS parents
 RETURN 'relationship' AS kind,
-       r {.iri, .name, .type, .label, .comment, .dependencyDirection, .domain, .range} AS term,
+       r {.iri, .name, .type, .label, .comment, .dependencyDirection, .domain, .range,
+          .asProperty} AS term,
        parents
 """
 
@@ -55,6 +56,7 @@ class RelationshipTerm:
     domain: tuple[str, ...]
     range: tuple[str, ...]
     parents: tuple[str, ...]  # types
+    as_property: bool = False  # values are ontology individuals, stored as a node property
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,23 @@ class Terms:
         """``types`` in order, without repeats, each checked against the ontology."""
         checked: list[str] = []
         for rel_type in types:
-            if rel_type not in self.relationships:
+            term = self.relationships.get(rel_type)
+            if term is None:
+                raise UnknownRelationship(_unknown("relationship type", rel_type, self.edges))
+            if term.as_property:
                 raise UnknownRelationship(
-                    _unknown("relationship type", rel_type, self.relationships)
+                    f"{rel_type} is not an edge in the graph: its values (ontology individuals "
+                    f"such as units) are stored as the node property {term.name!r}; valid "
+                    f"choices: {', '.join(sorted(self.edges))}"
                 )
             if rel_type not in checked:
                 checked.append(rel_type)
         return tuple(checked)
+
+    @cached_property
+    def edges(self) -> dict[str, RelationshipTerm]:
+        """The relationship types that are edges in the graph (not stored as properties)."""
+        return {t: r for t, r in self.relationships.items() if not r.as_property}
 
     @cached_property
     def dependency_types(self) -> tuple[str, ...]:
@@ -139,6 +151,7 @@ def read_terms(reader: Reader) -> Terms:
                 domain=tuple(term["domain"] or ()),
                 range=tuple(term["range"] or ()),
                 parents=parents,
+                as_property=term["asProperty"] is True,
             )
     return Terms(classes, relationships)
 

@@ -41,6 +41,9 @@ def map_ontology(vocabulary: Vocabulary) -> PropertyGraph:
     """The ontology as ``(:Class)-[:SUBCLASS_OF]->(:Class)`` and ``(:Relationship)`` nodes."""
     nodes: dict[str, NodeRecord] = {}
     rels: set[RelRecord] = set()
+    # classes of the ontology's individuals (units, quantity kinds): a property ranging over
+    # them is stored as a node property holding the individual's name, never as an edge
+    individual_classes = frozenset().union(*vocabulary.individuals.values())
     for info in vocabulary.classes.values():
         nodes[info.iri] = NodeRecord(
             info.iri,
@@ -63,6 +66,8 @@ def map_ontology(vocabulary: Vocabulary) -> PropertyGraph:
         direction = vocabulary.dependency_direction(prop.iri)
         if direction is not None:
             props["dependencyDirection"] = direction
+        if prop.range and all(r in individual_classes for r in prop.range):
+            props["asProperty"] = True
         nodes[prop.iri] = NodeRecord(prop.iri, ("OntologyTerm", "Relationship"), props)
         rels.update(RelRecord(prop.iri, "SUBPROPERTY_OF", parent) for parent in prop.parents)
     return PropertyGraph(nodes, frozenset(r for r in rels if r.target in nodes))

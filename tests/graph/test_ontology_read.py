@@ -55,6 +55,18 @@ def test_unknown_names_are_refused_with_the_choices(terms: Terms) -> None:
         terms.check_relationships(["FEEDS", "feeds"])
 
 
+def test_properties_whose_values_are_units_are_not_edges(terms: Terms) -> None:
+    """kgt:unit links a point to a QUDT unit individual: the graph holds it as the node
+    property ``unit``, so UNIT is neither a walkable type nor offered as a choice."""
+    assert terms.relationships["UNIT"].as_property
+    assert not terms.relationships["FEEDS"].as_property
+    with pytest.raises(UnknownRelationship, match="stored as the node property 'unit'") as caught:
+        terms.check_relationships(["UNIT"])
+    choices = str(caught.value).split("valid choices: ")[1].split(", ")
+    assert "FEEDS" in choices
+    assert not {"UNIT", "CAPACITY_UNIT", "QUANTITY_KIND", "HAS_QUANTITY_KIND"} & set(choices)
+
+
 def test_an_empty_graph_says_to_load_a_model_first(driver: Driver) -> None:
     with pytest.raises(UnknownClass, match="the graph holds no ontology yet"):
         read_terms(Reader(driver)).check_class("Pump")
