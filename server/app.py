@@ -1,7 +1,8 @@
 """The one place that wires the server together: :func:`create_app`.
 
 Routes: ``/graphql`` (GraphQL over HTTP, GET and POST, as :mod:`server.graphql_http`
-describes; GraphiQL for a browser),
+describes; GraphiQL for a browser; and over WebSocket, graphql-transport-ws, as
+:mod:`server.graphql_ws` describes),
 ``/healthz`` (200 when Neo4j answers, 503 with the reason when it does not) and
 ``/metrics`` (Prometheus text format). The lifespan
 loads the ontology catalogue, keeps the graph cache fresh (:mod:`server.graph_cache`),
@@ -21,8 +22,9 @@ import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from strawberry.types.unset import UnsetType
 
 from graph.connection import open_driver
 from graph.errors import GraphError
@@ -30,32 +32,45 @@ from graph.reader import Reader
 from ingest.worker import IngestConfig, IngestWorker
 from ontology.catalogue import Catalogue
 from ontology.validate import Ontology
-from server.auth import auth_middleware, principal_of
+from server.auth import BearerTokenBackend, middleware_for, principal_of, token_backend
 from server.graph_cache import keep_fresh
 from server.graphql_http import GraphQLOverHTTP
+from server.graphql_ws import PROTOCOLS, ClosingAdapter, connect
 from server.live import LiveHub
 from server.metrics import Metrics
-from server.schema import build_schema
+from server.schema import TwinSchema, build_schema
 from server.schema.context import Context, Services, make_context
 from server.schema.loaders import in_thread
 from server.settings import Settings
 
 
 class TwinGraphQL(GraphQLOverHTTP[Context, None]):
-    """The GraphQL-over-HTTP app (:mod:`server.graphql_http`) with our context: the app's
-    services and the principal that the authentication middleware put on the request
-    (None: anonymous)."""
+    """The GraphQL app with our context: the app's services and the principal that the
+    authentication middleware put on the request (None: anonymous); over WebSocket, the
+    principal of the ``connection_init`` token (:mod:`server.graphql_ws`)."""
+
+    websocket_adapter_class = ClosingAdapter  # type: ignore[assignment]  # as Strawberry's
+
+    def __init__(self, schema: TwinSchema, tokens: BearerTokenBackend) -> None:
+        super().__init__(schema, subscription_protocols=PROTOCOLS)
+        self.tokens = tokens
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         services: Services = request.app.state.services
+        if isinstance(request, WebSocket):
+            return make_context(services, principal_of(request), websocket=request)
         return make_context(
             services,
             principal_of(request),
-            request if isinstance(request, Request) else None,
+            request,
             response if isinstance(response, Response) else None,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        await connect(context, self.tokens)
+        return UnsetType()  # connection_ack without a payload
 
 
 async def healthz(request: Request) -> Response:
@@ -109,13 +124,15 @@ def create_app(settings: Settings) -> Starlette:
                 await in_thread(worker.stop)
             await in_thread(driver.close)
 
-    graphql = TwinGraphQL(build_schema(settings, extensions=[metrics.extension()]))
+    tokens = token_backend(driver, database=settings.neo4j_database)
+    graphql = TwinGraphQL(build_schema(settings, extensions=[metrics.extension()]), tokens)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
         ],
-        middleware=[auth_middleware(driver, database=settings.neo4j_database)],
+        middleware=[middleware_for(tokens)],
         lifespan=lifespan,
     )

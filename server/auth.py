@@ -14,6 +14,11 @@ Every HTTP and WebSocket request passes :func:`auth_middleware`:
 - Neo4j unreachable while checking a token: 503 (``extensions.code``
   ``SERVICE_UNAVAILABLE``); the next request tries again.
 
+A WebSocket handshake refused this way is closed before it is accepted (the client sees
+HTTP 403). Browsers cannot put a header on a WebSocket, so GraphQL over WebSocket also
+takes the token from its ``connection_init`` message, checked by the same backend
+(:mod:`server.graphql_ws`).
+
 Lookups are cached for ``cache_ttl`` seconds (default 5) per server process, so a token
 revoked with ``kgtwin token revoke`` stops working within that time on every server.
 """
@@ -174,6 +179,22 @@ class Refused(AuthenticationError):
         self.bearer_error = bearer_error
 
 
+def bearer_token(value: str, where: str) -> str:
+    """The token of a ``Bearer <token>`` credential (scheme case-insensitive); raises
+    ``Refused`` (401) when ``value`` is not one. ``where`` names it in the message."""
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise Refused(
+            f"{where} must be 'Bearer <token>'; "
+            "create a token with `kgtwin token create --role viewer`",
+            status=401,
+            code="UNAUTHENTICATED",
+            bearer_error="invalid_request",
+        )
+    return token
+
+
 class BearerTokenBackend(AuthenticationBackend):
     """Reads ``Authorization: Bearer <token>`` and finds the token in Neo4j (cached)."""
 
@@ -186,16 +207,13 @@ class BearerTokenBackend(AuthenticationBackend):
         header = conn.headers.get("authorization")
         if header is None:
             return None
-        scheme, _, token = header.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or " " in token:
-            raise Refused(
-                "the Authorization header must be 'Bearer <token>'; "
-                "create a token with `kgtwin token create --role viewer`",
-                status=401,
-                code="UNAUTHENTICATED",
-                bearer_error="invalid_request",
-            )
+        principal = await self.check(bearer_token(header, "the Authorization header"))
+        scopes = ["authenticated", *(role.label for role in Role if role <= principal.role)]
+        return AuthCredentials(scopes), AuthenticatedUser(principal)
+
+    async def check(self, token: str) -> Principal:
+        """The principal of an active ``token``; raises ``Refused`` for an unknown or
+        revoked one (401), or when Neo4j cannot be asked (503)."""
         principal = await self._principal(token)
         if principal is None:
             raise Refused(
@@ -204,8 +222,7 @@ class BearerTokenBackend(AuthenticationBackend):
                 code="UNAUTHENTICATED",
                 bearer_error="invalid_token",
             )
-        scopes = ["authenticated", *(role.label for role in Role if role <= principal.role)]
-        return AuthCredentials(scopes), AuthenticatedUser(principal)
+        return principal
 
     async def _principal(self, token: str) -> Principal | None:
         key = hash_token(token)
@@ -261,5 +278,17 @@ def auth_middleware(
     close it in the lifespan. A token revoked in Neo4j stops working within ``cache_ttl``
     seconds; 0 disables the cache.
     """
-    backend = BearerTokenBackend(driver, TokenCache(cache_ttl), database=database)
+    return middleware_for(token_backend(driver, cache_ttl=cache_ttl, database=database))
+
+
+def token_backend(
+    driver: Driver, *, cache_ttl: float = DEFAULT_CACHE_TTL, database: str | None = None
+) -> BearerTokenBackend:
+    """The token checker with its cache, to share between the middleware and the GraphQL
+    WebSocket handshake (whose token comes in a message, not a header)."""
+    return BearerTokenBackend(driver, TokenCache(cache_ttl), database=database)
+
+
+def middleware_for(backend: BearerTokenBackend) -> Middleware:
+    """The authentication middleware checking tokens with ``backend``."""
     return Middleware(AuthenticationMiddleware, backend=backend, on_error=refusal_response)

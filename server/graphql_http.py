@@ -18,7 +18,8 @@ What :class:`GraphQLOverHTTP` changes from Strawberry's view:
   response ``{"errors": [...]}`` in the negotiated media type, code ``BAD_REQUEST``,
   instead of Strawberry's plain text.
 - **A mutation over GET** is refused with 405 and ``Allow: POST`` (code
-  ``METHOD_NOT_ALLOWED``) rather than 400.
+  ``METHOD_NOT_ALLOWED``) rather than 400; **a subscription** (GET or POST) with 400 and a
+  message pointing to the WebSocket (:mod:`server.graphql_ws`).
 
 ``tools/graphql-http-audit`` runs the ``graphql-http`` audit against this view;
 ``tests/server/test_graphql_http_audit.py`` lists the audits it does not pass and why.
@@ -37,9 +38,14 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
+SUBSCRIPTIONS_OVER_WEBSOCKET = (
+    "subscriptions are not served over HTTP: open a WebSocket to /graphql "
+    "(subprotocol graphql-transport-ws)"
+)
 
 ContextT = TypeVar("ContextT")
 RootValueT = TypeVar("RootValueT")
@@ -149,15 +155,20 @@ class GraphQLOverHTTP(GraphQL[ContextT, RootValueT]):
 
 def refusal(request: Request, exc: HTTPException) -> Response:
     """A request Strawberry refused before running it, as a GraphQL response with one
-    error: 405 and ``Allow: POST`` for a mutation over GET, else the status it chose."""
-    status, code = exc.status_code, "BAD_REQUEST"
+    error: 405 and ``Allow: POST`` for a mutation over GET, else the status it chose (400
+    for a subscription, which only a WebSocket serves)."""
+    status, code, message = exc.status_code, "BAD_REQUEST", exc.reason
     headers = {"vary": "Accept"}
-    if request.method == "GET" and isinstance(exc.__cause__, InvalidOperationTypeError):
-        status, code = 405, "METHOD_NOT_ALLOWED"
-        headers["allow"] = "POST"
+    refused = exc.__cause__
+    if isinstance(refused, InvalidOperationTypeError):
+        if refused.operation_type is OperationType.SUBSCRIPTION:
+            message = SUBSCRIPTIONS_OVER_WEBSOCKET
+        elif request.method == "GET":
+            status, code = 405, "METHOD_NOT_ALLOWED"
+            headers["allow"] = "POST"
     elif status == 404:
         code = "NOT_FOUND"
-    body: dict[str, Any] = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+    body: dict[str, Any] = {"errors": [{"message": message, "extensions": {"code": code}}]}
     media_type = negotiate(request.headers.get("accept"))
     return JSONResponse(
         body, status_code=status, headers=headers, media_type=_content_type(media_type)

@@ -88,3 +88,8 @@ class LiveHub:
         with self._lock:
             self._updates.discard(feed)
             self._staleness.discard(feed)
+
+    def open_feeds(self) -> int:
+        """How many feeds are open: the subscriptions being served."""
+        with self._lock:
+            return len(self._updates) + len(self._staleness)

@@ -14,6 +14,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+from strawberry.types.execution import StreamExecutionResult
+from strawberry.types.graphql import OperationType
 
 from ingest.metrics import IngestMetrics
 
@@ -60,10 +63,12 @@ class Metrics:
         """The ingestion worker's metrics, in this registry (served on the same /metrics)."""
         return IngestMetrics(self.registry)
 
-    def observe(self, operation: str | None, seconds: float, codes: list[str]) -> None:
+    def observe(self, operation: str | None, seconds: float | None, codes: list[str]) -> None:
+        """One operation; ``seconds`` None for one without a latency (a subscription)."""
         name = self._label(operation)
         self.requests.labels(name).inc()
-        self.latency.labels(name).observe(seconds)
+        if seconds is not None:
+            self.latency.labels(name).observe(seconds)
         for code in codes:
             self.errors.labels(code).inc()
 
@@ -80,29 +85,59 @@ class Metrics:
         return operation
 
     def extension(self) -> Callable[..., SchemaExtension]:
-        """A Strawberry extension class that records every operation into these metrics."""
+        """A Strawberry extension class that records every operation into these metrics.
+
+        A streamed operation (over WebSocket) has the errors of each result it sends
+        counted as they go; a subscription's lifetime is not a latency, so it is counted
+        as an operation without one."""
         metrics = self
 
         class _Observe(SchemaExtension):
+            _streamed_codes: list[str] | None = None
+
             def on_operation(self) -> Iterator[None]:
                 start = time.perf_counter()
-                yield
+                try:
+                    yield
+                finally:  # a subscription ends by being cancelled
+                    self._record(time.perf_counter() - start)
+
+            def _record(self, seconds: float) -> None:
                 context = self.execution_context
-                result = context.result
-                errors = [
-                    *(context.pre_execution_errors or []),
-                    *((result.errors or []) if result is not None else []),
-                ]
-                metrics.observe(
-                    context.operation_name,
-                    time.perf_counter() - start,
-                    [_code(e) for e in errors],
-                )
+                if self._streamed_codes is not None:
+                    codes = self._streamed_codes
+                else:
+                    # the result's errors, coded; pre_execution_errors holds the same ones
+                    # uncoded (Strawberry puts every error there), so it counts only when
+                    # there is no result
+                    result = context.result
+                    errors = context.pre_execution_errors if result is None else result.errors
+                    codes = [_code(e) for e in errors or []]
+                latency = None if _is_subscription(context) else seconds
+                metrics.observe(context.operation_name, latency, codes)
+
+            def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+                if self._streamed_codes is None:
+                    self._streamed_codes = []
+                try:
+                    yield
+                finally:  # after the error-code extension has coded them
+                    errors = getattr(result, "errors", None) or []
+                    self._streamed_codes.extend(_code(e) for e in errors)
 
         return _Observe
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _is_subscription(context: ExecutionContext) -> bool:
+    if context.graphql_document is None:
+        return False
+    try:
+        return context.operation_type is OperationType.SUBSCRIPTION
+    except RuntimeError:  # the operation cannot be told (no or an unknown operation name)
+        return False
 
 
 def _code(error: Any) -> str:

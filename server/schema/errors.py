@@ -26,7 +26,7 @@ from typing import Any
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
-from strawberry.types.execution import ExecutionResult
+from strawberry.types.execution import ExecutionResult, StreamExecutionResult
 
 from graph.errors import (
     InvalidRead,
@@ -163,11 +163,23 @@ def format_error(error: GraphQLError) -> GraphQLError:
 class ErrorCodes(SchemaExtension):
     """Gives every error of a result its ``extensions.code`` and masks unexpected ones.
 
-    List it last among the schema's extensions: its ``on_operation`` then finishes first,
-    so extensions listed before it (metrics) see the codes."""
+    A streamed operation (a subscription, or any operation over WebSocket) has its results
+    coded one by one, before each is sent; otherwise the result is coded when the operation
+    ends. List it last among the schema's extensions: its hooks then finish first, so
+    extensions listed before it (metrics) see the codes."""
+
+    _streamed = False
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
+        if self._streamed:  # already coded, result by result
+            return
         if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
             result.errors = [format_error(e) for e in result.errors]
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        self._streamed = True
+        if isinstance(result, ExecutionResult) and result.errors:
+            result.errors = [format_error(e) for e in result.errors]
+        yield

@@ -23,7 +23,7 @@ def serving(app: Starlette, start_timeout: float = 30.0) -> Iterator[httpx.Clien
     """``app`` under uvicorn (in a thread) on a free port, and a keep-alive client for it."""
     (port,) = free_ports(1)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
+        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -71,6 +71,17 @@ def test_errors_over_http_have_codes_and_no_trace(client: httpx.Client) -> None:
     assert "Traceback" not in str(body)
 
 
+def test_an_error_is_counted_once_under_its_code(client: httpx.Client) -> None:
+    """Regression: every error was also counted as GRAPHQL_VALIDATION_FAILED (the uncoded
+    copy Strawberry keeps in ``pre_execution_errors``)."""
+    codes = ("NOT_FOUND", "GRAPHQL_VALIDATION_FAILED")
+    before = {c: metric(client, "kgtwin_graphql_errors_total", code=c) for c in codes}
+    graphql(client, '{ asset(id: "nope") { id } }')
+    graphql(client, "{ nope }")
+    after = {c: metric(client, "kgtwin_graphql_errors_total", code=c) for c in codes}
+    assert after == {c: before[c] + 1 for c in codes}
+
+
 def test_healthz_when_neo4j_answers(client: httpx.Client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200

@@ -67,7 +67,10 @@ def test_secrets_never_show(config: Path) -> None:
             "[server]\nprot = 1\n",
             "unknown key 'prot' in [server]; valid keys: anonymous_read, host",
         ),
-        ("[srever]\n", "unknown section [srever]; valid sections: [limits], [local], [neo4j]"),
+        (
+            "[srever]\n",
+            "unknown section [srever]; valid sections: [limits], [local], [mqtt], [neo4j]",
+        ),
         ("[server]\nport = 70000\n", "[server] port=70000 is not a port number (1-65535)"),
         ("[server]\nanonymous_read = 'maybe'\n", "is not a boolean: use true or false"),
         ("[server\n", "not valid TOML"),

@@ -1,0 +1,165 @@
+"""The root ``Subscription`` type: live values and staleness as the ingestion worker commits
+them (:mod:`server.live`), for the assets a client asks about.
+
+Each subscription opens a :class:`server.live.Feed` with its filter when it starts and
+closes it when it ends, however it ends (the client completes it, disconnects, or the
+server stops). The arguments are checked before anything streams: the viewer role, an
+``assetId`` that names a node, a ``class`` of the ontology; a bad one is an error of the
+operation (``NOT_FOUND``, ``UNKNOWN_CLASS`` with the choices, ``UNAUTHENTICATED``...), sent
+instead of any event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, TypeVar
+
+import strawberry
+from strawberry.scalars import JSON
+
+from ingest import events
+from server.auth import Role
+from server.live import Feed, LiveHub
+from server.schema.context import GraphInfo, loaders, services
+from server.schema.lookup import find_node
+from server.schema.permissions import require_role
+from server.schema.values import plain
+
+E = TypeVar("E", events.PointUpdate, events.StalenessChange)
+T = TypeVar("T")
+
+AssetIdArgument = Annotated[
+    str | None,
+    strawberry.argument(description="Only the points of this asset (its id)."),
+]
+ClassArgument = Annotated[
+    str | None,
+    strawberry.argument(
+        name="class",
+        description="Only the points of assets of this class or of a subclass (e.g. UPS).",
+    ),
+]
+
+
+@strawberry.type(description="A live value the ingestion worker has just written to a point.")
+class PointUpdate:
+    point_id: str
+    point_iri: str
+    asset_id: str | None = strawberry.field(description="The asset the point reports on.")
+    value: JSON = strawberry.field(description="The value, in `unit`.")
+    unit: str = strawberry.field(description="QUDT unit (local name), e.g. KiloW.")
+    observed_at: datetime = strawberry.field(description="When the source measured it.")
+    received_at: datetime = strawberry.field(description="When the twin received it.")
+    quality: str
+
+
+@strawberry.type(description="A point that went stale (no data for too long) or fresh again.")
+class StalenessChange:
+    point_id: str
+    point_iri: str
+    asset_id: str | None = strawberry.field(description="The asset the point reports on.")
+    stale: bool
+    at: datetime = strawberry.field(description="When the worker noticed the change.")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFilter:
+    """Which events a subscription wants: those of one asset and/or of assets of a class
+    (an event carries its asset's labels: its class and every superclass)."""
+
+    asset_id: str | None = None
+    label: str | None = None
+
+    def accepts(self, event: events.PointUpdate | events.StalenessChange) -> bool:
+        return (self.asset_id is None or event.asset_id == self.asset_id) and (
+            self.label is None or self.label in event.asset_labels
+        )
+
+
+async def checked_filter(
+    info: GraphInfo, asset_id: str | None, class_name: str | None
+) -> LiveFilter:
+    """The filter of a subscription's arguments, after the role and the arguments are
+    checked: the asset must exist, the class must be one of the ontology's."""
+    require_role(info, Role.VIEWER)
+    label = None
+    if class_name is not None:
+        label = (await loaders(info).terms()).check_class(class_name).name
+    if asset_id is not None:
+        await find_node(info, asset_id, None)
+    return LiveFilter(asset_id, label)
+
+
+def point_update(event: events.PointUpdate) -> PointUpdate:
+    return PointUpdate(
+        point_id=event.point_id,
+        point_iri=event.point_iri,
+        asset_id=event.asset_id,
+        value=plain(event.value),
+        unit=event.unit,
+        observed_at=_moment(event.observed_at),
+        received_at=_moment(event.received_at),
+        quality=event.quality,
+    )
+
+
+def staleness_change(event: events.StalenessChange) -> StalenessChange:
+    return StalenessChange(
+        point_id=event.point_id,
+        point_iri=event.point_iri,
+        asset_id=event.asset_id,
+        stale=event.stale,
+        at=_moment(event.at),
+    )
+
+
+async def stream(
+    hub: LiveHub,
+    open_feed: Callable[[Callable[[E], bool]], Feed[E]],
+    accepts: Callable[[E], bool],
+    convert: Callable[[E], T],
+) -> AsyncGenerator[T, None]:
+    """The events of a feed opened when the stream starts, closed when it ends."""
+    feed = open_feed(accepts)
+    try:
+        async for event in feed:
+            yield convert(event)
+    finally:
+        hub.close(feed)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Each live value as it is written, for the points of the assets "
+        "asked for (all points when no filter is given)."
+    )
+    async def point_updated(
+        self,
+        info: GraphInfo,
+        asset_id: AssetIdArgument = None,
+        class_: ClassArgument = None,
+    ) -> AsyncGenerator[PointUpdate, None]:
+        wanted = await checked_filter(info, asset_id, class_)
+        hub = services(info).live
+        return stream(hub, hub.open_updates, wanted.accepts, point_update)
+
+    @strawberry.subscription(
+        description="Points going stale (no data for three of their expected intervals) "
+        "and fresh again (data arrived), for the points of the assets asked for."
+    )
+    async def staleness_changed(
+        self,
+        info: GraphInfo,
+        asset_id: AssetIdArgument = None,
+        class_: ClassArgument = None,
+    ) -> AsyncGenerator[StalenessChange, None]:
+        wanted = await checked_filter(info, asset_id, class_)
+        hub = services(info).live
+        return stream(hub, hub.open_staleness, wanted.accepts, staleness_change)
+
+
+def _moment(epoch_seconds: float) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, UTC)
