@@ -145,3 +145,15 @@ def test_malformed_requests_are_400_with_bad_request(
     response = post(client, body, **GR_JSON)
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}
+
+
+def test_operation_name_picks_one_of_several_operations(client: httpx.Client) -> None:
+    document = 'query A { asset(id: "ups-a1") { id } } query B { __typename }'
+    chosen = client.post("/graphql", json={"query": document, "operationName": "A"})
+    assert chosen.json() == {"data": {"asset": {"id": "ups-a1"}}}
+    missing = client.post(
+        "/graphql", json={"query": document}, headers={"accept": GRAPHQL_RESPONSE_JSON}
+    )
+    assert missing.status_code == 400
+    assert "data" not in missing.json()
+    assert missing.json()["errors"][0]["message"].startswith("the document has 2 operations")

@@ -89,6 +89,15 @@ def test_graphql_syntax_and_validation_errors_have_codes(api: Api) -> None:
     assert error.message == "Cannot query field 'idd' on type 'Asset'. Did you mean 'id' or 'iri'?"
 
 
+def test_several_operations_need_an_operation_name(api: Api) -> None:
+    document = 'query A { asset(id: "ups-a1") { id } } query B { __typename }'
+    error = api.error(document)
+    assert error.extensions == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert error.message == (
+        "the document has 2 operations (A, B): give `operationName` to say which one to run"
+    )
+
+
 def test_neo4j_unreachable_is_neo4j_unavailable(api: Api) -> None:
     (port,) = free_ports(1)
     driver = open_driver(f"bolt://127.0.0.1:{port}", "neo4j", "secret")
@@ -117,3 +126,20 @@ def test_unexpected_errors_are_masked_and_logged(
     assert reference in record.getMessage()
     assert "nosuchdatabase" in record.getMessage()
     assert record.exc_info is not None
+
+
+def test_an_exception_in_an_extension_is_masked_and_coded(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure before execution (here: the limits check itself) skips the error-code
+    extension; the client still gets INTERNAL and a log reference, never the text."""
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("secret internals at /srv/kgtwin")
+
+    monkeypatch.setattr("server.schema.limits.measure", broken)
+    error = api.error("{ __typename }")
+    assert error.extensions is not None
+    assert error.extensions["code"] == "INTERNAL"
+    assert "secret" not in error.message
+    assert error.message.startswith("internal server error (reference ")
