@@ -360,7 +360,7 @@ def report(cases: list[Case]) -> None:
         "raw: one Cypher statement through the driver)"
     )
     for case in cases:
-        print(f"{case.name}: {case.answer}; {case.statements:.0f} statements per API request")
+        print(f"{case.name}: {case.answer}; {case.statements:.0f} statement(s) per API request")
     for case in cases:
         if case.name.startswith("downstream"):
             met = "met" if p95(case.api) < GOAL_P95_MS else "MISSED"
