@@ -25,7 +25,7 @@ from typing import LiteralString
 
 from neo4j import Driver
 
-from graph.launcher import LocalNeo4jConfig, free_ports, start, stop
+from graph.launcher import LocalNeo4jConfig, Neo4jStatus, free_ports, start, stop
 
 logger = logging.getLogger(__name__)
 
@@ -157,3 +157,22 @@ def clean_database(driver: Driver, database: str | None = None) -> None:
             session.run(_DROP_CONSTRAINT, name=name).consume()
         for name in session.run(_INDEXES).value("name"):
             session.run(_DROP_INDEX, name=name).consume()
+
+
+@contextmanager
+def private_neo4j(root: Path, name: str) -> Iterator[tuple[LocalNeo4jConfig, Neo4jStatus]]:
+    """A small local Neo4j of the test's own, to stop and start at will: its config and
+    status; stopped and deleted afterwards."""
+    bolt, http = free_ports(2)
+    cfg = LocalNeo4jConfig(
+        root=root,
+        name=f"{name}-{os.getpid()}",
+        bolt_port=bolt,
+        http_port=http,
+        heap="512m",
+        pagecache="64m",
+    )
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, cfg.home, ignore_errors=True)
+        cleanup.callback(stop, cfg)
+        yield cfg, start(cfg, progress=lambda _line: None)

@@ -58,14 +58,19 @@ def reap(pid: int) -> int | None:
 def is_our_java(pid: int, home: Path) -> bool:
     """Whether ``pid`` is alive and is the Neo4j JVM of the instance in ``home``."""
     reap(pid)
-    home_arg = home_argument(home)
+    return runs_with(pid, ENTRY_POINT, home_argument(home))
+
+
+def runs_with(pid: int, *arguments: str) -> bool:
+    """Whether ``pid`` is alive and runs with each of ``arguments`` on its command line
+    (pids are reused: a pid file alone does not say the process is still ours)."""
     proc = Path("/proc")
     if proc.is_dir():
         try:
             args = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
         except OSError:
             return False
-        return ENTRY_POINT.encode() in args and home_arg.encode() in args
+        return all(a.encode() in args for a in arguments)  # a zombie's cmdline is empty
     try:
         done = subprocess.run(
             ["ps", "-ww", "-o", "command=", "-p", str(pid)],
@@ -76,7 +81,7 @@ def is_our_java(pid: int, home: Path) -> bool:
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
-    return ENTRY_POINT in done.stdout and home_arg in done.stdout
+    return bool(done.stdout) and all(a in done.stdout for a in arguments)
 
 
 def terminate(pid: int, home: Path, timeout: float) -> None:

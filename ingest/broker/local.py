@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from graph.launcher.process import runs_with
 from ingest.address import BrokerAddress
 from ingest.broker.config import (
     DEFAULT_MAX_INFLIGHT_MESSAGES,
@@ -337,24 +338,7 @@ def _leftover_pid(cfg: LocalBrokerConfig) -> int | None:
 
 def _is_our_mosquitto(pid: int, conf_file: Path) -> bool:
     """Whether ``pid`` is alive and runs Mosquitto with ``conf_file`` (pids are reused)."""
-    proc = Path("/proc")
-    if proc.is_dir():
-        try:
-            args = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return False
-        return str(conf_file).encode() in args  # a zombie's cmdline is empty
-    try:
-        done = subprocess.run(
-            ["ps", "-ww", "-o", "command=", "-p", str(pid)],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return str(conf_file) in done.stdout
+    return runs_with(pid, str(conf_file))
 
 
 def _port_taken(port: int) -> bool:

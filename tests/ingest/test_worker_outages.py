@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from prometheus_client import CollectorRegistry
 
 from graph import launcher
 from graph.connection import open_driver
-from graph.launcher import free_ports
 from ingest.address import BrokerAddress
 from ingest.broker import LocalBroker
 from ingest.metrics import IngestMetrics
@@ -33,7 +31,7 @@ from server.loading import load_model
 from tests.conftest import DC1, REPO
 from tests.ingest.mqtt_clients import Publisher, wait_until
 from tests.mqtt_service import MqttService, unique
-from tests.neo4j_service import Neo4jService, clean_database
+from tests.neo4j_service import Neo4jService, clean_database, private_neo4j
 
 Message = tuple[str, str, float]  # point id, topic, epoch-seconds timestamp
 
@@ -113,19 +111,8 @@ def sample(registry: CollectorRegistry, name: str) -> float:
 def test_neo4j_stopped_mid_stream_then_back_every_message_applied(
     mqtt_broker: MqttService, ontology: Ontology
 ) -> None:
-    bolt, http = free_ports(2)
-    cfg = launcher.LocalNeo4jConfig(
-        root=REPO / ".kgtwin",
-        name=f"neo4j-ingest-outage-{os.getpid()}",
-        bolt_port=bolt,
-        http_port=http,
-        heap="512m",
-        pagecache="64m",
-    )
     with ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, cfg.home, ignore_errors=True)
-        cleanup.callback(launcher.stop, cfg)
-        running = launcher.start(cfg, progress=lambda _line: None)
+        cfg, running = cleanup.enter_context(private_neo4j(REPO / ".kgtwin", "neo4j-ingest"))
         driver = open_driver(running.bolt_uri, running.user, running.password)
         cleanup.callback(driver.close)
         assert load_model(driver, [DC1], "dc1", ontology).report.ok

@@ -7,10 +7,7 @@ answers ``NEO4J_UNAVAILABLE`` and ``/healthz`` 503 meanwhile, and recovers by it
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -22,7 +19,7 @@ from graph.tokens import create_token
 from server.app import create_app
 from server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE
 from tests.conftest import REPO
-from tests.neo4j_service import Neo4jService
+from tests.neo4j_service import Neo4jService, private_neo4j
 from tests.server.serving import serving, settings_for
 
 ASSET = '{ asset(id: "ups-a1") { id classes { name } } }'
@@ -157,19 +154,7 @@ def wait_until_healthy(client: httpx.Client, timeout: float = 120.0) -> None:
 
 
 def test_neo4j_stopped_mid_run_then_restarted() -> None:
-    bolt, http = free_ports(2)
-    cfg = launcher.LocalNeo4jConfig(
-        root=REPO / ".kgtwin",
-        name=f"neo4j-outage-{os.getpid()}",
-        bolt_port=bolt,
-        http_port=http,
-        heap="512m",
-        pagecache="64m",
-    )
-    with ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, cfg.home, ignore_errors=True)
-        cleanup.callback(launcher.stop, cfg)
-        running = launcher.start(cfg, progress=lambda _line: None)
+    with private_neo4j(REPO / ".kgtwin", "neo4j-outage") as (cfg, running):
         assert running.password is not None
         settings = settings_for(
             running.bolt_uri, running.user, running.password, anonymous_read=True
