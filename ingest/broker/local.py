@@ -16,13 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
-from graph.launcher.process import runs_with
+from graph.launcher.process import port_taken, runs_with
 from ingest.address import BrokerAddress
 from ingest.broker.config import (
     DEFAULT_MAX_INFLIGHT_MESSAGES,
@@ -144,7 +143,7 @@ class LocalBroker:
                 "stop it with ingest.broker.stop_leftover(directory) or 'kill "
                 f"{leftover}' first."
             )
-        if _port_taken(cfg.port):
+        if port_taken(cfg.port):
             raise PortInUse(
                 f"Port {cfg.port} on {HOST} is already used by another process, so the local "
                 f"broker in {cfg.directory} cannot listen on it. Free it (see 'ss -ltnp sport "
@@ -339,15 +338,3 @@ def _leftover_pid(cfg: LocalBrokerConfig) -> int | None:
 def _is_our_mosquitto(pid: int, conf_file: Path) -> bool:
     """Whether ``pid`` is alive and runs Mosquitto with ``conf_file`` (pids are reused)."""
     return runs_with(pid, str(conf_file))
-
-
-def _port_taken(port: int) -> bool:
-    """Whether another process listens on (or holds) ``port`` on the loopback address."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # SO_REUSEADDR so that sockets in TIME_WAIT do not count (Mosquitto sets it too).
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return True
-    return False
