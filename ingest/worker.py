@@ -30,6 +30,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter as TallyCounter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -104,6 +105,7 @@ class IngestWorker:
         self.table = PointTable({}, {}, {}, ())
         self.version: str | None = None
         self._queue: queue.Queue[_Message] = queue.Queue(maxsize=config.queue_size)
+        metrics.queue_depth.set_function(self._queue.qsize)  # read when scraped
         self._stopping = threading.Event()
         self._ready = threading.Event()  # points read at least once
         self._subscribed: frozenset[str] = frozenset()
@@ -243,7 +245,6 @@ class IngestWorker:
             except Rejected as exc:
                 message.rejected = exc
         self._queue.put(message)  # blocks when full: backpressure onto the broker
-        self.metrics.queue_depth.set(self._queue.qsize())
 
     # ------------------------------------------------------------- writer thread
 
@@ -282,7 +283,6 @@ class IngestWorker:
                 )
             except queue.Empty:
                 break
-        self.metrics.queue_depth.set(self._queue.qsize())
         return batch
 
     def _flush(self, batch: list[_Message]) -> None:
@@ -351,19 +351,26 @@ class IngestWorker:
     def _count(
         self, batch: Sequence[_Message], newest: dict[str, Observation], applied: set[str]
     ) -> None:
+        """Each message's outcome, tallied per batch (a metric call per message would cost
+        the writer thread more than the rest of its bookkeeping)."""
         written = {id(obs) for iri, obs in newest.items() if iri in applied}
-        self.metrics.batch_size.observe(len(batch))
-        outcomes = self.metrics.outcomes
+        outcomes: TallyCounter[str] = TallyCounter()
+        reasons: TallyCounter[str] = TallyCounter()
         for message in batch:
             if message.ignored:
-                outcomes.labels("ignored").inc()
+                outcomes["ignored"] += 1
             elif message.rejected is not None:
-                outcomes.labels("deadlettered").inc()
-                self.metrics.dead_letters.labels(str(message.rejected.reason)).inc()
+                outcomes["deadlettered"] += 1
+                reasons[str(message.rejected.reason)] += 1
             elif any(id(obs) in written for obs in message.observations):
-                outcomes.labels("applied").inc()
+                outcomes["applied"] += 1
             else:
-                outcomes.labels("outdated").inc()
+                outcomes["outdated"] += 1
+        self.metrics.batch_size.observe(len(batch))
+        for outcome, count in outcomes.items():
+            self.metrics.outcomes.labels(outcome).inc(count)
+        for reason, count in reasons.items():
+            self.metrics.dead_letters.labels(reason).inc(count)
 
     def _after_write(
         self, newest: dict[str, Observation], applied: set[str], fresh: Sequence[str]
@@ -373,13 +380,13 @@ class IngestWorker:
             obs = newest[iri]
             self._last_received[iri] = obs.received_at
             self.metrics.lag.observe(max(obs.received_at - obs.observed_at, 0.0))
-            row = self.table.rows.get(iri)
+            point_id, asset_id, asset_labels = self._about(iri)
             updates.append(
                 PointUpdate(
                     point_iri=iri,
-                    point_id=row.id if row else iri,
-                    asset_id=row.asset_id if row else None,
-                    asset_labels=row.asset_labels if row else (),
+                    point_id=point_id,
+                    asset_id=asset_id,
+                    asset_labels=asset_labels,
                     value=obs.value,
                     unit=obs.unit,
                     observed_at=obs.observed_at,
@@ -423,20 +430,14 @@ class IngestWorker:
 
     def _changes(self, iris: Sequence[str], *, stale: bool) -> list[StalenessChange]:
         now = time.time()
-        changes = []
-        for iri in iris:
-            row = self.table.rows.get(iri)
-            changes.append(
-                StalenessChange(
-                    point_iri=iri,
-                    point_id=row.id if row else iri,
-                    asset_id=row.asset_id if row else None,
-                    asset_labels=row.asset_labels if row else (),
-                    stale=stale,
-                    at=now,
-                )
-            )
-        return changes
+        return [StalenessChange(iri, *self._about(iri), stale=stale, at=now) for iri in iris]
+
+    def _about(self, iri: str) -> tuple[str, str | None, tuple[str, ...]]:
+        """A point's id, and its asset's id and labels (the IRI alone if it is unknown now)."""
+        row = self.table.rows.get(iri)
+        if row is None:
+            return iri, None, ()
+        return row.id, row.asset_id, row.asset_labels
 
     # ---------------------------------------------------------------- the points
 
@@ -445,7 +446,7 @@ class IngestWorker:
         delay = 0.5
         while not self._stopping.is_set():
             try:
-                self._read_points()
+                self._read_points(graph_version(self.reader))
             except GraphError as exc:
                 logger.warning("cannot read the points yet, retrying in %.1f s: %s", delay, exc)
                 self._stopping.wait(delay)
@@ -456,13 +457,13 @@ class IngestWorker:
 
     def _refresh_points(self) -> None:
         try:
-            if graph_version(self.reader) != self.version:
-                self._read_points()
+            version = graph_version(self.reader)
+            if version != self.version:
+                self._read_points(version)
         except GraphError as exc:
             logger.warning("cannot check the graph for new points: %s", exc)
 
-    def _read_points(self) -> None:
-        version = graph_version(self.reader)
+    def _read_points(self, version: str) -> None:
         rows = read_points(self.reader)
         table = PointTable.of(rows)
         for row in rows:
