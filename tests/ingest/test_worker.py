@@ -24,10 +24,9 @@ from ingest.metrics import IngestMetrics
 from ingest.worker import IngestConfig, IngestWorker
 from ontology.validate import Ontology
 from server.loading import load_model
-from tests.conftest import DC1, FIXTURES
+from tests.ingest.conftest import FAST
 from tests.ingest.mqtt_clients import Publisher, Subscriber, wait_until
 from tests.mqtt_service import LocalBrokers, MqttService, unique
-from tests.neo4j_service import clean_database
 
 POWER = "dc1/ups-a1/output-power"  # KiloW, double, 0..440, every 5 s
 POWER_ID = "ups-a1.output-power"
@@ -37,25 +36,7 @@ INSTANCES = "dc1/svc-web/healthy-instances"  # integer 0..3
 POSITION = "dc1/ats-mech-h1/ats-position"  # string
 
 
-FAST = FIXTURES / "ingest" / "fast.ttl"  # one point that reports every 0.5 s
-FLOW, FLOW_ID = "fast/pump-1/flow", "pump-1.flow"
-
-
-@pytest.fixture(scope="module")
-def dc1(_session_driver: Driver, ontology: Ontology) -> Driver:
-    clean_database(_session_driver)
-    assert load_model(_session_driver, [DC1], "dc1", ontology).report.ok
-    assert load_model(_session_driver, [FAST], "fast", ontology).report.ok
-    return _session_driver
-
-
-@pytest.fixture
-def site(dc1: Driver) -> Driver:
-    """The example site with no live values (each test starts without telemetry)."""
-    dc1.execute_query(
-        "MATCH (p:Point) REMOVE p.value, p.observedAt, p.receivedAt, p.quality, p.stale"
-    )
-    return dc1
+FLOW, FLOW_ID = "fast/pump-1/flow", "pump-1.flow"  # the point of tests.ingest.conftest.FAST
 
 
 class Running:

@@ -31,25 +31,9 @@ from server.loading import load_model
 from tests.conftest import DC1, REPO
 from tests.ingest.mqtt_clients import Publisher, wait_until
 from tests.mqtt_service import MqttService, unique
-from tests.neo4j_service import Neo4jService, clean_database, private_neo4j
+from tests.neo4j_service import Neo4jService, private_neo4j
 
 Message = tuple[str, str, float]  # point id, topic, epoch-seconds timestamp
-
-
-@pytest.fixture(scope="module")
-def loaded(_session_driver: Driver, ontology: Ontology) -> Driver:
-    clean_database(_session_driver)
-    assert load_model(_session_driver, [DC1], "dc1", ontology).report.ok
-    return _session_driver
-
-
-@pytest.fixture
-def dc1(loaded: Driver) -> Driver:
-    """The example site without live values."""
-    loaded.execute_query(
-        "MATCH (p:Point) REMOVE p.value, p.observedAt, p.receivedAt, p.quality, p.stale"
-    )
-    return loaded
 
 
 def double_points(driver: Driver) -> list[tuple[str, str, float]]:
@@ -136,10 +120,10 @@ def test_neo4j_stopped_mid_stream_then_back_every_message_applied(
 
 
 def test_broker_restart_the_worker_reconnects_and_loses_nothing(
-    own_broker: LocalBroker, dc1: Driver
+    own_broker: LocalBroker, site: Driver
 ) -> None:
-    points = double_points(dc1)
-    worker, registry = worker_on(own_broker.address, dc1, unique("restart"))
+    points = double_points(site)
+    worker, registry = worker_on(own_broker.address, site, unique("restart"))
     try:
         with Publisher(own_broker.address) as publisher:
             first = publish_one_per_point(publisher, points[:100], time.time() - 60)
@@ -150,7 +134,7 @@ def test_broker_restart_the_worker_reconnects_and_loses_nothing(
         )
         with Publisher(own_broker.address) as publisher:
             second = publish_one_per_point(publisher, points[100:], time.time() - 30)
-        wait_all_applied(dc1, first + second)
+        wait_all_applied(site, first + second)
     finally:
         worker.stop()
 
@@ -195,7 +179,7 @@ def start_ingest(
 
 def test_worker_killed_with_sigkill_loses_nothing(
     mqtt_broker: MqttService,
-    dc1: Driver,
+    site: Driver,
     neo4j_server: Neo4jService,
     kgtwin_ingest: list[subprocess.Popen[str]],
     tmp_path: Path,
@@ -204,10 +188,10 @@ def test_worker_killed_with_sigkill_loses_nothing(
     messages and cannot commit them; it is killed right then, with nothing acknowledged.
     More messages arrive while it is dead. Started again under the same client id, it gets
     every one of them from its session."""
-    points = double_points(dc1)
+    points = double_points(site)
     client_id, log = unique("killed"), tmp_path / "ingest.log"
     kgtwin_ingest.append(start_ingest(mqtt_broker.address, client_id, neo4j_server, log))
-    with dc1.session() as session, Publisher(mqtt_broker.address) as publisher:
+    with site.session() as session, Publisher(mqtt_broker.address) as publisher:
         lock = session.begin_transaction()
         lock.run("MATCH (p:Point) SET p.locked = true").consume()
         before = publish_one_per_point(publisher, points[:200], time.time() - 60)
@@ -215,8 +199,8 @@ def test_worker_killed_with_sigkill_loses_nothing(
         kgtwin_ingest[0].send_signal(signal.SIGKILL)
         kgtwin_ingest[0].wait(10)
         lock.rollback()
-        assert applied(dc1, before) == 0  # killed before anything was committed
+        assert applied(site, before) == 0  # killed before anything was committed
         during = publish_one_per_point(publisher, points[200:], time.time() - 30)
     kgtwin_ingest.append(start_ingest(mqtt_broker.address, client_id, neo4j_server, log))
-    wait_all_applied(dc1, before + during)
+    wait_all_applied(site, before + during)
     assert "session resumed" in log.read_text()
