@@ -19,9 +19,10 @@ thread reads the PUBACKs and checks each against the packet ids in flight.
   a missing one are reported in :class:`FloodResult`.
 
 Run it in a child process so that publishing does not compete for the benchmark's GIL:
-:class:`Flood` spawns ``python -c "from bench.mqtt_flood import main; main()"`` (nothing
-but the standard library is imported there), writes it the pickled :class:`FloodJob` and
-then, for a gated job, each new ``allowed`` count as 8 bytes on its stdin;
+:class:`Flood` spawns ``python -c "from bench.mqtt_flood import main; main()"`` (only the
+standard library and ``ingest.broker.probe``'s packet encoding are imported there),
+writes it the pickled :class:`FloodJob` and then, for a gated job, each new ``allowed``
+count as 8 bytes on its stdin;
 :meth:`Flood.result` reads the pickled :class:`FloodResult` from its stdout.
 """
 
@@ -32,7 +33,6 @@ import contextlib
 import os
 import pickle
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -42,16 +42,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from ingest.broker.probe import connect_packet, mqtt_string, remaining_length
+
 TICK = 0.01  # seconds between pacing decisions
 MAX_WINDOW = 65_000  # packet ids are 1..65535: fewer than that may be in flight
 PING_AFTER = 20.0  # seconds without sending before a PINGREQ (keepalive is 60 s)
 KEEPALIVE = 60
 ACK_TIMEOUT = 60.0  # seconds to wait for the last PUBACKs
 
-_PROTOCOL = b"\x00\x04MQTT\x04"  # protocol name "MQTT", level 4 (3.1.1)
-_CLEAN_SESSION = 0x02
-_PASSWORD_FLAG = 0x40
-_USERNAME_FLAG = 0x80
 _PUBLISH_QOS1 = 0x32
 _PUBACK = 0x40
 _PINGREQ = b"\xc0\x00"
@@ -107,22 +105,6 @@ class FloodResult:
         return self.error is None and self.bad_acks == 0 and self.acked == self.sent
 
 
-def connect_packet(
-    client_id: str, username: str | None, password: str | None, *, keepalive: int = KEEPALIVE
-) -> bytes:
-    """An MQTT 3.1.1 CONNECT with clean session."""
-    flags = _CLEAN_SESSION
-    payload = _string(client_id.encode())
-    if username is not None:
-        flags |= _USERNAME_FLAG
-        payload += _string(username.encode())
-        if password is not None:
-            flags |= _PASSWORD_FLAG
-            payload += _string(password.encode())
-    body = _PROTOCOL + struct.pack("!BH", flags, keepalive) + payload
-    return b"\x10" + _remaining_length(len(body)) + body
-
-
 def open_connection(
     host: str, port: int, client_id: str, username: str | None, password: str | None
 ) -> socket.socket:
@@ -130,7 +112,7 @@ def open_connection(
     sock = socket.create_connection((host, port), timeout=10.0)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.sendall(connect_packet(client_id, username, password))
+        sock.sendall(connect_packet(username, password, client_id=client_id, keepalive=KEEPALIVE))
         answer = _read_exactly(sock, 4)
         if answer[:2] != b"\x20\x02" or answer[3] != 0:
             raise FloodError(f"the broker answered the CONNECT with {answer!r}")
@@ -400,26 +382,11 @@ class Flood:
 
 
 def _topic_prefix(topic: str) -> bytes:
-    return _string(topic.encode())
+    return mqtt_string(topic.encode())
 
 
 def _publish_header(remaining: int) -> bytes:
-    return bytes((_PUBLISH_QOS1,)) + _remaining_length(remaining)
-
-
-def _string(data: bytes) -> bytes:
-    if len(data) > 0xFFFF:
-        raise ValueError("an MQTT string holds at most 65535 bytes")
-    return struct.pack("!H", len(data)) + data
-
-
-def _remaining_length(length: int) -> bytes:
-    encoded = bytearray()
-    while True:
-        length, digit = divmod(length, 128)
-        encoded.append(digit | (0x80 if length else 0))
-        if not length:
-            return bytes(encoded)
+    return bytes((_PUBLISH_QOS1,)) + remaining_length(remaining)
 
 
 def _decode_length(buffer: bytes, start: int) -> tuple[int, int]:

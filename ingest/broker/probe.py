@@ -56,27 +56,35 @@ def connack_code(
         raise ProbeFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
-def connect_packet(username: str | None, password: str | None) -> bytes:
-    """An MQTT 3.1.1 CONNECT with clean session, an empty client id and the credentials."""
+def connect_packet(
+    username: str | None,
+    password: str | None,
+    *,
+    client_id: str = "",  # empty: the broker assigns one
+    keepalive: int = _KEEPALIVE,
+) -> bytes:
+    """An MQTT 3.1.1 CONNECT with clean session, the client id and the credentials."""
     flags = _CLEAN_SESSION
-    payload = _string(b"")  # empty client id: the broker assigns one
+    payload = mqtt_string(client_id.encode())
     if username is not None:
         flags |= _USERNAME_FLAG
-        payload += _string(username.encode())
+        payload += mqtt_string(username.encode())
         if password is not None:
             flags |= _PASSWORD_FLAG
-            payload += _string(password.encode())
-    body = _PROTOCOL + struct.pack("!BH", flags, _KEEPALIVE) + payload
-    return b"\x10" + _remaining_length(len(body)) + body
+            payload += mqtt_string(password.encode())
+    body = _PROTOCOL + struct.pack("!BH", flags, keepalive) + payload
+    return b"\x10" + remaining_length(len(body)) + body
 
 
-def _string(data: bytes) -> bytes:
+def mqtt_string(data: bytes) -> bytes:
+    """``data`` as an MQTT string: its length in two bytes, then the bytes."""
     if len(data) > 0xFFFF:
         raise ValueError("an MQTT string holds at most 65535 bytes")
     return struct.pack("!H", len(data)) + data
 
 
-def _remaining_length(length: int) -> bytes:
+def remaining_length(length: int) -> bytes:
+    """A fixed header's remaining length: the MQTT variable-length integer."""
     encoded = bytearray()
     while True:
         length, digit = divmod(length, 128)
