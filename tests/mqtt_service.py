@@ -35,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from graph.launcher import free_ports
 from ingest.address import BrokerAddress, configure, parse_broker_url
 from ingest.broker import LocalBroker, install_mosquitto, stop_leftover
+from tests.neo4j_service import alive
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ def check_reachable(address: BrokerAddress, timeout: float = CONNECT_TIMEOUT) ->
 def _remove_orphans(root: Path) -> None:
     for folder in root.glob(f"{SESSION_PREFIX}-*"):
         owner = folder.name.removeprefix(f"{SESSION_PREFIX}-")
-        if not owner.isdigit() or _alive(int(owner)):
+        if not owner.isdigit() or alive(int(owner)):
             continue
         logger.warning("removing the MQTT test folder %s of a session that died", folder)
         _remove(folder)
@@ -189,13 +190,3 @@ def _remove(folder: Path) -> None:
         if broker_folder.is_dir():
             stop_leftover(broker_folder)
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        pass
-    return True

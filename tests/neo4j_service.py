@@ -113,14 +113,15 @@ def _local(root: Path) -> Iterator[Neo4jService]:
 def _remove_orphans(root: Path) -> None:
     for home in root.glob(f"{LOCAL_INSTANCE}-*"):
         owner = home.name.removeprefix(f"{LOCAL_INSTANCE}-")
-        if not owner.isdigit() or _alive(int(owner)):
+        if not owner.isdigit() or alive(int(owner)):
             continue
         logger.warning("removing the Neo4j test instance %s of a session that died", home)
         stop(LocalNeo4jConfig(root=root, name=home.name))
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a session that died leaves its folder behind)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
