@@ -40,6 +40,9 @@ MaxDepthArgument = Annotated[
         description="Most steps to walk (default and cap: the server's max_traversal_depth)."
     ),
 ]
+WalkFirstArgument = Annotated[
+    int | None, strawberry.argument(description="Default: max_page_size.")
+]
 
 
 @strawberry.type
@@ -87,9 +90,7 @@ class Query:
         iri: str | None = None,
         via: ViaArgument = None,
         max_depth: MaxDepthArgument = None,
-        first: Annotated[
-            int | None, strawberry.argument(description="Default: max_page_size.")
-        ] = None,
+        first: WalkFirstArgument = None,
     ) -> Reachability:
         require_role(info, Role.VIEWER)
         return await walk(info, id, iri, via, max_depth, first, downstream=True)
@@ -105,9 +106,7 @@ class Query:
         iri: str | None = None,
         via: ViaArgument = None,
         max_depth: MaxDepthArgument = None,
-        first: Annotated[
-            int | None, strawberry.argument(description="Default: max_page_size.")
-        ] = None,
+        first: WalkFirstArgument = None,
     ) -> Reachability:
         require_role(info, Role.VIEWER)
         return await walk(info, id, iri, via, max_depth, first, downstream=False)
