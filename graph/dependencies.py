@@ -36,3 +36,59 @@ def read_edges(reader: Reader, types: Collection[str]) -> Edges:
     """Every edge of ``types`` between twin nodes, in one statement."""
     (row,) = reader.rows(DEPENDENCY_EDGES, "reading the dependency edges", types=sorted(types))
     return Edges(row["sources"], row["source_ids"], row["targets"], row["target_ids"], row["types"])
+
+
+# one list per asset (collect() would drop the nulls of absent properties); labels sorted
+ASSET_ATTRIBUTES: LiteralString = """
+MATCH (a:Twin:Asset)
+RETURN collect([a.iri, a.id, a.redundancyPolicy, a.requiredSuppliers, a.ratedCapacity,
+                a.capacityUnit, a.designLoad, a.mtbfHours, a.mttrHours]) AS rows,
+       collect(labels(a)) AS labels
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AssetRow:
+    """What the what-if engine needs of one asset, as the model gives it (None: absent)."""
+
+    iri: str
+    id: str
+    labels: frozenset[str]
+    policy: str | None
+    required_suppliers: int | None
+    rated_capacity: float | None
+    capacity_unit: str | None
+    design_load: float | None
+    mtbf_hours: float | None
+    mttr_hours: float | None
+
+
+def read_assets(reader: Reader) -> list[AssetRow]:
+    """Every asset with its redundancy, capacity and reliability properties, in one
+    statement. Label sets are shared between assets of the same classes."""
+    (row,) = reader.rows(ASSET_ATTRIBUTES, "reading the assets' what-if properties")
+    shared: dict[frozenset[str], frozenset[str]] = {}
+    assets = []
+    for values, labels in zip(row["rows"], row["labels"], strict=True):
+        label_set = frozenset(labels)
+        label_set = shared.setdefault(label_set, label_set)
+        iri, node_id, policy, k, capacity, unit, design, mtbf, mttr = values
+        assets.append(
+            AssetRow(
+                iri,
+                node_id,
+                label_set,
+                policy,
+                k,
+                _number(capacity),
+                unit,
+                _number(design),
+                _number(mtbf),
+                _number(mttr),
+            )
+        )
+    return assets
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

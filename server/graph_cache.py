@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 
-from graph.dependencies import read_edges
+from graph.dependencies import read_assets, read_edges
 from graph.errors import GraphError
 from graph.ontology_read import Terms, read_terms
 from graph.reader import Reader
@@ -54,7 +54,8 @@ class GraphCache:
         terms = read_terms(reader)
         types = terms.dependency_types
         edges = read_edges(reader, types)
-        snapshot = build_snapshot(edges, types, terms.reversed_types(types), version)
+        assets = read_assets(reader)
+        snapshot = build_snapshot(edges, types, terms.reversed_types(types), version, assets)
         self.current = Cached(version, terms, snapshot)
         logger.info(
             "graph version %s: %d classes, %d relationship types, dependency snapshot of "

@@ -1,24 +1,47 @@
-"""The dependency graph in memory: who supplies whom, by integer index.
+"""The dependency graph in memory: who supplies whom, by integer index, and what each
+asset needs of its suppliers.
 
-Built from Neo4j's dependency edges (:func:`graph.dependencies.read_edges`) by
-:func:`build_snapshot`, a pure function; rebuilt only when the graph's models change,
-never per request. Every edge is stored supplier to consumer: a ``dependsOn``-like type
-(consumer to supplier in Neo4j) is turned round, so ``consumers[s]`` are the nodes that
-depend on ``s`` (downstream) and ``suppliers[c]`` those ``c`` depends on (upstream).
+Built from Neo4j's dependency edges (:func:`graph.dependencies.read_edges`) and assets
+(:func:`graph.dependencies.read_assets`) by :func:`build_snapshot`, a pure function;
+rebuilt only when the graph's models change, never per request. Every edge is stored
+supplier to consumer: a ``dependsOn``-like type (consumer to supplier in Neo4j) is turned
+round, so ``consumers[s]`` are the nodes that depend on ``s`` (downstream) and
+``suppliers[c]`` those ``c`` depends on (upstream).
+
+Redundancy (the ontology's ``kgt:redundancyPolicy``) is resolved against the number of
+suppliers into ``required[i]``, the fewest working suppliers node ``i`` needs: ``all``
+(the default) needs every one, ``any`` one, ``k-of-n`` k (capped at the number it has).
+A node without suppliers needs none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import logging
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 
-from graph.dependencies import Edges
+from graph.dependencies import AssetRow, Edges
 from graph.topology import DEFAULT_NODE_BUDGET, Reach, Reached
+
+logger = logging.getLogger(__name__)
+
+
+class Policy(Enum):
+    """An asset's redundancy policy, as the ontology spells it."""
+
+    ALL = "all"
+    ANY = "any"
+    K_OF_N = "k-of-n"
+
+
+NO_LABELS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The dependency graph at one graph version."""
+    """The dependency graph at one graph version, with each node's redundancy, capacity
+    and reliability (None where the model does not give them)."""
 
     version: str  # graph.versions.graph_version when it was read
     types: tuple[str, ...]  # the relationship types it holds
@@ -28,6 +51,14 @@ class Snapshot:
     consumers: tuple[tuple[int, ...], ...]  # i -> the nodes that depend on i
     suppliers: tuple[tuple[int, ...], ...]  # i -> the nodes i depends on
     rank: tuple[int, ...]  # i -> its place in the order of (id, iri)
+    labels: tuple[frozenset[str], ...]  # i -> its class labels (those of every superclass)
+    policies: tuple[Policy, ...]
+    required: tuple[int, ...]  # i -> the fewest working suppliers it needs
+    capacity: tuple[float | None, ...]  # rated capacity, in capacity_unit
+    capacity_unit: tuple[str | None, ...]  # QUDT unit local name, e.g. "KiloW"
+    design_load: tuple[float | None, ...]  # in capacity_unit
+    mtbf_hours: tuple[float | None, ...]
+    mttr_hours: tuple[float | None, ...]
 
     def __len__(self) -> int:
         return len(self.iris)
@@ -90,21 +121,33 @@ class Snapshot:
 
 
 def build_snapshot(
-    edges: Edges, types: Collection[str], reversed_types: Collection[str], version: str
+    edges: Edges,
+    types: Collection[str],
+    reversed_types: Collection[str],
+    version: str,
+    assets: Iterable[AssetRow] = (),
 ) -> Snapshot:
-    """The snapshot of ``edges`` (of ``types``); edges of ``reversed_types`` point from
-    consumer to supplier. Parallel edges (two types between the same pair) count once."""
+    """The snapshot of ``edges`` (of ``types``) and of ``assets`` (those without any
+    dependency are nodes too, so that they can be failed and found by class); edges of
+    ``reversed_types`` point from consumer to supplier. Parallel edges (two types between
+    the same pair) count once. A node of an edge that is not among ``assets`` (e.g. a
+    system) has no labels and the default policy."""
     index: dict[str, int] = {}
     iris: list[str] = []
     ids: list[str] = []
+    rows: list[AssetRow | None] = []
 
-    def intern(iri: str, node_id: str) -> int:
+    def intern(iri: str, node_id: str, row: AssetRow | None = None) -> int:
         i = index.get(iri)
         if i is None:
             i = index[iri] = len(iris)
             iris.append(iri)
             ids.append(node_id)
+            rows.append(row)
         return i
+
+    for row in assets:
+        intern(row.iri, row.id, row)
 
     pairs: set[tuple[int, int]] = set()
     for source, source_id, target, target_id, rel_type in zip(
@@ -120,6 +163,7 @@ def build_snapshot(
     rank = [0] * len(iris)
     for place, i in enumerate(sorted(range(len(iris)), key=lambda i: (ids[i], iris[i]))):
         rank[i] = place
+    policies = [_policy(row) for row in rows]
     return Snapshot(
         version=version,
         types=tuple(sorted(types)),
@@ -129,4 +173,37 @@ def build_snapshot(
         consumers=tuple(map(tuple, consumers)),
         suppliers=tuple(map(tuple, suppliers)),
         rank=tuple(rank),
+        labels=tuple(NO_LABELS if row is None else row.labels for row in rows),
+        policies=tuple(policies),
+        required=tuple(
+            required_suppliers(policy, len(own), None if row is None else row.required_suppliers)
+            for policy, own, row in zip(policies, suppliers, rows, strict=True)
+        ),
+        capacity=tuple(None if row is None else row.rated_capacity for row in rows),
+        capacity_unit=tuple(None if row is None else row.capacity_unit for row in rows),
+        design_load=tuple(None if row is None else row.design_load for row in rows),
+        mtbf_hours=tuple(None if row is None else row.mtbf_hours for row in rows),
+        mttr_hours=tuple(None if row is None else row.mttr_hours for row in rows),
     )
+
+
+def required_suppliers(policy: Policy, suppliers: int, k: int | None) -> int:
+    """How many of its ``suppliers`` a node with ``policy`` needs working."""
+    if policy is Policy.ANY:
+        return min(1, suppliers)
+    if policy is Policy.K_OF_N and k is not None:
+        return max(0, min(k, suppliers))
+    return suppliers  # all, and a k-of-n without k (SHACL refuses it): the safe reading
+
+
+def _policy(row: AssetRow | None) -> Policy:
+    if row is None or row.policy is None:
+        return Policy.ALL
+    try:
+        return Policy(row.policy)
+    except ValueError:
+        # the shapes only allow the three; a graph written by other means may hold others
+        logger.warning(
+            "asset %s has unknown redundancy policy %r: read as 'all'", row.id, row.policy
+        )
+        return Policy.ALL

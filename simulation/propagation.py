@@ -1,0 +1,111 @@
+"""Failure propagation: which assets go down when some assets (and relationships) fail,
+why, and which stay up on less redundancy than they had.
+
+A node is down when it failed, or when fewer of its suppliers work than its redundancy
+policy requires (``Snapshot.required``); a supplier does not work for a consumer when it
+is down or when the relationship between them failed. This is the greatest fixed point
+(everything that can consistently be up is up), reached by a breadth-first walk from the
+failures that counts each consumer's lost suppliers, so each impacted node is visited
+once and a single failure costs time in proportion to what it reaches.
+
+Each impacted node remembers the supplier whose loss took it below its need (its
+``cause``): following causes back gives an explanation path to a root failure.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from simulation.snapshot import Snapshot
+
+Pair = tuple[int, int]  # (supplier, consumer)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a set of failures does to the snapshot."""
+
+    failed: tuple[int, ...]  # the failed assets given, in rank order
+    cut: frozenset[Pair]  # the failed relationships given, supplier to consumer
+    impacted: tuple[int, ...]  # nodes brought down by the failures, in the order they fell
+    cause: Mapping[int, int]  # impacted node -> the supplier whose loss brought it down
+    lost: Mapping[int, int]  # node (up or impacted) -> how many suppliers it lost
+    down: frozenset[int]  # the failed and the impacted nodes
+
+    def path(self, node: int) -> tuple[tuple[int, ...], bool]:
+        """The explanation of why ``node`` is down: the nodes from a root failure to it, and
+        whether the root is a failed relationship (from the path's first node to its
+        second, the first node itself up) rather than a failed asset."""
+        path = [node]
+        at = node
+        while at in self.cause:
+            supplier = self.cause[at]
+            path.append(supplier)
+            if (supplier, at) in self.cut and supplier not in self.down:
+                return tuple(reversed(path)), True
+            at = supplier
+        return tuple(reversed(path)), False
+
+    def degraded(self, snapshot: Snapshot) -> tuple[int, ...]:
+        """Nodes still up that lost at least one supplier, in rank order."""
+        return tuple(
+            sorted((n for n in self.lost if n not in self.down), key=snapshot.rank.__getitem__)
+        )
+
+    def lost_suppliers(self, snapshot: Snapshot, node: int) -> tuple[int, ...]:
+        """The suppliers ``node`` lost: down, or cut off by a failed relationship."""
+        return tuple(s for s in snapshot.suppliers[node] if s in self.down or (s, node) in self.cut)
+
+
+def propagate(
+    snapshot: Snapshot,
+    failed: Iterable[int],
+    cut: Collection[Pair] = (),
+    *,
+    within: Collection[int] | None = None,
+    stop_at: int | None = None,
+) -> Outcome:
+    """The outcome of ``failed`` nodes and ``cut`` relationships (supplier, consumer).
+    ``within`` limits the walk to those nodes (e.g. the ancestors of a target: nothing
+    else can reach it); ``stop_at`` ends the walk as soon as that node goes down."""
+    roots = tuple(sorted(set(failed), key=snapshot.rank.__getitem__))
+    cut_pairs = frozenset(cut)
+    consumers, suppliers, required = snapshot.consumers, snapshot.suppliers, snapshot.required
+    down = set(roots)
+    cause: dict[int, int] = {}
+    lost: dict[int, int] = {}
+    impacted: list[int] = []
+    queue = deque(roots)
+
+    def lose(supplier: int, consumer: int) -> bool:
+        """Count one lost supplier of ``consumer``; True when the walk should stop."""
+        count = lost.get(consumer, 0) + 1
+        lost[consumer] = count
+        if count > len(suppliers[consumer]) - required[consumer]:
+            down.add(consumer)
+            cause[consumer] = supplier
+            impacted.append(consumer)
+            queue.append(consumer)
+            return consumer == stop_at
+        return False
+
+    def walk() -> None:
+        # a cut relationship counts once, here, whether or not its supplier is down too
+        for supplier, consumer in sorted(cut_pairs):
+            inside = within is None or consumer in within
+            if consumer not in down and inside and lose(supplier, consumer):
+                return
+        while queue:
+            node = queue.popleft()
+            for consumer in consumers[node]:
+                if consumer in down or (node, consumer) in cut_pairs:
+                    continue
+                if within is not None and consumer not in within:
+                    continue
+                if lose(node, consumer):
+                    return
+
+    walk()
+    return Outcome(roots, cut_pairs, tuple(impacted), cause, lost, frozenset(down))
