@@ -4,6 +4,8 @@ Shape (for ``assets=100_000``): utility feeds -> switchgear (any of 2 feeds) -> 
 PDU -> racks (2N: fed by two PDUs, policy any) -> hosted IT services that depend on other
 services; one power point per rack. Relationships are filled up to ``relationships`` with
 service-to-service dependencies (always to an older service, so the graph stays acyclic).
+Feeds, switchgear, UPS and PDUs have a rated capacity and a design load; they and the
+racks an MTBF and MTTR in hours (services have none: they never fail by themselves).
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ PREFIXES = """\
 @prefix s: <https://w3id.org/kgtwin/site/synthetic#> .
 
 """
+
+# MTBF / MTTR in hours (the what-if engine's Monte Carlo); services have none: never fail
+FEED_RELIABILITY = "kgt:mtbfHours 4380.0 ; kgt:mttrHours 2.0"
+SWITCHGEAR_RELIABILITY = "kgt:mtbfHours 200000.0 ; kgt:mttrHours 8.0"
+UPS_RELIABILITY = "kgt:mtbfHours 100000.0 ; kgt:mttrHours 8.0"
+PDU_RELIABILITY = "kgt:mtbfHours 300000.0 ; kgt:mttrHours 4.0"
+RACK_RELIABILITY = "kgt:mtbfHours 500000.0 ; kgt:mttrHours 2.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +64,16 @@ def write_site(
         add(
             f"s:feed-{i} a dc:UtilityFeed ; kgt:locatedIn s:plant ; "
             f'rdfs:label "Utility feed {i}" ; '
-            "kgt:ratedCapacity 20000.0 ; kgt:capacityUnit unit:KiloW .\n"
+            "kgt:ratedCapacity 20000.0 ; kgt:designLoad 4000.0 ; kgt:capacityUnit unit:KiloW ; "
+            f"{FEED_RELIABILITY} .\n"
         )
     for i in range(switchgear):
         a, b = (2 * i) % feeds, (2 * i + 1) % feeds
         add(
             f's:swg-{i} a dc:Switchgear ; kgt:locatedIn s:plant ; rdfs:label "Switchgear {i}" ; '
             'kgt:redundancyPolicy "any" ; '
-            "kgt:ratedCapacity 5000.0 ; kgt:capacityUnit unit:KiloW .\n"
+            "kgt:ratedCapacity 5000.0 ; kgt:designLoad 2000.0 ; kgt:capacityUnit unit:KiloW ; "
+            f"{SWITCHGEAR_RELIABILITY} .\n"
         )
         add(f"s:feed-{a} kgt:feeds s:swg-{i} .\ns:feed-{b} kgt:feeds s:swg-{i} .\n")
         rels += 2
@@ -70,14 +81,16 @@ def write_site(
         add(
             f"s:ups-{i} a dc:UPS ; kgt:locatedIn s:plant ; "
             f'rdfs:label "UPS {i}" ; kgt:redundancyPolicy "all" ; '
-            "kgt:ratedCapacity 500.0 ; kgt:capacityUnit unit:KiloW .\n"
+            "kgt:ratedCapacity 500.0 ; kgt:designLoad 200.0 ; kgt:capacityUnit unit:KiloW ; "
+            f"{UPS_RELIABILITY} .\n"
             f"s:swg-{i % switchgear} kgt:feeds s:ups-{i} .\n"
         )
         rels += 1
     for i in range(pdus):
         add(
             f's:pdu-{i} a dc:PDU ; kgt:locatedIn s:plant ; rdfs:label "PDU {i}" ; '
-            "kgt:ratedCapacity 50.0 ; kgt:capacityUnit unit:KiloW .\n"
+            "kgt:ratedCapacity 50.0 ; kgt:designLoad 20.0 ; kgt:capacityUnit unit:KiloW ; "
+            f"{PDU_RELIABILITY} .\n"
             f"s:ups-{i % ups} kgt:feeds s:pdu-{i} .\n"
         )
         rels += 1
@@ -86,7 +99,7 @@ def write_site(
         b = (2 * i + 1) % pdus
         add(
             f"s:rack-{i} a dc:Rack ; kgt:locatedIn s:hall ; "
-            f'rdfs:label "Rack {i}" ; kgt:redundancyPolicy "any" ; '
+            f'rdfs:label "Rack {i}" ; kgt:redundancyPolicy "any" ; {RACK_RELIABILITY} ; '
             f"kgt:hasPoint s:rack-{i}.power .\n"
             f"s:pdu-{a} kgt:feeds s:rack-{i} .\ns:pdu-{b} kgt:feeds s:rack-{i} .\n"
             f's:rack-{i}.power a dc:PowerSensor ; rdfs:label "Rack {i} power" ; '

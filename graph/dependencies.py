@@ -1,4 +1,5 @@
-"""The dependency edges of the twin graph, read in bulk for an in-memory snapshot.
+"""What the in-memory dependency snapshot is built from, read in bulk: the dependency
+edges, the assets with their redundancy, capacity and reliability, and their load points.
 
 One statement returns every edge of the given relationship types as parallel lists (one
 row: a row per edge would cost the driver more than Neo4j takes to find them). Types must
@@ -91,4 +92,32 @@ def read_assets(reader: Reader) -> list[AssetRow]:
 
 
 def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+LOAD_POINTS: LiteralString = """
+MATCH (a:Twin:Asset)-[:LOAD_POINT]->(p:Twin)
+RETURN a.iri AS asset, p.id AS point, p.unit AS unit, p.value AS value, p.stale AS stale
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReading:
+    """An asset's load point (``kgt:loadPoint``) and its live value, if any."""
+
+    asset_iri: str
+    point_id: str
+    unit: str | None
+    value: float | None  # None: never reported, or not a number
+    stale: bool
+
+
+def read_load_points(reader: Reader) -> list[LoadReading]:
+    """Every asset's load point with its current live value, in one statement."""
+    rows = reader.rows(LOAD_POINTS, "reading the assets' load points")
+    return [
+        LoadReading(r["asset"], r["point"], r["unit"], _number(r["value"]), bool(r["stale"]))
+        for r in rows
+    ]

@@ -37,13 +37,15 @@ class Outcome:
     def path(self, node: int) -> tuple[tuple[int, ...], bool]:
         """The explanation of why ``node`` is down: the nodes from a root failure to it, and
         whether the root is a failed relationship (from the path's first node to its
-        second, the first node itself up) rather than a failed asset."""
+        second) rather than a failed asset. A cause along a cut relationship is always
+        that relationship (the walk never counts a cut supplier twice), even when its
+        supplier went down too: following that supplier's own cause could lead back here."""
         path = [node]
         at = node
         while at in self.cause:
             supplier = self.cause[at]
             path.append(supplier)
-            if (supplier, at) in self.cut and supplier not in self.down:
+            if (supplier, at) in self.cut:
                 return tuple(reversed(path)), True
             at = supplier
         return tuple(reversed(path)), False
@@ -67,12 +69,14 @@ def propagate(
     within: Collection[int] | None = None,
     stop_at: int | None = None,
 ) -> Outcome:
-    """The outcome of ``failed`` nodes and ``cut`` relationships (supplier, consumer).
+    """The outcome of ``failed`` nodes and ``cut`` relationships (supplier, consumer;
+    a pair that is not a relationship of the snapshot is ignored).
     ``within`` limits the walk to those nodes (e.g. the ancestors of a target: nothing
     else can reach it); ``stop_at`` ends the walk as soon as that node goes down."""
     roots = tuple(sorted(set(failed), key=snapshot.rank.__getitem__))
-    cut_pairs = frozenset(cut)
     consumers, suppliers, required = snapshot.consumers, snapshot.suppliers, snapshot.required
+    # a pair that is no relationship of the snapshot cuts nothing
+    cut_pairs = frozenset((s, c) for s, c in cut if c in consumers[s])
     down = set(roots)
     cause: dict[int, int] = {}
     lost: dict[int, int] = {}

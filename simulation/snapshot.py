@@ -36,6 +36,7 @@ class Policy(Enum):
 
 
 NO_LABELS: frozenset[str] = frozenset()
+AMBIGUOUS = -1  # Snapshot.by_id of an id that several models use
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class Snapshot:
     iris: tuple[str, ...]  # node i's IRI
     ids: tuple[str, ...]  # node i's id
     index: Mapping[str, int]  # IRI -> i
+    by_id: Mapping[str, int]  # id -> i; AMBIGUOUS when several models use the id
     consumers: tuple[tuple[int, ...], ...]  # i -> the nodes that depend on i
     suppliers: tuple[tuple[int, ...], ...]  # i -> the nodes i depends on
     rank: tuple[int, ...]  # i -> its place in the order of (id, iri)
@@ -164,12 +166,16 @@ def build_snapshot(
     for place, i in enumerate(sorted(range(len(iris)), key=lambda i: (ids[i], iris[i]))):
         rank[i] = place
     policies = [_policy(row) for row in rows]
+    by_id: dict[str, int] = {}
+    for i, node_id in enumerate(ids):
+        by_id[node_id] = AMBIGUOUS if node_id in by_id else i
     return Snapshot(
         version=version,
         types=tuple(sorted(types)),
         iris=tuple(iris),
         ids=tuple(ids),
         index=index,
+        by_id=by_id,
         consumers=tuple(map(tuple, consumers)),
         suppliers=tuple(map(tuple, suppliers)),
         rank=tuple(rank),

@@ -1,6 +1,9 @@
 """The GraphQL schema: topology, live state and the ontology of the twin.
 
-Modules: ``query`` (root fields), ``subscription`` (live values and staleness),
+Modules: ``query`` and ``mutation`` (root fields), ``subscription`` (live values and
+staleness), ``whatif`` (failure propagation and capacity cascades, with
+``whatif_inputs``), ``reliability`` (single points of failure, Monte Carlo
+availability), ``scenarios`` (saved what-ifs),
 ``assets`` (nodes, points, relationships), ``pagination`` (``assets`` connection, filters,
 cursors), ``topology`` (walks and paths), ``ontology`` (classes and relationship types),
 ``loaders`` (per-request dataloaders), ``context`` (services and request context, renewed
@@ -25,6 +28,7 @@ from server.schema.caching import CACHED_DOCUMENTS, ParseCache
 from server.schema.context import PerOperation
 from server.schema.errors import ErrorCodes, format_error, log_errors
 from server.schema.limits import query_limits
+from server.schema.mutation import Mutation
 from server.schema.operations import OneOperation
 from server.schema.query import Query
 from server.schema.subscription import Subscription
@@ -90,6 +94,7 @@ def build_schema(settings: Settings, extensions: Sequence[ExtensionFactory] = ()
 
     return TwinSchema(
         query=Query,
+        mutation=Mutation,
         subscription=Subscription,
         extensions=[
             PerOperation,  # first: the others may read the context

@@ -21,6 +21,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from graph.reader import Reader
+from ingest.units import Units
 from ontology.catalogue import Catalogue
 from server.auth import Principal
 from server.graph_cache import Cached, GraphCache
@@ -40,6 +41,7 @@ class Services:
     catalogue: Catalogue
     cache: GraphCache = field(default_factory=GraphCache)
     live: LiveHub = field(default_factory=LiveHub)  # the ingestion worker's events
+    units: Units = field(default_factory=Units)  # converts live loads for what-if
 
 
 class Context(TypedDict):

@@ -8,7 +8,8 @@ with ``extensions.code``.
     ├── Unauthenticated           no principal, and anonymous read is off (UNAUTHENTICATED)
     ├── Forbidden                 the principal's role is too low (FORBIDDEN)
     ├── DepthLimitExceeded        the query nests deeper than allowed (DEPTH_LIMIT)
-    └── ComplexityLimitExceeded   the query would resolve too many fields (COMPLEXITY_LIMIT)
+    ├── ComplexityLimitExceeded   the query would resolve too many fields (COMPLEXITY_LIMIT)
+    └── SnapshotNotReady          the what-if snapshot is not built yet (NOT_READY)
 
 Errors from ``graph`` map by class (:data:`CODES`). Anything unexpected is logged with its
 traceback and answered as ``INTERNAL`` with a reference to the log line, never with the
@@ -72,6 +73,10 @@ class ComplexityLimitExceeded(ApiError):
     """The operation's estimated cost is above ``max_complexity``."""
 
 
+class SnapshotNotReady(ApiError):
+    """The dependency snapshot has not been built yet (start-up, or Neo4j away)."""
+
+
 # error class -> code; the first class the error is an instance of wins (specific first)
 CODES: tuple[tuple[type[Exception], str], ...] = (
     (NotFound, "NOT_FOUND"),
@@ -83,6 +88,7 @@ CODES: tuple[tuple[type[Exception], str], ...] = (
     (Forbidden, "FORBIDDEN"),
     (DepthLimitExceeded, "DEPTH_LIMIT"),
     (ComplexityLimitExceeded, "COMPLEXITY_LIMIT"),
+    (SnapshotNotReady, "NOT_READY"),
     (Neo4jUnavailable, "NEO4J_UNAVAILABLE"),
 )
 INTERNAL = "INTERNAL"

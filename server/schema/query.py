@@ -22,8 +22,20 @@ from server.schema.pagination import (
     to_filters,
 )
 from server.schema.permissions import require_role
+from server.schema.reliability import (
+    DEFAULT_TRIALS,
+    AvailabilityAnswer,
+    ClassArgument,
+    ProbabilityInput,
+    SinglePointsAnswer,
+    availability_of,
+    single_points,
+)
+from server.schema.scenarios import Scenario, ScenarioComparison, compare, recent
 from server.schema.topology import DEFAULT_PATHS, AssetPath, Reachability, find_paths, walk
 from server.schema.values import check_first
+from server.schema.whatif import WhatIfMode, WhatIfResult, what_if
+from server.schema.whatif_inputs import LoadInput, RelationshipInput
 
 DEFAULT_PAGE = 20
 
@@ -42,6 +54,19 @@ MaxDepthArgument = Annotated[
 ]
 WalkFirstArgument = Annotated[
     int | None, strawberry.argument(description="Default: max_page_size.")
+]
+FailArgument = Annotated[
+    list[str], strawberry.argument(description="Assets that fail (ids or IRIs).")
+]
+FailRelationshipsArgument = Annotated[
+    list[RelationshipInput] | None,
+    strawberry.argument(description="Relationships that fail (the assets stay up)."),
+]
+LoadsArgument = Annotated[
+    list[LoadInput] | None,
+    strawberry.argument(
+        description="CAPACITY mode: loads to use instead of live telemetry or design load."
+    ),
 ]
 
 
@@ -142,3 +167,64 @@ class Query:
     async def tokens(self, info: GraphInfo) -> list[ApiToken]:
         require_role(info, Role.ADMIN)
         return await api_tokens(info)
+
+    @strawberry.field(
+        description="What happens if these assets (and relationships) fail: every asset "
+        "that goes down with the path that explains why, the assets that stay up on less "
+        "redundancy, and in CAPACITY mode the suppliers that trip under moved load."
+    )
+    async def what_if(
+        self,
+        info: GraphInfo,
+        fail: FailArgument,
+        fail_relationships: FailRelationshipsArgument = None,
+        mode: WhatIfMode = WhatIfMode.TOPOLOGY,
+        loads: LoadsArgument = None,
+    ) -> WhatIfResult:
+        require_role(info, Role.VIEWER)
+        return await what_if(info, fail, fail_relationships or [], mode, loads or [])
+
+    @strawberry.field(
+        description="The assets whose single failure takes down a target (or any asset "
+        "of a class), and a ranking of assets by how many targets they take down."
+    )
+    async def single_points_of_failure(
+        self,
+        info: GraphInfo,
+        target: str | None = None,
+        class_: ClassArgument = None,
+        first: int = DEFAULT_PAGE,
+    ) -> SinglePointsAnswer:
+        require_role(info, Role.VIEWER)
+        return await single_points(info, target, class_, first)
+
+    @strawberry.field(
+        description="Monte Carlo availability of targets (or every asset of a class), "
+        "with a 95% confidence interval; the same seed gives the same answer."
+    )
+    async def availability(
+        self,
+        info: GraphInfo,
+        targets: list[str] | None = None,
+        class_: ClassArgument = None,
+        trials: int = DEFAULT_TRIALS,
+        seed: int = 0,
+        probabilities: list[ProbabilityInput] | None = None,
+        first: int = DEFAULT_PAGE,
+    ) -> AvailabilityAnswer:
+        require_role(info, Role.VIEWER)
+        return await availability_of(
+            info, targets, class_, trials, seed, probabilities or [], first
+        )
+
+    @strawberry.field(description="Saved what-if scenarios, newest first.")
+    async def scenarios(self, info: GraphInfo, first: int = DEFAULT_PAGE) -> list[Scenario]:
+        require_role(info, Role.VIEWER)
+        return await recent(info, first)
+
+    @strawberry.field(description="What differs between two saved scenarios.")
+    async def compare_scenarios(
+        self, info: GraphInfo, a: strawberry.ID, b: strawberry.ID
+    ) -> ScenarioComparison:
+        require_role(info, Role.VIEWER)
+        return await compare(info, str(a), str(b))

@@ -19,6 +19,7 @@ from graph.reader import Reader
 from ontology.catalogue import Catalogue
 from ontology.validate import Ontology
 from server.auth import Principal
+from server.graph_cache import GraphCache
 from server.loading import load_model
 from server.schema import TwinSchema, build_schema
 from server.schema.context import Services, make_context
@@ -46,6 +47,7 @@ class Api:
         *,
         principal: Principal | None = None,
         reader: Reader | None = None,
+        cache: GraphCache | None = None,
         **settings: Any,
     ) -> ExecutionResult:
         current = replace(self.settings, **settings)
@@ -53,7 +55,7 @@ class Api:
         if schema is None:
             schema = self._schemas[current] = build_schema(current)
         reader = reader or Reader(self.driver, None, self.statements.append)
-        services = Services(current, reader, self.catalogue)
+        services = Services(current, reader, self.catalogue, cache or GraphCache())
 
         async def run() -> ExecutionResult:
             context = make_context(services, principal)

@@ -1,0 +1,31 @@
+"""The root ``Mutation`` type: saving what-if scenarios (operator role)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from server.auth import Role
+from server.schema.context import GraphInfo
+from server.schema.permissions import require_role
+from server.schema.query import FailArgument, FailRelationshipsArgument, LoadsArgument
+from server.schema.scenarios import Scenario, save
+from server.schema.whatif import WhatIfMode
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Run a what-if and save it, with its inputs, result summary, model "
+        "version, who ran it and when, as a (:Scenario) node in Neo4j."
+    )
+    async def save_scenario(
+        self,
+        info: GraphInfo,
+        name: str,
+        fail: FailArgument,
+        fail_relationships: FailRelationshipsArgument = None,
+        mode: WhatIfMode = WhatIfMode.TOPOLOGY,
+        loads: LoadsArgument = None,
+    ) -> Scenario:
+        require_role(info, Role.OPERATOR)
+        return await save(info, name, fail, fail_relationships or [], mode, loads or [])
