@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint bench-load bench-query bench-ingest neo4j-stop clean
+.PHONY: help install demo test lint bench-load bench-query bench-ingest bench-whatif neo4j-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ bench-query: install ## API latency against raw Cypher (100k synthetic assets)
 
 bench-ingest: install ## MQTT ingestion throughput and freshness against one statement per message
 	$(BIN)/python bench/ingest.py
+
+bench-whatif: install ## what-if speed against Cypher and networkx (100k synthetic assets)
+	$(BIN)/python bench/whatif.py
 
 neo4j-stop: ## stop the local Neo4j
 	$(BIN)/kgtwin neo4j stop

@@ -56,6 +56,7 @@ class Snapshot:
     labels: tuple[frozenset[str], ...]  # i -> its class labels (those of every superclass)
     policies: tuple[Policy, ...]
     required: tuple[int, ...]  # i -> the fewest working suppliers it needs
+    slack: tuple[int, ...]  # i -> how many suppliers it can lose and stay up
     capacity: tuple[float | None, ...]  # rated capacity, in capacity_unit
     capacity_unit: tuple[str | None, ...]  # QUDT unit local name, e.g. "KiloW"
     design_load: tuple[float | None, ...]  # in capacity_unit
@@ -166,6 +167,10 @@ def build_snapshot(
     for place, i in enumerate(sorted(range(len(iris)), key=lambda i: (ids[i], iris[i]))):
         rank[i] = place
     policies = [_policy(row) for row in rows]
+    required = [
+        required_suppliers(policy, len(own), None if row is None else row.required_suppliers)
+        for policy, own, row in zip(policies, suppliers, rows, strict=True)
+    ]
     by_id: dict[str, int] = {}
     for i, node_id in enumerate(ids):
         by_id[node_id] = AMBIGUOUS if node_id in by_id else i
@@ -181,10 +186,8 @@ def build_snapshot(
         rank=tuple(rank),
         labels=tuple(NO_LABELS if row is None else row.labels for row in rows),
         policies=tuple(policies),
-        required=tuple(
-            required_suppliers(policy, len(own), None if row is None else row.required_suppliers)
-            for policy, own, row in zip(policies, suppliers, rows, strict=True)
-        ),
+        required=tuple(required),
+        slack=tuple(len(own) - k for own, k in zip(suppliers, required, strict=True)),
         capacity=tuple(None if row is None else row.rated_capacity for row in rows),
         capacity_unit=tuple(None if row is None else row.capacity_unit for row in rows),
         design_load=tuple(None if row is None else row.design_load for row in rows),
