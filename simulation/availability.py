@@ -3,8 +3,8 @@ independently with its own probability, with a 95% Wilson score interval.
 
 A target is up in a trial when it is not down after that trial's failures propagate. Only
 the targets' ancestors can take them down, so only those that can fail are drawn, and
-the trials run through :class:`simulation.spof.Layers`, thousands at a time, one bit each.
-An asset expected to fail at most a few dozen times over all trials (the usual case:
+the trials run through :class:`simulation.batch.Layers`, thousands at a time, one bit each.
+An asset expected to fail at most a few dozen times in those thousands (the usual case:
 MTTR is hours, MTBF years) is drawn as the gaps between its failures; the others as one
 uniform number per trial.
 
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from simulation.batch import BUDGET, ONE, WORD, Bits, Index, Layers, upstream
 from simulation.snapshot import Snapshot
-from simulation.spof import BUDGET, ONE, WORD, Bits, Index, Layers, upstream
 
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile: a two-sided 95% interval
-RARE = 10**9  # at most this many failures expected over all trials: drawn as gaps
+RARE = 32  # at most this many failures expected in a pass of trials: drawn as gaps
 Chances = npt.NDArray[np.float64]
 
 
@@ -80,20 +80,19 @@ def monte_carlo(
     layers = Layers.of(snapshot, upstream(snapshot, targets))
     risky = np.array([r for r, n in enumerate(layers.nodes) if probability[n] > 0], dtype=np.intp)
     chance = np.array([probability[layers.nodes[r]] for r in risky], dtype=np.float64)
-    rare = chance * trials <= RARE
-    rng = np.random.default_rng(seed)
-    rare_rows, rare_trials = _rare(rng, risky[rare], chance[rare], trials)
+    step = layers.words * WORD  # trials at a time
+    rare = chance * step <= RARE
+    rare_rows, rare_chance = risky[rare], chance[rare]
+    common_rows, common_chance = risky[~rare], chance[~rare]
     goals = np.array([layers.row[t] for t in targets], dtype=np.intp)
     downs = np.zeros(len(targets), dtype=np.int64)
-    step = layers.words * WORD
+    rng = np.random.default_rng(seed)
     for first in range(0, trials, step):
         count = min(step, trials - first)
         failed = np.zeros((len(layers.nodes), -(-count // WORD)), dtype=np.uint64)
-        _common(rng, failed, risky[~rare], chance[~rare], count)
-        here = (rare_trials >= first) & (rare_trials < first + count)
-        trial = rare_trials[here] - first
-        bit = ONE << (trial % WORD).astype(np.uint64)
-        np.bitwise_or.at(failed, (rare_rows[here], trial // WORD), bit)
+        rows, trial = _rare(rng, rare_rows, rare_chance, count)
+        np.bitwise_or.at(failed, (rows, trial // WORD), ONE << (trial % WORD).astype(np.uint64))
+        _common(rng, failed, common_rows, common_chance, count)
         if failed.any():
             downs += np.bitwise_count(layers.down(failed)[goals]).sum(axis=1, dtype=np.int64)
     return tuple(
@@ -109,14 +108,17 @@ def _rare(
     node's failures are geometric, drawn by inversion for all nodes at once."""
     found_rows, found_trials = [], []
     at = np.full(len(rows), -1.0)
-    step = np.log1p(-chance)  # -inf where the chance is 1: a gap of 1
-    live = np.arange(len(rows))
-    while len(live):
-        uniform = 1.0 - rng.random(len(live))  # in (0, 1]
-        at[live] += np.floor(np.log(uniform) / step[live]) + 1.0
-        live = live[at[live] < trials]
-        found_rows.append(rows[live])
-        found_trials.append(at[live].astype(np.intp))
+    # a chance of 1 makes the step -inf (every gap 1); one of 1e-320 overflows the gap
+    # to inf (no failure): both as they should
+    with np.errstate(divide="ignore", over="ignore"):
+        step = np.log1p(-chance)
+        live = np.arange(len(rows))
+        while len(live):
+            uniform = 1.0 - rng.random(len(live))  # in (0, 1]
+            at[live] += np.floor(np.log(uniform) / step[live]) + 1.0
+            live = live[at[live] < trials]
+            found_rows.append(rows[live])
+            found_trials.append(at[live].astype(np.intp))
     if not found_rows:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
     return np.concatenate(found_rows), np.concatenate(found_trials)

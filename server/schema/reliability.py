@@ -125,7 +125,7 @@ async def single_points(
     per_target = await in_thread(
         lambda: [(t, single_points_of_failure(snapshot, t)) for t in shown]
     )
-    ranking = await in_thread(rank_by_targets, snapshot, targets)
+    ranking = await in_thread(rank_by_targets, snapshot, targets, first)
     return SinglePointsAnswer(
         model_version=snapshot.version,
         target_count=len(targets),
@@ -136,8 +136,8 @@ async def single_points(
         ranking=[
             RankedAsset(
                 asset=_ref(snapshot, r.node),
-                takes_down=len(r.taken),
-                targets=[snapshot.ids[t] for t in r.taken[:first]],
+                takes_down=r.count,
+                targets=[snapshot.ids[t] for t in r.taken],
             )
             for r in ranking[:first]
         ],

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation.availability import Availability, monte_carlo, unavailability, wilson
+from simulation.availability import Availability, _rare, monte_carlo, unavailability, wilson
 from simulation.snapshot import Snapshot
 from tests.simulation.graphs import Graph, Oracle, PolicySpec, at, graphs, named
 
@@ -110,7 +111,7 @@ def test_the_estimate_is_near_the_exact_availability(graph: Graph, data: st.Data
     snapshot = graph.snapshot()
     probability = data.draw(
         st.lists(
-            st.sampled_from((0.0, 0.01, 0.05, 0.2, 0.5, 1.0)),  # 0.01: drawn as gaps
+            st.sampled_from((0.0, 0.002, 0.01, 0.2, 0.5, 1.0)),  # 0.002: drawn as gaps
             min_size=graph.size,
             max_size=graph.size,
         )
@@ -126,6 +127,20 @@ def test_the_estimate_is_near_the_exact_availability(graph: Graph, data: st.Data
         assert a.trials == trials
         assert a.estimate == a.up / trials
         assert (a.low, a.high) == wilson(a.up, trials)
+
+
+def test_rare_failures_are_drawn_as_exact_gaps() -> None:
+    # too small a bias to see in availability; plain here: a certain failure fails every
+    # trial, the last one too, a fair coin about half of them, a tiny chance none
+    chance = np.array([1.0, 0.5, 1e-320])
+    rows, trials = _rare(np.random.default_rng(5), np.array([7, 9, 11]), chance, 10_000)
+    assert 11 not in rows
+    assert sorted(trials[rows == 7].tolist()) == list(range(10_000))
+    coin = trials[rows == 9].tolist()
+    assert len(set(coin)) == len(coin)
+    assert abs(len(coin) - 5_000) <= 4.5 * 50
+    assert min(coin) >= 0
+    assert max(coin) < 10_000
 
 
 SITE = named([("pdu-a", "rack"), ("pdu-b", "rack"), ("rack", "server")], {"rack": ("any", None)})

@@ -30,9 +30,11 @@ def test_ranking_equals_the_oracle(graph: Graph, data: st.DataObject) -> None:
     for n in range(graph.size):
         taken = (targets & oracle.down({n})) - {n}
         if taken:
-            expected.append(Ranked(n, graph.by_id(taken)))
-    expected.sort(key=lambda r: (-len(r.taken), node_id(r.node)))
+            expected.append(Ranked(n, len(taken), graph.by_id(taken)))
+    expected.sort(key=lambda r: (-r.count, node_id(r.node)))
     assert rank_by_targets(snapshot, targets) == tuple(expected)
+    kept = tuple(Ranked(r.node, r.count, r.taken[:1]) for r in expected)
+    assert rank_by_targets(snapshot, targets, keep=1) == kept
 
 
 # two utility feeds into one switchgear (any), two UPS off it, one PDU per UPS; racks 1
@@ -105,3 +107,25 @@ def test_more_candidates_than_one_pass_holds() -> None:
         ("c0001", ("c4999",)),
     ]
     assert len(ranking) == 4999
+
+
+def test_a_cycle_feeding_a_vote() -> None:
+    # the two chillers cool each other's plant room (a cycle) and run off one feed; the
+    # cooling needs 2 of 3 chillers: either chiller of the cycle takes the other with it
+    site = named(
+        [
+            ("feed", "chiller-a"),
+            ("chiller-a", "chiller-b"),
+            ("chiller-b", "chiller-a"),
+            ("chiller-a", "cooling"),
+            ("chiller-b", "cooling"),
+            ("chiller-c", "cooling"),
+        ],
+        {"cooling": ("k-of-n", 2)},
+    )
+    (cooling,) = at(site, "cooling")
+    assert names(site, single_points_of_failure(site, cooling)) == (
+        "chiller-a",
+        "chiller-b",
+        "feed",
+    )
