@@ -1,9 +1,12 @@
-"""A local Mosquitto broker for development, tests, benchmarks and the demo, without Docker.
+"""A local MQTT broker for development, tests, benchmarks and the demo, without Docker:
+Mosquitto where it is installed, otherwise :class:`EmbeddedBroker`, a broker in pure Python
+bound to 127.0.0.1 (no root, nothing to install).
 
-Each broker lives in a folder of its own (config, password file, persistence, log, pid
-file) and listens on 127.0.0.1 only. Persistence is on, so sessions and their queued QoS 1
-messages survive a restart, and the queue limits are raised so that a slow subscriber
-loses nothing. Nothing here installs anything unless asked: :func:`install_mosquitto` is
+Each Mosquitto broker lives in a folder of its own (config, password file, persistence,
+log, pid file) and listens on 127.0.0.1 only. Persistence is on, so sessions and their
+queued QoS 1 messages survive a restart, and the queue limits are raised so that a slow
+subscriber loses nothing. The embedded broker keeps its sessions in memory, for as long
+as the process lives. Nothing here installs anything unless asked: :func:`install_mosquitto` is
 for test set-up and the demo.
 
 The modules, in the order a start uses them:
@@ -13,6 +16,8 @@ The modules, in the order a start uses them:
 - ``local``    :class:`LocalBroker`: start, stop, restart; :func:`stop_leftover`
 - ``probe``    one MQTT CONNECT over a plain socket: is the broker serving yet?
 - ``errors``   the :class:`LocalBrokerError` tree
+- ``embedded`` :class:`EmbeddedBroker`: MQTT 3.1.1 and 5 in an asyncio thread, no Mosquitto
+- ``packets``  the embedded broker's MQTT packet decoding and encoding
 
 Everything a caller needs is importable from ``ingest.broker`` itself.
 """
@@ -25,6 +30,7 @@ from ingest.broker.config import (
     LocalBrokerConfig,
     render_config,
 )
+from ingest.broker.embedded import EmbeddedBroker
 from ingest.broker.errors import (
     BrokerExited,
     InstallFailed,
@@ -45,6 +51,7 @@ __all__ = [
     "DEFAULT_MAX_INFLIGHT_MESSAGES",
     "DEFAULT_MAX_QUEUED_MESSAGES",
     "BrokerExited",
+    "EmbeddedBroker",
     "InstallFailed",
     "LocalBroker",
     "LocalBrokerConfig",
