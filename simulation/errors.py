@@ -1,0 +1,23 @@
+"""Errors raised by ``simulation``.
+
+::
+
+    SimulationError
+    ├── UnknownAsset    an asset named by id or IRI that the dependency snapshot lacks
+    └── NothingToSimulate  a graph without the points a telemetry simulation publishes
+"""
+
+from __future__ import annotations
+
+
+class SimulationError(Exception):
+    """Base of every error raised by ``simulation``."""
+
+
+class UnknownAsset(SimulationError, ValueError):
+    """An asset given by id or IRI that is not in the dependency snapshot (or whose id
+    several models use); the message suggests the closest ids."""
+
+
+class NothingToSimulate(SimulationError):
+    """The graph holds no point with an MQTT topic: no model is loaded yet."""
