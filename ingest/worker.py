@@ -137,8 +137,8 @@ class IngestWorker:
         self.client.loop_start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Write what is queued (if Neo4j lets us), then disconnect. What is not written by
-        then is not acknowledged: the broker keeps it for the next start."""
+        """Write one last batch of what is queued (if Neo4j lets us), then disconnect. What
+        is not written by then is not acknowledged: the broker keeps it for the next start."""
         self._stopping.set()
         if self._writer.is_alive():
             self._writer.join(timeout)
@@ -255,10 +255,13 @@ class IngestWorker:
         next_housekeeping = time.monotonic() + 1.0
         next_refresh = time.monotonic() + self.config.refresh_interval
         while True:
+            # once stopping, one last batch of what is queued; the rest stays unacknowledged
+            # for the broker to redeliver (a busy stream would otherwise never run dry)
+            stopping = self._stopping.is_set()
             batch = self._collect()
             if batch:
                 self._flush(batch)
-            elif self._stopping.is_set():
+            if stopping or (not batch and self._stopping.is_set()):
                 return
             now = time.monotonic()
             if now >= next_housekeeping:

@@ -100,12 +100,28 @@ def terminate(pid: int, home: Path, timeout: float) -> None:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if not is_our_java(pid, home):
+                _collect(pid)
                 return
             time.sleep(0.1)
         logger.warning("Neo4j pid %d still runs %.0f s after %s", pid, wait, sig.name)
     raise LauncherError(
         f"Neo4j (pid {pid}, {home}) did not exit even after SIGKILL; check 'ps -p {pid}'."
     )
+
+
+def _collect(pid: int, timeout: float = 5.0) -> None:
+    """Wait for ``pid``, if it is a child of ours, to finish exiting and collect it: its
+    command line empties before it exits, and a child left uncollected stays a zombie
+    until this process exits (and then until init gets round to it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            waited, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return  # not our child (or already collected)
+        if waited == pid:
+            return
+        time.sleep(0.05)
 
 
 def port_taken(port: int) -> bool:

@@ -1,0 +1,149 @@
+"""``kgtwin demo`` as a newcomer runs it: a real subprocess with a home of its own (its own
+local Neo4j on free ports, the embedded Python broker as on a machine without Mosquitto,
+the simulator and the server). It must print a token, serve a GraphQL answer carrying live
+telemetry from the simulator within a bounded time, and on Ctrl-C stop everything it
+started: the exit code is 0 and no process of it is left (Neo4j, broker, server)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from graph.launcher import free_ports
+from graph.launcher.home import read_pid
+from graph.launcher.process import port_open
+from tests.conftest import REPO
+from tests.neo4j_service import Neo4jService, alive
+
+START_TIMEOUT = 240.0  # seconds: Neo4j's start, the load of dc1, the first snapshot
+LIVE_TIMEOUT = 60.0  # seconds from serving to a simulated value in the answer
+STOP_TIMEOUT = 90.0
+POINTS = '{ asset(id: "ups-a1") { points(first: 20) { id value observedAt } } }'
+
+
+@dataclass
+class Demo:
+    process: subprocess.Popen[str]
+    home: Path
+    ports: dict[str, int]
+    output: list[str] = field(default_factory=list)
+
+    def read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def text(self) -> str:
+        return "".join(self.output)
+
+
+@pytest.fixture
+def demo(neo4j_server: Neo4jService) -> Iterator[Demo]:
+    """A running ``kgtwin demo``; killed (with its Neo4j) if the test did not stop it."""
+    home = REPO / ".kgtwin" / f"demo-test-{os.getpid()}"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    shared_jars = REPO / ".kgtwin" / "lib"
+    if shared_jars.is_dir():  # the session's Neo4j downloaded them: no second download
+        (home / "lib").symlink_to(shared_jars)
+    bolt, http, api = free_ports(3)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("NEO4J_", "KGTWIN_", "MQTT_"))
+    }
+    env |= {
+        "KGTWIN_HOME": str(home),
+        "KGTWIN_NEO4J_BOLT_PORT": str(bolt),
+        "KGTWIN_NEO4J_HTTP_PORT": str(http),
+        "KGTWIN_PORT": str(api),
+    }
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "kgtwin"), "demo", "--embedded-broker", "--speed", "10"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    running = Demo(process, home, {"bolt": bolt, "http": http, "api": api})
+    reader = threading.Thread(target=running.read, daemon=True)
+    reader.start()
+    try:
+        yield running
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        reader.join(10)
+        assert process.stdout is not None
+        process.stdout.close()
+        leftover = read_pid(home / "neo4j")
+        if leftover is not None and alive(leftover):
+            os.kill(leftover, signal.SIGKILL)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def wait_for(condition: object, what: str, timeout: float, demo: Demo) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert callable(condition)
+        found = condition()
+        if found:
+            return found
+        if demo.process.poll() is not None:
+            pytest.fail(f"kgtwin demo exited ({demo.process.returncode}):\n{demo.text()}")
+        time.sleep(0.5)
+    pytest.fail(f"no {what} within {timeout:.0f} s; kgtwin demo said:\n{demo.text()}")
+
+
+def test_demo_serves_live_telemetry_and_stops_everything_on_ctrl_c(demo: Demo) -> None:
+    token_line = wait_for(
+        lambda: re.search(r"API token\s+(kgt_\S+)", demo.text()), "token", START_TIMEOUT, demo
+    )
+    assert isinstance(token_line, re.Match)
+    token = token_line.group(1)
+    assert f"http://127.0.0.1:{demo.ports['api']}/graphql" in demo.text()
+    assert f"http://127.0.0.1:{demo.ports['http']}/browser/" in demo.text()
+    assert "embedded Python broker" in demo.text()
+    base_url = f"http://127.0.0.1:{demo.ports['api']}"
+
+    def live_value() -> bool:
+        try:
+            with httpx.Client(base_url=base_url, timeout=10) as client:
+                body = client.post(
+                    "/graphql",
+                    json={"query": POINTS},
+                    headers={"Authorization": f"Bearer {token}"},
+                ).json()
+        except httpx.HTTPError:
+            return False  # not listening yet
+        points = (((body.get("data") or {}).get("asset") or {}).get("points")) or []
+        return any(p["value"] is not None for p in points)
+
+    wait_for(live_value, "simulated value in the asset query", LIVE_TIMEOUT, demo)
+    neo4j_pid = read_pid(demo.home / "neo4j")
+    assert neo4j_pid is not None
+    assert alive(neo4j_pid)
+
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.process.wait(STOP_TIMEOUT) == 0, demo.text()
+    assert not alive(neo4j_pid), f"the demo's Neo4j is still running:\n{demo.text()}"
+    for name, port in demo.ports.items():
+        assert not port_open(port), f"something still listens on the demo's {name} port {port}"
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(demo.home)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert leftovers == [], f"processes of the demo are still running: {leftovers}"
