@@ -1,5 +1,6 @@
 """The capacity cascade: when assets fail, the load they carried moves to their surviving
-peers; a peer pushed over its rated capacity trips, and the cascade goes on.
+peers and up the peers' supply chains; a node pushed over its rated capacity trips, and
+the cascade goes on.
 
 Each node's ``load`` is given by the caller, already resolved (an override, else live
 telemetry, else the design load) and in the node's capacity unit; None (unknown) carries
@@ -13,19 +14,44 @@ nothing. The cascade is computed in rounds, each from scratch, until a fixed poi
    an up consumer with it and can take its place there: a supplier ``p`` of a consumer
    ``c`` of the source, with ``c`` up, ``p`` up, the relationship ``p -> c`` not cut,
    ``p`` rated (a positive capacity) in the source's capacity unit. The load moves to the
-   peers in proportion to their rated capacities. A source without peers sheds its load:
-   its consumers are down, or nothing rated can take it.
-3. A peer's load is then its own load plus everything moved onto it. A peer whose load is
-   above its capacity (strictly) trips, with that load and its sources. Only load moved
-   by the scenario trips anything: a node already above its rating on its own load alone
-   is the baseline, not the scenario's doing, and stays up.
-4. The round that trips nothing ends the cascade; ``tripped`` only grows, so it ends.
+   peers in proportion to their rated capacities (``moved``). A source without peers
+   sheds its load: its consumers are down, or nothing rated can take it.
+3. A peer draws the load moved onto it from its own *working suppliers*: up, the
+   relationship to them not cut, rated, in the peer's capacity unit. It passes the amount
+   on to them in proportion to their ratings, each of them passes what it receives on to
+   its own working suppliers the same way, and so on up (``flowed``). The flow stops at a
+   node none of whose suppliers qualify: the top of its chain, or a unit boundary (a UPS
+   in kW fed by switchgear in kVA: there is no converting without a power factor).
+4. The flow does not go round the model's cycles: two nodes on one cycle of relationships
+   to rated suppliers in their unit (each reaches the other up such relationships, e.g.
+   two boards modelled as feeding each other across a bus tie) pass each other nothing,
+   whether the cycle's nodes are up or down and its relationships cut or not. A node
+   passes it all to its other working suppliers; one that has none stops it there. The
+   cycles (strongly connected components) are the model's, so the relationships that
+   carry flow make none, and the flow is one pass over them in topological order
+   (following cycles node by node instead, never back onto the path so far, would cost
+   time exponential in the size of the cycle).
+5. Decreases are not propagated: a node that goes down does not relieve its suppliers of
+   its load (their loads are given, and stay as given). Loads are thus never
+   under-estimated, at a price: load that moves to a peer fed by the same supplier is
+   counted on that supplier twice.
+6. A node's load is its own load, plus what moved onto it, plus what flowed into it from
+   below. An up node that received any and whose load is above its capacity (strictly)
+   trips, with that load and its sources: the sources whose load reached it, directly or
+   through the flow. Only load moved by the scenario trips anything: a node already above
+   its rating on its own load alone is the baseline, not the scenario's doing, and stays
+   up.
+7. The round that trips nothing ends the cascade; ``tripped`` only grows, so it ends.
 
 Each round is defined from scratch, but worked out from the last: failures only grow, so
 the propagation carries on from where it stopped, and only the sources next to what fell
-(it, the suppliers it fed and those that share its consumers) have their loads placed
-again. A cascade thus costs time in proportion to what falls and what the fallen nodes'
-consumers are fed by, however many rounds it lasts; the final outcome is one more
+(it, the suppliers it fed and those that share its consumers) or whose load reached it
+have their loads placed again. A cascade thus costs time in proportion to what falls,
+what the fallen nodes' consumers are fed by and the nodes the moved load reaches, however
+many rounds it lasts, plus finding whether the relationships the flow meets are on a
+cycle: a search from both ends of each (up from the supplier, down from the consumer)
+that ends as soon as they meet or one side runs out, the side that ran out then placed
+for the rest of the cascade (:class:`_Cycles`). The final outcome is one more
 :func:`propagate`, for its causes and explanation paths.
 """
 
@@ -41,8 +67,8 @@ from simulation.snapshot import Snapshot
 
 @dataclass(frozen=True, slots=True)
 class Trip:
-    """A peer pushed over its capacity: in which round, by how much load (its own plus
-    what moved onto it), and from which sources (rank order)."""
+    """A node pushed over its capacity: in which round, by how much load (its own plus
+    what moved onto it and what flowed into it), and from which sources (rank order)."""
 
     node: int
     round: int  # 1 for the first round
@@ -53,7 +79,9 @@ class Trip:
 
 @dataclass(frozen=True, slots=True)
 class Moved:
-    """Load that moved from a source to one of its peers, in the source's unit."""
+    """Load that went from one node to another, in their capacity unit: in
+    ``Cascade.moved`` from a source to one of its peers, in ``Cascade.flowed`` from a
+    node that took load on to one of its suppliers (which carries it too)."""
 
     source: int
     target: int
@@ -64,14 +92,17 @@ class Moved:
 class Cascade:
     """Where the cascade settled. ``outcome`` is the propagation of the failed and the
     tripped nodes together (its ``failed`` holds both; ``trips`` tells them apart);
-    ``loads``, ``moved`` and ``shed`` are those of the last round."""
+    ``loads``, ``moved``, ``flowed`` and ``shed`` are those of the last round."""
 
     outcome: Outcome
     trips: tuple[Trip, ...]  # by round, then load/capacity descending, then rank
-    loads: Mapping[int, float]  # up node that took moved load -> its load, in rank order
+    loads: Mapping[int, float]  # up node that took load on -> its load, in rank order
     moved: tuple[Moved, ...]  # by source rank, then target rank
     shed: Mapping[int, float]  # source whose load found no peer -> that load, in rank order
     rounds: int  # the last one trips nothing: the last trip's round + 1
+    # load passed up (source: the node passing it on, target: its supplier), all sources'
+    # together: by source rank, then target rank
+    flowed: tuple[Moved, ...] = ()
 
 
 def cascade(
@@ -97,14 +128,14 @@ def cascade(
     rounds = 1
     while True:
         over: list[tuple[float, int, Trip]] = []  # (-load/capacity, rank, trip)
-        for peer in changed:
-            rating = snapshot.capacity[peer]
-            if peer in spread.down or peer not in flow.into or rating is None:
+        for node in changed:
+            rating = snapshot.capacity[node]
+            if node in spread.down or node not in flow.into or rating is None:
                 continue
-            carried = flow.carried(peer)
+            carried = flow.carried(node)
             if carried > rating:
-                trip = Trip(peer, rounds, carried, rating, flow.sources(peer))
-                over.append((-carried / rating, rank[peer], trip))
+                trip = Trip(node, rounds, carried, rating, flow.sources(node))
+                over.append((-carried / rating, rank[node], trip))
         if not over:
             break
         over.sort(key=lambda item: item[:2])
@@ -120,10 +151,11 @@ def cascade(
     return Cascade(
         outcome=propagate(snapshot, roots.union(trip.node for trip in trips), cut_pairs),
         trips=tuple(trips),
-        loads={peer: flow.carried(peer) for peer in sorted(flow.into, key=rank.__getitem__)},
+        loads={node: flow.carried(node) for node in sorted(flow.into, key=rank.__getitem__)},
         moved=tuple(moved),
         shed={source: flow.shed[source] for source in sorted(flow.shed, key=rank.__getitem__)},
         rounds=rounds,
+        flowed=flow.flowed(),
     )
 
 
@@ -171,10 +203,23 @@ class _Spread:
 
 class _Flow:
     """Where the sources' loads go, kept up to date as nodes fall: only the sources next
-    to what fell are worked out again (a source's peers change only when it, one of its
-    consumers or one of their suppliers falls)."""
+    to what fell or whose load reached it are worked out again (a source's peers change
+    only when it, one of its consumers or one of their suppliers falls; its flow only
+    when a node it reached falls)."""
 
-    __slots__ = ("_cut", "_load", "_snapshot", "cut_off", "into", "moves", "shed")
+    __slots__ = (
+        "_cut",
+        "_cycles",
+        "_load",
+        "_reach",
+        "_snapshot",
+        "_through",
+        "cut_off",
+        "flows",
+        "into",
+        "moves",
+        "shed",
+    )
 
     def __init__(
         self, snapshot: Snapshot, cut: frozenset[Pair], load: Sequence[float | None]
@@ -187,12 +232,17 @@ class _Flow:
             if consumers[supplier] and all((supplier, c) in cut for c in consumers[supplier])
         }  # sources even while up
         self.moves: dict[int, list[tuple[int, float]]] = {}  # source -> (peer, amount)
-        self.into: dict[int, dict[int, float]] = {}  # peer -> source -> amount
+        # source -> (node, supplier, amount): its load passed up a relationship
+        self.flows: dict[int, list[tuple[int, int, float]]] = {}
+        self.into: dict[int, dict[int, float]] = {}  # node -> source -> amount moved or flowed
         self.shed: dict[int, float] = {}
+        self._cycles = _Cycles(snapshot)
+        self._reach: dict[int, list[int]] = {}  # source -> the nodes its load reached
+        self._through: dict[int, set[int]] = {}  # node -> the sources whose load reached it
 
     def update(self, fallen: Iterable[int], down: Collection[int]) -> set[int]:
-        """Place again the loads of the sources next to the ``fallen`` nodes (or cut off);
-        the peers whose incoming load changed."""
+        """Place again the loads of the sources next to the ``fallen`` nodes (or cut off)
+        or whose load reached them; the nodes whose incoming load changed."""
         suppliers, consumers = self._snapshot.suppliers, self._snapshot.consumers
         near: set[int] = set()
         for node in fallen:
@@ -200,30 +250,48 @@ class _Flow:
             near.update(suppliers[node])  # it was their consumer
             for consumer in consumers[node]:
                 near.update(suppliers[consumer])  # it was their peer
+            near.update(self._through.get(node, ()))  # their load went onto it or through it
         changed: set[int] = set()
         for source in near:
             self._place(source, down, changed)
         return changed
 
-    def carried(self, peer: int) -> float:
-        """Its own load and what moved onto it, added up in source rank order."""
-        own = self._load[peer]
+    def carried(self, node: int) -> float:
+        """Its own load and what moved or flowed onto it, added up in source rank order."""
+        own = self._load[node]
         total = 0.0 if own is None else own
-        for source in self.sources(peer):
-            total += self.into[peer][source]
+        for source in self.sources(node):
+            total += self.into[node][source]
         return total
 
-    def sources(self, peer: int) -> tuple[int, ...]:
-        """The sources whose load moved onto ``peer``, in rank order."""
-        return tuple(sorted(self.into[peer], key=self._snapshot.rank.__getitem__))
+    def sources(self, node: int) -> tuple[int, ...]:
+        """The sources whose load moved or flowed onto ``node``, in rank order."""
+        return tuple(sorted(self.into[node], key=self._snapshot.rank.__getitem__))
+
+    def flowed(self) -> tuple[Moved, ...]:
+        """What each relationship passes up, all sources' together (added up in source rank
+        order), by the rank of the node passing it on, then of its supplier."""
+        rank = self._snapshot.rank
+        total: dict[Pair, float] = {}
+        for source in sorted(self.flows, key=rank.__getitem__):
+            for node, supplier, amount in self.flows[source]:
+                total[node, supplier] = total.get((node, supplier), 0.0) + amount
+        pairs = sorted(total, key=lambda pair: (rank[pair[0]], rank[pair[1]]))
+        return tuple(Moved(node, supplier, total[node, supplier]) for node, supplier in pairs)
 
     def _place(self, source: int, down: Collection[int], changed: set[int]) -> None:
-        for peer, _amount in self.moves.pop(source, ()):
-            into = self.into[peer]
+        for node in self._reach.pop(source, ()):
+            through = self._through[node]
+            through.discard(source)
+            if not through:
+                del self._through[node]
+            into = self.into[node]
             del into[source]
             if not into:
-                del self.into[peer]
-            changed.add(peer)
+                del self.into[node]
+            changed.add(node)
+        self.moves.pop(source, None)
+        self.flows.pop(source, None)
         self.shed.pop(source, None)
         amount = self._load[source]
         if amount is None or not amount > 0:
@@ -254,6 +322,173 @@ class _Flow:
         moves = self.moves[source] = [
             (peer, amount * rating / total) for peer, rating in peers.items()
         ]
-        for peer, share in moves:
-            self.into.setdefault(peer, {})[source] = share
-            changed.add(peer)
+        received = dict(moves)  # node -> the source's load on it: moved, then flowed too
+        flows = self._upstream(received, down)
+        if flows:
+            self.flows[source] = flows
+        self._reach[source] = list(received)
+        for node, share in received.items():
+            self._through.setdefault(node, set()).add(source)
+            self.into.setdefault(node, {})[source] = share
+            changed.add(node)
+
+    def _upstream(
+        self, received: dict[int, float], down: Collection[int]
+    ) -> list[tuple[int, int, float]]:
+        """Pass what the peers ``received`` up their working suppliers' chains, adding what
+        flows into each node to ``received``; the flows. The relationships that carry
+        flow make no cycle, so their nodes are taken in topological order (Kahn's), each
+        once all that pass it something have: it then passes on all it received."""
+        snapshot, cut, cycles = self._snapshot, self._cut, self._cycles
+        capacity, unit, suppliers = snapshot.capacity, snapshot.capacity_unit, snapshot.suppliers
+        supplied_over, serves_over = snapshot.supplied_over, snapshot.serves_over
+        carry: dict[int, list[tuple[int, float]]] = {}  # node -> (supplier, rating) it draws on
+        waiting: dict[int, int] = {}  # node -> how many nodes that pass it something are left
+        reached = list(received)
+        for node in reached:  # grows as the chains are found
+            ups = carry[node] = []
+            for supplier, over in zip(suppliers[node], supplied_over[node], strict=True):
+                rating = capacity[supplier]
+                if (
+                    rating is not None
+                    and rating > 0
+                    and supplier not in down
+                    and unit[supplier] == unit[node]
+                    and not over.isdisjoint(serves_over[node])  # the same kind of supply
+                    and (supplier, node) not in cut
+                    and not cycles.on_cycle(supplier, node)
+                ):
+                    ups.append((supplier, rating))
+                    if supplier not in waiting and supplier not in received:
+                        reached.append(supplier)
+                    waiting[supplier] = waiting.get(supplier, 0) + 1
+        ready = deque(node for node in reached if node not in waiting)
+        flows: list[tuple[int, int, float]] = []
+        while ready:
+            node = ready.popleft()
+            ups = carry[node]
+            if not ups:
+                continue
+            amount = received[node]
+            total = sum(rating for _supplier, rating in ups)
+            for supplier, rating in ups:
+                share = amount * rating / total
+                received[supplier] = received.get(supplier, 0.0) + share
+                flows.append((node, supplier, share))
+                waiting[supplier] -= 1
+                if not waiting[supplier]:
+                    ready.append(supplier)
+        return flows
+
+
+UP, DOWN = 0, 1  # the ways along a chain: to suppliers, to consumers
+
+
+class _Cycles:
+    """Which relationships lie on the model's supply cycles in one unit, as the flow meets
+    them: a relationship from a rated supplier in its consumer's unit is on one when the
+    supplier reaches back to the consumer up such relationships (up or down, cut or not).
+
+    A search from both ends, up from the supplier and down from the consumer, each step on
+    the side that has seen fewer nodes, ends as soon as they meet (soon in a large cycle)
+    or either side runs out (soon in a site's short chains). The side that ran out has the
+    cycles of its whole chain that way placed (Tarjan's walk): later questions on placed
+    nodes are answered from their places, and later searches and walks skip placed nodes,
+    so that a node is walked at most once each way however many relationships above and
+    below it the flow asks about. Skipping is sound: an unplaced node's chain either way
+    meets only nodes placed by a walk that same way, whose chains beyond them were placed
+    with them (a walk the other way that placed one would have placed the unplaced node
+    too: it lies on that walk's chain)."""
+
+    __slots__ = ("_count", "_known", "_snapshot", "places")
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+        self._known: dict[Pair, bool] = {}
+        self._count = 0
+        self.places: dict[int, int] = {}  # node -> its cycle's number, the cycle known whole
+
+    def on_cycle(self, supplier: int, consumer: int) -> bool:
+        if supplier == consumer:
+            return True
+        places = self.places
+        if supplier in places or consumer in places:
+            return places.get(supplier) == places.get(consumer)
+        pair = (supplier, consumer)
+        known = self._known.get(pair)
+        if known is None:
+            known = self._known[pair] = self._meet(supplier, consumer)
+        return known
+
+    def _links(self, node: int, way: int) -> list[int]:
+        """Up: its rated suppliers in its unit. Down: its consumers in its unit, when it is
+        rated (the same relationships, the other way)."""
+        snapshot = self._snapshot
+        capacity, unit = snapshot.capacity, snapshot.capacity_unit
+        if way == UP:
+            return [
+                supplier
+                for supplier in snapshot.suppliers[node]
+                if (rating := capacity[supplier]) is not None
+                and rating > 0
+                and unit[supplier] == unit[node]
+            ]
+        rating = capacity[node]
+        if rating is None or not rating > 0:
+            return []
+        return [consumer for consumer in snapshot.consumers[node] if unit[consumer] == unit[node]]
+
+    def _meet(self, top: int, bottom: int) -> bool:
+        """Whether ``bottom`` is up the chain from ``top`` (neither placed)."""
+        places = self.places
+        seen = ({top}, {bottom})
+        frontier = [[top], [bottom]]
+        while frontier[UP] and frontier[DOWN]:
+            way = UP if len(seen[UP]) <= len(seen[DOWN]) else DOWN
+            mine, theirs = seen[way], seen[1 - way]
+            ahead: list[int] = []
+            for node in frontier[way]:
+                for other in self._links(node, way):
+                    if other in mine or other in places:
+                        continue
+                    if other in theirs:
+                        return True
+                    mine.add(other)
+                    ahead.append(other)
+            frontier[way] = ahead
+        if frontier[UP]:
+            self._place(bottom, DOWN)
+        else:
+            self._place(top, UP)
+        return False
+
+    def _place(self, start: int, way: int) -> None:
+        """Place the cycles of ``start``'s chain ``way`` (Tarjan's walk)."""
+        places = self.places
+        number = {start: 0}  # node -> when the walk reached it
+        low = {start: 0}  # node -> the earliest number it reaches back to
+        stack = [start]  # reached, its cycle not closed yet
+        walk = [(start, iter(self._links(start, way)))]
+        while walk:
+            node, ahead = walk[-1]
+            for other in ahead:
+                if other in places:
+                    continue
+                if other not in number:
+                    number[other] = low[other] = len(number)
+                    stack.append(other)
+                    walk.append((other, iter(self._links(other, way))))
+                    break
+                low[node] = min(low[node], number[other])  # on the stack: a cycle
+            else:
+                walk.pop()
+                if walk:
+                    below = walk[-1][0]
+                    low[below] = min(low[below], low[node])
+                if low[node] == number[node]:  # the first node of its cycle: close it
+                    self._count += 1
+                    while True:
+                        member = stack.pop()
+                        places[member] = self._count
+                        if member == node:
+                            break

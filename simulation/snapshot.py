@@ -52,6 +52,9 @@ class Snapshot:
     by_id: Mapping[str, int]  # id -> i; AMBIGUOUS when several models use the id
     consumers: tuple[tuple[int, ...], ...]  # i -> the nodes that depend on i
     suppliers: tuple[tuple[int, ...], ...]  # i -> the nodes i depends on
+    # i -> for each of suppliers[i], the relationship types it supplies i over
+    supplied_over: tuple[tuple[frozenset[str], ...], ...]
+    serves_over: tuple[frozenset[str], ...]  # i -> the types it supplies its consumers over
     rank: tuple[int, ...]  # i -> its place in the order of (id, iri)
     labels: tuple[frozenset[str], ...]  # i -> its class labels (those of every superclass)
     policies: tuple[Policy, ...]
@@ -152,17 +155,23 @@ def build_snapshot(
     for row in assets:
         intern(row.iri, row.id, row)
 
-    pairs: set[tuple[int, int]] = set()
+    pairs: dict[tuple[int, int], set[str]] = {}
     for source, source_id, target, target_id, rel_type in zip(
         edges.sources, edges.source_ids, edges.targets, edges.target_ids, edges.types, strict=True
     ):
         a, b = intern(source, source_id), intern(target, target_id)
-        pairs.add((b, a) if rel_type in reversed_types else (a, b))
+        pairs.setdefault((b, a) if rel_type in reversed_types else (a, b), set()).add(rel_type)
     consumers: list[list[int]] = [[] for _ in iris]
     suppliers: list[list[int]] = [[] for _ in iris]
-    for supplier, consumer in sorted(pairs):
+    supplied_over: list[list[frozenset[str]]] = [[] for _ in iris]
+    serves_over: list[set[str]] = [set() for _ in iris]
+    kinds: dict[frozenset[str], frozenset[str]] = {}  # one object per set of types
+    for (supplier, consumer), over in sorted(pairs.items()):
         consumers[supplier].append(consumer)
         suppliers[consumer].append(supplier)
+        kind = frozenset(over)
+        supplied_over[consumer].append(kinds.setdefault(kind, kind))
+        serves_over[supplier] |= over
     rank = [0] * len(iris)
     for place, i in enumerate(sorted(range(len(iris)), key=lambda i: (ids[i], iris[i]))):
         rank[i] = place
@@ -183,6 +192,8 @@ def build_snapshot(
         by_id=by_id,
         consumers=tuple(map(tuple, consumers)),
         suppliers=tuple(map(tuple, suppliers)),
+        supplied_over=tuple(map(tuple, supplied_over)),
+        serves_over=tuple(kinds.setdefault(k, k) for k in map(frozenset, serves_over)),
         rank=tuple(rank),
         labels=tuple(NO_LABELS if row is None else row.labels for row in rows),
         policies=tuple(policies),

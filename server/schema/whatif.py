@@ -104,11 +104,17 @@ class Trip:
     load: float
     capacity: float
     unit: str | None
-    sources: list[str] = strawberry.field(description="The down assets whose load moved onto it.")
+    sources: list[str] = strawberry.field(
+        description="The down assets whose load reached it (moved onto it, or up through "
+        "the assets it supplies)."
+    )
     explanation: str
 
 
-@strawberry.type(description="Load moved from an asset that is down to a surviving peer.")
+@strawberry.type(
+    description="Load moved from an asset that is down to a surviving peer (loadShifts), "
+    "or passed up from a peer to its own supplier (loadFlows)."
+)
 class LoadShift:
     from_: str = strawberry.field(name="from")
     to: str
@@ -203,6 +209,26 @@ class WhatIfResult:
                 unit=snapshot.capacity_unit[m.target],
             )
             for m in scenario.cascade.moved[:first]
+        ]
+
+    @strawberry.field(
+        description="Capacity mode: load passed up from a node that took it on to its own "
+        "suppliers (same kind of supply, same unit), in proportion to their capacity."
+    )
+    def load_flows(self, info: GraphInfo, first: int = DEFAULT_ITEMS) -> list[LoadShift]:
+        check_first(first, services(info).settings)
+        scenario = self.scenario
+        if scenario.cascade is None:
+            return []
+        snapshot = scenario.snapshot
+        return [
+            LoadShift(
+                from_=snapshot.ids[m.source],
+                to=snapshot.ids[m.target],
+                amount=m.amount,
+                unit=snapshot.capacity_unit[m.target],
+            )
+            for m in scenario.cascade.flowed[:first]
         ]
 
     @strawberry.field(
@@ -366,7 +392,7 @@ def trips_of(scenario: Scenario) -> list[Trip]:
                 sources=sources,
                 explanation=(
                     f"{snapshot.ids[trip.node]} carried {trip.load:g} {unit or ''} against a "
-                    f"rated {trip.capacity:g} after load moved from {', '.join(sources)}"
+                    f"rated {trip.capacity:g} after load from {', '.join(sources)} reached it"
                 ),
             )
         )

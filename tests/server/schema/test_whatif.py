@@ -239,8 +239,8 @@ def test_capacity_cascade_trips_an_overloaded_peer_and_continues(twin: WhatIf) -
         "capacity": 150.0,
         "unit": "KiloW",
         "sources": ["pdu-h1-a1"],
-        "explanation": "pdu-h1-b1 carried 200 KiloW against a rated 150 after load moved "
-        "from pdu-h1-a1",
+        "explanation": "pdu-h1-b1 carried 200 KiloW against a rated 150 after load from "
+        "pdu-h1-a1 reached it",
     }
     impacted = {i["id"]: i for i in result["impacted"]}
     assert impacted["pdu-h1-b1"]["rootCause"] == "TRIPPED"
@@ -433,3 +433,27 @@ def test_scenarios_are_saved_listed_and_compared(twin: WhatIf, dc1: Driver) -> N
     assert diff["impactedInBoth"] == a["impactedCount"]
     assert twin.code(COMPARE, {"a": a["id"], "b": "nope"}) == "NOT_FOUND"
     assert twin.code(SAVE, {"name": " ", "fail": SIDE_A}, principal=operator) == ("BAD_USER_INPUT")
+
+
+def test_load_moved_to_the_b_side_flows_up_and_trips_its_ups(twin: WhatIf) -> None:
+    """2N: with UPS A1 gone, hall 1's A PDUs' load moves to the B PDUs and up to UPS B1;
+    run hot (300 of 400 kW), UPS B1 trips and takes hall 1's racks with it."""
+    query = """
+    query ($loads: [LoadInput!]) {
+      whatIf(fail: ["ups-a1"], mode: CAPACITY, loads: $loads) {
+        trips { id round load capacity sources }
+        loadFlows { from to amount }
+        impacted(first: 100) { id }
+      }
+    }"""
+    cool = twin.data(query)["whatIf"]
+    assert cool["trips"] == []
+    flows = {(f["from"], f["to"]): f["amount"] for f in cool["loadFlows"]}
+    assert flows[("pdu-h1-b1", "ups-b1")] == pytest.approx(55.0)  # pdu-h1-a1's design load
+    assert flows[("pdu-h1-b2", "ups-b1")] == pytest.approx(53.8)
+    hot = twin.data(query, {"loads": [{"asset": "ups-b1", "value": 300.0}]})["whatIf"]
+    (trip,) = [t for t in hot["trips"] if t["round"] == 1]
+    assert (trip["id"], trip["capacity"]) == ("ups-b1", 400.0)
+    assert trip["load"] == pytest.approx(300.0 + 55.0 + 53.8)
+    assert trip["sources"] == ["pdu-h1-a1", "pdu-h1-a2"]
+    assert set(RACKS_H1) <= {i["id"] for i in hot["impacted"]}
