@@ -18,10 +18,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install kgtwin with its test and dev tools
 
-demo: install ## start the local Neo4j, load the example site, print what is in the graph
-	$(BIN)/kgtwin neo4j start
-	$(BIN)/kgtwin load ontology/sites/dc1.ttl --model dc1
-	$(BIN)/kgtwin info
+demo: install ## the whole twin: local Neo4j, MQTT broker, example site, simulated telemetry, API (Ctrl-C stops all)
+	$(BIN)/kgtwin demo
 
 test: install ## start the services the tests need and run the whole suite
 	$(BIN)/pytest
