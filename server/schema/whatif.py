@@ -27,7 +27,7 @@ from server.schema.whatif_inputs import (
     pairs_of,
     snapshot_of,
 )
-from simulation.capacity import Cascade, cascade
+from simulation.capacity import Cascade, Moved, cascade
 from simulation.propagation import Outcome, Pair, propagate
 from simulation.snapshot import Policy, Snapshot
 
@@ -197,19 +197,8 @@ class WhatIfResult:
     @strawberry.field(description="Capacity mode: the load moved at the end of the cascade.")
     def load_shifts(self, info: GraphInfo, first: int = DEFAULT_ITEMS) -> list[LoadShift]:
         check_first(first, services(info).settings)
-        scenario = self.scenario
-        if scenario.cascade is None:
-            return []
-        snapshot = scenario.snapshot
-        return [
-            LoadShift(
-                from_=snapshot.ids[m.source],
-                to=snapshot.ids[m.target],
-                amount=m.amount,
-                unit=snapshot.capacity_unit[m.target],
-            )
-            for m in scenario.cascade.moved[:first]
-        ]
+        cascade = self.scenario.cascade
+        return [] if cascade is None else _shifts(self.scenario.snapshot, cascade.moved[:first])
 
     @strawberry.field(
         description="Capacity mode: load passed up from a node that took it on to its own "
@@ -217,19 +206,8 @@ class WhatIfResult:
     )
     def load_flows(self, info: GraphInfo, first: int = DEFAULT_ITEMS) -> list[LoadShift]:
         check_first(first, services(info).settings)
-        scenario = self.scenario
-        if scenario.cascade is None:
-            return []
-        snapshot = scenario.snapshot
-        return [
-            LoadShift(
-                from_=snapshot.ids[m.source],
-                to=snapshot.ids[m.target],
-                amount=m.amount,
-                unit=snapshot.capacity_unit[m.target],
-            )
-            for m in scenario.cascade.flowed[:first]
-        ]
+        cascade = self.scenario.cascade
+        return [] if cascade is None else _shifts(self.scenario.snapshot, cascade.flowed[:first])
 
     @strawberry.field(
         description="Capacity mode: the assets that took on load, with their "
@@ -397,6 +375,18 @@ def trips_of(scenario: Scenario) -> list[Trip]:
             )
         )
     return trips
+
+
+def _shifts(snapshot: Snapshot, moves: Sequence[Moved]) -> list[LoadShift]:
+    return [
+        LoadShift(
+            from_=snapshot.ids[m.source],
+            to=snapshot.ids[m.target],
+            amount=m.amount,
+            unit=snapshot.capacity_unit[m.target],
+        )
+        for m in moves
+    ]
 
 
 def _policy(snapshot: Snapshot, node: int) -> str:
