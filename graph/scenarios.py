@@ -5,7 +5,9 @@ trippedCount, summary})`` with ``(:Scenario)-[:FAILS]->(:Twin)`` to each failed 
 
 The lists hold asset ids; ``failedRelationships`` holds ``"from TYPE to"`` texts and
 ``loadOverrides`` ``"asset=value"`` texts (a property cannot hold a map). A scenario is
-written once and never changed: its result is the answer at ``modelVersion``.
+written once and never changed: its result is the answer at ``modelVersion``. Its id's
+unique constraint is created with the graph's others, before every load
+(:mod:`graph.schema`), not per save.
 """
 
 from __future__ import annotations
@@ -20,10 +22,6 @@ from neo4j import Driver
 
 from graph.connection import neo4j_errors
 from graph.reader import Reader
-
-SCENARIO_SCHEMA: LiteralString = (
-    "CREATE CONSTRAINT scenario_id IF NOT EXISTS FOR (s:Scenario) REQUIRE s.id IS UNIQUE"
-)
 
 SAVE: LiteralString = """
 CREATE (s:Scenario)
@@ -124,7 +122,6 @@ def save_scenario(
     }
     action = f"saving scenario {scenario.name!r}"
     with neo4j_errors(action), driver.session(database=database) as session:
-        session.run(SCENARIO_SCHEMA).consume()
         record = session.run(SAVE, scenario=properties, failedIris=list(failed_iris)).single()
     assert record is not None
     return _with_time(scenario, record["createdAt"])
