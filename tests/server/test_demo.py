@@ -14,9 +14,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -26,6 +27,8 @@ from graph.launcher.home import read_pid
 from graph.launcher.process import port_open
 from tests.conftest import REPO
 from tests.neo4j_service import Neo4jService, alive
+
+T = TypeVar("T")
 
 START_TIMEOUT = 240.0  # seconds: Neo4j's start, the load of dc1, the first snapshot
 LIVE_TIMEOUT = 60.0  # seconds from serving to a simulated value in the answer
@@ -96,10 +99,9 @@ def demo(neo4j_server: Neo4jService) -> Iterator[Demo]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def wait_for(condition: object, what: str, timeout: float, demo: Demo) -> object:
+def wait_for(condition: Callable[[], T], what: str, timeout: float, demo: Demo) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert callable(condition)
         found = condition()
         if found:
             return found
@@ -110,11 +112,11 @@ def wait_for(condition: object, what: str, timeout: float, demo: Demo) -> object
 
 
 def test_demo_serves_live_telemetry_and_stops_everything_on_ctrl_c(demo: Demo) -> None:
-    token_line = wait_for(
+    found = wait_for(
         lambda: re.search(r"API token\s+(kgt_\S+)", demo.text()), "token", START_TIMEOUT, demo
     )
-    assert isinstance(token_line, re.Match)
-    token = token_line.group(1)
+    assert found is not None
+    token = found.group(1)
     assert f"http://127.0.0.1:{demo.ports['api']}/graphql" in demo.text()
     assert f"http://127.0.0.1:{demo.ports['http']}/browser/" in demo.text()
     assert "embedded Python broker" in demo.text()
