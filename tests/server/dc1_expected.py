@@ -50,6 +50,7 @@ UPS_A1_PROPERTIES: dict[str, tuple[Any, str | None]] = {
 UPS_A1_POINT_IDS = [  # in id order
     "ups-a1.battery-soc",
     "ups-a1.battery-temperature",
+    "ups-a1.fault",
     "ups-a1.input-voltage",
     "ups-a1.on-battery",
     "ups-a1.output-energy",

@@ -64,9 +64,9 @@ def test_live_values_show_once_telemetry_has_written_them(api: Api, dc1: Driver)
     )
     try:
         point = api.data(
-            '{ asset(id: "ups-a1") { points(first: 7) { id value unit observedAt receivedAt '
+            '{ asset(id: "ups-a1") { points(first: 8) { id value unit observedAt receivedAt '
             "quality stale } } }"
-        )["asset"]["points"][5]
+        )["asset"]["points"][6]
     finally:
         dc1.execute_query(
             "MATCH (p:Point {id: 'ups-a1.output-power'}) "
