@@ -1,5 +1,6 @@
 """What the in-memory dependency snapshot is built from, read in bulk: the dependency
-edges, the assets with their redundancy, capacity and reliability, and their load points.
+edges, the assets with their redundancy, capacity and reliability; and what a what-if reads
+live: the assets' load points and the failures their telemetry reports.
 
 One statement returns every edge of the given relationship types as parallel lists (one
 row: a row per edge would cost the driver more than Neo4j takes to find them). Types must
@@ -119,5 +120,37 @@ def read_load_points(reader: Reader) -> list[LoadReading]:
     rows = reader.rows(LOAD_POINTS, "reading the assets' load points")
     return [
         LoadReading(r["asset"], r["point"], r["unit"], _number(r["value"]), bool(r["stale"]))
+        for r in rows
+    ]
+
+
+REPORTED_FAILURES: LiteralString = """
+MATCH (p:Point:Twin) WHERE p.failedWhen IS NOT NULL AND p.value = p.failedWhen
+  AND coalesce(p.stale, false) = false AND coalesce(p.quality, 'good') <> 'bad'
+MATCH (a:Twin:Asset)-[:HAS_POINT]->(p)
+RETURN a.iri AS asset, a.id AS asset_id, p.id AS point, p.value AS value,
+       p.observedAt.epochMillis AS observed
+ORDER BY asset_id, point
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedFailure:
+    """An asset whose status point reads its ``kgt:failedWhen`` value right now."""
+
+    asset_iri: str
+    asset_id: str
+    point_id: str
+    value: bool
+    observed_at_ms: int | None
+
+
+def read_reported_failures(reader: Reader) -> list[ReportedFailure]:
+    """Every failure the live telemetry reports, in one statement: status points whose
+    value equals their ``kgt:failedWhen``, unless stale or of quality ``bad`` (a point that
+    went silent, or measured nothing, reports nothing)."""
+    rows = reader.rows(REPORTED_FAILURES, "reading the failures the telemetry reports")
+    return [
+        ReportedFailure(r["asset"], r["asset_id"], r["point"], r["value"], r["observed"])
         for r in rows
     ]

@@ -26,7 +26,7 @@ MATCH (p:Point:Twin) WHERE p.mqttTopic IS NOT NULL
 OPTIONAL MATCH (a:Twin)-[:HAS_POINT]->(p)
 RETURN collect([p.iri, p.id, p.mqttTopic, p.unit, p.datatype, p.minValue, p.maxValue,
                 p.expectedInterval, p.receivedAt.epochMillis, p.stale, a.id,
-                [label IN labels(a) WHERE label <> 'Twin']]) AS points
+                [label IN labels(a) WHERE label <> 'Twin'], p.failedWhen]) AS points
 """
 
 APPLY: LiteralString = """
@@ -66,6 +66,7 @@ class PointRow:
     stale: bool
     asset_id: str | None  # the asset it reports on (HAS_POINT)
     asset_labels: tuple[str, ...]
+    failed_when: bool | None = None  # kgt:failedWhen: the value that means its asset failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ def read_points(reader: Reader) -> list[PointRow]:
             stale=stale is True,
             asset_id=asset_id,
             asset_labels=tuple(labels or ()),
+            failed_when=failed_when if isinstance(failed_when, bool) else None,
         )
         for (
             iri,
@@ -118,6 +120,7 @@ def read_points(reader: Reader) -> list[PointRow]:
             stale,
             asset_id,
             labels,
+            failed_when,
         ) in row["points"]
     ]
 

@@ -15,7 +15,9 @@ m³/h, ...), its datatype, its asset's role and a few words of its name (``power
 (:func:`load_factor`, a daily cycle) through the supply tree; temperatures that follow the
 cooling; pump flow, pressure, speed and vibration; states from what is up, running or
 transferred. A failed or down asset reports no power, no flow, no voltage, and ``false`` on
-its status points; a frequency that cannot be measured (no voltage) is reported with
+its status points; an asset failed on purpose (a fault) also reports the failed value on
+each status point that has one (``kgt:failedWhen``, e.g. ``true`` on a UPS's ``fault``), so
+the what-if can start from it; a frequency that cannot be measured (no voltage) is reported with
 quality ``bad``. Measurement noise is a slow drift plus jitter per point, from a hash of the
 seed, the point and the time, so it needs no state; energy meters integrate their power
 (the only state kept). Values are converted to the point's unit and kept within its
@@ -233,6 +235,7 @@ class SiteTelemetry:
         failed = resolve_assets(snapshot, faults)
         self.plant = Plant(snapshot, failed, locations)
         self.faults = tuple(snapshot.ids[i] for i in failed)
+        self._failed = frozenset(failed)
         self.impacted = tuple(snapshot.ids[i] for i in self.plant.outcome.impacted)
         # a point's noise depends on the seed and its IRI only, not on the other points
         self._keys = tuple(_key(point.iri) for point in self.points)
@@ -300,10 +303,14 @@ class SiteTelemetry:
         return 0.7 * drift + 0.3 * jitter
 
     def _measure(self, index: int, b: _Binding, state: PlantState, t: float) -> tuple[Value, bool]:
-        """The point's value in its kind's unit, and whether it measured anything."""
+        """The point's value in its kind's unit, and whether it measured anything. A failed
+        asset's status points that can say so (``kgt:failedWhen``) report it failed."""
         q, node = b.quantity, b.node
         if node is None:
             return self._nominal(index, q), True
+        failed_when = self.points[index].failed_when
+        if failed_when is not None and node in self._failed:
+            return failed_when, True
         plant, cooling = self.plant, state.cooling
         up = state.up(node)
         role = plant.roles[node]

@@ -73,6 +73,7 @@ def _points(graph: PropertyGraph) -> list[PointRow]:
                 stale=False,
                 asset_id=None if asset is None else str(asset.props["id"]),
                 asset_labels=() if asset is None else tuple(x for x in asset.labels if x != "Twin"),
+                failed_when=flag if isinstance(flag := props.get("failedWhen"), bool) else None,
             )
         )
     return sorted(rows, key=lambda row: row.id)

@@ -97,6 +97,37 @@ def test_with_a_ups_failed_its_pdus_read_0_and_the_b_side_carries_the_racks(
     )
 
 
+def reported_failed(samples: dict[str, Sample]) -> set[str]:
+    """The assets whose status points read their failed value (kgt:failedWhen)."""
+    return {
+        str(s.point.asset_id)
+        for s in samples.values()
+        if s.point.failed_when is not None and s.value == s.point.failed_when
+    }
+
+
+@pytest.mark.parametrize("faults", SCENARIOS, ids=lambda f: "+".join(f) or "normal")
+def test_the_status_points_report_what_is_failed_and_down(
+    dc1_site: Site, faults: tuple[str, ...]
+) -> None:
+    model = telemetry(dc1_site, *faults)
+    reported = reported_failed({s.point.id: s for s in model.sample_all(NOON)})
+    flagged = {p.asset_id for p in model.points if p.failed_when is not None}
+    down = {dc1_site.snapshot.ids[n] for n in model.plant.down}
+    # a failed asset with a status point that can say so says so; an asset that is up never
+    # does; a down one may (a server whose rack lost power fails its health check)
+    assert flagged & set(faults) <= reported <= flagged & down
+
+
+def test_a_failed_ups_raises_its_fault_and_no_other(dc1_site: Site) -> None:
+    normal, failed = values(dc1_site), values(dc1_site, "ups-a1")
+    assert reported_failed(normal) == set()
+    assert reported_failed(failed) == {"ups-a1"}
+    assert failed["ups-a1.fault"].value is True
+    assert failed["ups-b1.fault"].value is False
+    assert reported_failed(values(dc1_site, "utility-feed-a")) == {"utility-feed-a"}
+
+
 def test_a_failed_pump_reports_no_flow_and_not_running(dc1_site: Site) -> None:
     normal, failed = values(dc1_site), values(dc1_site, "chw-pump-1")
     for point in ("flow", "differential-pressure", "speed", "motor-power"):
