@@ -7,7 +7,12 @@ import strawberry
 from server.auth import Role
 from server.schema.context import GraphInfo
 from server.schema.permissions import require_role
-from server.schema.query import FailArgument, FailRelationshipsArgument, LoadsArgument
+from server.schema.query import (
+    FailArgument,
+    FailRelationshipsArgument,
+    FromLiveStateArgument,
+    LoadsArgument,
+)
 from server.schema.scenarios import Scenario, save
 from server.schema.whatif import WhatIfMode
 
@@ -22,10 +27,13 @@ class Mutation:
         self,
         info: GraphInfo,
         name: str,
-        fail: FailArgument,
+        fail: FailArgument = None,
         fail_relationships: FailRelationshipsArgument = None,
         mode: WhatIfMode = WhatIfMode.TOPOLOGY,
         loads: LoadsArgument = None,
+        from_live_state: FromLiveStateArgument = False,
     ) -> Scenario:
         require_role(info, Role.OPERATOR)
-        return await save(info, name, fail, fail_relationships or [], mode, loads or [])
+        return await save(
+            info, name, fail or [], fail_relationships or [], mode, loads or [], from_live_state
+        )

@@ -12,6 +12,7 @@ from server.auth import Role
 from server.schema.admin import ApiToken, api_tokens
 from server.schema.assets import Asset
 from server.schema.context import GraphInfo, loaders, services
+from server.schema.live_failures import ReportedFailure, read_failures, reported_failure
 from server.schema.loaders import in_thread
 from server.schema.lookup import find_node
 from server.schema.ontology import Ontology
@@ -56,7 +57,14 @@ WalkFirstArgument = Annotated[
     int | None, strawberry.argument(description="Default: max_page_size.")
 ]
 FailArgument = Annotated[
-    list[str], strawberry.argument(description="Assets that fail (ids or IRIs).")
+    list[str] | None, strawberry.argument(description="Assets that fail (ids or IRIs).")
+]
+FromLiveStateArgument = Annotated[
+    bool,
+    strawberry.argument(
+        description="Also fail every asset the telemetry reports failed right now (see "
+        "reportedFailures): the what-if starts from the plant as it is."
+    ),
 ]
 FailRelationshipsArgument = Annotated[
     list[RelationshipInput] | None,
@@ -176,13 +184,25 @@ class Query:
     async def what_if(
         self,
         info: GraphInfo,
-        fail: FailArgument,
+        fail: FailArgument = None,
         fail_relationships: FailRelationshipsArgument = None,
         mode: WhatIfMode = WhatIfMode.TOPOLOGY,
         loads: LoadsArgument = None,
+        from_live_state: FromLiveStateArgument = False,
     ) -> WhatIfResult:
         require_role(info, Role.VIEWER)
-        return await what_if(info, fail, fail_relationships or [], mode, loads or [])
+        return await what_if(
+            info, fail or [], fail_relationships or [], mode, loads or [], from_live_state
+        )
+
+    @strawberry.field(
+        description="The assets the live telemetry reports failed: a status point reads the "
+        "value the model gives as failed (kgt:failedWhen), and is neither stale nor of bad "
+        "quality. In asset id order."
+    )
+    async def reported_failures(self, info: GraphInfo) -> list[ReportedFailure]:
+        require_role(info, Role.VIEWER)
+        return [reported_failure(row) for row in await read_failures(info)]
 
     @strawberry.field(
         description="The assets whose single failure takes down a target (or any asset "

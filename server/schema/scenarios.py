@@ -15,7 +15,7 @@ from server.schema.context import GraphInfo, services
 from server.schema.errors import BadUserInput
 from server.schema.loaders import in_thread
 from server.schema.values import check_first
-from server.schema.whatif import WhatIfMode, WhatIfResult, impacted_nodes, what_if
+from server.schema.whatif import WhatIfMode, impacted_nodes, what_if
 from server.schema.whatif_inputs import LoadInput, RelationshipInput
 
 MAX_NAME = 200
@@ -94,11 +94,12 @@ async def save(
     fail_relationships: Sequence[RelationshipInput],
     mode: WhatIfMode,
     loads: Sequence[LoadInput],
+    from_live_state: bool = False,
 ) -> Scenario:
     name = name.strip()
     if not 1 <= len(name) <= MAX_NAME:
         raise BadUserInput(f"name: give 1 to {MAX_NAME} characters")
-    result: WhatIfResult = await what_if(info, fail, fail_relationships, mode, loads)
+    result = await what_if(info, fail, fail_relationships, mode, loads, from_live_state)
     scenario = result.scenario
     snapshot = scenario.snapshot
     ids = snapshot.ids

@@ -1,7 +1,8 @@
 """``whatIf``: what goes down when assets (and relationships) fail, why, and what stays up
 on less redundancy; in capacity mode also which suppliers trip under the load moved onto
 them. Computed on the server's dependency snapshot (no Neo4j round trip, except one read
-of the live loads in capacity mode)."""
+of the live loads in capacity mode, and one of the reported failures when the what-if
+starts from the live state)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import strawberry
 from server.schema.assets import Asset
 from server.schema.context import GraphInfo, loaders, services
 from server.schema.errors import BadUserInput
+from server.schema.live_failures import ReportedFailure, read_failures, reported_failure
 from server.schema.loaders import in_thread
 from server.schema.values import check_first
 from server.schema.whatif_inputs import (
@@ -146,6 +148,7 @@ class Scenario:
     outcome: Outcome
     cascade: Cascade | None
     loads: Loads | None
+    reported: tuple[ReportedFailure, ...] = ()  # failed because the telemetry says so
 
 
 @strawberry.type(
@@ -156,8 +159,15 @@ class WhatIfResult:
     scenario: strawberry.Private[Scenario]
     model_version: str
     mode: WhatIfMode
-    failed: list[str]
+    failed: list[str] = strawberry.field(
+        description="The failed assets: those given, then those the telemetry reports "
+        "(fromLiveState)."
+    )
     failed_relationships: list[str] = strawberry.field(description="'supplier -> consumer'.")
+    reported_failures: list[ReportedFailure] = strawberry.field(
+        description="fromLiveState: the failures the telemetry reports, each with the "
+        "status point that says so (also in `failed`)."
+    )
     impacted_count: int = strawberry.field(
         description="Assets brought down (not counting the failed ones)."
     )
@@ -245,21 +255,33 @@ async def what_if(
     fail_relationships: Sequence[RelationshipInput],
     mode: WhatIfMode,
     load_overrides: Sequence[LoadInput],
+    from_live_state: bool = False,
 ) -> WhatIfResult:
     snapshot = snapshot_of(info)
-    failed = tuple(nodes_of(snapshot, fail, "fail"))
+    given = nodes_of(snapshot, fail, "fail")
     cut = tuple(await pairs_of(info, snapshot, fail_relationships))
-    if not failed and not cut:
+    if not given and not cut and not from_live_state:
         raise BadUserInput(
-            "give at least one asset in `fail` or relationship in `failRelationships`"
+            "give at least one asset in `fail` or relationship in `failRelationships`, "
+            "or start from the live state (`fromLiveState: true`)"
         )
+    reported: list[ReportedFailure] = []
+    if from_live_state:
+        for row in await read_failures(info):
+            node = snapshot.index.get(row.asset_iri)
+            if node is not None:  # an asset outside the dependency graph fails nothing
+                reported.append(reported_failure(row))
+                given.append(node)
+    failed = tuple(dict.fromkeys(given))  # given first, each once
     if mode is WhatIfMode.CAPACITY:
         loads = await loads_of(info, snapshot, load_overrides)
         result = await in_thread(cascade, snapshot, failed, cut, loads.values)
-        scenario = Scenario(snapshot, mode, failed, cut, result.outcome, result, loads)
+        scenario = Scenario(
+            snapshot, mode, failed, cut, result.outcome, result, loads, tuple(reported)
+        )
     else:
         outcome = await in_thread(propagate, snapshot, failed, cut)
-        scenario = Scenario(snapshot, mode, failed, cut, outcome, None, None)
+        scenario = Scenario(snapshot, mode, failed, cut, outcome, None, None, tuple(reported))
     return result_of(scenario)
 
 
@@ -268,8 +290,10 @@ def result_of(scenario: Scenario) -> WhatIfResult:
     impacted = impacted_nodes(scenario)
     degraded = outcome.degraded(snapshot)
     trips = scenario.cascade.trips if scenario.cascade is not None else ()
+    reported = len({r.id for r in scenario.reported})
+    from_telemetry = f" ({reported} reported by telemetry)" if scenario.reported else ""
     summary = (
-        f"{len(scenario.failed)} failed asset(s) and {len(scenario.cut)} failed "
+        f"{len(scenario.failed)} failed asset(s){from_telemetry} and {len(scenario.cut)} failed "
         f"relationship(s) take down {len(impacted)} more asset(s); {len(degraded)} stay up "
         "with less redundancy"
     )
@@ -281,6 +305,7 @@ def result_of(scenario: Scenario) -> WhatIfResult:
         mode=scenario.mode,
         failed=[snapshot.ids[n] for n in scenario.failed],
         failed_relationships=[f"{snapshot.ids[a]} -> {snapshot.ids[b]}" for a, b in scenario.cut],
+        reported_failures=list(scenario.reported),
         impacted_count=len(impacted),
         degraded_count=len(degraded),
         summary=summary,

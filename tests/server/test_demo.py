@@ -1,8 +1,11 @@
 """``kgtwin demo`` as a newcomer runs it: a real subprocess with a home of its own (its own
 local Neo4j on free ports, the embedded Python broker as on a machine without Mosquitto,
-the simulator and the server). It must print a token, serve a GraphQL answer carrying live
-telemetry from the simulator within a bounded time, and on Ctrl-C stop everything it
-started: the exit code is 0 and no process of it is left (Neo4j, broker, server)."""
+the simulator and the server), with UPS A1 failed (``--fault ups-a1``). It must print a
+token, serve a GraphQL answer carrying live telemetry from the simulator within a bounded
+time, report UPS A1 failed, and answer a what-if from that live state: UPS B1 failing too
+takes hall 1's racks down, which it does not without UPS A1. On Ctrl-C it must stop
+everything it started: the exit code is 0 and no process of it is left (Neo4j, broker,
+server)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -34,6 +37,15 @@ START_TIMEOUT = 240.0  # seconds: Neo4j's start, the load of dc1, the first snap
 LIVE_TIMEOUT = 60.0  # seconds from serving to a simulated value in the answer
 STOP_TIMEOUT = 90.0
 POINTS = '{ asset(id: "ups-a1") { points(first: 20) { id value observedAt } } }'
+REPORTED = "{ reportedFailures { id point } }"
+WHAT_IF = """
+query ($live: Boolean!) {
+  whatIf(fail: ["ups-b1"], fromLiveState: $live) {
+    failed
+    impacted(first: 100, class: "Rack") { id }
+  }
+}
+"""
 
 
 @dataclass
@@ -74,7 +86,15 @@ def demo(neo4j_server: Neo4jService) -> Iterator[Demo]:
         "KGTWIN_PORT": str(api),
     }
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "kgtwin"), "demo", "--embedded-broker", "--speed", "10"],
+        [
+            str(Path(sys.executable).parent / "kgtwin"),
+            "demo",
+            "--embedded-broker",
+            "--speed",
+            "10",
+            "--fault",
+            "ups-a1",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -122,20 +142,33 @@ def test_demo_serves_live_telemetry_and_stops_everything_on_ctrl_c(demo: Demo) -
     assert "embedded Python broker" in demo.text()
     base_url = f"http://127.0.0.1:{demo.ports['api']}"
 
-    def live_value() -> bool:
+    def ask(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The answer's data; empty while the server is not listening yet."""
         try:
             with httpx.Client(base_url=base_url, timeout=10) as client:
                 body = client.post(
                     "/graphql",
-                    json={"query": POINTS},
+                    json={"query": query, "variables": variables or {}},
                     headers={"Authorization": f"Bearer {token}"},
                 ).json()
         except httpx.HTTPError:
-            return False  # not listening yet
-        points = (((body.get("data") or {}).get("asset") or {}).get("points")) or []
+            return {}
+        data: dict[str, Any] = body.get("data") or {}
+        return data
+
+    def live_value() -> bool:
+        points = (ask(POINTS).get("asset") or {}).get("points") or []
         return any(p["value"] is not None for p in points)
 
     wait_for(live_value, "simulated value in the asset query", LIVE_TIMEOUT, demo)
+    reported = wait_for(
+        lambda: ask(REPORTED).get("reportedFailures"), "reported failure", LIVE_TIMEOUT, demo
+    )
+    assert reported == [{"id": "ups-a1", "point": "ups-a1.fault"}]
+    from_live_state = ask(WHAT_IF, {"live": True})["whatIf"]
+    assert from_live_state["failed"] == ["ups-b1", "ups-a1"]
+    assert len(from_live_state["impacted"]) == 40  # every hall-1 rack
+    assert ask(WHAT_IF, {"live": False})["whatIf"]["impacted"] == []
     neo4j_pid = read_pid(demo.home / "neo4j")
     assert neo4j_pid is not None
     assert alive(neo4j_pid)

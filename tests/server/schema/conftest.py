@@ -7,6 +7,7 @@ counts the Cypher statements each sends (through the read side's statement obser
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, LiteralString
 
@@ -96,3 +97,41 @@ def catalogue(ontology: Ontology) -> Catalogue:
 @pytest.fixture
 def api(dc1: Driver, catalogue: Catalogue) -> Api:
     return Api(dc1, catalogue, READ_ANYONE)
+
+
+@pytest.fixture(scope="module")
+def cache(dc1: Driver) -> GraphCache:
+    """The dependency snapshot of the example site, as the server keeps it."""
+    cache = GraphCache()
+    assert cache.refresh(Reader(dc1))
+    return cache
+
+
+LiveWriter = Callable[..., None]
+
+
+@pytest.fixture
+def live(dc1: Driver) -> Iterator[LiveWriter]:
+    """Sets a point's live value as ingestion writes it (``stale`` and ``quality`` too),
+    and clears what it set afterwards."""
+    written: list[str] = []
+
+    def write(
+        point: str, value: float | bool, *, stale: bool = False, quality: str = "good"
+    ) -> None:
+        dc1.execute_query(
+            "MATCH (p:Twin {id: $id}) SET p.value = $value, p.stale = $stale, "
+            "p.observedAt = datetime(), p.receivedAt = datetime(), p.quality = $quality",
+            id=point,
+            value=value,
+            stale=stale,
+            quality=quality,
+        )
+        written.append(point)
+
+    yield write
+    dc1.execute_query(
+        "MATCH (p:Twin) WHERE p.id IN $ids "
+        "REMOVE p.value, p.stale, p.observedAt, p.receivedAt, p.quality",
+        ids=written,
+    )

@@ -11,16 +11,14 @@ are therefore run with both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from neo4j import Driver
 
-from graph.reader import Reader
 from server.auth import Principal, Role
 from server.graph_cache import GraphCache
-from tests.server.schema.conftest import Api
+from tests.server.schema.conftest import Api, LiveWriter
 
 SIDE_A = ["utility-feed-a", "generator-a"]
 RACKS_H1 = [f"rack-h1-r{i:02d}" for i in range(1, 41)]
@@ -42,13 +40,6 @@ query ($fail: [String!]!, $rels: [RelationshipInput!], $mode: WhatIfMode! = TOPO
 """
 
 
-@pytest.fixture(scope="module")
-def cache(dc1: Driver) -> GraphCache:
-    cache = GraphCache()
-    assert cache.refresh(Reader(dc1))
-    return cache
-
-
 class WhatIf:
     def __init__(self, api: Api, cache: GraphCache) -> None:
         self.api, self.cache = api, cache
@@ -67,28 +58,6 @@ class WhatIf:
 @pytest.fixture
 def twin(api: Api, cache: GraphCache) -> WhatIf:
     return WhatIf(api, cache)
-
-
-@pytest.fixture
-def live_load(dc1: Driver) -> Iterator[Any]:
-    """Sets a point's live value as ingestion would, and clears it afterwards."""
-    written: list[str] = []
-
-    def write(point: str, value: float) -> None:
-        dc1.execute_query(
-            "MATCH (p:Twin {id: $id}) SET p.value = $value, p.stale = false, "
-            "p.observedAt = datetime(), p.receivedAt = datetime(), p.quality = 'good'",
-            id=point,
-            value=value,
-        )
-        written.append(point)
-
-    yield write
-    dc1.execute_query(
-        "MATCH (p:Twin) WHERE p.id IN $ids "
-        "REMOVE p.value, p.stale, p.observedAt, p.receivedAt, p.quality",
-        ids=written,
-    )
 
 
 def hosted_by(dc1: Driver, racks: list[str]) -> set[str]:
@@ -270,9 +239,9 @@ def dict_design(twin: WhatIf, asset: str) -> float:
     return float(next(p["value"] for p in properties if p["name"] == "designLoad"))
 
 
-def test_capacity_reads_live_load_from_the_load_point(twin: WhatIf, live_load: Any) -> None:
-    live_load("pdu-h1-b1.output-power", 140.0)  # kW, as ingestion writes them
-    live_load("pdu-h1-a1.output-power", 5.0)
+def test_capacity_reads_live_load_from_the_load_point(twin: WhatIf, live: LiveWriter) -> None:
+    live("pdu-h1-b1.output-power", 140.0)  # kW, as ingestion writes them
+    live("pdu-h1-a1.output-power", 5.0)
     result = twin.run(["pdu-h1-a1"], mode="CAPACITY")
     assert result["trips"] == []
     b1 = next(item for item in result["loads"] if item["id"] == "pdu-h1-b1")
@@ -282,7 +251,7 @@ def test_capacity_reads_live_load_from_the_load_point(twin: WhatIf, live_load: A
         140.0,
         145.0,
     )
-    live_load("pdu-h1-a1.output-power", 60.0)  # the next reading: now it does not fit
+    live("pdu-h1-a1.output-power", 60.0)  # the next reading: now it does not fit
     (trip, *_) = twin.run(["pdu-h1-a1"], mode="CAPACITY")["trips"]
     assert (trip["id"], trip["load"], trip["sources"]) == ("pdu-h1-b1", 200.0, ["pdu-h1-a1"])
 
