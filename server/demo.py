@@ -226,6 +226,13 @@ header {{"Authorization": "Bearer {token}"}}. In GraphiQL, try:
       summary degraded(first: 3) {{ id spare explanation }} }} }}
   {{ whatIf(fail: ["ups-a1"], mode: CAPACITY) {{
       trips {{ id load capacity }} loads(first: 5) {{ id load capacity source }} }} }}
+
+What the telemetry reports failed, and a what-if that starts from it (run the demo with
+--fault ups-a1 and UPS B1 failing takes hall 1's racks down):
+
+  {{ reportedFailures {{ id point observedAt }} }}
+  {{ whatIf(fail: ["ups-b1"], fromLiveState: true) {{
+      summary impacted(first: 3) {{ id explanation }} }} }}
 """,
         file=out,
         flush=True,
