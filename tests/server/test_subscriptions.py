@@ -732,3 +732,34 @@ def test_a_capacity_what_if_uses_the_load_that_just_arrived_over_mqtt(live: Live
     assert result is not None
     trip = next(t for t in result["trips"] if t["id"] == "pdu-h1-b1")
     assert (trip["load"], trip["capacity"], trip["sources"]) == (200.0, 150.0, ["pdu-h1-a1"])
+
+
+LIVE_STATE_WHAT_IF = """
+{
+  whatIf(fail: ["ups-b1"], fromLiveState: true) {
+    failed reportedFailures { id point } impacted(first: 100, class: "Rack") { id }
+  }
+}
+"""
+
+
+def test_a_what_if_from_the_live_state_follows_a_fault_reported_over_mqtt(live: Live) -> None:
+    """MQTT -> ingestion -> UPS A1's fault point in Neo4j -> whatIf(fromLiveState): with A1
+    reported failed, UPS B1 failing takes hall 1's 40 racks down; once the fault clears,
+    none."""
+
+    def racks_down() -> int | None:
+        response = live.http.post(
+            "/graphql",
+            json={"query": LIVE_STATE_WHAT_IF},
+            headers={"Authorization": f"Bearer {live.viewer}"},
+        ).json()
+        if "errors" in response:  # NOT_READY until the server's first snapshot
+            assert response["errors"][0]["extensions"]["code"] == "NOT_READY", response
+            return None
+        return len(response["data"]["whatIf"]["impacted"])
+
+    live.publisher.publish("dc1/ups-a1/fault", True)
+    until(lambda: racks_down() == 40, "the what-if starting from UPS A1's reported fault")
+    live.publisher.publish("dc1/ups-a1/fault", False)
+    until(lambda: racks_down() == 0, "the what-if once UPS A1's fault cleared")
