@@ -17,6 +17,7 @@ The modules, in the order a start uses them:
 - ``probe``    one MQTT CONNECT over a plain socket: is the broker serving yet?
 - ``errors``   the :class:`LocalBrokerError` tree
 - ``embedded`` :class:`EmbeddedBroker`: MQTT 3.1.1 and 5 in an asyncio thread, no Mosquitto
+- ``sessions`` the embedded broker's sessions, queues, retained messages and routing
 - ``packets``  the embedded broker's MQTT packet decoding and encoding
 
 Everything a caller needs is importable from ``ingest.broker`` itself.

@@ -34,13 +34,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import errno
-import hmac
 import logging
 import threading
-import time
 import uuid
-from collections import deque
-from dataclasses import dataclass
 from types import TracebackType
 
 from ingest.address import BrokerAddress
@@ -50,7 +46,6 @@ from ingest.broker.packets import (
     ASSIGNED_CLIENT_IDENTIFIER,
     AUTHENTICATION_METHOD,
     BAD_AUTH_METHOD,
-    BAD_CREDENTIALS,
     CLIENT_ID_NOT_VALID,
     CONNECT,
     DISCONNECT,
@@ -60,7 +55,6 @@ from ingest.broker.packets import (
     MQTT5,
     MQTT311,
     NO_SUBSCRIPTION_EXISTED,
-    NOT_AUTHORIZED,
     PASSED_ON_PROPERTIES,
     PINGREQ,
     PINGRESP_PACKET,
@@ -73,7 +67,6 @@ from ingest.broker.packets import (
     RECEIVE_MAXIMUM,
     SERVER_SHUTTING_DOWN,
     SESSION_EXPIRY_INTERVAL,
-    SESSION_TAKEN_OVER,
     SHARED_SUBSCRIPTION_AVAILABLE,
     SHARED_SUBSCRIPTIONS_NOT_SUPPORTED,
     SUBACK_FAILURE_311,
@@ -105,144 +98,29 @@ from ingest.broker.packets import (
     prop,
     read_packet,
 )
+from ingest.broker.sessions import (
+    NEVER,
+    Delivery,
+    Message,
+    Session,
+    Sessions,
+    Subscription,
+    valid_topic_filter,
+    valid_topic_name,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDED_MAX_QUEUED = 100_000  # per session; the oldest goes past it
 DEFAULT_MAX_PACKET_SIZE = 16 * 1024 * 1024
-_NEVER = 0xFFFFFFFF  # session expiry interval: the session never expires
 _CONNECT_TIMEOUT = 10.0  # seconds a new connection has to send its CONNECT
 _SWEEP_INTERVAL = 5.0  # seconds between looks for expired sessions
 _QOS0_BUFFER_LIMIT = 8 * 1024 * 1024  # QoS 0 is dropped for a client this far behind
-_DROP_LOG_EVERY = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class _Message:
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    properties: tuple[Property, ...]  # MQTT 5 properties passed on to subscribers
-    origin: str  # the publisher's client id (for no-local)
-
-
-@dataclass(frozen=True, slots=True)
-class _Subscription:
-    levels: tuple[str, ...]
-    qos: int
-    no_local: bool = False
-    retain_as_published: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Delivery:
-    message: _Message
-    qos: int
-    retain: bool
-
-
-def valid_topic_name(topic: str) -> bool:
-    return bool(topic) and "+" not in topic and "#" not in topic
-
-
-def valid_topic_filter(topic_filter: str) -> bool:
-    if not topic_filter:
-        return False
-    levels = topic_filter.split("/")
-    for i, level in enumerate(levels):
-        if "#" in level and (level != "#" or i != len(levels) - 1):
-            return False
-        if "+" in level and level != "+":
-            return False
-    return True
-
-
-def topic_matches(filter_levels: tuple[str, ...], topic_levels: list[str]) -> bool:
-    """Whether a topic (split at ``/``) matches a filter (split at ``/``)."""
-    if topic_levels[0].startswith("$") and filter_levels[0] in ("+", "#"):
-        return False
-    for i, level in enumerate(filter_levels):
-        if level == "#":
-            return True
-        if i >= len(topic_levels) or (level != "+" and level != topic_levels[i]):
-            return False
-    return len(filter_levels) == len(topic_levels)
-
-
-class _Session:
-    """What the broker keeps for one client id, connected or not."""
-
-    def __init__(self, client_id: str, max_queued: int) -> None:
-        self.client_id = client_id
-        self.max_queued = max_queued
-        self.subscriptions: dict[str, _Subscription] = {}
-        self.queue: deque[_Delivery] = deque()  # QoS 1, not sent yet
-        self.inflight: dict[int, _Delivery] = {}  # sent, not acknowledged (in send order)
-        self.received_qos2: set[int] = set()  # QoS 2 packet ids taken, PUBREL not yet seen
-        self.expiry = 0  # seconds the session outlives its connection
-        self.expires_at: float | None = None  # monotonic; None while connected or never
-        self.connection: _Connection | None = None
-        self.dropped = 0
-        self._last_id = 0
-
-    def deliver(self, delivery: _Delivery) -> None:
-        connection = self.connection
-        if delivery.qos == 0:
-            if connection is not None:
-                connection.send_publish(delivery, None)
-            return
-        self.queue.append(delivery)
-        self.pump()
-        if len(self.queue) > self.max_queued:
-            self.queue.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % _DROP_LOG_EVERY == 0:
-                logger.warning(
-                    "the queue of MQTT client %r is full (%d messages): dropped the oldest "
-                    "(%d dropped so far)",
-                    self.client_id,
-                    self.max_queued,
-                    self.dropped,
-                )
-
-    def pump(self) -> None:
-        """Send queued messages while the client's in-flight window has room."""
-        connection = self.connection
-        if connection is None:
-            return
-        while self.queue and len(self.inflight) < connection.window:
-            delivery = self.queue.popleft()
-            packet_id = self._next_id()
-            self.inflight[packet_id] = delivery
-            connection.send_publish(delivery, packet_id)
-
-    def acknowledged(self, packet_id: int) -> None:
-        if self.inflight.pop(packet_id, None) is not None:
-            self.pump()
-
-    def resume(self) -> None:
-        """After a reconnect: send again what was not acknowledged (DUP), then the queue."""
-        connection = self.connection
-        if connection is None:
-            return
-        for packet_id, delivery in self.inflight.items():
-            connection.send_publish(delivery, packet_id, dup=True)
-        self.pump()
-
-    def _next_id(self) -> int:
-        while True:
-            self._last_id = self._last_id % 0xFFFF + 1
-            if self._last_id not in self.inflight:
-                return self._last_id
-
-
-class _Broker:
-    """Sessions, retained messages and routing; lives on the event loop's thread only.
-
-    It outlives the listening server, so a stopped and restarted :class:`EmbeddedBroker`
-    keeps its sessions and retained messages.
-    """
+class _Broker(Sessions):
+    """The sessions (:class:`Sessions`) and the listening server with its connections;
+    lives on the event loop's thread only."""
 
     def __init__(
         self,
@@ -252,13 +130,9 @@ class _Broker:
         max_inflight: int,
         max_packet_size: int,
     ) -> None:
-        self.username = username
-        self.password = password
-        self.max_queued = max_queued
+        super().__init__(username, password, max_queued)
         self.max_inflight = max_inflight
         self.max_packet_size = max_packet_size
-        self.sessions: dict[str, _Session] = {}
-        self.retained: dict[str, _Message] = {}
         self.connections: dict[_Connection, asyncio.Task[None]] = {}
         self.stopping = False
         self._server: asyncio.Server | None = None
@@ -305,77 +179,6 @@ class _Broker:
             await asyncio.sleep(_SWEEP_INTERVAL)
             self.sweep()
 
-    def sweep(self) -> None:
-        """Forget sessions whose expiry has passed."""
-        now = time.monotonic()
-        for client_id, session in list(self.sessions.items()):
-            if session.expires_at is not None and session.expires_at <= now:
-                del self.sessions[client_id]
-                logger.info("session of MQTT client %r expired", client_id)
-
-    def authenticate(self, username: str | None, password: bytes | None) -> int:
-        if self.username is None:
-            return SUCCESS
-        if username is None:
-            return NOT_AUTHORIZED
-        expected = (self.password or "").encode()
-        same_user = hmac.compare_digest(username.encode(), self.username.encode())
-        same_password = hmac.compare_digest(password or b"", expected)
-        return SUCCESS if same_user and same_password else BAD_CREDENTIALS
-
-    def attach(
-        self, client_id: str, clean_start: bool, connection: _Connection
-    ) -> tuple[_Session, bool]:
-        """The session for ``client_id`` (a new one on clean start) and whether it existed."""
-        self.sweep()
-        session = self.sessions.get(client_id)
-        if session is not None and session.connection is not None:
-            logger.info("MQTT client %r connected again: closing its old connection", client_id)
-            session.connection.close(SESSION_TAKEN_OVER)
-            session.connection = None
-        present = session is not None and not clean_start
-        if session is None or clean_start:
-            session = self.sessions[client_id] = _Session(client_id, self.max_queued)
-        assert session is not None
-        session.connection = connection
-        session.expires_at = None
-        return session, present
-
-    def detach(self, session: _Session) -> None:
-        session.connection = None
-        if session.expiry == 0:
-            if self.sessions.get(session.client_id) is session:
-                del self.sessions[session.client_id]
-        elif session.expiry != _NEVER:
-            session.expires_at = time.monotonic() + session.expiry
-
-    def publish(self, message: _Message) -> None:
-        if message.retain:
-            if message.payload:
-                self.retained[message.topic] = message
-            else:
-                self.retained.pop(message.topic, None)
-        levels = message.topic.split("/")
-        for session in self.sessions.values():
-            best: _Subscription | None = None
-            for subscription in session.subscriptions.values():
-                if subscription.no_local and message.origin == session.client_id:
-                    continue
-                if topic_matches(subscription.levels, levels) and (
-                    best is None or subscription.qos > best.qos
-                ):
-                    best = subscription
-            if best is not None:
-                retain = message.retain and best.retain_as_published
-                session.deliver(_Delivery(message, min(best.qos, message.qos), retain))
-
-    def retained_for(self, subscription: _Subscription) -> list[_Delivery]:
-        return [
-            _Delivery(message, min(subscription.qos, message.qos), True)
-            for topic, message in self.retained.items()
-            if topic_matches(subscription.levels, topic.split("/"))
-        ]
-
 
 class _Connection:
     """One client's TCP connection: reads its packets and writes the broker's."""
@@ -388,9 +191,9 @@ class _Connection:
         self.writer = writer
         self.peer = writer.get_extra_info("peername")
         self.version = MQTT311
-        self.session: _Session | None = None
+        self.session: Session | None = None
         self.window = broker.max_inflight
-        self.will: _Message | None = None
+        self.will: Message | None = None
         self.closed = False
         self._keepalive = 0
 
@@ -469,7 +272,7 @@ class _Connection:
             logger.info("refused MQTT client %r from %s (0x%02x)", client_id, self.peer, reason)
             self._write(encode_connack(packet.version, False, reason))
             return False
-        expiry: object = 0 if packet.clean_start else _NEVER  # MQTT 3.1.1
+        expiry: object = 0 if packet.clean_start else NEVER  # MQTT 3.1.1
         if v5:
             expiry = prop(packet.properties, SESSION_EXPIRY_INTERVAL)
             receive_maximum = prop(packet.properties, RECEIVE_MAXIMUM)
@@ -482,7 +285,7 @@ class _Connection:
             if not valid_topic_name(will.topic):
                 raise MalformedPacket(f"will topic {will.topic!r}", TOPIC_NAME_INVALID)
             properties = _forwardable(will.properties)
-            self.will = _Message(
+            self.will = Message(
                 will.topic, will.payload, will.qos, will.retain, properties, client_id
             )
         session, present = self.broker.attach(client_id, packet.clean_start, self)
@@ -553,12 +356,12 @@ class _Connection:
             raise MalformedPacket(f"unexpected packet of type {kind}", PROTOCOL_ERROR)
         return True
 
-    def _publish(self, session: _Session, packet: Publish) -> None:
+    def _publish(self, session: Session, packet: Publish) -> None:
         if not valid_topic_name(packet.topic):
             raise MalformedPacket(f"PUBLISH to topic {packet.topic!r}", TOPIC_NAME_INVALID)
         if prop(packet.properties, TOPIC_ALIAS) is not None:
             raise MalformedPacket("topic aliases are not supported", TOPIC_ALIAS_INVALID)
-        message = _Message(
+        message = Message(
             packet.topic,
             packet.payload,
             min(packet.qos, 1),
@@ -577,10 +380,10 @@ class _Connection:
         if packet.packet_id is not None:
             self._write(encode_ack(PUBACK, packet.packet_id))
 
-    def _subscribe(self, session: _Session, body: bytes) -> None:
+    def _subscribe(self, session: Session, body: bytes) -> None:
         packet = decode_subscribe(body, self.version)
         codes: list[int] = []
-        retained: list[_Delivery] = []
+        retained: list[Delivery] = []
         failure = SUBACK_FAILURE_311 if self.version == MQTT311 else TOPIC_FILTER_INVALID
         for topic_filter, options in packet.filters:
             if topic_filter.startswith("$share/"):
@@ -592,7 +395,7 @@ class _Connection:
                 codes.append(failure)
                 continue
             qos = min(options & 0x03, 1)
-            subscription = _Subscription(
+            subscription = Subscription(
                 tuple(topic_filter.split("/")),
                 qos,
                 no_local=bool(options & 0x04),
@@ -608,7 +411,7 @@ class _Connection:
         for delivery in retained:
             session.deliver(delivery)
 
-    def _unsubscribe(self, session: _Session, body: bytes) -> None:
+    def _unsubscribe(self, session: Session, body: bytes) -> None:
         packet = decode_unsubscribe(body, self.version)
         codes = [
             SUCCESS if session.subscriptions.pop(f, None) else NO_SUBSCRIPTION_EXISTED
@@ -618,7 +421,7 @@ class _Connection:
 
     # ----------------------------------------------------------------- writing
 
-    def send_publish(self, delivery: _Delivery, packet_id: int | None, dup: bool = False) -> None:
+    def send_publish(self, delivery: Delivery, packet_id: int | None, dup: bool = False) -> None:
         if self.closed:
             return
         if delivery.qos == 0:
