@@ -51,16 +51,43 @@ class RankedAsset:
     targets: list[str] = strawberry.field(description="Their ids (at most `first`).")
 
 
-@strawberry.type(description="Single points of failure for one target or a class of them.")
+@strawberry.type(
+    description="Single points of failure for one target or a class of them; each part is "
+    "computed only when asked for."
+)
 class SinglePointsAnswer:
+    snapshot: strawberry.Private[Snapshot]
+    nodes: strawberry.Private[list[int]]
+    first: strawberry.Private[int]
     model_version: str
     target_count: int
-    targets: list[TargetWeakness] = strawberry.field(
-        description="Per target (at most `first`, in id order)."
-    )
-    ranking: list[RankedAsset] = strawberry.field(
+
+    @strawberry.field(description="Per target (at most `first`, in id order).")
+    async def targets(self) -> list[TargetWeakness]:
+        snapshot = self.snapshot
+        shown = self.nodes[: self.first]
+        per_target = await in_thread(
+            lambda: [(t, single_points_of_failure(snapshot, t)) for t in shown]
+        )
+        return [
+            TargetWeakness(target=_ref(snapshot, t), single_points=[_ref(snapshot, n) for n in s])
+            for t, s in per_target
+        ]
+
+    @strawberry.field(
         description="Assets by how many targets they take down, most first (at most `first`)."
     )
+    async def ranking(self) -> list[RankedAsset]:
+        snapshot = self.snapshot
+        ranking = await in_thread(rank_by_targets, snapshot, self.nodes, self.first)
+        return [
+            RankedAsset(
+                asset=_ref(snapshot, r.node),
+                takes_down=r.count,
+                targets=[snapshot.ids[t] for t in r.taken],
+            )
+            for r in ranking[: self.first]
+        ]
 
 
 @strawberry.input(description="A failure probability to use instead of the asset's MTBF/MTTR.")
@@ -121,26 +148,12 @@ async def single_points(
     check_first(first, services(info).settings)
     snapshot = snapshot_of(info)
     targets = await _targets(info, snapshot, None if target is None else [target], class_)
-    shown = targets[:first]
-    per_target = await in_thread(
-        lambda: [(t, single_points_of_failure(snapshot, t)) for t in shown]
-    )
-    ranking = await in_thread(rank_by_targets, snapshot, targets, first)
     return SinglePointsAnswer(
+        snapshot=snapshot,
+        nodes=targets,
+        first=first,
         model_version=snapshot.version,
         target_count=len(targets),
-        targets=[
-            TargetWeakness(target=_ref(snapshot, t), single_points=[_ref(snapshot, n) for n in s])
-            for t, s in per_target
-        ],
-        ranking=[
-            RankedAsset(
-                asset=_ref(snapshot, r.node),
-                takes_down=r.count,
-                targets=[snapshot.ids[t] for t in r.taken],
-            )
-            for r in ranking[:first]
-        ],
     )
 
 
