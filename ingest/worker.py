@@ -1,12 +1,14 @@
 """The ingestion worker: MQTT messages in, live values on point nodes out, nothing lost.
 
-Two threads. paho's network thread runs :meth:`IngestWorker._on_message`, which only
+Two threads. The network thread of the paho client (:class:`ingest.client.IngestClient`,
+paho with a cheaper receive path) runs :meth:`IngestWorker._on_message`, which only
 decodes and checks the message (:func:`ingest.messages.observations`, pure) and puts it on
-a bounded queue. The writer thread takes what arrived within ``flush_interval`` (up to
-``max_batch`` messages), keeps the newest observation per point, writes them in one
-``UNWIND`` transaction, publishes the batch's dead letters (QoS 1, waiting for the
-broker's acknowledgement), and only then acknowledges every message of the batch to the
-broker, in arrival order (paho's manual acknowledgement).
+a bounded queue. The writer thread takes what arrived within ``flush_interval`` of the
+first queued message (up to ``max_batch`` messages), keeps the newest observation per
+point, writes them in one ``UNWIND`` transaction, publishes the batch's dead letters (QoS
+1, waiting for the broker's acknowledgement), and only then acknowledges every message of
+the batch to the broker, in arrival order and in one write (paho's manual
+acknowledgement, batched by :meth:`ingest.client.IngestClient.ack_many`).
 
 So a message is acknowledged only once it is applied or dead-lettered. The session is
 persistent (MQTT 5, ``clean_start`` false, a long session expiry) under a fixed client id:
@@ -46,6 +48,7 @@ from graph.live import Applied, LiveValue, mark_stale, read_points, write_live_v
 from graph.reader import Reader
 from graph.versions import graph_version
 from ingest.address import BrokerAddress, configure
+from ingest.client import IngestClient
 from ingest.errors import Rejected
 from ingest.events import LiveListener, PointUpdate, StalenessChange
 from ingest.messages import dead_letter, dead_letter_topic, observations
@@ -159,8 +162,8 @@ class IngestWorker:
 
     # ------------------------------------------------------------ network thread
 
-    def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
+    def _make_client(self) -> IngestClient:
+        client = IngestClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.config.client_id,
             protocol=mqtt.MQTTv5,
@@ -276,14 +279,15 @@ class IngestWorker:
             first = self._queue.get(timeout=0.2)
         except queue.Empty:
             return []
+        # Wait out the interval from the first message's arrival (one that arrived during the
+        # last write has waited enough), then take what came: waiting on the queue instead
+        # would wake this thread (and hand it the GIL) once per message.
+        interval = self.config.flush_interval
+        self._stopping.wait(min(max(interval - (time.time() - first.received_at), 0.0), interval))
         batch = [first]
-        deadline = time.monotonic() + self.config.flush_interval
         while len(batch) < self.config.max_batch:
-            left = deadline - time.monotonic()
             try:
-                batch.append(
-                    self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
-                )
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
         return batch
@@ -305,9 +309,7 @@ class IngestWorker:
             applied, fresh = set(result.applied), result.fresh
         if not self._send_dead_letters(batch):
             return
-        for message in batch:
-            if message.qos > 0:
-                self.client.ack(message.mid, message.qos)
+        self.client.ack_many((message.mid, message.qos) for message in batch)
         self._count(batch, newest, applied)
         self._after_write(newest, applied, fresh)
 
