@@ -44,7 +44,14 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from graph.errors import GraphError
-from graph.live import Applied, LiveValue, mark_stale, read_points, write_live_values
+from graph.live import (
+    Applied,
+    LiveValue,
+    PointRow,
+    mark_stale,
+    read_points,
+    write_live_values,
+)
 from graph.reader import Reader
 from graph.versions import graph_version
 from ingest.address import BrokerAddress, configure
@@ -302,7 +309,8 @@ class IngestWorker:
         applied: set[str] = set()
         fresh: tuple[str, ...] = ()
         if newest:
-            values = [_live_value(obs) for obs in newest.values()]
+            rows = self.table.rows
+            values = [_live_value(obs, rows.get(obs.point_iri)) for obs in newest.values()]
             result = self._retrying("writing live values", values)
             if result is None:
                 return  # stopping with Neo4j away: nothing acknowledged, the broker keeps it
@@ -381,10 +389,13 @@ class IngestWorker:
         self, newest: dict[str, Observation], applied: set[str], fresh: Sequence[str]
     ) -> None:
         updates: list[PointUpdate] = []
+        listening = self.listener is not None
         for iri in applied:
             obs = newest[iri]
             self._last_received[iri] = obs.received_at
             self.metrics.lag.observe(max(obs.received_at - obs.observed_at, 0.0))
+            if not listening:
+                continue
             point_id, asset_id, asset_labels = self._about(iri)
             updates.append(
                 PointUpdate(
@@ -495,11 +506,12 @@ class IngestWorker:
             self.client.unsubscribe(sorted(removed))
 
 
-def _live_value(obs: Observation) -> LiveValue:
+def _live_value(obs: Observation, point: PointRow | None) -> LiveValue:
     return LiveValue(
         iri=obs.point_iri,
         value=obs.value,
         observed_at_ms=round(obs.observed_at * 1000),
         received_at_ms=round(obs.received_at * 1000),
         quality=str(obs.quality),
+        element_id=None if point is None else point.element_id,
     )
