@@ -125,13 +125,13 @@ MATCH (p:Twin {iri: iri})
 RETURN p.iri AS iri, p.value AS value, p.observedAt.epochMillis AS ms
 """
 
-# The baseline: the worker's statement (graph/live.py APPLY) for one message, auto-commit.
+# The baseline: the worker's by-IRI statement (graph/live.py APPLY) for one message, auto-commit.
 BASELINE: LiteralString = """
 MATCH (p:Twin {iri: $iri})
-WITH p, datetime({epochMillis: $observedAt}) AS observed
+WITH p, datetime.fromepochmillis($observedAt) AS observed
 WHERE p.observedAt IS NULL OR p.observedAt < observed
 SET p.value = $value, p.observedAt = observed,
-    p.receivedAt = datetime({epochMillis: $receivedAt}), p.quality = $quality,
+    p.receivedAt = datetime.fromepochmillis($receivedAt), p.quality = $quality,
     p.stale = false
 """
 

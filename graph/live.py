@@ -36,12 +36,12 @@ RETURN collect([p.iri, p.id, p.mqttTopic, p.unit, p.datatype, p.minValue, p.maxV
 APPLY_BY_ELEMENT_ID: LiteralString = """
 UNWIND $rows AS row
 MATCH (p:Twin) WHERE elementId(p) = row.eid AND p.iri = row.iri
-WITH p, row, datetime({epochMillis: row.observedAt}) AS observed
+WITH p, row, datetime.fromepochmillis(row.observedAt) AS observed
 WITH p, row, observed, p.stale AS wasStale,
      p.observedAt IS NULL OR p.observedAt < observed AS newer
 FOREACH (_ IN CASE WHEN newer THEN [1] ELSE [] END |
   SET p.value = row.value, p.observedAt = observed,
-      p.receivedAt = datetime({epochMillis: row.receivedAt}), p.quality = row.quality,
+      p.receivedAt = datetime.fromepochmillis(row.receivedAt), p.quality = row.quality,
       p.stale = false)
 RETURN collect(row.i) AS found, collect(CASE WHEN newer THEN row.i END) AS applied,
        collect(CASE WHEN newer AND wasStale THEN row.i END) AS fresh
@@ -51,11 +51,11 @@ RETURN collect(row.i) AS found, collect(CASE WHEN newer THEN row.i END) AS appli
 APPLY: LiteralString = """
 UNWIND $rows AS row
 MATCH (p:Twin {iri: row.iri})
-WITH p, row, datetime({epochMillis: row.observedAt}) AS observed
+WITH p, row, datetime.fromepochmillis(row.observedAt) AS observed
 WHERE p.observedAt IS NULL OR p.observedAt < observed
 WITH p, row, observed, p.stale AS wasStale
 SET p.value = row.value, p.observedAt = observed,
-    p.receivedAt = datetime({epochMillis: row.receivedAt}), p.quality = row.quality,
+    p.receivedAt = datetime.fromepochmillis(row.receivedAt), p.quality = row.quality,
     p.stale = false
 RETURN collect(row.i) AS applied, collect(CASE WHEN wasStale THEN row.i END) AS fresh
 """
@@ -63,7 +63,7 @@ RETURN collect(row.i) AS applied, collect(CASE WHEN wasStale THEN row.i END) AS 
 MARK_STALE: LiteralString = """
 UNWIND $rows AS row
 MATCH (p:Twin {iri: row.iri})
-WHERE p.receivedAt <= datetime({epochMillis: row.silentSince}) AND coalesce(p.stale, false) = false
+WHERE p.receivedAt <= datetime.fromepochmillis(row.silentSince) AND coalesce(p.stale, false) = false
 SET p.stale = true
 RETURN collect(p.iri) AS stale
 """
