@@ -11,8 +11,7 @@ workers because Neo4j checks it inside the write.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
@@ -27,27 +26,9 @@ MATCH (p:Point:Twin) WHERE p.mqttTopic IS NOT NULL
 OPTIONAL MATCH (a:Twin)-[:HAS_POINT]->(p)
 RETURN collect([p.iri, p.id, p.mqttTopic, p.unit, p.datatype, p.minValue, p.maxValue,
                 p.expectedInterval, p.receivedAt.epochMillis, p.stale, a.id,
-                [label IN labels(a) WHERE label <> 'Twin'], p.failedWhen,
-                elementId(p)]) AS points
+                [label IN labels(a) WHERE label <> 'Twin'], p.failedWhen]) AS points
 """
 
-# The hot path: each point found by the element id read with it (a direct lookup, no index
-# seek), checked against its IRI (element ids of deleted nodes are reused).
-APPLY_BY_ELEMENT_ID: LiteralString = """
-UNWIND $rows AS row
-MATCH (p:Twin) WHERE elementId(p) = row.eid AND p.iri = row.iri
-WITH p, row, datetime.fromepochmillis(row.observedAt) AS observed
-WITH p, row, observed, p.stale AS wasStale,
-     p.observedAt IS NULL OR p.observedAt < observed AS newer
-FOREACH (_ IN CASE WHEN newer THEN [1] ELSE [] END |
-  SET p.value = row.value, p.observedAt = observed,
-      p.receivedAt = datetime.fromepochmillis(row.receivedAt), p.quality = row.quality,
-      p.stale = false)
-RETURN collect(row.i) AS found, collect(CASE WHEN newer THEN row.i END) AS applied,
-       collect(CASE WHEN newer AND wasStale THEN row.i END) AS fresh
-"""
-
-# The rest (no element id, or the node was recreated since it was read): by IRI.
 APPLY: LiteralString = """
 UNWIND $rows AS row
 MATCH (p:Twin {iri: row.iri})
@@ -86,7 +67,6 @@ class PointRow:
     asset_id: str | None  # the asset it reports on (HAS_POINT)
     asset_labels: tuple[str, ...]
     failed_when: bool | None = None  # kgt:failedWhen: the value that means its asset failed
-    element_id: str | None = None  # Neo4j's, when read: the fastest way back to the node
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +78,6 @@ class LiveValue:
     observed_at_ms: int
     received_at_ms: int
     quality: str
-    element_id: str | None = None  # the point node's, as read (PointRow.element_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +106,6 @@ def read_points(reader: Reader) -> list[PointRow]:
             asset_id=asset_id,
             asset_labels=tuple(labels or ()),
             failed_when=failed_when if isinstance(failed_when, bool) else None,
-            element_id=element_id,
         )
         for (
             iri,
@@ -143,7 +121,6 @@ def read_points(reader: Reader) -> list[PointRow]:
             asset_id,
             labels,
             failed_when,
-            element_id,
         ) in row["points"]
     ]
 
@@ -152,14 +129,11 @@ def write_live_values(
     driver: Driver, values: Sequence[LiveValue], database: str | None = None
 ) -> Applied:
     """Write ``values`` (at most one per point) in one transaction; older ones than what
-    is stored are skipped. Points are found by element id where the value has one, else
-    (or if that node is gone) by IRI. Raises ``GraphError`` (``retryable`` when worth
-    retrying)."""
+    is stored are skipped. Raises ``GraphError`` (``retryable`` when worth retrying)."""
     rows = [
         {
-            "i": i,
+            "i": i,  # the answer names rows by number: cheaper to decode than IRIs
             "iri": v.iri,
-            "eid": v.element_id,
             "value": v.value,
             "observedAt": v.observed_at_ms,
             "receivedAt": v.received_at_ms,
@@ -167,23 +141,11 @@ def write_live_values(
         }
         for i, v in enumerate(values)
     ]
-    with _transaction(driver, "writing live values", database) as tx:
-        applied: list[int] = []
-        fresh: list[int] = []
-        rest = rows
-        with_ids = [row for row in rows if row["eid"] is not None]
-        if with_ids:
-            found = tx.run(APPLY_BY_ELEMENT_ID, rows=with_ids).single(strict=True)
-            applied += found["applied"]
-            fresh += found["fresh"]
-            known = set(found["found"])
-            rest = [row for row in rows if row["i"] not in known]
-        if rest:
-            result = tx.run(APPLY, rows=rest).single(strict=True)
-            applied += result["applied"]
-            fresh += result["fresh"]
-        tx.commit()
-    return Applied(tuple(values[i].iri for i in applied), tuple(values[i].iri for i in fresh))
+    (record,) = _write(driver, APPLY, "writing live values", database, rows=rows)
+    return Applied(
+        tuple(values[i].iri for i in record["applied"]),
+        tuple(values[i].iri for i in record["fresh"]),
+    )
 
 
 def mark_stale(
@@ -197,24 +159,17 @@ def mark_stale(
     return tuple(record["stale"])
 
 
-@contextmanager
-def _transaction(driver: Driver, action: str, database: str | None) -> Iterator[neo4j.Transaction]:
-    """One explicit transaction, committed by the caller or failed at once: not the
-    driver's managed transactions, which retry for 30 s; the worker retries with its own
-    backoff and counts the failures."""
+def _write(
+    driver: Driver, query: LiteralString, action: str, database: str | None, **params: Any
+) -> list[dict[str, Any]]:
+    """One explicit transaction, committed or failed at once: not the driver's managed
+    transactions, which retry for 30 s; the worker retries with its own backoff and
+    counts the failures."""
     with (
         neo4j_errors(action),
         driver.session(database=database, default_access_mode=neo4j.WRITE_ACCESS) as session,
         session.begin_transaction() as tx,
     ):
-        yield tx
-
-
-def _write(
-    driver: Driver, query: LiteralString, action: str, database: str | None, **params: Any
-) -> list[dict[str, Any]]:
-    """One statement in a transaction of its own (:func:`_transaction`)."""
-    with _transaction(driver, action, database) as tx:
         rows = [record.data() for record in tx.run(query, params)]
         tx.commit()
         return rows

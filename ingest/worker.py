@@ -44,14 +44,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from graph.errors import GraphError
-from graph.live import (
-    Applied,
-    LiveValue,
-    PointRow,
-    mark_stale,
-    read_points,
-    write_live_values,
-)
+from graph.live import Applied, LiveValue, mark_stale, read_points, write_live_values
 from graph.reader import Reader
 from graph.versions import graph_version
 from ingest.address import BrokerAddress, configure
@@ -309,8 +302,7 @@ class IngestWorker:
         applied: set[str] = set()
         fresh: tuple[str, ...] = ()
         if newest:
-            rows = self.table.rows
-            values = [_live_value(obs, rows.get(obs.point_iri)) for obs in newest.values()]
+            values = [_live_value(obs) for obs in newest.values()]
             result = self._retrying("writing live values", values)
             if result is None:
                 return  # stopping with Neo4j away: nothing acknowledged, the broker keeps it
@@ -506,12 +498,11 @@ class IngestWorker:
             self.client.unsubscribe(sorted(removed))
 
 
-def _live_value(obs: Observation, point: PointRow | None) -> LiveValue:
+def _live_value(obs: Observation) -> LiveValue:
     return LiveValue(
         iri=obs.point_iri,
         value=obs.value,
         observed_at_ms=round(obs.observed_at * 1000),
         received_at_ms=round(obs.received_at * 1000),
         quality=str(obs.quality),
-        element_id=None if point is None else point.element_id,
     )

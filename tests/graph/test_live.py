@@ -1,15 +1,14 @@
-"""Live values written to point nodes in the real Neo4j: found by the element id read with
-the point, or by IRI when there is none or its node was deleted and made again; never onto
-another node that took over a deleted node's element id; older observations never win."""
+"""Live values written to point nodes in the real Neo4j: a newer observation lands, an
+older one never does, and a write names the points it updated and those that were stale."""
 
 from __future__ import annotations
 
 from neo4j import Driver
 
-from graph.live import LiveValue, read_points, write_live_values
-from graph.reader import Reader
+from graph.live import LiveValue, write_live_values
 
 IRI = "urn:test:point"
+SECOND = "urn:test:second"
 
 
 def make_point(driver: Driver, iri: str = IRI) -> None:
@@ -18,61 +17,34 @@ def make_point(driver: Driver, iri: str = IRI) -> None:
     )
 
 
-def value_of(driver: Driver, iri: str = IRI) -> object:
-    records, _, _ = driver.execute_query("MATCH (p:Twin {iri: $iri}) RETURN p.value AS v", iri=iri)
-    return records[0]["v"] if records else None
-
-
-def live(value: float, at_ms: int, element_id: str | None, iri: str = IRI) -> LiveValue:
-    return LiveValue(iri, value, at_ms, at_ms, "good", element_id)
-
-
-def element_id(driver: Driver, iri: str = IRI) -> str | None:
-    (point,) = [p for p in read_points(Reader(driver)) if p.iri == iri]
-    return point.element_id
-
-
-def test_a_value_lands_by_element_id_and_an_older_one_is_skipped(driver: Driver) -> None:
-    make_point(driver)
-    eid = element_id(driver)
-    assert eid is not None
-    assert write_live_values(driver, [live(1.0, 2_000, eid)]).applied == (IRI,)
-    assert write_live_values(driver, [live(2.0, 1_000, eid)]).applied == ()
-    assert value_of(driver) == 1.0
-
-
-def test_a_value_without_element_id_lands_by_iri(driver: Driver) -> None:
-    make_point(driver)
-    assert write_live_values(driver, [live(3.0, 1_000, None)]).applied == (IRI,)
-    assert value_of(driver) == 3.0
-
-
-def test_a_point_made_again_is_found_by_iri(driver: Driver) -> None:
-    make_point(driver)
-    old = element_id(driver)
-    driver.execute_query("MATCH (p:Twin {iri: $iri}) DELETE p", iri=IRI)
-    make_point(driver)
-    assert write_live_values(driver, [live(4.0, 1_000, old)]).applied == (IRI,)
-    assert value_of(driver) == 4.0
-
-
-def test_an_element_id_now_of_another_node_never_writes_onto_it(driver: Driver) -> None:
-    """As when Neo4j has handed a deleted point's element id to a new node."""
-    make_point(driver)
-    make_point(driver, "urn:test:other")
-    someone_elses = element_id(driver, "urn:test:other")
-    assert write_live_values(driver, [live(5.0, 1_000, someone_elses)]).applied == (IRI,)
-    assert (value_of(driver), value_of(driver, "urn:test:other")) == (5.0, None)
-
-
-def test_a_batch_mixes_both_ways_and_reports_what_was_stale(driver: Driver) -> None:
-    make_point(driver)
-    make_point(driver, "urn:test:second")
-    driver.execute_query("MATCH (p:Twin {iri: $iri}) SET p.stale = true", iri=IRI)
-    written = write_live_values(
-        driver,
-        [live(6.0, 1_000, element_id(driver)), live(7.0, 1_000, None, "urn:test:second")],
+def state_of(driver: Driver, iri: str = IRI) -> tuple[object, object, object]:
+    records, _, _ = driver.execute_query(
+        "MATCH (p:Twin {iri: $iri}) RETURN p.value AS v, p.observedAt.epochMillis AS t, "
+        "p.stale AS stale",
+        iri=iri,
     )
-    assert set(written.applied) == {IRI, "urn:test:second"}
+    return records[0]["v"], records[0]["t"], records[0]["stale"]
+
+
+def live(value: float, at_ms: int, iri: str = IRI) -> LiveValue:
+    return LiveValue(iri, value, at_ms, at_ms + 5, "good")
+
+
+def test_a_newer_value_lands_and_an_older_one_is_skipped(driver: Driver) -> None:
+    make_point(driver)
+    assert write_live_values(driver, [live(1.0, 2_000)]).applied == (IRI,)
+    assert write_live_values(driver, [live(2.0, 1_000)]).applied == ()
+    assert write_live_values(driver, [live(3.0, 2_000)]).applied == ()  # not newer either
+    assert state_of(driver) == (1.0, 2_000, False)
+
+
+def test_a_batch_names_what_it_updated_and_what_was_stale(driver: Driver) -> None:
+    make_point(driver)
+    make_point(driver, SECOND)
+    write_live_values(driver, [live(0.5, 5_000, SECOND)])
+    driver.execute_query("MATCH (p:Twin {iri: $iri}) SET p.stale = true", iri=IRI)
+    written = write_live_values(driver, [live(6.0, 1_000), live(7.0, 4_000, SECOND)])
+    assert written.applied == (IRI,)
     assert written.fresh == (IRI,)
-    assert (value_of(driver), value_of(driver, "urn:test:second")) == (6.0, 7.0)
+    assert state_of(driver) == (6.0, 1_000, False)
+    assert state_of(driver, SECOND) == (0.5, 5_000, False)

@@ -244,6 +244,18 @@ def test_a_model_loaded_later_brings_its_topics_in(
     try:
         assert load_model(site, [late], "late", ontology).report.ok
         wait_until(lambda: "late/#" in running.worker.table.filters(), 15, lambda: "not re-read")
+        probes = 0
+
+        def subscribed() -> bool:
+            """A probe on an unknown late/ topic is dead-lettered once the broker has the
+            worker's new subscription (a message sent before that reaches nobody)."""
+            nonlocal probes
+            publisher.send("late/probe", b"1")
+            probes += 1
+            time.sleep(0.1)
+            return running.outcomes()["deadlettered"] > 0
+
+        wait_until(subscribed, 15, lambda: "no subscription to late/#")
         publisher.send("late/pump-1/flow", b"8.0")
         late_flow = "https://w3id.org/kgtwin/site/late#pump-1.flow"
         wait_until(
@@ -256,7 +268,10 @@ def test_a_model_loaded_later_brings_its_topics_in(
             15,
             lambda: "the new point got no value",
         )
-        assert running.settled(1)["applied"] == 1  # the first one was never subscribed to
+        wait_until(lambda: running.outcomes()["applied"] >= 1, 15, lambda: str(running.outcomes()))
+        outcomes = running.outcomes()
+        assert outcomes["applied"] == 1  # the first one was never subscribed to
+        assert 1 <= outcomes["deadlettered"] <= probes  # probes sent too early reach nobody
     finally:
         site.execute_query("MATCH (n:Twin {model: 'late'}) DETACH DELETE n")
         site.execute_query("MATCH (m:Model {name: 'late'}) DELETE m")
