@@ -20,8 +20,8 @@ from prometheus_client import CollectorRegistry
 
 from ingest.address import BrokerAddress, configure
 from ingest.broker import EmbeddedBroker, PortInUse
-from ingest.broker.sessions import topic_matches, valid_topic_filter
 from ingest.broker.probe import connack_code, connect_packet, mqtt_string, remaining_length
+from ingest.broker.sessions import topic_matches, valid_topic_filter
 from ingest.metrics import IngestMetrics
 from ingest.worker import IngestConfig, IngestWorker
 from tests.ingest.mqtt_clients import TIMEOUT, wait_until
