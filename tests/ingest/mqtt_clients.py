@@ -1,17 +1,23 @@
 """Small paho clients for the ingestion tests: a publisher that waits for each PUBACK, a
-subscriber that records what arrives, and a bounded wait."""
+subscriber that records what arrives, a bounded wait, and an ingestion worker running with
+its counters."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from neo4j import Driver
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import CollectorRegistry
 
 from ingest.address import BrokerAddress, configure
+from ingest.metrics import IngestMetrics
+from ingest.worker import IngestConfig, IngestWorker
 from tests.mqtt_service import unique
 
 TIMEOUT = 10.0
@@ -89,3 +95,46 @@ class Subscriber(_Client):
         )
         with self._lock:
             return self.messages[:count]
+
+
+class Running:
+    """An ingestion worker that has subscribed, with its metrics."""
+
+    def __init__(self, worker: IngestWorker, registry: CollectorRegistry) -> None:
+        self.worker = worker
+        self.registry = registry
+
+    def count(self, name: str, **labels: str) -> float:
+        value = self.registry.get_sample_value(name, labels or None)
+        return 0.0 if value is None else value
+
+    def outcomes(self) -> dict[str, float]:
+        return {
+            outcome: self.count("kgtwin_ingest_messages_total", outcome=outcome)
+            for outcome in ("applied", "outdated", "deadlettered", "ignored")
+        }
+
+    def settled(self, published: int, timeout: float = 20.0) -> dict[str, float]:
+        """The outcomes once every one of ``published`` messages has one."""
+        wait_until(
+            lambda: sum(self.outcomes().values()) >= published,
+            timeout,
+            lambda: f"outcomes {self.outcomes()} for {published} messages",
+        )
+        outcomes = self.outcomes()
+        assert sum(outcomes.values()) == published, outcomes
+        return outcomes
+
+
+@contextmanager
+def running_worker(driver: Driver, address: BrokerAddress) -> Iterator[Running]:
+    """A worker with a client id of its own, started and subscribed; stopped on exit."""
+    registry = CollectorRegistry()
+    config = IngestConfig(address, client_id=unique("worker"))
+    worker = IngestWorker(config, driver, IngestMetrics(registry))
+    worker.start()
+    try:
+        assert worker.wait_ready(30), "the worker did not subscribe within 30 s"
+        yield Running(worker, registry)
+    finally:
+        worker.stop()

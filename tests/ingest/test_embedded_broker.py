@@ -16,15 +16,12 @@ from neo4j import Driver
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from prometheus_client import CollectorRegistry
 
 from ingest.address import BrokerAddress, configure
 from ingest.broker import EmbeddedBroker, PortInUse
 from ingest.broker.probe import connack_code, connect_packet, mqtt_string, remaining_length
 from ingest.broker.sessions import topic_matches, valid_topic_filter
-from ingest.metrics import IngestMetrics
-from ingest.worker import IngestConfig, IngestWorker
-from tests.ingest.mqtt_clients import TIMEOUT, wait_until
+from tests.ingest.mqtt_clients import TIMEOUT, running_worker, wait_until
 from tests.mqtt_service import unique
 
 V5, V311 = mqtt.MQTTv5, mqtt.MQTTv311
@@ -520,14 +517,10 @@ def test_the_ingestion_worker_runs_on_the_embedded_broker(
 ) -> None:
     """MQTT 5, persistent session, manual acknowledgement and QoS 1 dead letters: a dc1
     value lands on its point, a bad one comes back as a dead letter."""
-    config = IngestConfig(broker.address, client_id=unique("worker"))
-    worker = IngestWorker(config, site, IngestMetrics(CollectorRegistry()))
     letters = Peer(broker.address, unique("letters"), V311).connect()
     publisher = Peer(broker.address, unique("pub"), V311).connect()
-    worker.start()
-    try:
-        letters.subscribe("kgtwin/deadletter/#")
-        assert worker.wait_ready(30), "the worker did not subscribe within 30 s"
+    letters.subscribe("kgtwin/deadletter/#")
+    with running_worker(site, broker.address):
         publisher.publish(POWER, b"97.5")
         publisher.publish(POWER, b"{not json")
 
@@ -541,7 +534,5 @@ def test_the_ingestion_worker_runs_on_the_embedded_broker(
         (letter,) = letters.wait_for(1)
         assert letter.topic == f"kgtwin/deadletter/{POWER}"
         assert json.loads(letter.payload)["reason"] == "unparseable"
-    finally:
-        worker.stop()
         letters.close()
         publisher.close()

@@ -25,7 +25,13 @@ from ingest.worker import IngestConfig, IngestWorker
 from ontology.validate import Ontology
 from server.loading import load_model
 from tests.ingest.conftest import FAST
-from tests.ingest.mqtt_clients import Publisher, Subscriber, wait_until
+from tests.ingest.mqtt_clients import (
+    Publisher,
+    Running,
+    Subscriber,
+    running_worker,
+    wait_until,
+)
 from tests.mqtt_service import LocalBrokers, MqttService, unique
 
 POWER = "dc1/ups-a1/output-power"  # KiloW, double, 0..440, every 5 s
@@ -39,46 +45,10 @@ POSITION = "dc1/ats-mech-h1/ats-position"  # string
 FLOW, FLOW_ID = "fast/pump-1/flow", "pump-1.flow"  # the point of tests.ingest.conftest.FAST
 
 
-class Running:
-    """A worker on the session broker, with its metrics."""
-
-    def __init__(self, worker: IngestWorker, registry: CollectorRegistry) -> None:
-        self.worker = worker
-        self.registry = registry
-
-    def count(self, name: str, **labels: str) -> float:
-        value = self.registry.get_sample_value(name, labels or None)
-        return 0.0 if value is None else value
-
-    def outcomes(self) -> dict[str, float]:
-        return {
-            outcome: self.count("kgtwin_ingest_messages_total", outcome=outcome)
-            for outcome in ("applied", "outdated", "deadlettered", "ignored")
-        }
-
-    def settled(self, published: int, timeout: float = 20.0) -> dict[str, float]:
-        """The outcomes once every one of ``published`` messages has one."""
-        wait_until(
-            lambda: sum(self.outcomes().values()) >= published,
-            timeout,
-            lambda: f"outcomes {self.outcomes()} for {published} messages",
-        )
-        outcomes = self.outcomes()
-        assert sum(outcomes.values()) == published, outcomes
-        return outcomes
-
-
 @pytest.fixture
 def running(site: Driver, mqtt_broker: MqttService) -> Iterator[Running]:
-    registry = CollectorRegistry()
-    config = IngestConfig(mqtt_broker.address, client_id=unique("worker"))
-    worker = IngestWorker(config, site, IngestMetrics(registry))
-    worker.start()
-    try:
-        assert worker.wait_ready(30), "the worker did not subscribe within 30 s"
-        yield Running(worker, registry)
-    finally:
-        worker.stop()
+    with running_worker(site, mqtt_broker.address) as running:
+        yield running
 
 
 @pytest.fixture

@@ -15,49 +15,27 @@ from typing import Any
 
 import pytest
 from neo4j import Driver
-from prometheus_client import CollectorRegistry
 
 from graph.dependencies import read_load_points
 from graph.live import read_points
 from graph.reader import Reader
-from ingest.metrics import IngestMetrics
-from ingest.worker import IngestConfig, IngestWorker
 from server.cli import main
 from server.simulator import Format, SimulatorOptions, TelemetrySimulator
 from tests.conftest import REPO
-from tests.ingest.mqtt_clients import Subscriber, wait_until
+from tests.ingest.mqtt_clients import Running, Subscriber, running_worker, wait_until
 from tests.mqtt_service import MqttService, unique
 
 SPEED = 20.0  # every dc1 point reports at least every 3 s
 TIMEOUT = 60.0
 
 
-class Ingesting:
-    """An ingestion worker on the session broker, with its counters."""
-
-    def __init__(self, worker: IngestWorker, registry: CollectorRegistry) -> None:
-        self.worker = worker
-        self.registry = registry
-
-    def count(self, outcome: str) -> float:
-        value = self.registry.get_sample_value("kgtwin_ingest_messages_total", {"outcome": outcome})
-        return 0.0 if value is None else value
-
-
 @pytest.fixture
-def ingesting(dc1: Driver, mqtt_broker: MqttService) -> Iterator[Ingesting]:
+def ingesting(dc1: Driver, mqtt_broker: MqttService) -> Iterator[Running]:
     dc1.execute_query(
         "MATCH (p:Point) REMOVE p.value, p.observedAt, p.receivedAt, p.quality, p.stale"
     )
-    registry = CollectorRegistry()
-    config = IngestConfig(mqtt_broker.address, client_id=unique("worker"))
-    worker = IngestWorker(config, dc1, IngestMetrics(registry))
-    worker.start()
-    try:
-        assert worker.wait_ready(30), "the worker did not subscribe within 30 s"
-        yield Ingesting(worker, registry)
-    finally:
-        worker.stop()
+    with running_worker(dc1, mqtt_broker.address) as running:
+        yield running
 
 
 def simulator(dc1: Driver, broker: MqttService, *faults: str, **options: Any) -> TelemetrySimulator:
@@ -91,7 +69,7 @@ def missing_values(driver: Driver) -> list[str]:
 
 
 def test_every_point_gets_a_value_and_nothing_is_dead_lettered(
-    dc1: Driver, mqtt_broker: MqttService, ingesting: Ingesting
+    dc1: Driver, mqtt_broker: MqttService, ingesting: Running
 ) -> None:
     topics = {p.topic for p in read_points(Reader(dc1))}
     with (
@@ -110,8 +88,8 @@ def test_every_point_gets_a_value_and_nothing_is_dead_lettered(
             lambda: f"no live value yet on {missing_values(dc1)}",
         )
         assert running.published >= len(topics)
-    assert ingesting.count("applied") > 0
-    assert ingesting.count("deadlettered") == 0
+    assert ingesting.outcomes()["applied"] > 0
+    assert ingesting.outcomes()["deadlettered"] == 0
     assert dead_letters.messages == []
     payloads = [bytes(m.payload) for m in telemetry.messages]
     assert any(p.startswith(b"[{") for p in payloads)  # SenML
@@ -122,7 +100,7 @@ def test_every_point_gets_a_value_and_nothing_is_dead_lettered(
 
 
 def test_a_failed_ups_reads_0_and_its_twin_pdu_carries_double(
-    dc1: Driver, mqtt_broker: MqttService, ingesting: Ingesting
+    dc1: Driver, mqtt_broker: MqttService, ingesting: Running
 ) -> None:
     a1, b1 = "pdu-h1-a1.output-power", "pdu-h1-b1.output-power"
     with simulator(dc1, mqtt_broker):
@@ -143,7 +121,7 @@ def test_a_failed_ups_reads_0_and_its_twin_pdu_carries_double(
     assert live(dc1, a1)["value"] == 0
     assert live(dc1, "ups-a1.output-power")["value"] == 0
     assert live(dc1, b1)["value"] == pytest.approx(2 * normal, rel=0.1)
-    assert ingesting.count("deadlettered") == 0
+    assert ingesting.outcomes()["deadlettered"] == 0
     # what the capacity what-if reads as the assets' live loads
     loads = {r.point_id: r.value for r in read_load_points(Reader(dc1))}
     assert loads["ups-a1.output-power"] == 0
