@@ -203,6 +203,7 @@ class _Binding:
     offset: float
     arg: int = 0  # SHARE: which electrical supplier, by id order
     bias: float = 0.0  # a fixed offset in the kind's unit (where a rack stands in its hall)
+    reports_failed: bool | None = None  # kgt:failedWhen's value, for a faulted asset's point
 
 
 def load_factor(t: float) -> float:
@@ -235,11 +236,11 @@ class SiteTelemetry:
         failed = resolve_assets(snapshot, faults)
         self.plant = Plant(snapshot, failed, locations)
         self.faults = tuple(snapshot.ids[i] for i in failed)
-        self._failed = frozenset(failed)
         self.impacted = tuple(snapshot.ids[i] for i in self.plant.outcome.impacted)
         # a point's noise depends on the seed and its IRI only, not on the other points
         self._keys = tuple(_key(point.iri) for point in self.points)
-        self._bindings = tuple(self._bind(point) for point in self.points)
+        faulted = frozenset(failed)
+        self._bindings = tuple(self._bind(point, faulted) for point in self.points)
         self._drift = tuple(
             (600.0 + 3000.0 * _uniform(seed, key, 1), 2 * math.pi * _uniform(seed, key, 2))
             for key in self._keys
@@ -308,9 +309,8 @@ class SiteTelemetry:
         q, node = b.quantity, b.node
         if node is None:
             return self._nominal(index, q), True
-        failed_when = self.points[index].failed_when
-        if failed_when is not None and node in self._failed:
-            return failed_when, True
+        if b.reports_failed is not None:
+            return b.reports_failed, True
         plant, cooling = self.plant, state.cooling
         up = state.up(node)
         role = plant.roles[node]
@@ -463,7 +463,7 @@ class SiteTelemetry:
 
     # ------------------------------------------------------------------ binding
 
-    def _bind(self, point: PointRow) -> _Binding:
+    def _bind(self, point: PointRow, faulted: frozenset[int]) -> _Binding:
         kind, scale, offset = UNITS.get(point.unit or "", (Kind.OTHER, 1.0, 0.0))
         node = None
         if point.asset_id is not None:
@@ -478,7 +478,9 @@ class SiteTelemetry:
         if quantity in (Quantity.INLET, Quantity.EXHAUST) and node is not None:
             rack = _key(self.snapshot.iris[node])
             bias = 1.5 * _uniform(self.seed, rack, 5)  # nearer the CRAH units, or not
-        return _Binding(quantity, node, kind, scale, offset, arg, bias)
+        # a faulted asset's status point that can say so reads its failed value throughout
+        reports_failed = point.failed_when if node in faulted else None
+        return _Binding(quantity, node, kind, scale, offset, arg, bias, reports_failed)
 
 
 def _name(point: PointRow) -> str:
