@@ -8,7 +8,14 @@ written), ``deadlettered`` (by reason) or ``ignored`` (a dead letter read back).
 
 from __future__ import annotations
 
+import math
+import threading
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import HistogramMetricFamily
+from prometheus_client.registry import Collector
 
 BATCH_BUCKETS = (1, 10, 50, 100, 500, 1_000, 2_000, 5_000, 10_000, 20_000)
 SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -51,11 +58,11 @@ class IngestMetrics:
             "Batch writes that failed and were retried.",
             registry=registry,
         )
-        self.lag = Histogram(
+        self.lag = BatchHistogram(
             "kgtwin_ingest_lag_seconds",
             "End-to-end lag of applied values: receivedAt - observedAt.",
-            buckets=LAG_BUCKETS,
-            registry=registry,
+            LAG_BUCKETS,
+            registry,
         )
         self.queue_depth = Gauge(
             "kgtwin_ingest_queue_depth",
@@ -72,3 +79,43 @@ class IngestMetrics:
             "1 while the worker is connected to the MQTT broker.",
             registry=registry,
         )
+
+
+class BatchHistogram(Collector):
+    """A Prometheus histogram observed a batch at a time: prometheus_client's ``Histogram``
+    takes a lock per value, which for a write of thousands of values costs the writer
+    thread more than the rest of its bookkeeping. Exposed exactly as a ``Histogram``."""
+
+    def __init__(
+        self, name: str, documentation: str, buckets: Sequence[float], registry: CollectorRegistry
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self._bounds = (*sorted(buckets), math.inf)
+        self._counts = [0] * len(self._bounds)  # per bucket, not cumulative
+        self._sum = 0.0
+        self._lock = threading.Lock()
+        registry.register(self)
+
+    def observe_many(self, values: Iterable[float]) -> None:
+        bounds, counts, total = self._bounds, [0] * len(self._bounds), 0.0
+        for value in values:
+            counts[bisect_left(bounds, value)] += 1  # the first bucket with value <= le
+            total += value
+        with self._lock:
+            self._counts = [mine + new for mine, new in zip(self._counts, counts, strict=True)]
+            self._sum += total
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        with self._lock:
+            counts, total = self._counts, self._sum
+        cumulative, buckets = 0, []
+        for bound, count in zip(self._bounds, counts, strict=True):
+            cumulative += count
+            buckets.append((_le(bound), cumulative))
+        yield HistogramMetricFamily(self.name, self.documentation, buckets=buckets, sum_value=total)
+
+
+def _le(bound: float) -> str:
+    """A bucket's ``le`` label as prometheus_client writes it (``0.25``, ``1.0``, ``+Inf``)."""
+    return "+Inf" if bound == math.inf else repr(float(bound))

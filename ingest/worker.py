@@ -232,13 +232,14 @@ class IngestWorker:
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         received_at = time.time()
         self.metrics.received.inc()
-        message = _Message(msg.mid, msg.qos, msg.topic, bytes(msg.payload), received_at)
-        if is_dead_letter(msg.topic):
+        topic = msg.topic  # paho decodes it on every read
+        message = _Message(msg.mid, msg.qos, topic, bytes(msg.payload), received_at)
+        if is_dead_letter(topic):
             message.ignored = True
         else:
             try:
                 message.observations = observations(
-                    msg.topic,
+                    topic,
                     message.payload,
                     received_at=received_at,
                     table=self.table,
@@ -381,11 +382,12 @@ class IngestWorker:
         self, newest: dict[str, Observation], applied: set[str], fresh: Sequence[str]
     ) -> None:
         updates: list[PointUpdate] = []
+        lags: list[float] = []
         listening = self.listener is not None
         for iri in applied:
             obs = newest[iri]
             self._last_received[iri] = obs.received_at
-            self.metrics.lag.observe(max(obs.received_at - obs.observed_at, 0.0))
+            lags.append(max(obs.received_at - obs.observed_at, 0.0))
             if not listening:
                 continue
             point_id, asset_id, asset_labels = self._about(iri)
@@ -402,6 +404,7 @@ class IngestWorker:
                     quality=str(obs.quality),
                 )
             )
+        self.metrics.lag.observe_many(lags)
         self._stale.difference_update(applied)
         self.metrics.stale_points.set(len(self._stale))
         if self.listener is not None:
