@@ -1,14 +1,16 @@
 """The ingestion worker: MQTT messages in, live values on point nodes out, nothing lost.
 
-Two threads. The network thread of the paho client (:class:`ingest.client.IngestClient`,
+Three threads. The network thread of the paho client (:class:`ingest.client.IngestClient`,
 paho with a cheaper receive path) runs :meth:`IngestWorker._on_message`, which only
 decodes and checks the message (:func:`ingest.messages.observations`, pure) and puts it on
 a bounded queue. The writer thread takes what arrived within ``flush_interval`` of the
 first queued message (up to ``max_batch`` messages), keeps the newest observation per
-point, writes them in one ``UNWIND`` transaction, publishes the batch's dead letters (QoS
-1, waiting for the broker's acknowledgement), and only then acknowledges every message of
-the batch to the broker, in arrival order and in one write (paho's manual
-acknowledgement, batched by :meth:`ingest.client.IngestClient.ack_many`).
+point and writes them in one ``UNWIND`` transaction. The finisher thread then publishes
+the batch's dead letters (QoS 1, waiting for the broker's acknowledgement), acknowledges
+every message of the batch to the broker, in arrival order and in one write (paho's manual
+acknowledgement, batched by :meth:`ingest.client.IngestClient.ack_many`), and reports it
+(metrics, listeners), while the writer already collects and writes the next batch: Neo4j
+is not left idle meanwhile. Batches are finished in the order they were written.
 
 So a message is acknowledged only once it is applied or dead-lettered. The session is
 persistent (MQTT 5, ``clean_start`` false, a long session expiry) under a fixed client id:
@@ -20,7 +22,7 @@ broker's in-flight window (MQTT 5 receive maximum) bounds what is unacknowledged
 queue is bounded too: when it is full the network thread waits, and the broker holds the
 rest.
 
-The writer thread also marks points stale (no message for ``stale_after`` of their
+The finisher thread also marks points stale (no message for ``stale_after`` of their
 expected intervals; points that never reported are not tracked), and re-reads the points
 when a model load changes the graph (:func:`graph.versions.graph_version`), subscribing to
 new topic filters and dropping old ones.
@@ -34,6 +36,7 @@ import threading
 import time
 from collections import Counter as TallyCounter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -87,6 +90,16 @@ class _Message:
     observations: list[Observation] = field(default_factory=list)
     rejected: Rejected | None = None
     ignored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """A batch's write: the newest observation per point, the points it updated, and of
+    those the ones that were stale."""
+
+    newest: dict[str, Observation]
+    applied: set[str]
+    fresh: tuple[str, ...]
 
 
 class IngestWorker:
@@ -258,22 +271,27 @@ class IngestWorker:
         self._connect()
         next_housekeeping = time.monotonic() + 1.0
         next_refresh = time.monotonic() + self.config.refresh_interval
-        while True:
-            # once stopping, one last batch of what is queued; the rest stays unacknowledged
-            # for the broker to redeliver (a busy stream would otherwise never run dry)
-            stopping = self._stopping.is_set()
-            batch = self._collect()
-            if batch:
-                self._flush(batch)
-            if stopping or (not batch and self._stopping.is_set()):
-                return
-            now = time.monotonic()
-            if now >= next_housekeeping:
-                next_housekeeping = now + 1.0
-                self._mark_stale()
-            if now >= next_refresh:
-                next_refresh = now + self.config.refresh_interval
-                self._refresh_points()
+        # Acknowledging and reporting a batch runs on its own thread, in order, while this
+        # one collects and writes the next: Neo4j is not left idle meanwhile. The points'
+        # bookkeeping (staleness, refreshes) runs there too, so one thread owns it.
+        with ThreadPoolExecutor(1, thread_name_prefix="kgtwin-ingest-ack") as finisher:
+            while True:
+                # once stopping, one last batch of what is queued; the rest stays
+                # unacknowledged for the broker to redeliver (a busy stream would otherwise
+                # never run dry)
+                stopping = self._stopping.is_set()
+                batch = self._collect()
+                if batch:
+                    _logged(finisher.submit(self._finish, batch, self._write(batch)))
+                if stopping or (not batch and self._stopping.is_set()):
+                    return  # leaving the block waits for the finisher
+                now = time.monotonic()
+                if now >= next_housekeeping:
+                    next_housekeeping = now + 1.0
+                    _logged(finisher.submit(self._mark_stale))
+                if now >= next_refresh:
+                    next_refresh = now + self.config.refresh_interval
+                    _logged(finisher.submit(self._refresh_points))
 
     def _collect(self) -> list[_Message]:
         try:
@@ -293,26 +311,31 @@ class IngestWorker:
                 break
         return batch
 
-    def _flush(self, batch: list[_Message]) -> None:
+    def _write(self, batch: list[_Message]) -> _Written | None:
+        """The newest observation per point, written (None if the worker stopped before
+        Neo4j took it)."""
         newest: dict[str, Observation] = {}
         for message in batch:
             for obs in message.observations:
                 kept = newest.get(obs.point_iri)
                 if kept is None or obs.observed_at >= kept.observed_at:
                     newest[obs.point_iri] = obs
-        applied: set[str] = set()
-        fresh: tuple[str, ...] = ()
-        if newest:
-            values = [_live_value(obs) for obs in newest.values()]
-            result = self._retrying("writing live values", values)
-            if result is None:
-                return  # stopping with Neo4j away: nothing acknowledged, the broker keeps it
-            applied, fresh = set(result.applied), result.fresh
-        if not self._send_dead_letters(batch):
+        if not newest:
+            return _Written(newest, set(), ())
+        result = self._retrying("writing live values", [_live_value(o) for o in newest.values()])
+        if result is None:
+            return None
+        return _Written(newest, set(result.applied), result.fresh)
+
+    def _finish(self, batch: list[_Message], written: _Written | None) -> None:
+        """After the batch's write committed: dead letters out, every message acknowledged,
+        counted and reported. Nothing is acknowledged if the write was abandoned (the broker
+        keeps the messages)."""
+        if written is None or not self._send_dead_letters(batch):
             return
         self.client.ack_many((message.mid, message.qos) for message in batch)
-        self._count(batch, newest, applied)
-        self._after_write(newest, applied, fresh)
+        self._count(batch, written.newest, written.applied)
+        self._after_write(written.newest, written.applied, written.fresh)
 
     def _retrying(self, action: str, values: list[LiveValue]) -> Applied | None:
         """Write ``values`` until it succeeds (None if the worker stops first)."""
@@ -509,3 +532,14 @@ def _live_value(obs: Observation) -> LiveValue:
         received_at_ms=round(obs.received_at * 1000),
         quality=str(obs.quality),
     )
+
+
+def _logged(future: Future[None]) -> None:
+    """Log the exception a task on the finisher thread ends with (a future keeps it)."""
+    future.add_done_callback(_log_failure)
+
+
+def _log_failure(future: Future[None]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        logger.error("ingestion bookkeeping failed", exc_info=exc)
