@@ -34,6 +34,7 @@ def process_cpu_path(stat: Path) -> float | None:
 THREAD_LABELS = (
     ("paho-mqtt-client-", "paho thread"),
     ("kgtwin-ingest-writer", "writer thread"),
+    ("kgtwin-ingest-finisher", "finisher thread"),
     ("MainThread", "bench thread"),
 )
 

@@ -1,6 +1,7 @@
 """What the worker tells listeners after a write is committed (GraphQL subscriptions
 listen): points updated, and points going stale or fresh again. Called from the worker's
-writer thread; a listener must hand them on quickly (e.g. to an event loop)."""
+finisher thread, in the order of the writes; a listener must hand them on quickly (e.g. to
+an event loop)."""
 
 from __future__ import annotations
 

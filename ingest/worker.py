@@ -274,7 +274,7 @@ class IngestWorker:
         # Acknowledging and reporting a batch runs on its own thread, in order, while this
         # one collects and writes the next: Neo4j is not left idle meanwhile. The points'
         # bookkeeping (staleness, refreshes) runs there too, so one thread owns it.
-        with ThreadPoolExecutor(1, thread_name_prefix="kgtwin-ingest-ack") as finisher:
+        with ThreadPoolExecutor(1, thread_name_prefix="kgtwin-ingest-finisher") as finisher:
             while True:
                 # once stopping, one last batch of what is queued; the rest stays
                 # unacknowledged for the broker to redeliver (a busy stream would otherwise
@@ -381,7 +381,7 @@ class IngestWorker:
         self, batch: Sequence[_Message], newest: dict[str, Observation], applied: set[str]
     ) -> None:
         """Each message's outcome, tallied per batch (a metric call per message would cost
-        the writer thread more than the rest of its bookkeeping)."""
+        the finisher thread more than the rest of its bookkeeping)."""
         written = {id(obs) for iri, obs in newest.items() if iri in applied}
         outcomes: TallyCounter[str] = TallyCounter()
         reasons: TallyCounter[str] = TallyCounter()
