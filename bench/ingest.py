@@ -213,16 +213,15 @@ def _range(low: float | None, high: float | None) -> tuple[float, float]:
 
 
 def warm_up_neo4j(driver: Driver, site: Site) -> None:
-    """Run both kinds of writes a while, over every point: a freshly started Neo4j's first
-    statements cost several times what they cost once its JIT has compiled them and its
-    page cache holds the points (measured: 270 us of Neo4j CPU per value in the first
-    write of the synthetic site's sustained phase, 41-47 from the seventh on)."""
+    """Run both kinds of writes a while, over every point in turn: a freshly started
+    Neo4j's first statements cost several times what they cost once its JIT has compiled
+    them and its page cache holds the points."""
     iris = [p.iri for p in site.points]
+    size = min(WARM_UP_BATCH, len(iris))
     with driver.session() as session:
         for i in range(NEO4J_WARM_UP):
             now = round(time.time() * 1000)
-            start = i * WARM_UP_BATCH % len(iris)
-            chunk = (iris + iris)[start : start + min(WARM_UP_BATCH, len(iris))]
+            chunk = [iris[(i * size + k) % len(iris)] for k in range(size)]
             write_live_values(driver, [LiveValue(iri, 0.0, now, now, "good") for iri in chunk])
             for iri in chunk[:10]:
                 session.run(
