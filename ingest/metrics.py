@@ -83,8 +83,9 @@ class IngestMetrics:
 
 class BatchHistogram(Collector):
     """A Prometheus histogram observed a batch at a time: prometheus_client's ``Histogram``
-    takes a lock per value, which for a write of thousands of values costs the writer
-    thread more than the rest of its bookkeeping. Exposed exactly as a ``Histogram``."""
+    takes a lock per value, which for a write of thousands of values costs the worker's
+    finisher thread more than the rest of its bookkeeping. Exposed as a ``Histogram`` is,
+    without the optional ``_created`` sample."""
 
     def __init__(
         self, name: str, documentation: str, buckets: Sequence[float], registry: CollectorRegistry
