@@ -127,7 +127,7 @@ MATCH (p:Twin {iri: iri})
 RETURN p.iri AS iri, p.value AS value, p.observedAt.epochMillis AS ms
 """
 
-# The baseline: the worker's by-IRI statement (graph/live.py APPLY) for one message, auto-commit.
+# The baseline: the worker's statement (graph/live.py APPLY) for one message, auto-commit.
 BASELINE: LiteralString = """
 MATCH (p:Twin {iri: $iri})
 WITH p, datetime.fromepochmillis($observedAt) AS observed

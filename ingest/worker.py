@@ -125,7 +125,7 @@ class IngestWorker:
         self._stopping = threading.Event()
         self._ready = threading.Event()  # points read at least once
         self._subscribed: frozenset[str] = frozenset()
-        self._lock = threading.Lock()  # guards _subscribed between the two threads
+        self._lock = threading.Lock()  # guards _subscribed: the network thread reads it
         self._last_received: dict[str, float] = {}  # point IRI -> epoch seconds
         self._stale: set[str] = set()
         self._writer = threading.Thread(target=self._run_writer, name="kgtwin-ingest-writer")
