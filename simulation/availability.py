@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulation.batch import BUDGET, ONE, WORD, Bits, Index, Layers, upstream
+from simulation.deadline import NO_DEADLINE, Deadline
 from simulation.snapshot import Snapshot
 
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile: a two-sided 95% interval
@@ -71,11 +72,12 @@ def monte_carlo(
     probability: Sequence[float],
     trials: int,
     seed: int,
+    deadline: Deadline = NO_DEADLINE,
 ) -> tuple[Availability, ...]:
     """Each of ``targets``' availability (in their order) over ``trials`` trials in
     which node ``i`` fails with ``probability[i]``, drawn from a generator seeded with
     ``seed``. Raises ValueError for fewer than one trial or a probability vector that is
-    not one probability in [0, 1] per node."""
+    not one probability in [0, 1] per node; checks ``deadline`` between passes of trials."""
     _check(snapshot, probability, trials)
     layers = Layers.of(snapshot, upstream(snapshot, targets))
     risky = np.array([r for r, n in enumerate(layers.nodes) if probability[n] > 0], dtype=np.intp)
@@ -88,6 +90,7 @@ def monte_carlo(
     downs = np.zeros(len(targets), dtype=np.int64)
     rng = np.random.default_rng(seed)
     for first in range(0, trials, step):
+        deadline.check()
         count = min(step, trials - first)
         failed = np.zeros((len(layers.nodes), -(-count // WORD)), dtype=np.uint64)
         rows, trial = _rare(rng, rare_rows, rare_chance, count)

@@ -61,6 +61,7 @@ from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from simulation.deadline import NO_DEADLINE, Deadline
 from simulation.propagation import Outcome, Pair, propagate
 from simulation.snapshot import Snapshot
 
@@ -110,9 +111,11 @@ def cascade(
     failed: Iterable[int],
     cut: Collection[Pair],
     load: Sequence[float | None],
+    deadline: Deadline = NO_DEADLINE,
 ) -> Cascade:
     """The capacity cascade of ``failed`` nodes and ``cut`` relationships (supplier,
-    consumer) under ``load`` (one value per node, in its capacity unit; None: unknown)."""
+    consumer) under ``load`` (one value per node, in its capacity unit; None: unknown).
+    Checks ``deadline`` every round."""
     if len(load) != len(snapshot):
         raise ValueError(
             f"the capacity cascade needs one load per node of the snapshot: "
@@ -127,6 +130,7 @@ def cascade(
     trips: list[Trip] = []
     rounds = 1
     while True:
+        deadline.check()
         over: list[tuple[float, int, Trip]] = []  # (-load/capacity, rank, trip)
         for node in changed:
             rating = snapshot.capacity[node]
@@ -149,7 +153,9 @@ def cascade(
     ]
     moved.sort(key=lambda move: (rank[move.source], rank[move.target]))
     return Cascade(
-        outcome=propagate(snapshot, roots.union(trip.node for trip in trips), cut_pairs),
+        outcome=propagate(
+            snapshot, roots.union(trip.node for trip in trips), cut_pairs, deadline=deadline
+        ),
         trips=tuple(trips),
         loads={node: flow.carried(node) for node in sorted(flow.into, key=rank.__getitem__)},
         moved=tuple(moved),

@@ -4,7 +4,8 @@
 
     SimulationError
     ├── UnknownAsset    an asset named by id or IRI that the dependency snapshot lacks
-    └── NothingToSimulate  a graph without the points a telemetry simulation publishes
+    ├── NothingToSimulate  a graph without the points a telemetry simulation publishes
+    └── DeadlineExceeded  a computation ran past its deadline and stopped
 """
 
 from __future__ import annotations
@@ -21,3 +22,7 @@ class UnknownAsset(SimulationError, ValueError):
 
 class NothingToSimulate(SimulationError):
     """The graph holds no point with an MQTT topic: no model is loaded yet."""
+
+
+class DeadlineExceeded(SimulationError):
+    """A computation ran past the deadline it was given (:mod:`simulation.deadline`)."""

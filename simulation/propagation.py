@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
+from simulation.deadline import NO_DEADLINE, Deadline
 from simulation.snapshot import Snapshot
 
 Pair = tuple[int, int]  # (supplier, consumer)
+CHECK_EVERY = 4096  # nodes walked between two looks at the deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +69,13 @@ def propagate(
     *,
     within: Collection[int] | None = None,
     stop_at: int | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Outcome:
     """The outcome of ``failed`` nodes and ``cut`` relationships (supplier, consumer;
     a pair that is not a relationship of the snapshot is ignored).
     ``within`` limits the walk to those nodes (e.g. the ancestors of a target: nothing
-    else can reach it); ``stop_at`` ends the walk as soon as that node goes down."""
+    else can reach it); ``stop_at`` ends the walk as soon as that node goes down.
+    Checks ``deadline`` every :data:`CHECK_EVERY` nodes."""
     roots = tuple(sorted(set(failed), key=snapshot.rank.__getitem__))
     consumers = snapshot.consumers
     # a pair that is no relationship of the snapshot cuts nothing
@@ -101,6 +105,8 @@ def propagate(
     while not stopped and at < len(order):
         node = order[at]
         at += 1
+        if not at % CHECK_EVERY:
+            deadline.check()
         for consumer in consumers[node]:
             if consumer in down:
                 continue

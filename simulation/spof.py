@@ -13,17 +13,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulation.batch import BUDGET, ONE, WORD, Layers, one_failure_each, unpack, upstream
+from simulation.deadline import NO_DEADLINE, Deadline
 from simulation.snapshot import Snapshot
 
 
-def single_points_of_failure(snapshot: Snapshot, target: int) -> tuple[int, ...]:
+def single_points_of_failure(
+    snapshot: Snapshot, target: int, deadline: Deadline = NO_DEADLINE
+) -> tuple[int, ...]:
     """Every node other than ``target`` whose failure alone takes ``target`` down, in
-    rank order."""
+    rank order. Checks ``deadline`` between batches of candidates."""
     layers = Layers.of(snapshot, upstream(snapshot, (target,)))
     candidates = [n for n in layers.nodes if n != target]
     found: list[int] = []
     step = layers.words * WORD
     for first in range(0, len(candidates), step):
+        deadline.check()
         chunk = candidates[first : first + step]
         down = layers.down(one_failure_each(layers, chunk))[layers.row[target]]
         found.extend(n for n, hit in zip(chunk, unpack(down, len(chunk)), strict=True) if hit)
@@ -41,12 +45,15 @@ class Ranked:
 
 
 def rank_by_targets(
-    snapshot: Snapshot, targets: Collection[int], keep: int | None = None
+    snapshot: Snapshot,
+    targets: Collection[int],
+    keep: int | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> tuple[Ranked, ...]:
     """Every node whose failure alone takes down at least one of ``targets`` (other than
     itself), those taking the most first, ties in rank order; each lists at most ``keep``
     of the targets it takes down (all: ``None``; a class of 50k targets would otherwise
-    hold a hundred million pairs)."""
+    hold a hundred million pairs). Checks ``deadline`` between batches of scenarios."""
     rank = snapshot.rank.__getitem__
     goals = np.array(sorted(set(targets), key=rank), dtype=np.intp)
     layers = Layers.of(snapshot, upstream(snapshot, goals.tolist()))
@@ -55,6 +62,7 @@ def rank_by_targets(
     per_slice = max(1, BUDGET // step)  # goals unpacked at a time
     ranked: list[Ranked] = []
     for first in range(0, len(layers.nodes), step):
+        deadline.check()
         chunk = layers.nodes[first : first + step]  # scenario j fails row first + j
         hits = layers.down(one_failure_each(layers, chunk))[goal_rows]
         own = np.flatnonzero((goal_rows >= first) & (goal_rows < first + step))
