@@ -13,7 +13,9 @@ import neo4j
 from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from graph.errors import GraphError, Neo4jUnavailable, QueryFailed
+from graph.errors import GraphError, Neo4jUnavailable, QueryFailed, ReadTimedOut
+
+_TIMED_OUT = "Neo.ClientError.Transaction.TransactionTimedOut"  # ...ClientConfiguration too
 
 
 def open_driver(uri: str, user: str, password: str | None) -> Driver:
@@ -43,6 +45,10 @@ def neo4j_errors(action: str) -> Iterator[None]:
     except (ServiceUnavailable, SessionExpired) as exc:
         raise Neo4jUnavailable(f"{action}: Neo4j is not reachable ({exc})") from exc
     except Neo4jError as exc:
+        if exc.code is not None and exc.code.startswith(_TIMED_OUT):
+            raise ReadTimedOut(
+                f"{action}: Neo4j stopped the statement at its transaction timeout"
+            ) from exc
         error = QueryFailed(f"{action}: Neo4j answered {exc.code}: {exc.message}")
         error.retryable = exc.is_retryable()
         raise error from exc

@@ -5,6 +5,7 @@
     GraphError
     ├── Neo4jUnavailable        the server cannot be reached (retryable)
     ├── QueryFailed             the server refused or failed a statement
+    │   └── ReadTimedOut        a statement ran past its transaction timeout
     ├── ModelConflict           a load would take over another model's nodes
     ├── NotFound                no twin node has the id or IRI asked for
     ├── InvalidRead             a read asked with arguments the graph cannot answer
@@ -35,6 +36,10 @@ class Neo4jUnavailable(GraphError):
 
 class QueryFailed(GraphError):
     """Neo4j answered with an error for a statement."""
+
+
+class ReadTimedOut(QueryFailed):
+    """Neo4j stopped a statement that ran past the transaction timeout it was given."""
 
 
 class ModelConflict(GraphError):

@@ -7,7 +7,9 @@ round trips without mocking Neo4j.
 
 Auto-commit ``session.run`` rather than ``driver.execute_query``: the latter retries a
 statement for up to 30 s while Neo4j is unreachable, and an API request should fail fast
-with "Neo4j unavailable" instead of hanging.
+with "Neo4j unavailable" instead of hanging. A reader with a ``timeout`` gives every
+statement that transaction timeout: Neo4j stops a read that runs longer
+(:class:`graph.errors.ReadTimedOut`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import neo4j
 from neo4j import Driver
 
 from graph.connection import neo4j_errors
+from graph.errors import ReadTimedOut
 
 Row = dict[str, Any]
 StatementObserver = Callable[[LiteralString], None]
+Timeout = float | Callable[[], float] | None  # seconds, or a function giving those left
 
 SERVER_VERSION: LiteralString = (
     "CALL dbms.components() YIELD versions, edition RETURN versions[0] AS version, edition"
@@ -31,20 +35,27 @@ SERVER_VERSION: LiteralString = (
 class Reader:
     """Runs read queries on ``driver`` (and ``database``); shared by all requests."""
 
-    __slots__ = ("database", "driver", "observer")
+    __slots__ = ("database", "driver", "observer", "timeout")
 
     def __init__(
         self,
         driver: Driver,
         database: str | None = None,
         observer: StatementObserver | None = None,
+        timeout: Timeout = None,
     ) -> None:
         self.driver = driver
         self.database = database
         self.observer = observer
+        # seconds each statement may run (None: Neo4j's default), or a function that
+        # tells the seconds left when the statement is sent (a request's deadline)
+        self.timeout = timeout
 
     def rows(self, query: LiteralString, action: str, **params: Any) -> list[Row]:
         """The rows ``query`` returns, as dicts; ``action`` names the read in errors."""
+        timeout = self.timeout() if callable(self.timeout) else self.timeout
+        if timeout is not None and timeout <= 0:
+            raise ReadTimedOut(f"{action}: no time was left before the deadline")
         if self.observer is not None:
             self.observer(query)
         with (
@@ -53,7 +64,10 @@ class Reader:
                 database=self.database, default_access_mode=neo4j.READ_ACCESS
             ) as session,
         ):
-            return [record.data() for record in session.run(query, params)]
+            seconds = None if timeout is None else max(timeout, 0.001)  # 0 would mean none
+            return [
+                record.data() for record in session.run(neo4j.Query(query, timeout=seconds), params)
+            ]
 
     def server_version(self) -> str:
         """``5.26.30 community``; raises ``Neo4jUnavailable`` at once if Neo4j does not answer."""
@@ -61,4 +75,8 @@ class Reader:
         return f"{row['version']} {row['edition']}"
 
     def with_observer(self, observer: StatementObserver | None) -> Reader:
-        return Reader(self.driver, self.database, observer)
+        return Reader(self.driver, self.database, observer, self.timeout)
+
+    def with_timeout(self, timeout: Timeout) -> Reader:
+        """This reader with statements limited to ``timeout``."""
+        return Reader(self.driver, self.database, self.observer, timeout)

@@ -8,7 +8,7 @@ import pytest
 from neo4j import Driver
 
 from graph.connection import open_driver
-from graph.errors import Neo4jUnavailable, QueryFailed
+from graph.errors import Neo4jUnavailable, QueryFailed, ReadTimedOut
 from graph.launcher import free_ports
 from graph.reader import Reader
 
@@ -40,3 +40,23 @@ def test_an_unreachable_server_fails_at_once_not_after_retries() -> None:
 def test_a_refused_statement_is_query_failed(driver: Driver) -> None:
     with pytest.raises(QueryFailed, match=r"^reading nonsense: Neo4j answered Neo\.ClientError"):
         Reader(driver).rows("RETURN nonsense(", "reading nonsense")
+
+
+SLOW: str = "UNWIND range(1, 200000000) AS x WITH x WHERE x % 7 = 0 RETURN count(x) AS n"
+
+
+def test_a_statement_past_its_timeout_is_stopped_by_neo4j(driver: Driver) -> None:
+    """Regression: API reads had no transaction timeout, so a costly read ran on in Neo4j
+    long after its request was given up."""
+    reader = Reader(driver).with_timeout(0.3)
+    with pytest.raises(ReadTimedOut, match="transaction timeout"):
+        reader.rows(SLOW, "counting")  # type: ignore[arg-type]
+    # a function gives the seconds left when each statement is sent: none left, none sent
+    seen: list[str] = []
+    spent = Reader(driver, observer=seen.append).with_timeout(lambda: 0.0)
+    with pytest.raises(ReadTimedOut, match="no time was left"):
+        spent.rows("RETURN 1 AS one", "echoing")
+    assert seen == []
+    assert Reader(driver).with_timeout(lambda: 5.0).rows("RETURN 1 AS one", "echoing") == [
+        {"one": 1}
+    ]
