@@ -21,12 +21,12 @@ SUPPLIER_TO_CONSUMER = "SupplierToConsumer"
 CONSUMER_TO_SUPPLIER = "ConsumerToSupplier"
 
 READ_TERMS: LiteralString = """
-MATCH (c:Class)
+MATCH (c:Class) WHERE NOT c:Twin
 OPTIONAL MATCH (c)-[:SUBCLASS_OF]->(p:Class)
 WITH c, collect(p.name) AS parents
 RETURN 'class' AS kind, c {.iri, .name, .label, .comment} AS term, parents
 UNION ALL
-MATCH (r:Relationship)
+MATCH (r:Relationship) WHERE NOT r:Twin
 OPTIONAL MATCH (r)-[:SUBPROPERTY_OF]->(p:Relationship)
 WITH r, collect(p.type) AS parents
 RETURN 'relationship' AS kind,

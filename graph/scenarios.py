@@ -43,9 +43,10 @@ RETURN s.id AS id, s.name AS name, s.mode AS mode, s.failed AS failed,
 """
 
 LIST: LiteralString = (
-    "MATCH (s:Scenario) WITH s ORDER BY s.createdAt DESC, s.id LIMIT $first " + FIELDS
+    "MATCH (s:Scenario) WHERE NOT s:Twin "
+    "WITH s ORDER BY s.createdAt DESC, s.id LIMIT $first " + FIELDS
 )
-BY_IDS: LiteralString = "MATCH (s:Scenario) WHERE s.id IN $ids " + FIELDS
+BY_IDS: LiteralString = "MATCH (s:Scenario) WHERE s.id IN $ids AND NOT s:Twin " + FIELDS
 
 
 @dataclass(frozen=True, slots=True)

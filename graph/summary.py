@@ -10,7 +10,7 @@ from neo4j import Driver, RoutingControl
 from graph.connection import neo4j_errors
 
 MODELS: LiteralString = """
-MATCH (m:Model)
+MATCH (m:Model) WHERE NOT m:Twin
 RETURN m.name AS name, m.nodes AS nodes, m.relationships AS relationships,
        toString(m.loadedAt) AS loadedAt, m.digest AS digest
 ORDER BY name

@@ -140,8 +140,9 @@ def create_token(
     return IssuedToken(name, role, token)
 
 
+# `NOT t:Twin` here and below: only tokens kgtwin made (graph.labels)
 LIST: LiteralString = """
-MATCH (t:ApiToken)
+MATCH (t:ApiToken) WHERE NOT t:Twin
 RETURN t.name AS name, t.role AS role, t.createdAt AS createdAt, t.revokedAt AS revokedAt
 ORDER BY t.createdAt, t.name
 """
@@ -160,7 +161,7 @@ def list_tokens(driver: Driver, *, database: str | None = None) -> list[TokenInf
 
 # Revoking twice keeps the first revocation time; ``alreadyRevoked`` tells the caller.
 REVOKE: LiteralString = """
-MATCH (t:ApiToken {name: $name})
+MATCH (t:ApiToken {name: $name}) WHERE NOT t:Twin
 WITH t, t.revokedAt IS NOT NULL AS alreadyRevoked
 SET t.revokedAt = coalesce(t.revokedAt, datetime())
 RETURN alreadyRevoked
@@ -184,7 +185,7 @@ def revoke_token(driver: Driver, name: str, *, database: str | None = None) -> b
 
 LOOKUP: LiteralString = """
 MATCH (t:ApiToken {hash: $hash})
-WHERE t.revokedAt IS NULL
+WHERE t.revokedAt IS NULL AND NOT t:Twin
 RETURN t.name AS name, t.role AS role
 """
 

@@ -15,7 +15,7 @@ from typing import LiteralString
 from graph.reader import Reader
 
 MODEL_DIGESTS: LiteralString = """
-MATCH (m:Model) RETURN collect([m.name, coalesce(m.digest, '')]) AS models
+MATCH (m:Model) WHERE NOT m:Twin RETURN collect([m.name, coalesce(m.digest, '')]) AS models
 """
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from rdflib import Graph, Literal, URIRef
 
+from graph.labels import SYSTEM_LABELS, SYSTEM_TYPES
 from ontology.errors import VocabularyError
 from ontology.namespaces import KGT, OWL, QUDT, RDF, RDFS, RESERVED_KEYS
 
@@ -124,10 +125,20 @@ class Vocabulary:
                     f"class {info.iri}: its local name {info.name!r} cannot be a Neo4j label; "
                     "use letters, digits and underscores, starting with a letter"
                 )
+            if info.name in SYSTEM_LABELS:
+                raise VocabularyError(
+                    f"class {info.iri}: its label {info.name!r} is reserved by kgtwin for its "
+                    f"own nodes ({', '.join(sorted(SYSTEM_LABELS))}); rename the class"
+                )
         for prop in self.properties.values():
             if not _NAME.match(prop.name):
                 raise VocabularyError(
                     f"property {prop.iri}: local name {prop.name!r} is not a valid identifier"
+                )
+            if prop.kind == "object" and prop.rel_type in SYSTEM_TYPES:
+                raise VocabularyError(
+                    f"property {prop.iri}: its relationship type {prop.rel_type!r} is reserved "
+                    f"by kgtwin ({', '.join(sorted(SYSTEM_TYPES))}); rename the property"
                 )
             if prop.kind == "datatype" and prop.name in RESERVED_KEYS:
                 raise VocabularyError(

@@ -173,3 +173,22 @@ def test_neo4j_down_is_a_graph_error_not_a_driver_error() -> None:
             list_tokens(down)
     finally:
         down.close()
+
+
+def test_a_twin_node_labelled_api_token_is_never_taken_for_a_token(driver: Driver) -> None:
+    """Regression: a model class named ApiToken with an instance carrying hash, role and
+    name made a node the token lookup matched (admin access), and `tokens` crashed on it.
+    Models can no longer produce the label (ontology.vocabulary), and a graph loaded
+    before that still holds such nodes: every token query leaves twin nodes out."""
+    forged = "kgt_" + "A" * 43
+    driver.execute_query(
+        "CREATE (:Twin:Asset:ApiToken {iri: 'urn:x:forged', id: 'forged', model: 'evil', "
+        "name: 'forged', role: 'admin', hash: $hash})",
+        hash=hash_token(forged),
+    )
+    real = create_token(driver, "viewer", "real")
+    assert lookup_token(driver, forged) is None
+    assert lookup_token(driver, real.token) == ("real", "viewer")
+    assert [t.name for t in list_tokens(driver)] == ["real"]
+    with pytest.raises(TokenNotFound):
+        revoke_token(driver, "forged")

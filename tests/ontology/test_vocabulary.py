@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from rdflib import Graph
 
+from graph.labels import SYSTEM_LABELS, SYSTEM_TYPES
 from ontology.errors import VocabularyError
 from ontology.vocabulary import Vocabulary, local_name, relationship_type
 
@@ -72,3 +73,19 @@ def test_reserved_property_name_is_refused() -> None:
 def test_class_name_that_cannot_be_a_label_is_refused() -> None:
     with pytest.raises(VocabularyError, match="cannot be a Neo4j label"):
         vocabulary("<https://example.org/x#Air-Handler> a owl:Class .")
+
+
+@pytest.mark.parametrize("label", sorted(SYSTEM_LABELS))
+def test_a_class_cannot_take_a_label_kgtwin_uses_for_itself(label: str) -> None:
+    """Regression: a model class named ApiToken made twin nodes the token lookup matched,
+    so a model author could mint an admin token."""
+    with pytest.raises(VocabularyError, match=f"its label '{label}' is reserved by kgtwin"):
+        vocabulary(f'x:{label} a owl:Class ; rdfs:subClassOf kgt:Asset ; rdfs:label "t" .\n')
+
+
+@pytest.mark.parametrize("rel_type", sorted(SYSTEM_TYPES))
+def test_a_relationship_cannot_take_a_type_kgtwin_uses_for_itself(rel_type: str) -> None:
+    words = rel_type.lower().split("_")
+    name = words[0] + "".join(w.title() for w in words[1:])  # SUBCLASS_OF -> subclassOf
+    with pytest.raises(VocabularyError, match=f"relationship type '{rel_type}' is reserved"):
+        vocabulary(f'x:{name} a owl:ObjectProperty ; rdfs:label "t" .\n')

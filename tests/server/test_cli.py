@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from neo4j import Driver
 
+from ontology.files import default_ontology_files
 from server.cli import main
 from tests.conftest import DC1, FIXTURES
 
@@ -99,3 +100,15 @@ def test_ingest_without_a_usable_broker_url_exits_2_saying_why(
     err = capsys.readouterr().err
     assert message in err
     assert "hunter2" not in err  # a password in the URL is never printed
+
+
+def test_a_model_that_names_a_class_api_token_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: such a model minted an admin token once loaded."""
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
+    attack = FIXTURES / "ontology" / "attack" / "api_token.ttl"
+    core = [f"--ontology={p}" for p in default_ontology_files()]
+    assert main(["validate", *core, f"--ontology={attack}", str(attack)]) == 1
+    err = capsys.readouterr().err
+    assert "class https://example.org/evil#ApiToken: its label 'ApiToken' is reserved" in err
