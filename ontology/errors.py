@@ -6,6 +6,7 @@
     ├── TurtleSyntaxError    a file does not parse (names the file and line)
     ├── FileUnreadable       a file is missing or cannot be read
     ├── VocabularyError      the ontology itself is unusable (e.g. two classes share a name)
+    ├── ShapesUnusable       pySHACL refused to run the shapes (a malformed shape)
     └── ModelInvalid         a model breaks the shapes or the vocabulary (carries every problem)
 """
 
@@ -46,3 +47,7 @@ class ModelInvalid(OntologyError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__(f"{len(self.problems)} problem(s) found; nothing was loaded")
+
+
+class ShapesUnusable(OntologyError):
+    """pySHACL refused to run the ontology's shapes: one of them is malformed."""

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyshacl
+from pyshacl.errors import ReportableRuntimeError
 from rdflib import BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
 from graph.records import PropertyGraph
-from ontology.errors import ModelInvalid, TurtleSyntaxError
+from ontology.errors import ModelInvalid, ShapesUnusable, TurtleSyntaxError
 from ontology.files import Locator, SourceFile, digest, index, merge, parse_files
 from ontology.mapping import map_model
 from ontology.namespaces import RDF, SH
@@ -119,7 +120,12 @@ def _validate(paths: Sequence[Path], ontology: Ontology) -> Report:
     for source in ontology.files:
         data.add_quads(source.quads)
     explain = _Explainer(data, ontology.graph, locator)
-    shacl = [explain(result) for result in ontology.check(data)]
+    try:
+        results = ontology.check(data)
+    except ShapesUnusable as exc:
+        problem = Problem(None, None, "-", None, str(exc), kind="unusable-shapes")
+        return Report(tuple(paths), (problem,), None, digest(files), triples)
+    shacl = [explain(result) for result in results]
     covered = {(p.subject, p.property) for p in shacl}
     problems = shacl + [p for p in mapping_problems if (p.subject, p.property) not in covered]
     problems.sort(key=lambda p: (str(p.file), p.line or 0, p.subject, p.property or ""))
@@ -139,16 +145,25 @@ def _syntax_problem(error: TurtleSyntaxError) -> Problem:
 
 
 def pyshacl_results(data: Graph, shapes: Graph) -> list[ValidationResult]:
-    """pySHACL over ``data`` (which must include the ontology), as plain results."""
-    _conforms, report, _text = pyshacl.validate(
-        data,
-        shacl_graph=shapes,
-        inference="none",
-        inplace=True,
-        allow_warnings=True,
-        allow_infos=True,
-    )
-    assert isinstance(report, Graph)
+    """pySHACL over ``data`` (which must include the ontology), as plain results; raises
+    :class:`ShapesUnusable` when pySHACL refuses a shape."""
+    try:
+        _conforms, report, _text = pyshacl.validate(
+            data,
+            shacl_graph=shapes,
+            inference="none",
+            inplace=True,
+            allow_warnings=True,
+            allow_infos=True,
+        )
+    except (ReportableRuntimeError, AssertionError, ValueError, TypeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ShapesUnusable(
+            f"the SHACL shapes cannot be run, so the model was not checked: pySHACL refused "
+            f"them ({reason}); fix that shape in the ontology's shapes files"
+        ) from exc
+    if not isinstance(report, Graph):
+        raise ShapesUnusable("pySHACL answered without a report graph; the model was not checked")
     results = []
     # top-level results only: nested ones (sh:detail of an sh:node result) are not problems
     for result in report.objects(None, SH.result):
