@@ -112,3 +112,16 @@ def test_a_model_that_names_a_class_api_token_is_refused(
     assert main(["validate", *core, f"--ontology={attack}", str(attack)]) == 1
     err = capsys.readouterr().err
     assert "class https://example.org/evil#ApiToken: its label 'ApiToken' is reserved" in err
+
+
+def test_validate_reports_shapes_pyshacl_refuses_as_a_problem(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: validate crashed when pySHACL refused a shape."""
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
+    shapes = FIXTURES / "ontology" / "shapes" / "refused_by_pyshacl.shapes.ttl"
+    core = [f"--ontology={p}" for p in default_ontology_files()]
+    assert main(["validate", *core, f"--ontology={shapes}", str(DC1)]) == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("<ontology>: -: the SHACL shapes cannot be run, so the model was not")
+    assert "sh:minCount must be a literal with datatype xsd:integer" in line
