@@ -3,9 +3,12 @@
 Routes: ``/graphql`` (GraphQL over HTTP, GET and POST, as :mod:`server.graphql_http`
 describes; GraphiQL for a browser; and over WebSocket, graphql-transport-ws, as
 :mod:`server.graphql_ws` describes),
-``/healthz`` (200 when Neo4j answers, 503 with the reason when it does not) and
-``/metrics`` (Prometheus text format). The lifespan
-loads the ontology catalogue, keeps the graph cache fresh (:mod:`server.graph_cache`),
+``/healthz`` (200 when Neo4j answers, 503 when it does not; the details only to a caller
+with a valid token) and ``/metrics`` (Prometheus text format; with ``metrics_token``
+only to a caller with a valid token). With anonymous read off, a GraphQL request without
+a token is refused (401) before its body is read, and one whose client has spent its
+budget (429) too. The lifespan loads the ontology catalogue, starts the loops operations
+run on (:mod:`server.loops`), keeps the graph cache fresh (:mod:`server.graph_cache`),
 runs the MQTT ingestion worker when ``ingest`` is on (its events feed the subscriptions
 through :class:`server.live.LiveHub`) and closes the Neo4j driver at shutdown. Neo4j may be down
 when the server starts or at any time later: requests then fail with
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import anyio
 from starlette.applications import Starlette
@@ -32,16 +36,27 @@ from graph.reader import Reader
 from ingest.worker import IngestConfig, IngestWorker
 from ontology.catalogue import Catalogue
 from ontology.validate import Ontology
-from server.auth import BearerTokenBackend, middleware_for, principal_of, token_backend
+from server.auth import (
+    BearerTokenBackend,
+    Refused,
+    middleware_for,
+    principal_of,
+    refusal_response,
+    token_backend,
+)
 from server.graph_cache import keep_fresh
 from server.graphql_http import GraphQLOverHTTP
 from server.graphql_ws import PROTOCOLS, ClosingAdapter, connect
 from server.live import LiveHub
+from server.loops import OperationLoops
 from server.metrics import Metrics
+from server.ratelimit import request_fee
 from server.schema import TwinSchema, build_schema
-from server.schema.context import Context, Services, make_context
+from server.schema.context import Context, Services, client_of, make_context
 from server.schema.loaders import in_thread
 from server.settings import Settings
+
+MAX_OPERATIONS_PER_CONNECTION = 50  # running at once on one WebSocket
 
 
 class TwinGraphQL(GraphQLOverHTTP[Context, None]):
@@ -51,9 +66,55 @@ class TwinGraphQL(GraphQLOverHTTP[Context, None]):
 
     websocket_adapter_class = ClosingAdapter  # type: ignore[assignment]  # as Strawberry's
 
-    def __init__(self, schema: TwinSchema, tokens: BearerTokenBackend) -> None:
-        super().__init__(schema, subscription_protocols=PROTOCOLS)
+    def __init__(self, schema: TwinSchema, tokens: BearerTokenBackend, settings: Settings) -> None:
+        super().__init__(
+            schema,
+            subscription_protocols=PROTOCOLS,
+            connection_init_wait_timeout=timedelta(seconds=settings.read_timeout),
+            max_subscriptions_per_connection=MAX_OPERATIONS_PER_CONNECTION,
+        )
         self.tokens = tokens
+        self.max_body_bytes = settings.max_body_bytes
+        self.read_timeout = settings.read_timeout
+
+    async def admit(self, request: Request) -> Response | None:
+        """Before the body is read: no token while anonymous read is off (401), or a
+        client that has spent its budget (429); the fee for reading the request is charged
+        here. GraphiQL's page needs neither."""
+        if request.method == "GET" and "query" not in request.query_params:
+            return None  # the GraphiQL page, or a 400 for the missing query
+        services: Services = request.app.state.services
+        principal = principal_of(request)
+        if principal is None and not services.settings.anonymous_read:
+            return refusal_response(
+                request,
+                Refused(
+                    "this server needs a bearer token (anonymous read is switched off): send "
+                    "'Authorization: Bearer <token>'; an admin creates one with "
+                    "`kgtwin token create --role viewer`",
+                    status=401,
+                    code="UNAUTHENTICATED",
+                    bearer_error="",
+                ),
+            )
+        context = make_context(services, principal, request)
+        declared = request.headers.get("content-length", "")
+        size = int(declared) if declared.isdigit() else self.max_body_bytes  # chunked: at most
+        wait = services.budgets.charge(client_of(context), request_fee(size))
+        if wait is None:
+            return None
+        seconds = max(1, round(wait + 0.5))
+        body = {
+            "errors": [
+                {
+                    "message": f"this client has spent its budget of "
+                    f"{services.budgets.per_minute} cost units a minute (rate_limit): retry "
+                    f"in {seconds} s",
+                    "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds},
+                }
+            ]
+        }
+        return JSONResponse(body, status_code=429, headers={"retry-after": str(seconds)})
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -74,14 +135,19 @@ class TwinGraphQL(GraphQLOverHTTP[Context, None]):
 
 
 async def healthz(request: Request) -> Response:
-    """200 ``{"status": "ok", ...}`` when Neo4j answers, with the graph version the server's
-    cache was built at (``graph``: null until the first build); 503 with the reason when
-    Neo4j does not answer."""
+    """200 ``{"status": "ok"}`` when Neo4j answers, 503 ``{"status": "unavailable"}``
+    when it does not. A caller with a valid token (anyone, with anonymous read on) also
+    gets the Neo4j version and the graph version the server's cache was built at
+    (``graph``: null until the first build), or the reason Neo4j did not answer."""
     services: Services = request.app.state.services
+    trusted = principal_of(request) is not None or services.settings.anonymous_read
     try:
         version = await in_thread(services.reader.server_version)
     except GraphError as exc:
-        return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        body = {"status": "unavailable", **({"reason": str(exc)} if trusted else {})}
+        return JSONResponse(body, status_code=503)
+    if not trusted:
+        return JSONResponse({"status": "ok"})
     cached = services.cache.current
     graph = None
     if cached is not None:
@@ -98,6 +164,7 @@ def create_app(settings: Settings) -> Starlette:
     reader = Reader(
         driver, settings.neo4j_database, observer=lambda _query: metrics.neo4j_round_trips.inc()
     )
+    loops = OperationLoops()
 
     address = settings.broker_address() if settings.ingest else None  # bad URL: fail now
 
@@ -107,8 +174,9 @@ def create_app(settings: Settings) -> Starlette:
         try:
             ontology = await in_thread(Ontology.load, list(settings.ontology))
             catalogue = Catalogue.build(ontology.graph, ontology.vocabulary)
-            services = Services(settings, reader, catalogue, live=LiveHub())
+            services = Services.of(settings, reader, catalogue, LiveHub(), loops.in_flight)
             app.state.services = services
+            await in_thread(loops.start)
             if address is not None:
                 config = IngestConfig(
                     address, client_id=settings.mqtt_client_id, database=settings.neo4j_database
@@ -122,16 +190,37 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             if worker is not None:
                 await in_thread(worker.stop)
+            await in_thread(loops.stop)
+            started = getattr(app.state, "services", None)
+            if isinstance(started, Services):
+                started.simulations.shutdown()
             await in_thread(driver.close)
 
     tokens = token_backend(driver, database=settings.neo4j_database)
-    graphql = TwinGraphQL(build_schema(settings, extensions=[metrics.extension()]), tokens)
+    schema = build_schema(
+        settings, extensions=[metrics.extension()], loops=loops, refused=metrics.refused
+    )
+    graphql = TwinGraphQL(schema, tokens, settings)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        if settings.metrics_token and principal_of(request) is None:
+            return refusal_response(
+                request,
+                Refused(
+                    "/metrics needs a bearer token (metrics_token is on)",
+                    status=401,
+                    code="UNAUTHENTICATED",
+                    bearer_error="",
+                ),
+            )
+        return await metrics.endpoint(request)
+
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics.endpoint, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         middleware=[middleware_for(tokens)],
         lifespan=lifespan,

@@ -103,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the GraphQL API (uvicorn)",
         description="Serve GraphQL at /graphql (GraphiQL in a browser) and health at /healthz. "
-        "Limits and anonymous read come from the settings (KGTWIN_MAX_QUERY_DEPTH, "
-        "KGTWIN_MAX_COMPLEXITY, KGTWIN_MAX_PAGE_SIZE, KGTWIN_MAX_TRAVERSAL_DEPTH, "
-        "KGTWIN_ANONYMOUS_READ, or the config file).",
+        "Limits, timeouts and anonymous read come from the settings (the [server] and "
+        "[limits] sections of the config file, or KGTWIN_MAX_COMPLEXITY, "
+        "KGTWIN_REQUEST_TIMEOUT, KGTWIN_RATE_LIMIT, KGTWIN_ANONYMOUS_READ and the others "
+        "listed in server/settings.py).",
     )
     serve.add_argument("--host", help="address to bind (default 127.0.0.1, or KGTWIN_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default 8000, or KGTWIN_PORT)")
@@ -549,6 +550,7 @@ def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.listener import uvicorn_config
 
     app = create_app(settings)
     print(
@@ -557,14 +559,21 @@ def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:
         file=err,
         flush=True,
     )
+    server = uvicorn.Server(uvicorn_config(app, settings, log_level=log_level.lower()))
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level.lower())
+        server.run()
     except SystemExit as exc:  # uvicorn exits when it cannot bind or start
+        started = not exc.code
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it stopped on
+        started = server.started
+    else:
+        started = server.started
+    if not started:
         print(
             f"kgtwin: error: the server could not start on {settings.host}:{settings.port}",
             file=err,
         )
-        return 1 if exc.code else 0
+        return 1
     return 0
 
 

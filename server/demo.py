@@ -177,10 +177,9 @@ def _serve(settings: Settings, log_level: str, say: Say) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.listener import uvicorn_config
 
-    config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_level=log_level.lower()
-    )
+    config = uvicorn_config(create_app(settings), settings, log_level=log_level.lower())
     server = uvicorn.Server(config)
 
     def stopping(signum: int, frame: FrameType | None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio.to_thread
 
@@ -34,6 +34,9 @@ class Cached:
     version: str
     terms: Terms
     snapshot: Snapshot
+    edges: int = 0  # dependency edges in the snapshot (what walks and what-ifs may cross)
+    # what the cost estimate works out per class (server.schema.prices.GraphSize)
+    classes: dict[str, tuple[tuple[int, ...], int]] = field(default_factory=dict, compare=False)
 
 
 class GraphCache:
@@ -56,7 +59,7 @@ class GraphCache:
         edges = read_edges(reader, types)
         assets = read_assets(reader)
         snapshot = build_snapshot(edges, types, terms.reversed_types(types), version, assets)
-        self.current = Cached(version, terms, snapshot)
+        self.current = Cached(version, terms, snapshot, sum(map(len, snapshot.consumers)))
         logger.info(
             "graph version %s: %d classes, %d relationship types, dependency snapshot of "
             "%d nodes and %d edges built in %.2f s",

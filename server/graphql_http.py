@@ -13,10 +13,15 @@ What :class:`GraphQLOverHTTP` changes from Strawberry's view:
   as the GraphQL spec asks. Under ``application/graphql-response+json`` its status is 400;
   under ``application/json`` it stays 200, as the spec asks for older clients.
   A response with ``data``, even ``null``, is 200 under either media type.
-- **Malformed requests** (body not JSON, no ``query``, ``variables`` not an object, an
-  unsupported content type, an unknown ``operationName``) are answered 400 with a GraphQL
-  response ``{"errors": [...]}`` in the negotiated media type, code ``BAD_REQUEST``,
-  instead of Strawberry's plain text.
+- **Malformed requests** (body not JSON, or JSON nested too deeply to read, no
+  ``query``, ``variables`` not an object, an unsupported content type, an unknown
+  ``operationName``) are answered 400 with a GraphQL response ``{"errors": [...]}`` in
+  the negotiated media type, code ``BAD_REQUEST``, instead of Strawberry's plain text.
+- **Bounded bodies.** A body over :attr:`GraphQLOverHTTP.max_body_bytes` is refused with
+  413 (``REQUEST_TOO_LARGE``) as soon as its ``Content-Length`` or its bytes say so, and
+  one that takes longer than :attr:`GraphQLOverHTTP.read_timeout` to arrive with 408
+  (``REQUEST_TIMEOUT``); nothing of it is parsed. :meth:`GraphQLOverHTTP.admit` may
+  answer a request before its body is read at all (who may ask, see ``server.app``).
 - **A mutation over GET** is refused with 405 and ``Allow: POST`` (code
   ``METHOD_NOT_ALLOWED``) rather than 400; **a subscription** (GET or POST) with 400 and a
   message pointing to the WebSocket (:mod:`server.graphql_ws`).
@@ -27,12 +32,14 @@ What :class:`GraphQLOverHTTP` changes from Strawberry's view:
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
+import anyio
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -108,16 +115,42 @@ class GraphQLOverHTTP(GraphQL[ContextT, RootValueT]):
     """Strawberry's ASGI GraphQL app, following the GraphQL-over-HTTP spec (see the
     module's docstring)."""
 
+    max_body_bytes = 1024 * 1024
+    read_timeout = 10.0  # seconds for the body to arrive
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
         try:
-            response = await self.run(request)
+            response = await self.admit(request)
+            if response is None:
+                body = await read_body(request, self.max_body_bytes, self.read_timeout)
+                response = await self.run(Request(scope, _replay(body, receive)))
         except HTTPException as exc:
             response = refusal(request, exc)
         await response(scope, receive, send)
+
+    async def admit(self, request: Request) -> Response | None:
+        """A response that refuses ``request`` before its body is read; None lets it in."""
+        return None
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON, or ``JSONDecodeError`` also for text nested too deeply to read or bytes
+        that are not UTF-8 (over HTTP: 400; over WebSocket: close 4400)."""
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply to read", "", 0) from None
+        except UnicodeDecodeError:
+            raise json.JSONDecodeError("not UTF-8 text", "", 0) from None
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except json.JSONDecodeError as exc:
+            raise HTTPException(400, f"the request body is not JSON: {exc.msg}") from exc
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         """The response that resolvers may add headers to; it carries the negotiated media
@@ -153,6 +186,48 @@ class GraphQLOverHTTP(GraphQL[ContextT, RootValueT]):
         return response
 
 
+async def read_body(request: Request, limit: int, within: float) -> bytes:
+    """The body, read in full; ``HTTPException`` 413 past ``limit`` bytes (without
+    reading on), 408 when it takes longer than ``within`` seconds."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    with anyio.move_on_after(within) as scope:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(size, limit)
+            chunks.append(chunk)
+    if scope.cancelled_caught:
+        raise HTTPException(408, f"the request body did not arrive within {within:g} s")
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> HTTPException:
+    return HTTPException(
+        413,
+        f"the request body is {'at least ' if size > limit else ''}{size} bytes; the limit "
+        f"is {limit} (max_body_bytes)",
+    )
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands over ``body`` (already read) once, then the connection's
+    own messages (its disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 def refusal(request: Request, exc: HTTPException) -> Response:
     """A request Strawberry refused before running it, as a GraphQL response with one
     error: 405 and ``Allow: POST`` for a mutation over GET, else the status it chose (400
@@ -168,6 +243,10 @@ def refusal(request: Request, exc: HTTPException) -> Response:
             headers["allow"] = "POST"
     elif status == 404:
         code = "NOT_FOUND"
+    elif status == 413:
+        code = "REQUEST_TOO_LARGE"
+    elif status == 408:
+        code = "REQUEST_TIMEOUT"
     body: dict[str, Any] = {"errors": [{"message": message, "extensions": {"code": code}}]}
     media_type = negotiate(request.headers.get("accept"))
     return JSONResponse(

@@ -1,6 +1,10 @@
 """Prometheus metrics of the server: GraphQL requests and latency per operation, errors by
 code, Neo4j round trips. One registry per app (no process-global state), served at
-``/metrics`` in the Prometheus text format."""
+``/metrics`` in the Prometheus text format.
+
+Operation names come from clients, so only those of requests with a valid token become
+labels (at most :data:`MAX_OPERATIONS` of them); anonymous requests all count as
+``anonymous``, so strangers cannot take the label slots that dashboards need."""
 
 from __future__ import annotations
 
@@ -63,9 +67,16 @@ class Metrics:
         """The ingestion worker's metrics, in this registry (served on the same /metrics)."""
         return IngestMetrics(self.registry)
 
-    def observe(self, operation: str | None, seconds: float | None, codes: list[str]) -> None:
-        """One operation; ``seconds`` None for one without a latency (a subscription)."""
-        name = self._label(operation)
+    def observe(
+        self,
+        operation: str | None,
+        seconds: float | None,
+        codes: list[str],
+        authenticated: bool = True,
+    ) -> None:
+        """One operation; ``seconds`` None for one without a latency (a subscription or
+        one refused before it ran); ``authenticated``: sent with a valid token."""
+        name = self._label(operation) if authenticated else ANONYMOUS_OPERATION
         self.requests.labels(name).inc()
         if seconds is not None:
             self.latency.labels(name).observe(seconds)
@@ -83,6 +94,11 @@ class Metrics:
             return OTHER_OPERATION
         self._operations.add(operation)
         return operation
+
+    def refused(self, operation: str | None, authenticated: bool, errors: list[Any]) -> None:
+        """An operation refused before its document was parsed (or stopped at its
+        deadline)."""
+        self.observe(operation, None, [_code(e) for e in errors], authenticated)
 
     def extension(self) -> Callable[..., SchemaExtension]:
         """A Strawberry extension class that records every operation into these metrics.
@@ -114,7 +130,9 @@ class Metrics:
                     errors = context.pre_execution_errors if result is None else result.errors
                     codes = [_code(e) for e in errors or []]
                 latency = None if _is_subscription(context) else seconds
-                metrics.observe(context.operation_name, latency, codes)
+                request = context.context
+                authenticated = isinstance(request, dict) and request.get("principal") is not None
+                metrics.observe(context.operation_name, latency, codes, authenticated)
 
             def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
                 if self._streamed_codes is None:

@@ -21,12 +21,25 @@ http_port = 7474                    # KGTWIN_NEO4J_HTTP_PORT
 host = "127.0.0.1"                  # KGTWIN_HOST
 port = 8000                         # KGTWIN_PORT
 anonymous_read = false              # KGTWIN_ANONYMOUS_READ: read without a token
+introspection = true                # KGTWIN_INTROSPECTION: false refuses __schema/__type
+metrics_token = false               # KGTWIN_METRICS_TOKEN: /metrics needs a bearer token
+request_timeout = 10                # KGTWIN_REQUEST_TIMEOUT: seconds a GraphQL operation may run
+read_timeout = 10                   # KGTWIN_READ_TIMEOUT: seconds to send headers, then body
+idle_timeout = 5                    # KGTWIN_IDLE_TIMEOUT: seconds a kept-alive connection may idle
+max_connections = 1000              # KGTWIN_MAX_CONNECTIONS: open connections (503 beyond)
 
 [limits]
 max_query_depth = 10                # KGTWIN_MAX_QUERY_DEPTH: GraphQL selection depth
 max_complexity = 100000             # KGTWIN_MAX_COMPLEXITY: estimated fields resolved
 max_page_size = 100                 # KGTWIN_MAX_PAGE_SIZE: largest `first` of any list
 max_traversal_depth = 10            # KGTWIN_MAX_TRAVERSAL_DEPTH: largest `maxDepth`
+max_body_bytes = 131072             # KGTWIN_MAX_BODY_BYTES: an HTTP request body
+max_document_bytes = 32768          # KGTWIN_MAX_DOCUMENT_BYTES: a GraphQL document
+max_variables_bytes = 65536         # KGTWIN_MAX_VARIABLES_BYTES: its variables, as JSON
+max_aliases = 50                    # KGTWIN_MAX_ALIASES: aliased fields in a document
+max_list_length = 1000              # KGTWIN_MAX_LIST_LENGTH: items in any list argument
+rate_limit = 600000                 # KGTWIN_RATE_LIMIT: cost per minute per token (0: off)
+simulations = 2                     # KGTWIN_SIMULATIONS: what-ifs computed at once
 ```
 """
 
@@ -92,6 +105,19 @@ class Settings:
     max_complexity: int = 100_000
     max_page_size: int = 100
     max_traversal_depth: int = 10
+    introspection: bool = True
+    metrics_token: bool = False  # /metrics answers only with a valid bearer token
+    request_timeout: int = 10  # seconds an operation may run before it is cancelled
+    read_timeout: int = 10  # seconds a client has to send a request's headers, then its body
+    idle_timeout: int = 5  # seconds a kept-alive connection may wait for its next request
+    max_connections: int = 1000
+    max_body_bytes: int = 128 * 1024
+    max_document_bytes: int = 32 * 1024
+    max_variables_bytes: int = 64 * 1024
+    max_aliases: int = 50
+    max_list_length: int = 1000
+    rate_limit: int = 600_000  # estimated cost a token may spend per minute (0: no limit)
+    simulations: int = 2  # simulation threads (what-if, availability, ...) at once
     refresh_interval: int = 2  # seconds between checks for a changed graph (graph_cache)
     mqtt_url: Secret | None = None  # mqtt://[user[:password]@]host[:port] or mqtts://...
     mqtt_username: str | None = None
@@ -230,6 +256,7 @@ def _integer(low: int, high: int, what: str) -> Parser:
 
 
 _port = _integer(1, 65535, "a port number")
+_seconds = _integer(1, 3600, "a number of seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +325,67 @@ OPTIONS: tuple[Option, ...] = (
         "limits",
         "max_traversal_depth",
         _integer(1, 50, "a traversal depth"),
+    ),
+    Option("introspection", "KGTWIN_INTROSPECTION", "server", "introspection", _bool),
+    Option("metrics_token", "KGTWIN_METRICS_TOKEN", "server", "metrics_token", _bool),
+    Option("request_timeout", "KGTWIN_REQUEST_TIMEOUT", "server", "request_timeout", _seconds),
+    Option("read_timeout", "KGTWIN_READ_TIMEOUT", "server", "read_timeout", _seconds),
+    Option("idle_timeout", "KGTWIN_IDLE_TIMEOUT", "server", "idle_timeout", _seconds),
+    Option(
+        "max_connections",
+        "KGTWIN_MAX_CONNECTIONS",
+        "server",
+        "max_connections",
+        _integer(1, 1_000_000, "a number of connections"),
+    ),
+    Option(
+        "max_body_bytes",
+        "KGTWIN_MAX_BODY_BYTES",
+        "limits",
+        "max_body_bytes",
+        _integer(1024, 64 * 1024 * 1024, "a size in bytes"),
+    ),
+    Option(
+        "max_document_bytes",
+        "KGTWIN_MAX_DOCUMENT_BYTES",
+        "limits",
+        "max_document_bytes",
+        _integer(256, 16 * 1024 * 1024, "a size in bytes"),
+    ),
+    Option(
+        "max_variables_bytes",
+        "KGTWIN_MAX_VARIABLES_BYTES",
+        "limits",
+        "max_variables_bytes",
+        _integer(256, 64 * 1024 * 1024, "a size in bytes"),
+    ),
+    Option(
+        "max_aliases",
+        "KGTWIN_MAX_ALIASES",
+        "limits",
+        "max_aliases",
+        _integer(0, 10_000, "a number of aliases"),
+    ),
+    Option(
+        "max_list_length",
+        "KGTWIN_MAX_LIST_LENGTH",
+        "limits",
+        "max_list_length",
+        _integer(1, 1_000_000, "a list length"),
+    ),
+    Option(
+        "rate_limit",
+        "KGTWIN_RATE_LIMIT",
+        "limits",
+        "rate_limit",
+        _integer(0, 10**12, "a cost per minute"),
+    ),
+    Option(
+        "simulations",
+        "KGTWIN_SIMULATIONS",
+        "limits",
+        "simulations",
+        _integer(1, 256, "a number of threads"),
     ),
 )
 

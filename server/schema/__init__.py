@@ -7,45 +7,54 @@ availability), ``scenarios`` (saved what-ifs),
 ``assets`` (nodes, points, relationships), ``pagination`` (``assets`` connection, filters,
 cursors), ``topology`` (walks and paths), ``ontology`` (classes and relationship types),
 ``loaders`` (per-request dataloaders), ``context`` (services and request context, renewed
-per operation on a WebSocket), ``permissions``, ``caching`` (parsed and validated
-documents), ``operations`` (which operation runs), ``limits`` (depth and complexity),
-``errors`` (error classes and codes), ``values`` (value conversions).
+per operation on a WebSocket), ``permissions``, ``admission`` (what an operation must pass
+before it runs), ``limits`` and ``prices`` (its depth and cost), ``caching`` (parsed and
+validated documents), ``operations`` (which operation runs), ``errors`` (error classes
+and codes), ``values`` (value conversions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from typing import Any
 
+import anyio
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, SchemaExtension, ValidationCache
-from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from graphql import GraphQLError, OperationDefinitionNode
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from server.schema.caching import CACHED_DOCUMENTS, ParseCache
-from server.schema.context import PerOperation
-from server.schema.errors import ErrorCodes, format_error, log_errors
-from server.schema.limits import query_limits
+from server.loops import OperationLoops
+from server.schema.admission import Limits, admission_checks, request_refusal
+from server.schema.caching import parsed
+from server.schema.context import Context, PerOperation, renewed
+from server.schema.errors import ApiError, ErrorCodes, Timeout, format_error, log_errors
 from server.schema.mutation import Mutation
-from server.schema.operations import OneOperation
 from server.schema.query import Query
 from server.schema.subscription import Subscription
 from server.settings import Settings
 
-MAX_TOKENS = 10_000  # a parser guard well above any sensible query
-
 ExtensionFactory = type[SchemaExtension] | Callable[[], SchemaExtension]
+# (operation name, whether a token sent it, errors)
+Refusals = Callable[[str | None, bool, list[GraphQLError]], None]
 
 
 class TwinSchema(strawberry.Schema):
     """Logs errors by kind: unexpected ones with their traceback, expected ones briefly;
     every error it answers has ``extensions.code``, unexpected ones masked.
 
-    :meth:`execute` runs no subscription (it raises ``InvalidOperationTypeError``): run one
-    once, it would answer a stream instead of a value; only :meth:`stream`, over WebSocket,
-    serves them."""
+    Every operation passes :func:`server.schema.admission.request_refusal` before its
+    document is parsed, then runs on :attr:`loops` (off the server's event loop) within
+    its deadline; a subscription streams on the caller's loop. :meth:`execute` runs no
+    subscription (it raises ``InvalidOperationTypeError``): only :meth:`stream`, over
+    WebSocket, serves them."""
+
+    loops: OperationLoops
+    limits: Limits
+    refused: Refusals
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -62,16 +71,40 @@ class TwinSchema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
+        context = _context(context_value)
+        if context["websocket"] is not None:
+            context = renewed(context)  # its own deadline and dataloaders
+        refusal = self._refusal(context, query, variable_values, operation_name)
+        if refusal is not None:
+            return refusal
         allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
-        result = await super().execute(
-            query,
-            variable_values,
-            context_value,
-            root_value,
-            operation_name,
-            allowed - {OperationType.SUBSCRIPTION},
-            operation_extensions,
-        )
+        run = super().execute
+
+        async def operation() -> ExecutionResult:
+            deadline = context["deadline"]
+            with anyio.move_on_after(deadline.remaining()) as scope:
+                return await run(
+                    query,
+                    variable_values,
+                    context,
+                    root_value,
+                    operation_name,
+                    allowed - {OperationType.SUBSCRIPTION},
+                    operation_extensions,
+                )
+            assert scope.cancelled_caught
+            return self._refused(
+                context,
+                operation_name,
+                Timeout(
+                    f"the operation ran longer than request_timeout ({deadline.seconds:g} s) "
+                    "and was stopped: ask for less (smaller pages, fewer trials, targets or "
+                    "aliases), or try again later",
+                    timeout=deadline.seconds,
+                ),
+            )
+
+        result = await self.loops.run(operation)
         if result.errors:
             # an exception that escaped an extension before execution skipped ErrorCodes:
             # code it here too, so nothing reaches a client unmasked
@@ -80,33 +113,116 @@ class TwinSchema(strawberry.Schema):
             ]
         return result
 
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """Over WebSocket: a subscription streams here; a query or mutation runs as
+        :meth:`execute` does (on :attr:`loops`, within its deadline) and yields one
+        result."""
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        refusal = self._refusal(_context(context_value), query, variable_values, operation_name)
+        if refusal is None and await _subscribes(query, operation_name):
+            return await super().stream(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                operation_extensions,
+                allowed,
+            )
+        if refusal is None:
+            refusal = await self.execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed,
+                operation_extensions,
+            )
+        return _once(refusal)
 
-def build_schema(settings: Settings, extensions: Sequence[ExtensionFactory] = ()) -> TwinSchema:
+    def _refusal(
+        self,
+        context: Context,
+        query: str | None,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> ExecutionResult | None:
+        refusal = request_refusal(context, query, variables, self.limits)
+        return None if refusal is None else self._refused(context, operation_name, refusal)
+
+    def _refused(
+        self, context: Context, operation_name: str | None, refusal: ApiError
+    ) -> ExecutionResult:
+        errors = [format_error(GraphQLError(str(refusal), original_error=refusal))]
+        self.refused(operation_name, context["principal"] is not None, errors)
+        return PreExecutionError(data=None, errors=errors)
+
+
+def _context(value: Any) -> Context:
+    if not isinstance(value, dict) or "deadline" not in value:
+        raise TypeError("operations need the context of server.schema.context.make_context")
+    return value  # type: ignore[return-value]
+
+
+async def _subscribes(query: str | None, operation_name: str | None) -> bool:
+    """Is the operation a subscription? (A document that does not parse is not one: its
+    execution reports the syntax error.) Parsed off the event loop, and cached."""
+    if not query:
+        return False
+    try:
+        document = await anyio.to_thread.run_sync(parsed, query)
+    except GraphQLError:
+        return False
+    for node in document.definitions:
+        if isinstance(node, OperationDefinitionNode) and (
+            operation_name is None or (node.name is not None and node.name.value == operation_name)
+        ):
+            return node.operation.value == "subscription"
+    return False
+
+
+async def _once(result: ExecutionResult) -> AsyncGenerator[ExecutionResult, None]:
+    """One result as a stream (a ``PreExecutionError`` is sent as the operation's error)."""
+    yield result
+
+
+def build_schema(
+    settings: Settings,
+    extensions: Sequence[ExtensionFactory] = (),
+    loops: OperationLoops | None = None,
+    refused: Refusals | None = None,
+) -> TwinSchema:
     """The schema with the limits of ``settings``. ``extensions`` (e.g. metrics) run
-    outside the error-code extension, so they see the final codes. Every extension applies
-    to subscriptions and to operations over WebSocket as well (limits, codes, metrics)."""
-
-    def max_tokens() -> SchemaExtension:
-        return MaxTokensLimiter(max_token_count=MAX_TOKENS)
-
-    def validation_cache() -> SchemaExtension:
-        return ValidationCache(maxsize=CACHED_DOCUMENTS)
-
-    return TwinSchema(
+    outside the error-code extension, so they see the final codes; ``refused`` hears of
+    the operations refused before their document was parsed. Every extension applies to
+    subscriptions and to operations over WebSocket as well (limits, codes, metrics).
+    Operations run on ``loops`` once they are started (the app's lifespan does)."""
+    limits = Limits.of(settings)
+    schema = TwinSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
             PerOperation,  # first: the others may read the context
             *extensions,
-            max_tokens,
-            ParseCache,  # after max_tokens, whose limit is one of the parse options
-            validation_cache,  # the standard rules, per document; before query_limits
-            OneOperation,
-            query_limits(settings.max_query_depth, settings.max_complexity, settings.max_page_size),
+            admission_checks(limits),  # parse, validate, then the limits
             ErrorCodes,
         ],
     )
+    schema.loops = loops or OperationLoops()
+    schema.limits = limits
+    schema.refused = refused or (lambda _name, _authenticated, _errors: None)
+    return schema
 
 
 __all__ = ["TwinSchema", "build_schema"]

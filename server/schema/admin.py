@@ -14,7 +14,7 @@ from datetime import datetime
 import strawberry
 
 from graph.tokens import TokenInfo, list_tokens
-from server.schema.context import GraphInfo, services
+from server.schema.context import GraphInfo, reader
 from server.schema.loaders import in_thread
 
 
@@ -38,6 +38,6 @@ class ApiToken:
 
 async def api_tokens(info: GraphInfo) -> list[ApiToken]:
     """Every token, revoked ones included, oldest first."""
-    reader = services(info).reader
-    found = await in_thread(list_tokens, reader.driver, database=reader.database)
+    request_reader = reader(info)
+    found = await in_thread(list_tokens, request_reader.driver, database=request_reader.database)
     return [ApiToken.of(token) for token in found]

@@ -1,18 +1,19 @@
 """What a resolver gets besides its arguments: the app's services and the request's context.
 
 :class:`Services` live as long as the app (one per process, built by the lifespan);
-:class:`Context` is built per request by :func:`make_context`, with fresh dataloaders: only
-the graph cache (:mod:`server.graph_cache`, rebuilt when a model load changes the graph)
-carries over from one request to the next. A WebSocket connection gets one context for all
+:class:`Context` is built per request by :func:`make_context`, with fresh dataloaders, the
+request's deadline (``request_timeout`` from now) and a reader whose statements end by
+it: only the graph cache (:mod:`server.graph_cache`, rebuilt when a model load changes the
+graph) carries over from one request to the next. A WebSocket connection gets one context for all
 its operations, so :class:`PerOperation` renews its dataloaders for each of them. Tests build
 both directly and call ``schema.execute``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import NotRequired, TypedDict
+from typing import NotRequired, TypedDict, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,8 +27,14 @@ from ontology.catalogue import Catalogue
 from server.auth import Principal
 from server.graph_cache import Cached, GraphCache
 from server.live import LiveHub
+from server.ratelimit import Budgets
 from server.schema.loaders import Loaders
 from server.settings import Settings
+from server.simulations import Busy, Simulations
+from simulation.deadline import Deadline
+
+T = TypeVar("T")
+NO_BUDGETS = Budgets(0, 1)  # no rate limit (tests; the app builds them from its settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,31 @@ class Services:
     cache: GraphCache = field(default_factory=GraphCache)
     live: LiveHub = field(default_factory=LiveHub)  # the ingestion worker's events
     units: Units = field(default_factory=Units)  # converts live loads for what-if
+    budgets: Budgets = NO_BUDGETS  # what each client may spend (server.ratelimit)
+    simulations: Simulations = field(default_factory=Simulations)  # the threads they run on
+
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        reader: Reader,
+        catalogue: Catalogue,
+        live: LiveHub,
+        busy: Busy | None = None,
+    ) -> Services:
+        """The services of a server with ``settings``: its rate limit and simulation
+        threads, which give way while ``busy`` says other operations are in flight."""
+        return cls(
+            settings,
+            reader,
+            catalogue,
+            live=live,
+            # a burst of ten seconds' worth, and at least one operation at the limit
+            budgets=Budgets(
+                settings.rate_limit, max(settings.max_complexity, settings.rate_limit // 6)
+            ),
+            simulations=Simulations(settings.simulations, busy),
+        )
 
 
 class Context(TypedDict):
@@ -51,6 +83,8 @@ class Context(TypedDict):
     principal: Principal | None  # None: anonymous
     services: Services
     cached: Cached | None  # the graph cache as this request found it (None: not built yet)
+    deadline: Deadline  # when the operation must be done (request_timeout)
+    reader: Reader  # the services' reader, its statements bounded by the deadline
     loaders: Loaders
     # a WebSocket's connection_init payload, put here by Strawberry (server.graphql_ws)
     connection_params: NotRequired[dict[str, object]]
@@ -64,6 +98,8 @@ def make_context(
     websocket: WebSocket | None = None,
 ) -> Context:
     cached = services.cache.current
+    deadline = Deadline(services.settings.request_timeout)
+    reader = services.reader.with_timeout(deadline.remaining)
     return Context(
         request=request,
         response=response,
@@ -71,10 +107,10 @@ def make_context(
         principal=principal,
         services=services,
         cached=cached,
+        deadline=deadline,
+        reader=reader,
         loaders=Loaders(
-            services.reader,
-            services.settings.max_page_size,
-            None if cached is None else cached.terms,
+            reader, services.settings.max_page_size, None if cached is None else cached.terms
         ),
     )
 
@@ -112,3 +148,26 @@ def services(info: GraphInfo) -> Services:
 
 def loaders(info: GraphInfo) -> Loaders:
     return info.context["loaders"]
+
+
+def reader(info: GraphInfo) -> Reader:
+    """The request's reader: each statement ends by the request's deadline."""
+    return info.context["reader"]
+
+
+def client_of(context: Context) -> str:
+    """Whose budget a request spends: its token's, or its address's when anonymous."""
+    principal = context["principal"]
+    if principal is not None:
+        return f"token:{principal.name}"
+    connection = context["request"] or context["websocket"]
+    client = None if connection is None else connection.client
+    return f"anonymous:{client.host if client is not None else 'unknown'}"
+
+
+async def simulate(info: GraphInfo, function: Callable[..., T], *args: object) -> T:
+    """Run a simulation on the simulation threads (:mod:`server.simulations`), with the
+    request's deadline as its last argument: it stops when the deadline passes
+    (``DeadlineExceeded``)."""
+    context = info.context
+    return await context["services"].simulations.run(function, *args, deadline=context["deadline"])

@@ -7,13 +7,22 @@ with ``extensions.code``.
     ├── BadUserInput              an argument that cannot be used (BAD_USER_INPUT)
     ├── Unauthenticated           no principal, and anonymous read is off (UNAUTHENTICATED)
     ├── Forbidden                 the principal's role is too low (FORBIDDEN)
+    ├── RequestTooLarge           a document or its variables over their byte limit
+    │                             (REQUEST_TOO_LARGE)
+    ├── TooManyAliases            more aliased fields than max_aliases (ALIAS_LIMIT)
+    ├── ListTooLong               a list argument longer than max_list_length (LIST_TOO_LONG)
+    ├── IntrospectionDisabled     __schema/__type while introspection is off
+    │                             (INTROSPECTION_DISABLED)
     ├── DepthLimitExceeded        the query nests deeper than allowed (DEPTH_LIMIT)
     ├── ComplexityLimitExceeded   the query would resolve too many fields (COMPLEXITY_LIMIT)
+    ├── RateLimited               the client spent its budget; ``retryAfter`` (RATE_LIMITED)
+    ├── Timeout                   the operation ran past request_timeout (DEADLINE_EXCEEDED)
     └── SnapshotNotReady          the what-if snapshot is not built yet (NOT_READY)
 
-Errors from ``graph`` map by class (:data:`CODES`). Anything unexpected is logged with its
-traceback and answered as ``INTERNAL`` with a reference to the log line, never with the
-exception's text.
+Errors from ``graph`` and ``simulation`` map by class (:data:`CODES`); a Neo4j read or a
+simulation that runs past its deadline is DEADLINE_EXCEEDED too. Anything unexpected is
+logged with its traceback and answered as ``INTERNAL`` with a reference to the log line,
+never with the exception's text.
 """
 
 from __future__ import annotations
@@ -33,12 +42,18 @@ from graph.errors import (
     InvalidRead,
     Neo4jUnavailable,
     NotFound,
+    ReadTimedOut,
     UnknownClass,
     UnknownRelationship,
 )
+from simulation.errors import DeadlineExceeded
 
 logger = logging.getLogger(__name__)
 
+DEADLINE_MESSAGE = (
+    "the operation ran past the server's deadline (request_timeout) and was stopped: ask "
+    "for less (smaller pages, fewer trials, targets or aliases) or try again later"
+)
 NEO4J_UNAVAILABLE_MESSAGE = (
     "the graph database (Neo4j) is not reachable right now; the server keeps trying, "
     "try again shortly"
@@ -65,6 +80,34 @@ class Forbidden(ApiError):
     """The principal's role does not allow the operation."""
 
 
+class RequestTooLarge(ApiError):
+    """A document or its variables are over their byte limit."""
+
+
+class TooManyAliases(ApiError):
+    """A document aliases more fields than ``max_aliases``."""
+
+
+class ListTooLong(ApiError):
+    """A list argument (or a list in a variable) is longer than ``max_list_length``."""
+
+
+class IntrospectionDisabled(ApiError):
+    """The document asks for ``__schema`` or ``__type`` and introspection is off."""
+
+
+class RateLimited(ApiError):
+    """The client has spent its budget for now; ``retry_after`` says for how long."""
+
+    def __init__(self, message: str, *, retry_after: float, **details: Any) -> None:
+        super().__init__(message, retryAfter=max(1, round(retry_after + 0.5)), **details)
+        self.retry_after = max(1, round(retry_after + 0.5))
+
+
+class Timeout(ApiError):
+    """The operation ran past ``request_timeout`` and was stopped."""
+
+
 class DepthLimitExceeded(ApiError):
     """The operation's selections nest deeper than ``max_query_depth``."""
 
@@ -86,8 +129,16 @@ CODES: tuple[tuple[type[Exception], str], ...] = (
     (BadUserInput, "BAD_USER_INPUT"),
     (Unauthenticated, "UNAUTHENTICATED"),
     (Forbidden, "FORBIDDEN"),
+    (RequestTooLarge, "REQUEST_TOO_LARGE"),
+    (TooManyAliases, "ALIAS_LIMIT"),
+    (ListTooLong, "LIST_TOO_LONG"),
+    (IntrospectionDisabled, "INTROSPECTION_DISABLED"),
     (DepthLimitExceeded, "DEPTH_LIMIT"),
     (ComplexityLimitExceeded, "COMPLEXITY_LIMIT"),
+    (RateLimited, "RATE_LIMITED"),
+    (Timeout, "DEADLINE_EXCEEDED"),
+    (ReadTimedOut, "DEADLINE_EXCEEDED"),
+    (DeadlineExceeded, "DEADLINE_EXCEEDED"),
     (SnapshotNotReady, "NOT_READY"),
     (Neo4jUnavailable, "NEO4J_UNAVAILABLE"),
 )
@@ -118,6 +169,8 @@ def classify(error: GraphQLError) -> Verdict:
         if isinstance(original, error_class):
             if isinstance(original, Neo4jUnavailable):
                 return Verdict(code, NEO4J_UNAVAILABLE_MESSAGE, {}, expected=True)
+            if isinstance(original, ReadTimedOut | DeadlineExceeded):
+                return Verdict(code, DEADLINE_MESSAGE, {}, expected=True)
             details = original.details if isinstance(original, ApiError) else {}
             return Verdict(code, str(original), details, expected=True)
     reference = uuid.uuid4().hex[:12]

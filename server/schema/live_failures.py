@@ -10,7 +10,7 @@ import strawberry
 
 from graph.dependencies import ReportedFailure as Reported
 from graph.dependencies import read_reported_failures
-from server.schema.context import GraphInfo, services
+from server.schema.context import GraphInfo, reader
 from server.schema.loaders import in_thread
 from server.schema.values import moment
 
@@ -29,7 +29,7 @@ class ReportedFailure:
 
 async def read_failures(info: GraphInfo) -> list[Reported]:
     """What the telemetry reports failed right now (one Neo4j statement)."""
-    return await in_thread(read_reported_failures, services(info).reader)
+    return await in_thread(read_reported_failures, reader(info))
 
 
 def reported_failure(row: Reported) -> ReportedFailure:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from graph.errors import NotFound
 from graph.nodes import TwinNode, nodes_by_id
 from graph.topology import Direction, direction_for
-from server.schema.context import GraphInfo, loaders, services
+from server.schema.context import GraphInfo, loaders, reader
 from server.schema.errors import BadUserInput
 from server.schema.loaders import in_thread
 
@@ -23,7 +23,7 @@ async def find_node(
             raise NotFound(f"no {what} has the IRI {iri!r}")
         return node
     assert node_id is not None
-    found = (await in_thread(nodes_by_id, services(info).reader, [node_id]))[node_id]
+    found = (await in_thread(nodes_by_id, reader(info), [node_id]))[node_id]
     if not found:
         raise NotFound(f"no {what} has the id {node_id!r}")
     if len(found) > 1:

@@ -4,32 +4,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from graphql import GraphQLError, OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
 
 
-class OneOperation(SchemaExtension):
-    """Refuses, before anything runs, a document of several operations without a name."""
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        # the name the client sent: ``operation_name`` falls back to the first operation's
-        if (
-            not context.pre_execution_errors
-            and document is not None
-            and context._provided_operation_name is None
-        ):
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            if len(operations) > 1:
-                names = ", ".join(o.name.value if o.name else "(unnamed)" for o in operations)
-                context.pre_execution_errors = [
-                    GraphQLError(
-                        f"the document has {len(operations)} operations ({names}): give "
-                        "`operationName` to say which one to run",
-                        operations,
-                    )
-                ]
-        yield
+def unnamed_choice(document: DocumentNode, operation_name: str | None) -> GraphQLError | None:
+    """The error for a document of several operations when the client named none."""
+    if operation_name is not None:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) <= 1:
+        return None
+    names = ", ".join(o.name.value if o.name else "(unnamed)" for o in operations)
+    return GraphQLError(
+        f"the document has {len(operations)} operations ({names}): give "
+        "`operationName` to say which one to run",
+        operations,
+    )

@@ -23,6 +23,7 @@ from server.schema.errors import BadUserInput
 from server.schema.loaders import in_thread
 
 CURSOR_VERSION = "k1"
+MAX_CURSOR = 4096  # characters: an id and an IRI, base64'd, are far shorter
 
 
 def encode_cursor(position: Position) -> str:
@@ -32,13 +33,16 @@ def encode_cursor(position: Position) -> str:
 
 def decode_cursor(cursor: str) -> Position:
     try:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError(cursor)
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         version, node_id, iri = json.loads(raw)
         if version != CURSOR_VERSION or not isinstance(node_id, str) or not isinstance(iri, str):
             raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, binascii.Error, RecursionError):
+        shown = cursor if len(cursor) <= 80 else cursor[:80] + "..."
         raise BadUserInput(
-            f"after: {cursor!r} is not a cursor this server issued; pass the endCursor of "
+            f"after: {shown!r} is not a cursor this server issued; pass the endCursor of "
             "the previous page, or leave `after` out to start at the beginning"
         ) from None
     return Position(node_id, iri)

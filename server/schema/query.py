@@ -11,7 +11,7 @@ from graph.listing import check_filters, page_of_class
 from server.auth import Role
 from server.schema.admin import ApiToken, api_tokens
 from server.schema.assets import Asset
-from server.schema.context import GraphInfo, loaders, services
+from server.schema.context import GraphInfo, loaders, reader, services
 from server.schema.live_failures import ReportedFailure, read_failures, reported_failure
 from server.schema.loaders import in_thread
 from server.schema.lookup import find_node
@@ -108,9 +108,9 @@ class Query:
             to_filters(where or [], context.catalogue), context.catalogue.literals
         )
         page = await in_thread(
-            page_of_class, context.reader, class_, filters, after=position, first=first
+            page_of_class, reader(info), class_, filters, after=position, first=first
         )
-        return AssetConnection(page=page, reader=context.reader, class_name=class_, filters=filters)
+        return AssetConnection(page=page, reader=reader(info), class_name=class_, filters=filters)
 
     @strawberry.field(
         description="What depends on an asset: the assets reachable from it "

@@ -9,12 +9,12 @@ from typing import Annotated
 import strawberry
 
 from server.schema.assets import Asset
-from server.schema.context import GraphInfo, loaders, services
+from server.schema.context import GraphInfo, loaders, services, simulate
 from server.schema.errors import BadUserInput
-from server.schema.loaders import in_thread
 from server.schema.values import check_first
 from server.schema.whatif_inputs import node_of, nodes_of, nodes_of_class, snapshot_of
 from simulation.availability import monte_carlo, unavailability
+from simulation.deadline import Deadline
 from simulation.snapshot import Snapshot
 from simulation.spof import rank_by_targets, single_points_of_failure
 
@@ -63,12 +63,14 @@ class SinglePointsAnswer:
     target_count: int
 
     @strawberry.field(description="Per target (at most `first`, in id order).")
-    async def targets(self) -> list[TargetWeakness]:
+    async def targets(self, info: GraphInfo) -> list[TargetWeakness]:
         snapshot = self.snapshot
         shown = self.nodes[: self.first]
-        per_target = await in_thread(
-            lambda: [(t, single_points_of_failure(snapshot, t)) for t in shown]
-        )
+
+        def each(deadline: Deadline) -> list[tuple[int, tuple[int, ...]]]:
+            return [(t, single_points_of_failure(snapshot, t, deadline)) for t in shown]
+
+        per_target = await simulate(info, each)
         return [
             TargetWeakness(target=_ref(snapshot, t), single_points=[_ref(snapshot, n) for n in s])
             for t, s in per_target
@@ -77,9 +79,9 @@ class SinglePointsAnswer:
     @strawberry.field(
         description="Assets by how many targets they take down, most first (at most `first`)."
     )
-    async def ranking(self) -> list[RankedAsset]:
+    async def ranking(self, info: GraphInfo) -> list[RankedAsset]:
         snapshot = self.snapshot
-        ranking = await in_thread(rank_by_targets, snapshot, self.nodes, self.first)
+        ranking = await simulate(info, rank_by_targets, snapshot, self.nodes, self.first)
         return [
             RankedAsset(
                 asset=_ref(snapshot, r.node),
@@ -180,7 +182,7 @@ async def availability_of(
                 f"probabilities: the unavailability of {given.asset!r} must be between 0 and 1"
             )
         probability[node_of(snapshot, given.asset, "probabilities.asset")] = given.unavailability
-    answers = await in_thread(monte_carlo, snapshot, nodes, probability, trials, seed)
+    answers = await simulate(info, monte_carlo, snapshot, nodes, probability, trials, seed)
     ordered = sorted(answers, key=lambda a: (a.estimate, snapshot.rank[a.target]))
     return AvailabilityAnswer(
         model_version=snapshot.version,

@@ -11,7 +11,7 @@ import strawberry
 
 from graph.errors import NotFound
 from graph.scenarios import ScenarioRecord, list_scenarios, save_scenario, scenarios_by_id
-from server.schema.context import GraphInfo, services
+from server.schema.context import GraphInfo, reader, services
 from server.schema.errors import BadUserInput
 from server.schema.loaders import in_thread
 from server.schema.values import check_first
@@ -109,7 +109,8 @@ async def save(
         mode=mode.value,
         failed=result.failed,
         failed_relationships=result.failed_relationships,
-        load_overrides=[f"{load.asset}={load.value:g}" for load in loads],
+        # the last override of an asset wins, as in the what-if
+        load_overrides=[f"{a}={v:g}" for a, v in {x.asset: x.value for x in loads}.items()],
         model_version=result.model_version,
         created_by=None if principal is None else principal.name,
         impacted=[ids[n] for n in impacted_nodes(scenario)],
@@ -135,13 +136,13 @@ def _version(info: GraphInfo) -> str | None:
 
 async def recent(info: GraphInfo, first: int) -> list[Scenario]:
     check_first(first, services(info).settings)
-    records = await in_thread(list_scenarios, services(info).reader, first)
+    records = await in_thread(list_scenarios, reader(info), first)
     version = _version(info)
     return [Scenario.of(r, version) for r in records]
 
 
 async def compare(info: GraphInfo, a: str, b: str) -> ScenarioComparison:
-    found = await in_thread(scenarios_by_id, services(info).reader, [a, b])
+    found = await in_thread(scenarios_by_id, reader(info), [a, b])
     missing = [key for key in (a, b) if key not in found]
     if missing:
         raise NotFound(f"no saved scenario has the id {', '.join(map(repr, missing))}")

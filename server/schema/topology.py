@@ -7,7 +7,7 @@ import strawberry
 
 from graph.topology import Path, paths_between, reachable
 from server.schema.assets import Asset
-from server.schema.context import GraphInfo, loaders, services
+from server.schema.context import GraphInfo, loaders, reader, services
 from server.schema.loaders import in_thread
 from server.schema.lookup import find_node, walk_direction
 from server.schema.values import check_depth, check_first
@@ -84,9 +84,7 @@ async def walk(
         )
     else:
         types, direction = await walk_direction(info, via, downstream=downstream)
-        reach = await in_thread(
-            reachable, services(info).reader, start, direction, depth, first=limit
-        )
+        reach = await in_thread(reachable, reader(info), start, direction, depth, first=limit)
     return Reachability(
         start=Asset(node=start),
         via=list(types),
@@ -114,6 +112,6 @@ async def find_paths(
     target = await find_node(info, target_id, None)
     _types, direction = await walk_direction(info, via, downstream=True)
     found, _truncated = await in_thread(
-        paths_between, services(info).reader, source, target, direction, depth, limit
+        paths_between, reader(info), source, target, direction, depth, limit
     )
     return [AssetPath.of(p) for p in found]

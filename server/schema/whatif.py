@@ -14,10 +14,9 @@ from typing import Annotated
 import strawberry
 
 from server.schema.assets import Asset
-from server.schema.context import GraphInfo, loaders, services
+from server.schema.context import GraphInfo, loaders, services, simulate
 from server.schema.errors import BadUserInput
 from server.schema.live_failures import ReportedFailure, read_failures, reported_failure
-from server.schema.loaders import in_thread
 from server.schema.values import check_first
 from server.schema.whatif_inputs import (
     LoadInput,
@@ -30,6 +29,7 @@ from server.schema.whatif_inputs import (
     snapshot_of,
 )
 from simulation.capacity import Cascade, Moved, cascade
+from simulation.deadline import Deadline
 from simulation.propagation import Outcome, Pair, propagate
 from simulation.snapshot import Policy, Snapshot
 
@@ -259,7 +259,7 @@ async def what_if(
 ) -> WhatIfResult:
     snapshot = snapshot_of(info)
     given = nodes_of(snapshot, fail, "fail")
-    cut = tuple(await pairs_of(info, snapshot, fail_relationships))
+    cut = tuple(dict.fromkeys(await pairs_of(info, snapshot, fail_relationships)))  # each once
     if not given and not cut and not from_live_state:
         raise BadUserInput(
             "give at least one asset in `fail` or relationship in `failRelationships`, "
@@ -275,14 +275,20 @@ async def what_if(
     failed = tuple(dict.fromkeys(given))  # given first, each once
     if mode is WhatIfMode.CAPACITY:
         loads = await loads_of(info, snapshot, load_overrides)
-        result = await in_thread(cascade, snapshot, failed, cut, loads.values)
+        result = await simulate(info, cascade, snapshot, failed, cut, loads.values)
         scenario = Scenario(
             snapshot, mode, failed, cut, result.outcome, result, loads, tuple(reported)
         )
     else:
-        outcome = await in_thread(propagate, snapshot, failed, cut)
+        outcome = await simulate(info, _propagate, snapshot, failed, cut)
         scenario = Scenario(snapshot, mode, failed, cut, outcome, None, None, tuple(reported))
     return result_of(scenario)
+
+
+def _propagate(
+    snapshot: Snapshot, failed: tuple[int, ...], cut: tuple[Pair, ...], deadline: Deadline
+) -> Outcome:
+    return propagate(snapshot, failed, cut, deadline=deadline)
 
 
 def result_of(scenario: Scenario) -> WhatIfResult:

@@ -20,7 +20,7 @@ from graph.errors import NotFound
 from graph.ontology_read import Terms
 from ingest.errors import IngestError
 from ingest.units import Units
-from server.schema.context import GraphInfo, loaders, services
+from server.schema.context import GraphInfo, loaders, reader, services
 from server.schema.errors import BadUserInput, SnapshotNotReady
 from server.schema.loaders import in_thread
 from simulation.propagation import Pair
@@ -101,6 +101,12 @@ async def pairs_of(
     info: GraphInfo, snapshot: Snapshot, relationships: Sequence[RelationshipInput]
 ) -> list[Pair]:
     """Each relationship as a (supplier, consumer) pair of the dependency graph."""
+    for relationship in relationships:
+        if relationship.type is not None and not relationship.type.strip():
+            raise BadUserInput(
+                "failRelationships: a relationship's type is empty; give a dependency "
+                "relationship type (e.g. FEEDS), or leave `type` out for whichever joins them"
+            )
     terms = await loaders(info).terms() if any(r.type for r in relationships) else None
     pairs = []
     for relationship in relationships:
@@ -129,7 +135,7 @@ async def pairs_of(
 
 async def loads_of(info: GraphInfo, snapshot: Snapshot, overrides: Sequence[LoadInput]) -> Loads:
     """Every node's load: override, else live load point, else design load, else none."""
-    readings = await in_thread(read_load_points, services(info).reader)
+    readings = await in_thread(read_load_points, reader(info))
     values: list[float | None] = list(snapshot.design_load)
     sources = [LoadSource.NONE if v is None else LoadSource.DESIGN for v in values]
     points: dict[int, str] = {}

@@ -15,15 +15,25 @@ import uvicorn
 from starlette.applications import Starlette
 
 from graph.launcher import free_ports
+from server.listener import uvicorn_config
 from server.settings import Settings
 
 
 @contextmanager
-def serving(app: Starlette, start_timeout: float = 30.0) -> Iterator[httpx.Client]:
-    """``app`` under uvicorn (in a thread) on a free port, and a keep-alive client for it."""
+def serving(
+    app: Starlette, start_timeout: float = 30.0, settings: Settings | None = None
+) -> Iterator[httpx.Client]:
+    """``app`` under uvicorn (in a thread) on a free port, configured as ``kgtwin serve``
+    does with ``settings`` (the defaults when None), and a keep-alive client for it."""
     (port,) = free_ports(1)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", lifespan="on"
+    config = uvicorn_config(
+        app,
+        settings or Settings(),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

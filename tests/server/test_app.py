@@ -79,11 +79,23 @@ def test_an_error_is_counted_once_under_its_code(client: httpx.Client) -> None:
     assert after == {c: before[c] + 1 for c in codes}
 
 
-def test_healthz_when_neo4j_answers(client: httpx.Client) -> None:
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json()["status"] == "ok"
-    assert response.json()["neo4j"].startswith("5.")
+def test_healthz_tells_a_stranger_only_up_and_a_token_holder_more(
+    dc1: Driver, neo4j_server: Neo4jService
+) -> None:
+    settings = settings_for(neo4j_server.uri, neo4j_server.user, neo4j_server.password)
+    assert settings.anonymous_read is False
+    token = create_token(dc1, "viewer", "test-app-health").token
+    with serving(create_app(settings)) as client:
+        response = client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+        detailed = client.get("/healthz", headers={"authorization": f"Bearer {token}"}).json()
+        assert detailed["status"] == "ok"
+        assert detailed["neo4j"].startswith("5.")
+
+
+def test_healthz_tells_anyone_more_when_anonymous_read_is_on(client: httpx.Client) -> None:
+    assert client.get("/healthz").json()["neo4j"].startswith("5.")
 
 
 def metric(client: httpx.Client, name: str, **labels: str) -> float:
@@ -101,17 +113,25 @@ def metric(client: httpx.Client, name: str, **labels: str) -> float:
     return 0.0
 
 
-def test_metrics_count_operations_errors_and_neo4j_round_trips(client: httpx.Client) -> None:
+def test_metrics_count_operations_errors_and_neo4j_round_trips(
+    client: httpx.Client, dc1: Driver
+) -> None:
+    token = create_token(dc1, "viewer", "test-app-metrics").token
     before = {
         "ops": metric(client, "kgtwin_graphql_requests_total", operation="Ups"),
+        "anonymous": metric(client, "kgtwin_graphql_requests_total", operation="anonymous"),
         "seconds": metric(client, "kgtwin_graphql_request_seconds_count", operation="Ups"),
         "not_found": metric(client, "kgtwin_graphql_errors_total", code="NOT_FOUND"),
         "neo4j": metric(client, "kgtwin_neo4j_round_trips_total"),
     }
-    graphql(client, "query Ups " + ASSET)
-    graphql(client, "query Ups " + ASSET)
+    graphql(client, "query Ups " + ASSET, authorization=f"Bearer {token}")
+    graphql(client, "query Ups " + ASSET, authorization=f"Bearer {token}")
+    graphql(client, "query Stranger " + ASSET)  # anonymous: not a label of its own
     graphql(client, '{ asset(id: "nope") { id } }')
     assert metric(client, "kgtwin_graphql_requests_total", operation="Ups") == before["ops"] + 2
+    assert metric(client, "kgtwin_graphql_requests_total", operation="Stranger") == 0
+    anonymous = metric(client, "kgtwin_graphql_requests_total", operation="anonymous")
+    assert anonymous == before["anonymous"] + 2
     seconds = metric(client, "kgtwin_graphql_request_seconds_count", operation="Ups")
     assert seconds == before["seconds"] + 2
     errors = metric(client, "kgtwin_graphql_errors_total", code="NOT_FOUND")
@@ -124,9 +144,10 @@ def test_bearer_tokens_and_roles(dc1: Driver, neo4j_server: Neo4jService) -> Non
     assert settings.anonymous_read is False
     token = create_token(dc1, "viewer", "test-app-viewer").token
     with serving(create_app(settings)) as client:
-        refused = graphql(client, ASSET)
-        assert refused["data"] == {"asset": None}
-        assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        refused = client.post("/graphql", json={"query": ASSET})  # refused before parsing
+        assert refused.status_code == 401
+        assert "data" not in refused.json()
+        assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
         allowed = graphql(client, ASSET, authorization=f"Bearer {token}")
         assert allowed["data"]["asset"]["id"] == "ups-a1"
         bad = client.post("/graphql", json={"query": ASSET}, headers={"authorization": "Bearer x"})
@@ -140,7 +161,7 @@ def test_healthz_503_and_neo4j_unavailable_when_neo4j_is_not_there() -> None:
         response = client.get("/healthz")
         assert response.status_code == 503
         assert response.json()["status"] == "unavailable"
-        assert "Neo4j is not reachable" in response.json()["reason"]
+        assert "Neo4j is not reachable" in response.json()["reason"]  # anonymous read on
         body = graphql(client, ASSET)
         assert body["errors"][0]["extensions"] == {"code": "NEO4J_UNAVAILABLE"}
         assert body["errors"][0]["message"] == NEO4J_UNAVAILABLE_MESSAGE

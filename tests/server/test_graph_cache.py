@@ -14,6 +14,7 @@ from neo4j import Driver
 from graph.nodes import nodes_by_id
 from graph.ontology_read import read_terms
 from graph.reader import Reader
+from graph.tokens import create_token
 from graph.topology import direction_for, reachable
 from graph.versions import graph_version
 from ontology.validate import Ontology
@@ -69,6 +70,8 @@ def test_a_load_that_changes_the_topology_reaches_the_served_answers(
         body = client.post("/graphql", json={"query": DOWNSTREAM}).json()
         return [item["id"] for item in body["data"]["downstream"]["items"]]
 
+    token = create_token(dc1, "viewer", "test-graph-cache").token
+    client.headers["authorization"] = f"Bearer {token}"  # /healthz's details
     before = wait_for_cache(client)
     assert "switchgear-a" in reached()
     text = DC1.read_text()

@@ -127,7 +127,7 @@ def test_a_body_that_is_not_json_is_a_graphql_response_400(
     assert response.json() == {
         "errors": [
             {
-                "message": "Unable to parse request body as JSON",
+                "message": "the request body is not JSON: Unterminated string starting at",
                 "extensions": {"code": "BAD_REQUEST"},
             }
         ]

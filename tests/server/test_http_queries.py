@@ -329,26 +329,22 @@ def error_of(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     return error
 
 
-def test_no_token_is_unauthenticated(locked: httpx.Client) -> None:
+def test_no_token_is_unauthenticated_before_the_body_is_read(locked: httpx.Client) -> None:
     for accept in (None, GRAPHQL_RESPONSE_JSON):
-        response = post(locked, READ, accept=accept)
-        # a field error (the request itself is fine): 200 with `data`, in either media type
-        assert response.status_code == 200
-        assert response.json() == {
-            "data": {"asset": None},
-            "errors": [
-                {
-                    "message": "this query needs a bearer token (anonymous read is switched "
-                    "off): send 'Authorization: Bearer <token>'; an admin creates one with "
-                    "`kgtwin token create --role viewer`",
-                    "locations": [{"line": 1, "column": 3}],
-                    "path": ["asset"],
-                    "extensions": {"code": "UNAUTHENTICATED", "required_role": "viewer"},
-                }
-            ],
-        }
-    error = error_of(post(locked, TOKENS))
-    assert error["extensions"] == {"code": "UNAUTHENTICATED", "required_role": "admin"}
+        for query in (READ, TOKENS, "{ __schema { types { name } } }", "not even GraphQL {"):
+            response = post(locked, query, accept=accept)
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == 'Bearer realm="kgtwin"'
+            assert response.json() == {
+                "errors": [
+                    {
+                        "message": "this server needs a bearer token (anonymous read is "
+                        "switched off): send 'Authorization: Bearer <token>'; an admin "
+                        "creates one with `kgtwin token create --role viewer`",
+                        "extensions": {"code": "UNAUTHENTICATED"},
+                    }
+                ]
+            }
 
 
 def test_every_role_reads_the_twin(locked: httpx.Client, tokens: dict[str, IssuedToken]) -> None:
@@ -482,8 +478,9 @@ def test_a_too_complex_query_is_refused_naming_the_limit(limited: httpx.Client) 
                 "errors": [
                     {
                         "message": "the query's estimated complexity is 91 (fields it may "
-                        "resolve, counting every list at its `first` or 10); the limit is 50 "
-                        "(max_complexity): ask for smaller pages or fewer nested lists",
+                        "resolve, counting every list at its `first` or 10, and the work of "
+                        "what-if, availability and walks); the limit is 50 (max_complexity): "
+                        "ask for smaller pages, fewer nested lists, fewer trials or targets",
                         "locations": [{"line": 1, "column": 1}],
                         "extensions": {"code": "COMPLEXITY_LIMIT", "limit": 50, "complexity": 91},
                     }

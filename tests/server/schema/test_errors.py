@@ -137,7 +137,7 @@ def test_an_exception_in_an_extension_is_masked_and_coded(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("secret internals at /srv/kgtwin")
 
-    monkeypatch.setattr("server.schema.limits.measure", broken)
+    monkeypatch.setattr("server.schema.admission.measure", broken)
     error = api.error("{ __typename }")
     assert error.extensions is not None
     assert error.extensions["code"] == "INTERNAL"

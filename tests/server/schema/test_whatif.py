@@ -177,6 +177,11 @@ def test_failed_relationships_cut_supply_and_explain_it(twin: WhatIf) -> None:
             "BAD_USER_INPUT",
         ),
         ({"fail": [], "rels": [{"from": "a", "to": "b", "type": "NOT_A_TYPE"}]}, "NOT_FOUND"),
+        # regression: an empty type was ignored (any relationship between the two failed)
+        (
+            {"fail": [], "rels": [{"from": "pdu-h1-a1", "to": "rack-h1-r01", "type": " "}]},
+            "BAD_USER_INPUT",
+        ),
         (
             {"fail": ["ups-a1"], "loads": [{"asset": "ups-a1", "value": -1}], "mode": "CAPACITY"},
             "BAD_USER_INPUT",
@@ -402,6 +407,31 @@ def test_scenarios_are_saved_listed_and_compared(twin: WhatIf, dc1: Driver) -> N
     assert diff["impactedInBoth"] == a["impactedCount"]
     assert twin.code(COMPARE, {"a": a["id"], "b": "nope"}) == "NOT_FOUND"
     assert twin.code(SAVE, {"name": " ", "fail": SIDE_A}, principal=operator) == ("BAD_USER_INPUT")
+
+
+def test_a_scenario_keeps_each_input_once(twin: WhatIf) -> None:
+    """Regression: a scenario kept every input as given, repeats too, for every viewer's
+    `scenarios` to read back."""
+    query = """
+    mutation ($fail: [String!]!, $rels: [RelationshipInput!], $loads: [LoadInput!]) {
+      saveScenario(name: "twice", fail: $fail, failRelationships: $rels, loads: $loads,
+                   mode: CAPACITY) {
+        failed failedRelationships loadOverrides
+      }
+    }
+    """
+    rel = {"from": "pdu-h1-a1", "to": "rack-h1-r01", "type": "FEEDS"}
+    variables = {
+        "fail": ["ups-a1", "ups-a1", "ups-b1", "ups-a1"],
+        "rels": [rel, rel],
+        "loads": [{"asset": "ups-b1", "value": 10.0}, {"asset": "ups-b1", "value": 20.0}],
+    }
+    saved = twin.data(query, variables, principal=Principal("planner", Role.OPERATOR))
+    assert saved["saveScenario"] == {
+        "failed": ["ups-a1", "ups-b1"],
+        "failedRelationships": ["pdu-h1-a1 -> rack-h1-r01"],
+        "loadOverrides": ["ups-b1=20"],  # the last one given, as the what-if used it
+    }
 
 
 def test_load_moved_to_the_b_side_flows_up_and_trips_its_ups(twin: WhatIf) -> None:
