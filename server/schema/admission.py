@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -35,7 +36,13 @@ from graphql.execution.values import VariableValues, get_variable_values
 from strawberry.extensions import SchemaExtension
 
 from server.ratelimit import Budgets, request_fee
-from server.schema.caching import MAX_TOKENS, parse_fee, parsed, validated
+from server.schema.caching import (
+    CACHED_DOCUMENTS,
+    MAX_TOKENS,
+    parse_fee,
+    parsed,
+    validated,
+)
 from server.schema.context import Context, client_of
 from server.schema.errors import (
     ApiError,
@@ -222,6 +229,13 @@ def document_refusal(document: DocumentNode, limits: Limits) -> ApiError | None:
     return None
 
 
+@lru_cache(maxsize=CACHED_DOCUMENTS)
+def _surveyed(query: str, limits: Limits) -> ApiError | None:
+    """:func:`document_refusal` of a query text (parsed, from the cache), once per text:
+    a client repeating a refused document costs a lookup, not another survey."""
+    return document_refusal(parsed(query), limits)
+
+
 def _rate_limited(budgets: Budgets, wait: float, cost: int | None) -> RateLimited:
     costs = "" if cost is None else f"; this operation's estimated cost is {cost}"
     return RateLimited(
@@ -249,7 +263,11 @@ def admission_checks(limits: Limits) -> Callable[[], SchemaExtension]:
             yield
             document = context.graphql_document
             if document is not None and context.pre_execution_errors is None:
-                refusal = document_refusal(document, limits)
+                refusal = (
+                    _surveyed(context.query, limits)
+                    if context.query
+                    else document_refusal(document, limits)
+                )
                 if refusal is not None:
                     context.pre_execution_errors = [_error(refusal)]
 
