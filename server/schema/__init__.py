@@ -72,11 +72,32 @@ class TwinSchema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
         context = _context(context_value)
-        if context["websocket"] is not None:
-            context = renewed(context)  # its own deadline and dataloaders
         refusal = self._refusal(context, query, variable_values, operation_name)
         if refusal is not None:
             return refusal
+        return await self._run(
+            query,
+            variable_values,
+            context,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+
+    async def _run(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None,
+        context: Context,
+        root_value: Any | None,
+        operation_name: str | None,
+        allowed_operation_types: Iterable[OperationType] | None,
+        operation_extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
+        """An admitted operation, on :attr:`loops`, within its deadline."""
+        if context["websocket"] is not None:
+            context = renewed(context)  # its own deadline and dataloaders
         allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
         run = super().execute
 
@@ -127,28 +148,30 @@ class TwinSchema(strawberry.Schema):
         :meth:`execute` does (on :attr:`loops`, within its deadline) and yields one
         result."""
         allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
-        refusal = self._refusal(_context(context_value), query, variable_values, operation_name)
-        if refusal is None and await _subscribes(query, operation_name):
+        context = _context(context_value)
+        refusal = self._refusal(context, query, variable_values, operation_name)
+        if refusal is not None:
+            return _once(refusal)
+        if await _subscribes(query, operation_name):
             return await super().stream(
                 query,
                 variable_values,
-                context_value,
+                context,
                 root_value,
                 operation_name,
                 operation_extensions,
                 allowed,
             )
-        if refusal is None:
-            refusal = await self.execute(
-                query,
-                variable_values,
-                context_value,
-                root_value,
-                operation_name,
-                allowed,
-                operation_extensions,
-            )
-        return _once(refusal)
+        result = await self._run(
+            query,
+            variable_values,
+            context,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
+        return _once(result)
 
     def _refusal(
         self,
