@@ -52,7 +52,8 @@ from server.loops import OperationLoops
 from server.metrics import Metrics
 from server.ratelimit import request_fee
 from server.schema import TwinSchema, build_schema
-from server.schema.context import Context, Services, client_of, make_context
+from server.schema.admission import NEEDS_TOKEN, rate_limited
+from server.schema.context import Context, Services, client_key, make_context
 from server.schema.loaders import in_thread
 from server.settings import Settings
 
@@ -86,35 +87,18 @@ class TwinGraphQL(GraphQLOverHTTP[Context, None]):
         services: Services = request.app.state.services
         principal = principal_of(request)
         if principal is None and not services.settings.anonymous_read:
-            return refusal_response(
-                request,
-                Refused(
-                    "this server needs a bearer token (anonymous read is switched off): send "
-                    "'Authorization: Bearer <token>'; an admin creates one with "
-                    "`kgtwin token create --role viewer`",
-                    status=401,
-                    code="UNAUTHENTICATED",
-                    bearer_error="",
-                ),
-            )
-        context = make_context(services, principal, request)
+            refused = Refused(NEEDS_TOKEN, status=401, code="UNAUTHENTICATED", bearer_error="")
+            return refusal_response(request, refused)
         declared = request.headers.get("content-length", "")
         size = int(declared) if declared.isdigit() else self.max_body_bytes  # chunked: at most
-        wait = services.budgets.charge(client_of(context), request_fee(size))
+        wait = services.budgets.charge(client_key(principal, request), request_fee(size))
         if wait is None:
             return None
-        seconds = max(1, round(wait + 0.5))
-        body = {
-            "errors": [
-                {
-                    "message": f"this client has spent its budget of "
-                    f"{services.budgets.per_minute} cost units a minute (rate_limit): retry "
-                    f"in {seconds} s",
-                    "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds},
-                }
-            ]
-        }
-        return JSONResponse(body, status_code=429, headers={"retry-after": str(seconds)})
+        limited = rate_limited(services.budgets, wait, None)
+        extensions = {"code": "RATE_LIMITED", "retryAfter": limited.retry_after}
+        body = {"errors": [{"message": str(limited), "extensions": extensions}]}
+        headers = {"retry-after": str(limited.retry_after)}
+        return JSONResponse(body, status_code=429, headers=headers)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

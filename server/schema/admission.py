@@ -62,6 +62,11 @@ from server.schema.prices import GraphSize
 from server.settings import Settings
 
 INTROSPECTION = frozenset({"__schema", "__type"})
+NEEDS_TOKEN = (
+    "this server needs a bearer token (anonymous read is switched off): send "
+    "'Authorization: Bearer <token>'; an admin creates one with "
+    "`kgtwin token create --role viewer`"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,18 +100,13 @@ def request_refusal(
     """Why the request may not even be parsed, or None."""
     services = context["services"]
     if context["principal"] is None and not services.settings.anonymous_read:
-        return Unauthenticated(
-            "this server needs a bearer token (anonymous read is switched off): send "
-            "'Authorization: Bearer <token>'; an admin creates one with "
-            "`kgtwin token create --role viewer`",
-            required_role="viewer",
-        )
+        return Unauthenticated(NEEDS_TOKEN, required_role="viewer")
     if context["request"] is None:  # over WebSocket: the fee for reading the message
         wait = services.budgets.charge(client_of(context), request_fee(_size(query, variables)))
     else:  # over HTTP: charged before the body was read; refused now if it is spent
         wait = services.budgets.retry_after(client_of(context))
     if wait is not None:
-        return _rate_limited(services.budgets, wait, None)
+        return rate_limited(services.budgets, wait, None)
     if not isinstance(query, str | None) or not isinstance(variables, Mapping | None):
         return BadUserInput("the query must be a string and the variables an object")
     if query is not None:
@@ -127,7 +127,7 @@ def request_refusal(
             return refusal
     fee = 0 if query is None else parse_fee(query)
     wait = services.budgets.charge(client_of(context), fee) if fee else None
-    return None if wait is None else _rate_limited(services.budgets, wait, fee)
+    return None if wait is None else rate_limited(services.budgets, wait, fee)
 
 
 def _size(query: object, variables: object) -> int:
@@ -236,7 +236,9 @@ def _surveyed(query: str, limits: Limits) -> ApiError | None:
     return document_refusal(parsed(query), limits)
 
 
-def _rate_limited(budgets: Budgets, wait: float, cost: int | None) -> RateLimited:
+def rate_limited(budgets: Budgets, wait: float, cost: int | None) -> RateLimited:
+    """The refusal of a client with too little budget left for ``cost`` (None: for
+    anything), to retry in ``wait`` seconds."""
     costs = "" if cost is None else f"; this operation's estimated cost is {cost}"
     return RateLimited(
         f"this client has spent its budget of {budgets.per_minute} cost units a minute "
@@ -343,7 +345,7 @@ def admission_checks(limits: Limits) -> Callable[[], SchemaExtension]:
                 budgets = request["services"].budgets
                 wait = budgets.charge(client_of(request), found.cost)
                 if wait is not None:
-                    refusal = _rate_limited(budgets, wait, found.cost)
+                    refusal = rate_limited(budgets, wait, found.cost)
                     _retry_after(request, refusal)
             return [] if refusal is None else [_error(refusal, operation)]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NotRequired, TypedDict, TypeVar
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
@@ -157,10 +157,13 @@ def reader(info: GraphInfo) -> Reader:
 
 def client_of(context: Context) -> str:
     """Whose budget a request spends: its token's, or its address's when anonymous."""
-    principal = context["principal"]
+    return client_key(context["principal"], context["request"] or context["websocket"])
+
+
+def client_key(principal: Principal | None, connection: HTTPConnection | None) -> str:
+    """The budget of ``principal``'s token, or of ``connection``'s address when anonymous."""
     if principal is not None:
         return f"token:{principal.name}"
-    connection = context["request"] or context["websocket"]
     client = None if connection is None else connection.client
     return f"anonymous:{client.host if client is not None else 'unknown'}"
 
