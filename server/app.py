@@ -36,6 +36,7 @@ from graph.reader import Reader
 from ingest.worker import IngestConfig, IngestWorker
 from ontology.catalogue import Catalogue
 from ontology.validate import Ontology
+from server import graphiql
 from server.auth import (
     BearerTokenBackend,
     Refused,
@@ -99,6 +100,10 @@ class TwinGraphQL(GraphQLOverHTTP[Context, None]):
         body = {"errors": [{"message": str(limited), "extensions": extensions}]}
         headers = {"retry-after": str(limited.retry_after)}
         return JSONResponse(body, status_code=429, headers=headers)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL, from this server's own files (:mod:`server.graphiql`)."""
+        return graphiql.page()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -205,6 +210,7 @@ def create_app(settings: Settings) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            graphiql.files(),
         ],
         middleware=[middleware_for(tokens)],
         lifespan=lifespan,
