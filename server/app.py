@@ -24,6 +24,8 @@ from datetime import timedelta
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -74,6 +76,7 @@ class TwinGraphQL(GraphQLOverHTTP[Context, None]):
             subscription_protocols=PROTOCOLS,
             connection_init_wait_timeout=timedelta(seconds=settings.read_timeout),
             max_subscriptions_per_connection=MAX_OPERATIONS_PER_CONNECTION,
+            allowed_origins=settings.cors_origins,  # pages elsewhere may subscribe too
         )
         self.tokens = tokens
         self.max_body_bytes = settings.max_body_bytes
@@ -144,6 +147,22 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "neo4j": version, "graph": graph})
 
 
+def cors(settings: Settings) -> list[Middleware]:
+    """Cross-origin requests from the pages of ``cors_origins`` (none by default): GET and
+    POST of /graphql with a token, answered for an hour of preflight caching."""
+    if not settings.cors_origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "accept"],
+            max_age=3600,
+        )
+    ]
+
+
 def create_app(settings: Settings) -> Starlette:
     """The server for ``settings``. Opening the driver does no I/O (it connects on first
     use); the authentication middleware needs it before the app exists."""
@@ -212,6 +231,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             graphiql.files(),
         ],
-        middleware=[middleware_for(tokens)],
+        # CORS first: a browser's preflight carries no token, and is answered here
+        middleware=[*cors(settings), middleware_for(tokens)],
         lifespan=lifespan,
     )

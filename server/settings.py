@@ -27,6 +27,7 @@ request_timeout = 10                # KGTWIN_REQUEST_TIMEOUT: seconds a GraphQL 
 read_timeout = 10                   # KGTWIN_READ_TIMEOUT: seconds to send headers, then body
 idle_timeout = 5                    # KGTWIN_IDLE_TIMEOUT: seconds a kept-alive connection may idle
 max_connections = 1000              # KGTWIN_MAX_CONNECTIONS: open connections (503 beyond)
+cors_origins = []                   # KGTWIN_CORS_ORIGINS: pages that may call /graphql
 
 [limits]
 max_query_depth = 10                # KGTWIN_MAX_QUERY_DEPTH: GraphQL selection depth
@@ -111,6 +112,8 @@ class Settings:
     read_timeout: int = 10  # seconds a client has to send a request's headers, then its body
     idle_timeout: int = 5  # seconds a kept-alive connection may wait for its next request
     max_connections: int = 1000
+    # origins (scheme://host[:port]) whose pages may call /graphql from a browser (CORS)
+    cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 128 * 1024
     max_document_bytes: int = 32 * 1024
     max_variables_bytes: int = 64 * 1024
@@ -220,6 +223,26 @@ def _secret(value: object, name: str) -> Secret:
     return Secret(_text(value, name))
 
 
+_ORIGIN = re.compile(
+    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
+)
+
+
+def _origins(value: object, name: str) -> tuple[str, ...]:
+    """Origins from a list (config file) or a comma-separated text (environment, flag)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise SettingsError(f"{name}={value!r} must be origins, like https://dash.example")
+    origins = tuple(i.strip().rstrip("/") for i in items if i.strip())
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise SettingsError(
+                f"{name}: {origin!r} is not an origin: give scheme://host[:port] "
+                "(https://dash.example, http://127.0.0.1:3000); '*' is not allowed: name them"
+            )
+    return origins
+
+
 def _path(value: object, name: str) -> Path:
     return Path(_text(value, name))
 
@@ -327,6 +350,9 @@ OPTIONS: tuple[Option, ...] = (
         _integer(1, 50, "a traversal depth"),
     ),
     Option("introspection", "KGTWIN_INTROSPECTION", "server", "introspection", _bool),
+    Option(
+        "cors_origins", "KGTWIN_CORS_ORIGINS", "server", "cors_origins", _origins, empty_ok=True
+    ),
     Option("metrics_token", "KGTWIN_METRICS_TOKEN", "server", "metrics_token", _bool),
     Option("request_timeout", "KGTWIN_REQUEST_TIMEOUT", "server", "request_timeout", _seconds),
     Option("read_timeout", "KGTWIN_READ_TIMEOUT", "server", "read_timeout", _seconds),

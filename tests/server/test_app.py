@@ -198,3 +198,36 @@ def test_neo4j_stopped_mid_run_then_restarted() -> None:
             wait_until_healthy(client)
             again = graphql(client, ASSET)
             assert again["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+PREFLIGHT = {
+    "origin": "https://dash.example",
+    "access-control-request-method": "POST",
+    "access-control-request-headers": "authorization, content-type",
+}
+
+
+def test_cross_origin_calls_are_off_until_origins_are_named(
+    dc1: Driver, neo4j_server: Neo4jService
+) -> None:
+    settings = settings_for(neo4j_server.uri, neo4j_server.user, neo4j_server.password)
+    with serving(create_app(settings)) as client:
+        refused = client.options("/graphql", headers=PREFLIGHT)
+        assert "access-control-allow-origin" not in refused.headers
+    token = create_token(dc1, "viewer", "test-app-cors").token
+    named = settings.override(cors_origins="https://dash.example, http://127.0.0.1:3000")
+    with serving(create_app(named)) as client:
+        preflight = client.options("/graphql", headers=PREFLIGHT)
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://dash.example"
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        other = client.options("/graphql", headers={**PREFLIGHT, "origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        answered = client.post(
+            "/graphql",
+            json={"query": ASSET},
+            headers={"origin": "https://dash.example", "authorization": f"Bearer {token}"},
+        )
+        assert answered.json()["data"]["asset"]["id"] == "ups-a1"
+        assert answered.headers["access-control-allow-origin"] == "https://dash.example"

@@ -95,3 +95,14 @@ def test_bad_environment_values_are_refused_naming_the_variable(tmp_path: Path) 
         Settings.from_env({"KGTWIN_CONFIG": str(tmp_path / "missing.toml")})
     with pytest.raises(SettingsError, match=r"^--port=0 is not a port number"):
         Settings().override(port=0)
+
+
+def test_cors_origins_are_named_origins() -> None:
+    settings = Settings.from_env(
+        {"KGTWIN_CORS_ORIGINS": "https://dash.example, http://[::1]:8080/"}
+    )
+    assert settings.cors_origins == ("https://dash.example", "http://[::1]:8080")
+    assert Settings.from_env({}).cors_origins == ()
+    for bad in ("*", "dash.example", "https://dash.example/path"):
+        with pytest.raises(SettingsError, match="is not an origin"):
+            Settings.from_env({"KGTWIN_CORS_ORIGINS": bad})
