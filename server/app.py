@@ -38,7 +38,7 @@ from graph.reader import Reader
 from ingest.worker import IngestConfig, IngestWorker
 from ontology.catalogue import Catalogue
 from ontology.validate import Ontology
-from server import graphiql
+from server import graphiql, neo4j_browser
 from server.auth import (
     BearerTokenBackend,
     Refused,
@@ -230,6 +230,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             graphiql.files(),
+            *neo4j_browser.routes(),
         ],
         # CORS first: a browser's preflight carries no token, and is answered here
         middleware=[*cors(settings), middleware_for(tokens)],

@@ -162,9 +162,20 @@ class Settings:
 
     @property
     def local_neo4j(self) -> LocalNeo4jConfig:
+        """The local Neo4j, its Browser set up with the guide and style this server
+        serves (``/browser/``)."""
         return LocalNeo4jConfig(
-            root=self.home, bolt_port=self.local_bolt_port, http_port=self.local_http_port
+            root=self.home,
+            bolt_port=self.local_bolt_port,
+            http_port=self.local_http_port,
+            browser_content=f"{self.base_url}/browser",
         )
+
+    @property
+    def base_url(self) -> str:
+        """Where ``kgtwin serve`` answers (a wildcard host as 127.0.0.1)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
     def neo4j_connection(self) -> tuple[str, str, str | None]:
         """URI, user and password: the configured server, else the local one."""

@@ -161,9 +161,11 @@ def clean_database(driver: Driver, database: str | None = None) -> None:
 
 
 @contextmanager
-def private_neo4j(root: Path, name: str) -> Iterator[tuple[LocalNeo4jConfig, Neo4jStatus]]:
+def private_neo4j(
+    root: Path, name: str, browser_content: str | None = None
+) -> Iterator[tuple[LocalNeo4jConfig, Neo4jStatus]]:
     """A small local Neo4j of the test's own, to stop and start at will: its config and
-    status; stopped and deleted afterwards."""
+    status; stopped and deleted afterwards. ``browser_content``: as the launcher's."""
     bolt, http = free_ports(2)
     cfg = LocalNeo4jConfig(
         root=root,
@@ -172,6 +174,7 @@ def private_neo4j(root: Path, name: str) -> Iterator[tuple[LocalNeo4jConfig, Neo
         http_port=http,
         heap="512m",
         pagecache="64m",
+        browser_content=browser_content,
     )
     with ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, cfg.home, ignore_errors=True)

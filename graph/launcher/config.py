@@ -24,6 +24,7 @@ Progress = Callable[[str], None]
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SIZE = re.compile(r"[1-9][0-9]*[kKmMgG]?")
 _VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+[0-9A-Za-z.-]*")
+_CONTENT = re.compile(r"https?://[^\s;/]+(/[^\s;]*)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,9 @@ class LocalNeo4jConfig:
     """Where a local Neo4j instance lives and how it listens.
 
     ``java`` is the java executable; when ``None`` it is ``$JAVA_HOME/bin/java`` if
-    ``JAVA_HOME`` is set, else ``java`` on ``PATH``.
+    ``JAVA_HOME`` is set, else ``java`` on ``PATH``. ``browser_content``, the base URL of
+    kgtwin's Neo4j Browser guide and style (``http://127.0.0.1:8000/browser``), makes
+    Browser load both when it connects.
     """
 
     root: Path
@@ -42,6 +45,7 @@ class LocalNeo4jConfig:
     pagecache: str = "512m"
     version: str = NEO4J_VERSION
     java: Path | None = None
+    browser_content: str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name) or self.name == "lib":
@@ -59,6 +63,11 @@ class LocalNeo4jConfig:
                 raise ValueError(f"{label} must look like '512m' or '1g', got {size!r}")
         if not _VERSION.fullmatch(self.version):
             raise ValueError(f"version must look like '5.26.30', got {self.version!r}")
+        if self.browser_content is not None and not _CONTENT.fullmatch(self.browser_content):
+            raise ValueError(
+                f"browser_content must be an http(s) URL without spaces or ';', got "
+                f"{self.browser_content!r}"
+            )
 
     @property
     def lib_dir(self) -> Path:

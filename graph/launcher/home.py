@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from graph.launcher.config import HOST, LocalNeo4jConfig
 from graph.launcher.files import TAIL_LINES, read_from, read_text, tail_text, write_atomic
@@ -47,6 +48,9 @@ def prepare_home(cfg: LocalNeo4jConfig, home: Path) -> None:
         "dbms.usage_report.enabled": "false",
         # Bolt's Netty otherwise idles 5 s at shutdown after the databases have stopped.
         "internal.dbms.bolt.netty_server_shutdown_quiet_period": "0",
+        # Browser: no usage reports sent to the internet (plant networks have none)
+        "client.allow_telemetry": "false",
+        **browser_settings(cfg.browser_content),
     }
     body = "".join(f"{key}={value}\n" for key, value in settings.items())
     write_atomic(
@@ -54,6 +58,19 @@ def prepare_home(cfg: LocalNeo4jConfig, home: Path) -> None:
         "# Written by kgtwin (graph/launcher/home.py) at every start; edits are overwritten.\n"
         + body,
     )
+
+
+def browser_settings(content: str | None) -> dict[str, str]:
+    """What makes Neo4j Browser load kgtwin's style and guide from ``content`` (a base URL)
+    when it connects: the commands it runs then, and the host it may fetch them from."""
+    if content is None:
+        return {}
+    base = content.rstrip("/")
+    host = urlsplit(base).hostname or ""
+    return {
+        "browser.post_connect_cmd": f"style {base}/kgtwin.grass; guide {base}/kgtwin.html",
+        "browser.remote_content_hostname_whitelist": host,  # Neo4j 5.26 knows this name
+    }
 
 
 def configured_ports(home: Path) -> tuple[int, int] | None:

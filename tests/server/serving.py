@@ -21,11 +21,16 @@ from server.settings import Settings
 
 @contextmanager
 def serving(
-    app: Starlette, start_timeout: float = 30.0, settings: Settings | None = None
+    app: Starlette,
+    start_timeout: float = 30.0,
+    settings: Settings | None = None,
+    port: int | None = None,
 ) -> Iterator[httpx.Client]:
-    """``app`` under uvicorn (in a thread) on a free port, configured as ``kgtwin serve``
-    does with ``settings`` (the defaults when None), and a keep-alive client for it."""
-    (port,) = free_ports(1)
+    """``app`` under uvicorn (in a thread) on ``port`` (a free one when None), configured
+    as ``kgtwin serve`` does with ``settings`` (the defaults when None), and a keep-alive
+    client for it."""
+    if port is None:
+        (port,) = free_ports(1)
     config = uvicorn_config(
         app,
         settings or Settings(),
