@@ -19,11 +19,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
 CHROMIUM = "chromium"
+# Neo4j Browser (Neo4j's page) asks these for fonts and usage scripts, and works without them
+NEO4J_BROWSER_HOSTS = frozenset({"fonts.googleapis.com", "cdn.segment.com", "canny.io"})
+GRAPHIQL_RENDERED = "document.querySelector('.graphiql-query-editor .CodeMirror') !== null"
 FLAGS = (
     "--headless=new",
     "--no-sandbox",
@@ -112,6 +116,25 @@ class Page:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{expression!r} stayed falsy for {timeout:.0f} s")
             time.sleep(0.2)
+
+    def outside(self) -> set[str]:
+        """The hosts other than 127.0.0.1 the page asked for (data: URLs ask no one)."""
+        return {
+            urlsplit(u).hostname or u
+            for u in self.requests
+            if not u.startswith("data:") and urlsplit(u).hostname != "127.0.0.1"
+        }
+
+    def connect_neo4j_browser(self, http_port: int, password: str) -> None:
+        """Open Neo4j Browser and connect as ``neo4j``, typing into its form as a person
+        does."""
+        self.open(f"http://127.0.0.1:{http_port}/browser/")
+        self.wait_for("document.querySelector('[data-testid=\"password\"]') !== null", 60)
+        for name, text in (("username", "neo4j"), ("password", password)):
+            self.evaluate(f"document.querySelector('[data-testid=\"{name}\"]').focus()")
+            self.evaluate(f"document.querySelector('[data-testid=\"{name}\"]').select()")
+            self.send("Input.insertText", text=text)
+        self.evaluate("document.querySelector('[data-testid=\"connect\"]').click()")
 
     def open(self, url: str, timeout: float = 30.0) -> None:
         """Go to ``url`` and wait until it has loaded (scripts that failed included)."""

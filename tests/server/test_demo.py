@@ -28,6 +28,7 @@ import pytest
 from graph.launcher import free_ports
 from graph.launcher.home import read_pid
 from graph.launcher.process import port_open
+from tests.browser import GRAPHIQL_RENDERED, NEO4J_BROWSER_HOSTS, browser
 from tests.conftest import REPO
 from tests.neo4j_service import Neo4jService, alive
 
@@ -169,6 +170,7 @@ def test_demo_serves_live_telemetry_and_stops_everything_on_ctrl_c(demo: Demo) -
     assert from_live_state["failed"] == ["ups-b1", "ups-a1"]
     assert len(from_live_state["impacted"]) == 40  # every hall-1 rack
     assert ask(WHAT_IF, {"live": False})["whatIf"]["impacted"] == []
+    every_page_works_without_internet(demo)
     neo4j_pid = read_pid(demo.home / "neo4j")
     assert neo4j_pid is not None
     assert alive(neo4j_pid)
@@ -182,3 +184,25 @@ def test_demo_serves_live_telemetry_and_stops_everything_on_ctrl_c(demo: Demo) -
         ["pgrep", "-f", str(demo.home)], capture_output=True, text=True, check=False
     ).stdout.split()
     assert leftovers == [], f"processes of the demo are still running: {leftovers}"
+
+
+def every_page_works_without_internet(demo: Demo) -> None:
+    """Each page the demo prints, opened in a browser whose network reaches 127.0.0.1
+    only: kgtwin's ask nothing of another host; Neo4j Browser (Neo4j's page) only its
+    fonts and usage scripts, and connects and shows the kgtwin guide without them."""
+    urls = list(dict.fromkeys(re.findall(r"http://127\.0\.0\.1:\d+/\S*", demo.text())))
+    password = re.search(r"password (\S+)", demo.text())
+    assert password is not None
+    assert len(urls) == 4, urls  # GraphiQL, metrics, health, Neo4j Browser
+    with browser() as page:
+        for url in urls:
+            page.requests.clear()
+            if url.endswith("/browser/"):
+                page.connect_neo4j_browser(demo.ports["http"], password.group(1))
+                page.wait_for("document.body.innerText.includes('The twin in this graph')", 60)
+                assert page.outside() <= NEO4J_BROWSER_HOSTS, (url, page.outside())
+                continue
+            page.open(url)
+            if url.endswith("/graphql"):
+                page.wait_for(GRAPHIQL_RENDERED)
+            assert page.outside() == set(), (url, page.outside())

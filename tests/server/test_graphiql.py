@@ -17,12 +17,12 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from graph.tokens import create_token
 from server.app import create_app
-from tests.browser import Page, browser
+from tests.browser import GRAPHIQL_RENDERED, Page, browser
 from tests.neo4j_service import Neo4jService
 from tests.server.serving import serving, settings_for
 from tests.server.test_subscriptions import Live, live  # noqa: F401  (the fixture)
 
-RENDERED = "document.querySelector('.graphiql-query-editor .CodeMirror') !== null"  # the editor
+RENDERED = GRAPHIQL_RENDERED
 QUERY_EDITOR = "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
 RESULT = "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from graph.launcher import free_ports
 from graph.launcher.home import browser_settings
@@ -15,7 +14,7 @@ from ontology.files import default_ontology_files
 from ontology.validate import Ontology
 from server.app import create_app
 from server.neo4j_browser import RECIPES, grass, guide, recipes
-from tests.browser import Page, browser
+from tests.browser import NEO4J_BROWSER_HOSTS, browser
 from tests.conftest import REPO
 from tests.neo4j_service import private_neo4j
 from tests.server.serving import serving, settings_for
@@ -81,17 +80,6 @@ def test_the_launcher_points_browser_at_the_servers_style_and_guide() -> None:
     assert browser_settings(None) == {}
 
 
-def connect(page: Page, http_port: int, password: str) -> None:
-    """Browser's connection form, filled in as a person types."""
-    page.open(f"http://127.0.0.1:{http_port}/browser/")
-    page.wait_for("document.querySelector('[data-testid=\"password\"]') !== null", 60)
-    for field, text in (("username", "neo4j"), ("password", password)):
-        page.evaluate(f"document.querySelector('[data-testid=\"{field}\"]').focus()")
-        page.evaluate(f"document.querySelector('[data-testid=\"{field}\"]').select()")
-        page.send("Input.insertText", text=text)
-    page.evaluate("document.querySelector('[data-testid=\"connect\"]').click()")
-
-
 def test_browser_connected_to_the_local_neo4j_shows_the_guide_and_the_style() -> None:
     (port,) = free_ports(1)
     content = f"http://127.0.0.1:{port}/browser"
@@ -99,7 +87,7 @@ def test_browser_connected_to_the_local_neo4j_shows_the_guide_and_the_style() ->
         assert running.password is not None
         settings = settings_for(running.bolt_uri, running.user, running.password)
         with serving(create_app(settings), settings=settings, port=port), browser() as page:
-            connect(page, cfg.http_port, running.password)
+            page.connect_neo4j_browser(cfg.http_port, running.password)
             text = page.wait_for(
                 "document.body.innerText.includes('The twin in this graph') "
                 "&& document.body.innerText",
@@ -108,14 +96,4 @@ def test_browser_connected_to_the_local_neo4j_shows_the_guide_and_the_style() ->
             assert "kgtwin" in text  # the guide's title, in the guide drawer
             assert "node.UPS {" in text  # the :style frame shows the twin's style
             assert f"{content}/kgtwin.html" in page.requests
-            # Browser is Neo4j's page: it asks these for fonts and usage scripts, and works
-            # without them (here they do not even resolve)
-            outside = {urlsplit(u).hostname for u in page.requests if not _local(u)}
-            assert outside <= NEO4J_BROWSER_HOSTS, outside
-
-
-NEO4J_BROWSER_HOSTS = {"fonts.googleapis.com", "cdn.segment.com", "canny.io"}
-
-
-def _local(url: str) -> bool:
-    return url.startswith("data:") or urlsplit(url).hostname == "127.0.0.1"
+            assert page.outside() <= NEO4J_BROWSER_HOSTS, page.outside()
