@@ -53,6 +53,10 @@ _SHAPE_LISTS = (SH["or"], SH["and"], SH.xone)
 _MAX_NESTING = 32
 
 
+CHECKING = "checking shapes"
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
 class Unsupported(Exception):
     """The shapes use a SHACL feature this checker does not implement."""
 
@@ -106,11 +110,16 @@ class Shapes:
         self.graph = graph
         _Compiler(graph, TripleIndex()).run()  # raises Unsupported
 
-    def check(self, data: TripleIndex) -> list[ValidationResult]:
+    def check(self, data: TripleIndex, progress: Progress | None = None) -> list[ValidationResult]:
+        """The results of every shape over ``data``; ``progress`` hears ("checking shapes",
+        shapes done, shapes in all) after each."""
         context = _Context(data)
         results: list[ValidationResult] = []
-        for shape, target in _Compiler(self.graph, data).run():
+        shapes = _Compiler(self.graph, data).run()
+        for done, (shape, target) in enumerate(shapes, start=1):
             results.extend(context.validate(shape, context.focus_nodes(target)))
+            if progress is not None:
+                progress(CHECKING, done, len(shapes))
         return results
 
 

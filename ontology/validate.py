@@ -25,9 +25,19 @@ from ontology.files import Locator, SourceFile, digest, index, merge, parse_file
 from ontology.mapping import map_model
 from ontology.namespaces import RDF, SH
 from ontology.problems import Problem
-from ontology.shacl import Shapes, Unsupported, ValidationResult, compile_shapes
+from ontology.shacl import (
+    CHECKING,
+    Progress,
+    Shapes,
+    Unsupported,
+    ValidationResult,
+    compile_shapes,
+)
 from ontology.triples import TripleIndex
 from ontology.vocabulary import Vocabulary, local_name
+
+READING = "reading"
+MAPPING = "mapping"
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +68,14 @@ class Ontology:
             shapes = None
         return cls(tuple(files), graph, Vocabulary.from_graph(graph), shapes, digest(files))
 
-    def check(self, data: TripleIndex) -> list[ValidationResult]:
+    def check(self, data: TripleIndex, progress: Progress | None = None) -> list[ValidationResult]:
         """SHACL results for ``data`` (a model merged with this ontology's triples)."""
         if self.shapes is not None:
-            return self.shapes.check(data)
-        return pyshacl_results(data.to_graph(), self.graph)
+            return self.shapes.check(data, progress)
+        results = pyshacl_results(data.to_graph(), self.graph)
+        if progress is not None:
+            progress(CHECKING, 1, 1)
+        return results
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +98,16 @@ class Report:
         return self.graph
 
 
-def validate(paths: Sequence[Path], ontology: Ontology) -> Report:
-    """Parse, SHACL-validate and map the model in ``paths``; never raises for bad input."""
+def validate(paths: Sequence[Path], ontology: Ontology, progress: Progress | None = None) -> Report:
+    """Parse, SHACL-validate and map the model in ``paths``; never raises for bad input.
+    ``progress`` hears of each phase as it goes: ("reading", files read, files), ("mapping",
+    0 then 1, 1) and ("checking shapes", shapes done, shapes)."""
     with _gc_paused():
-        return _validate(paths, ontology)
+        return _validate(paths, ontology, progress or _silent)
+
+
+def _silent(_phase: str, _done: int, _total: int) -> None:
+    return None
 
 
 @contextmanager
@@ -105,10 +124,17 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _validate(paths: Sequence[Path], ontology: Ontology) -> Report:
+def _validate(paths: Sequence[Path], ontology: Ontology, progress: Progress) -> Report:
     ontology_paths = {f.path.resolve() for f in ontology.files}
     model_paths = [p for p in paths if p.resolve() not in ontology_paths]
-    files, syntax_errors = parse_files(model_paths)
+    files: list[SourceFile] = []
+    syntax_errors: list[TurtleSyntaxError] = []
+    progress(READING, 0, len(model_paths))
+    for done, path in enumerate(model_paths, start=1):
+        parsed, errors = parse_files([path])
+        files.extend(parsed)
+        syntax_errors.extend(errors)
+        progress(READING, done, len(model_paths))
     if syntax_errors:
         problems = [_syntax_problem(e) for e in syntax_errors]
         return Report(tuple(paths), tuple(problems), None, "", 0)
@@ -116,12 +142,14 @@ def _validate(paths: Sequence[Path], ontology: Ontology) -> Report:
     locator = Locator([*files, *ontology.files])
     data = index(files)
     triples = len(data)
+    progress(MAPPING, 0, 1)
     mapped, mapping_problems = map_model(data, locator, ontology.vocabulary)
+    progress(MAPPING, 1, 1)
     for source in ontology.files:
         data.add_quads(source.quads)
     explain = _Explainer(data, ontology.graph, locator)
     try:
-        results = ontology.check(data)
+        results = ontology.check(data, progress)
     except ShapesUnusable as exc:
         problem = Problem(None, None, "-", None, str(exc), kind="unusable-shapes")
         return Report(tuple(paths), (problem,), None, digest(files), triples)
