@@ -183,6 +183,7 @@ def revoke_token(driver: Driver, name: str, *, database: str | None = None) -> b
     return not records[0]["alreadyRevoked"]
 
 
+LOOKUP_TIMEOUT = 5.0  # seconds: every request with a token waits on this
 LOOKUP: LiteralString = """
 MATCH (t:ApiToken {hash: $hash})
 WHERE t.revokedAt IS NULL AND NOT t:Twin
@@ -196,9 +197,9 @@ def lookup_token(
     """``(name, role)`` of an active token, None for an unknown or revoked one."""
     if not _TOKEN_SHAPE.match(token):
         return None  # cannot be one of ours: no round trip
-    records = Reader(driver, database).rows(
+    records = Reader(driver, database, timeout=LOOKUP_TIMEOUT).rows(
         LOOKUP, "looking up an API token", hash=hash_token(token)
-    )  # fails at once while Neo4j is away (see list_tokens)
+    )  # fails at once while Neo4j is away (see list_tokens), and soon if it hangs
     if not records:
         return None
     return records[0]["name"], records[0]["role"]
