@@ -65,7 +65,7 @@ def test_secrets_never_show(config: Path) -> None:
     [
         (
             "[server]\nprot = 1\n",
-            "unknown key 'prot' in [server]; valid keys: anonymous_read, host",
+            "unknown key 'prot' in [server]; valid keys: anonymous_read, cors_origins, host",
         ),
         (
             "[srever]\n",
