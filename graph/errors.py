@@ -4,7 +4,9 @@
 
     GraphError
     ├── Neo4jUnavailable        the server cannot be reached (retryable)
+    │   └── CommitUnknown       the connection was lost while a commit was under way
     ├── QueryFailed             the server refused or failed a statement
+    │   └── ValueRefused        a value the driver or Neo4j cannot store (not retryable)
     ├── ModelConflict           a load would take over another model's nodes
     ├── NotFound                no twin node has the id or IRI asked for
     ├── InvalidRead             a read asked with arguments the graph cannot answer
@@ -33,8 +35,19 @@ class Neo4jUnavailable(GraphError):
     retryable = True
 
 
+class CommitUnknown(Neo4jUnavailable):
+    """The connection was lost after a commit was sent and before its answer came: the
+    transaction may or may not have been saved."""
+
+
 class QueryFailed(GraphError):
     """Neo4j answered with an error for a statement."""
+
+
+class ValueRefused(QueryFailed):
+    """A value that cannot be stored: the driver could not encode it (an integer past 64
+    bits, a string with a lone surrogate, ...) or Neo4j refused its type. The statement
+    is fine; the same values will fail again, so it is never retryable."""
 
 
 class ModelConflict(GraphError):
