@@ -71,6 +71,7 @@ _PAHO_ATTRIBUTES = (
     "_on_log",
     "_on_message",
     "_userdata",
+    "_thread",
     "suppress_exceptions",
 )
 
@@ -165,6 +166,11 @@ class IngestClient(mqtt.Client):
             )
         self._empty_properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         self._filtered = False  # whether message_callback_add was ever used
+
+    def loop_running(self) -> bool:
+        """Whether the network thread of :meth:`loop_start` is alive."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
     def message_callback_add(self, sub: str, callback: Any) -> None:
         """paho's; from then on, messages go through paho's topic matching."""
