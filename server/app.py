@@ -29,13 +29,14 @@ from strawberry.types.unset import UnsetType
 from graph.connection import open_driver
 from graph.errors import GraphError
 from graph.reader import Reader
-from ingest.worker import IngestConfig, IngestWorker
+from ingest.worker import IngestWorker
 from ontology.catalogue import Catalogue
 from ontology.validate import Ontology
 from server.auth import BearerTokenBackend, middleware_for, principal_of, token_backend
 from server.graph_cache import keep_fresh
 from server.graphql_http import GraphQLOverHTTP
 from server.graphql_ws import PROTOCOLS, ClosingAdapter, connect
+from server.ingest_health import shut_down_when_failed
 from server.live import LiveHub
 from server.metrics import Metrics
 from server.schema import TwinSchema, build_schema
@@ -76,7 +77,8 @@ class TwinGraphQL(GraphQLOverHTTP[Context, None]):
 async def healthz(request: Request) -> Response:
     """200 ``{"status": "ok", ...}`` when Neo4j answers, with the graph version the server's
     cache was built at (``graph``: null until the first build); 503 with the reason when
-    Neo4j does not answer."""
+    Neo4j does not answer. With ingestion on, ``ingest`` is the worker's health, and a
+    stalled or failed worker makes it 503 too."""
     services: Services = request.app.state.services
     try:
         version = await in_thread(services.reader.server_version)
@@ -86,7 +88,14 @@ async def healthz(request: Request) -> Response:
     graph = None
     if cached is not None:
         graph = {"version": cached.version, "dependencyNodes": len(cached.snapshot)}
-    return JSONResponse({"status": "ok", "neo4j": version, "graph": graph})
+    body: dict[str, object] = {"status": "ok", "neo4j": version, "graph": graph}
+    worker: IngestWorker | None = getattr(request.app.state, "ingest", None)
+    if worker is not None:
+        ingest = worker.health()
+        body["ingest"] = ingest.as_json()
+        if not ingest.ok:
+            return JSONResponse({**body, "status": "unavailable"}, status_code=503)
+    return JSONResponse(body)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -99,7 +108,7 @@ def create_app(settings: Settings) -> Starlette:
         driver, settings.neo4j_database, observer=lambda _query: metrics.neo4j_round_trips.inc()
     )
 
-    address = settings.broker_address() if settings.ingest else None  # bad URL: fail now
+    ingest = settings.ingest_config() if settings.ingest else None  # bad settings: fail now
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -109,14 +118,14 @@ def create_app(settings: Settings) -> Starlette:
             catalogue = Catalogue.build(ontology.graph, ontology.vocabulary)
             services = Services(settings, reader, catalogue, live=LiveHub())
             app.state.services = services
-            if address is not None:
-                config = IngestConfig(
-                    address, client_id=settings.mqtt_client_id, database=settings.neo4j_database
-                )
-                worker = IngestWorker(config, driver, metrics.ingest(), services.live)
+            if ingest is not None:
+                worker = IngestWorker(ingest, driver, metrics.ingest(), services.live)
                 worker.start()
+                app.state.ingest = worker
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(keep_fresh, services.cache, reader, settings.refresh_interval)
+                if worker is not None:
+                    tasks.start_soon(shut_down_when_failed, worker, app.state)
                 yield
                 tasks.cancel_scope.cancel()
         finally:
