@@ -27,9 +27,11 @@ REFUSED_VALUE_CODES = frozenset(
         "Neo.ClientError.Statement.TypeError",
         "Neo.ClientError.Statement.ArgumentError",
         "Neo.ClientError.Statement.ArithmeticError",
+        "Neo.ClientError.Schema.ConstraintValidationFailed",
     }
 )
-"""Neo4j's answers that blame a value a statement was given rather than the statement."""
+"""Neo4j's answers that blame a value a statement was given rather than the statement
+(a constraint a value breaks included: one an operator added by hand, say)."""
 
 ENCODING_ERRORS = (OverflowError, UnicodeError, ValueError, TypeError)
 """What the driver raises for a parameter it cannot encode (an int past 64 bits, a string

@@ -631,7 +631,11 @@ class IngestWorker:
         kind, why = self._restart_reason
         self._fruitless += 1
         if kind == "pipeline_error" and self._fruitless > MAX_FRUITLESS:
-            self._give_up(f"{MAX_FRUITLESS} unexpected errors in a row, the last: {why}", None)
+            self._give_up(
+                f"{self._fruitless} unexpected errors in a row with nothing acknowledged in "
+                f"between, the last: {why}",
+                None,
+            )
             return False
         delay = min(2.0 ** (self._fruitless - 2), MAX_RESTART_DELAY) if self._fruitless > 1 else 0
         self.client.disconnect()
