@@ -13,7 +13,7 @@ from typing import TextIO
 
 from graph import launcher
 from graph.connection import open_driver, ping
-from graph.errors import GraphError
+from graph.errors import CommitUnknown, GraphError
 from graph.summary import summarize
 from graph.sync import Progress, SyncSummary
 from graph.tokens import (
@@ -31,6 +31,8 @@ from server.loading import load_model, validate_model
 from server.settings import Settings, SettingsError, check_model_name
 from server.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
 from simulation.errors import SimulationError, UnknownAsset
+
+LOAD_UNKNOWN = 3  # `kgtwin load`: whether the model was saved is unknown
 
 DESCRIPTION = """\
 kgtwin - a digital twin server built around a knowledge graph.
@@ -91,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate a model, then sync it into Neo4j",
         description="Validate FILEs (they form one model), then make the graph hold exactly that "
         "model: new subjects are created, changed ones updated, removed ones deleted; other "
-        "models are never touched. A model with problems changes nothing.",
+        "models are never touched. A model with problems changes nothing. A second load of "
+        "the same model waits for the first to finish. Exit status: 0 the model is saved, 1 "
+        "it is not (problems, or an error), 3 whether it is saved is unknown (Neo4j went away "
+        "as it committed; load it again once Neo4j is back).",
     )
     _add_model_files(load)
     load.add_argument("--model", help="model name (default: the first file's name without .ttl)")
@@ -452,6 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_neo4j(settings, args.action, out, err)
     except (SettingsError, OntologyError, GraphError, SimulationError) as exc:
         print(f"kgtwin: error: {exc}", file=err)
+        if isinstance(exc, CommitUnknown):
+            return LOAD_UNKNOWN
         return 2 if isinstance(exc, SettingsError | UnknownAsset) else 1
     except KeyboardInterrupt:
         print("kgtwin: interrupted", file=err)
@@ -508,6 +515,11 @@ def cmd_load(
             database=settings.neo4j_database,
             progress=_progress_printer(err),
             batch_size=batch_size,
+            waiting=lambda name: print(
+                f"kgtwin: waiting for another load of model {name!r} to finish",
+                file=err,
+                flush=True,
+            ),
         )
     finally:
         driver.close()
@@ -525,11 +537,12 @@ def cmd_load(
 
 def _render_summary(s: SyncSummary) -> str:
     state = "loaded" if s.changed else "already up to date"
+    repaired = f", {s.rels_repaired} repaired" if s.rels_repaired else ""
     return (
         f"model {s.model!r} {state} in {s.seconds:.2f} s: "
         f"nodes {s.nodes_created} created, {s.nodes_updated} updated, {s.nodes_removed} removed, "
         f"{s.nodes_unchanged} unchanged; relationships {s.rels_created} created, "
-        f"{s.rels_removed} removed, {s.rels_unchanged} unchanged"
+        f"{s.rels_removed} removed, {s.rels_unchanged} unchanged{repaired}"
     )
 
 

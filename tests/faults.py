@@ -4,9 +4,11 @@
 - :meth:`FaultProxy.hold` stops passing the server's bytes to the connections whose
   first bytes from the client hold a marker (an MQTT client id, say) until
   :meth:`FaultProxy.release`: the server seems to have stopped answering them.
-- :meth:`FaultProxy.cut_after` closes a connection right after passing on client bytes
-  that hold a marker (a Bolt COMMIT, say): the server got them and answered, the client
-  never gets the answer. With ``refuse`` the proxy then refuses every new connection.
+- :meth:`FaultProxy.cut_at` closes a connection when the client sends bytes that hold a
+  marker (a Bolt COMMIT, say), once the connection has sent ``armed_by`` (the statement
+  the commit is for) if given: passed on, the server got them and answered and the client
+  never gets the answer; not passed on, the server never got them. With ``refuse`` the
+  proxy then refuses every new connection.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._held: bytes | None = None
         self._cut: bytes | None = None
+        self._armed_by: bytes | None = None
+        self._forward_cut = True
         self._refuse_after_cut = False
         self._refusing = False
         self._closing = False
@@ -63,9 +67,17 @@ class FaultProxy:
     def release(self) -> None:
         self._held = None
 
-    def cut_after(self, marker: bytes, *, refuse: bool = False) -> None:
-        """Cut the next connection that sends ``marker``, after passing it on."""
-        self._cut, self._refuse_after_cut = marker, refuse
+    def cut_at(
+        self,
+        marker: bytes,
+        *,
+        armed_by: bytes | None = None,
+        forward: bool = True,
+        refuse: bool = False,
+    ) -> None:
+        """Cut the next connection that sends ``marker`` (after it sent ``armed_by``)."""
+        self._cut, self._armed_by = marker, armed_by
+        self._forward_cut, self._refuse_after_cut = forward, refuse
 
     def _spawn(self, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
@@ -92,6 +104,7 @@ class FaultProxy:
 
     def _pipe(self, client: socket.socket, upstream: socket.socket) -> None:
         first: bytes | None = None
+        armed = False
         try:
             while not self._closing:
                 held = self._held is not None and first is not None and self._held in first
@@ -103,15 +116,18 @@ class FaultProxy:
                         return
                     if sock is client:
                         first = data if first is None else first
-                        upstream.sendall(data)
+                        armed = armed or self._armed_by is None or self._armed_by in data
                         cut = self._cut
-                        if cut is not None and cut in data:
+                        if cut is not None and armed and cut in data:
                             self._cut, self.cuts = None, self.cuts + 1
                             self._refusing = self._refuse_after_cut
-                            client.close()  # the client never hears back...
-                            upstream.settimeout(10)
-                            upstream.recv(65536)  # ...though the server answered
+                            client.close()  # the client never hears back
+                            if self._forward_cut:
+                                upstream.sendall(data)
+                                upstream.settimeout(10)
+                                upstream.recv(65536)  # the server answered
                             return
+                        upstream.sendall(data)
                     else:
                         client.sendall(data)
         except OSError:
