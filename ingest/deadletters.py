@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -30,6 +30,7 @@ from ingest.address import BrokerAddress, configure
 logger = logging.getLogger(__name__)
 
 MAX_INFLIGHT = 1_000  # dead letters sent before their PUBACKs, at most
+MAX_HELD_BYTES = 8 * 2**20  # bytes of dead letters published and not yet acknowledged
 
 
 class DeadLetterPublisher:
@@ -59,15 +60,19 @@ class DeadLetterPublisher:
         self._client = self._new_client()
         self.start()
 
-    def send(self, letters: Sequence[tuple[str, bytes]]) -> str | None:
+    def send(self, letters: Iterable[tuple[str, bytes]]) -> str | None:
         """Publish ``(topic, body)`` pairs at QoS 1 and wait until the broker took each
-        one; None when it did, else why not (the caller then calls :meth:`restart`)."""
-        if not letters:
-            return None
+        one; None when it did, else why not (the caller then calls :meth:`restart`).
+
+        ``letters`` is read as it goes: past :data:`MAX_HELD_BYTES` of bodies not yet
+        acknowledged, the next is built only once those are, so a batch of large rejected
+        payloads never has all its dead letters in memory at once."""
         client = self._client
         with self._changed:
             self._acks = {}
         waiting: dict[int, str] = {}
+        refused: dict[str, str] = {}
+        held = 0
         for topic, body in letters:
             try:
                 info = client.publish(topic, body, qos=1)
@@ -76,7 +81,28 @@ class DeadLetterPublisher:
             if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
                 return f"cannot publish a dead letter: {mqtt.error_string(info.rc)}"
             waiting[info.mid] = topic
-        refused: dict[str, str] = {}
+            held += len(body)
+            if held >= MAX_HELD_BYTES:
+                problem = self._acknowledged(client, waiting, refused)
+                if problem is not None or refused:
+                    break
+                held = 0
+        else:
+            problem = self._acknowledged(client, waiting, refused)
+        if problem is not None:
+            return problem
+        if refused:
+            why = "; ".join(
+                f"{reason}, e.g. on {topic[:80]!r}" for reason, topic in refused.items()
+            )
+            return f"the broker refused dead letters: {why}"
+        return None
+
+    def _acknowledged(
+        self, client: mqtt.Client, waiting: dict[int, str], refused: dict[str, str]
+    ) -> str | None:
+        """Wait for the PUBACKs of ``waiting`` (emptied), noting refusals in ``refused``;
+        why not, if one did not come within ``timeout`` of the last one."""
         with self._changed:
             deadline = time.monotonic() + self.timeout
             while waiting:
@@ -97,11 +123,6 @@ class DeadLetterPublisher:
                         f"{self.timeout:g} s{connected}"
                     )
                 self._changed.wait(remaining)
-        if refused:
-            why = "; ".join(
-                f"{reason}, e.g. on {topic[:80]!r}" for reason, topic in refused.items()
-            )
-            return f"the broker refused dead letters: {why}"
         return None
 
     def _new_client(self) -> mqtt.Client:

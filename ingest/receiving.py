@@ -94,7 +94,10 @@ def _decode(
             max_future=limits.max_future,
         )
     except Rejected as exc:
-        message.rejected = exc
+        # A fresh one: the exception's traceback would keep every frame of the network
+        # thread alive with their locals (the packet, its text: 3-4 times the payload)
+        # for as long as the message is held.
+        message.rejected = Rejected(exc.reason, exc.message)
     except Exception as exc:  # a bug: dead-letter the message, never lose or replay it
         on_bug(exc)
         message.rejected = Rejected(

@@ -457,23 +457,21 @@ class IngestWorker:
             self._drop([m for m in batch if m.connection != current])
             batch = [m for m in batch if m.connection == current]
             problem = self.dead_letters.send(
-                [
-                    (
-                        dead_letter_topic(m.topic),
-                        dead_letter(
-                            key=m.key,
-                            topic=m.topic,
-                            payload=m.payload,
-                            rejected=m.rejected,
-                            received_at=m.received_at,
-                            redelivered=m.redelivered,
-                            size=m.size,
-                            sha256=m.sha256,
-                        ),
-                    )
-                    for m in batch
-                    if m.rejected is not None
-                ]
+                (  # built as they are sent
+                    dead_letter_topic(m.topic),
+                    dead_letter(
+                        key=m.key,
+                        topic=m.topic,
+                        payload=m.payload,
+                        rejected=m.rejected,
+                        received_at=m.received_at,
+                        redelivered=m.redelivered,
+                        size=m.size,
+                        sha256=m.sha256,
+                    ),
+                )
+                for m in batch
+                if m.rejected is not None
             )
             if problem is not None:
                 self._drop(batch)
