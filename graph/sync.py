@@ -14,10 +14,12 @@ between two nodes of the model is the model's: one the files do not name is remo
 one present twice, or made by hand without the model's ``model`` property, is put back as
 one (``rels_repaired``), so a load of unchanged files still repairs such a graph.
 
-If the connection is lost while the commit is under way (Neo4j stopped, say), the sync
-reads the ``loadId`` it wrote on the ``Model`` node, once Neo4j answers again within
-:data:`CONFIRM_SECONDS`, to tell whether the load was saved; otherwise it raises
-``CommitUnknown``.
+If the commit fails (the connection lost, or Neo4j answering "database unavailable" as it
+stops: both seen to happen to commits that were saved), the sync reads the ``loadId`` it
+wrote on the ``Model`` node, once Neo4j answers again within :data:`CONFIRM_SECONDS`, to
+tell whether the load was saved; otherwise it raises ``CommitUnknown``. A failure before
+the commit is retried for up to :data:`RETRY_SECONDS`, as the driver's managed
+transactions would.
 
 How it stays fast at a few hundred thousand nodes and relationships:
 
@@ -38,6 +40,7 @@ How it stays fast at a few hundred thousand nodes and relationships:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -49,11 +52,13 @@ from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any, LiteralString
 
-from neo4j import Driver, ManagedTransaction, Result
+from neo4j import Driver, Result, Transaction
 
 from graph.connection import neo4j_errors
-from graph.errors import CommitUnknown, GraphError, ModelConflict, Neo4jUnavailable
+from graph.errors import CommitUnknown, GraphError, ModelConflict
 from graph.records import NodeRecord, PropertyGraph
+
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
@@ -147,6 +152,7 @@ READ_LOAD_ID: LiteralString = "MATCH (m:Model {name: $name}) RETURN m.loadId AS 
 
 WAIT_NOTICE = 2.0  # seconds a load waits for the model's lock before it says it waits
 CONFIRM_SECONDS = 10.0  # seconds to wait for Neo4j to tell whether a lost commit was saved
+RETRY_SECONDS = 30.0  # a load failing before its commit (Neo4j away, a deadlock) is tried again
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +234,9 @@ def sync_model(
     shapes = _shapes(desired.nodes.values(), scope.key_label)
     wanted_rels = _wanted_rels(desired)
     load_id = uuid.uuid4().hex
-    attempt: list[tuple[SyncSummary, bool]] = []  # the last attempt's, and if it wrote
 
-    def work(tx: ManagedTransaction) -> SyncSummary:
-        attempt.clear()
+    def work(tx: Transaction) -> tuple[SyncSummary, bool]:
+        """What the sync writes, and whether it writes anything at all."""
         _lock(tx, model, waiting)
         batches = _Batches(tx, model, batch_size, progress)
         (current,) = tx.run(scope.read_nodes, model=model).single(strict=True)
@@ -289,7 +294,6 @@ def sync_model(
         )
         previous = tx.run(READ_MODEL, name=model).single()
         writes = summary.changed or previous is None or previous["digest"] != digest
-        attempt.append((summary, writes))
         if writes:
             tx.run(
                 WRITE_MODEL,
@@ -301,26 +305,63 @@ def sync_model(
                 relationships=len(desired.rels),
                 loadId=load_id,
             ).consume()
-        return summary
+        return summary, writes
 
     action = f"loading model {model!r}"
+    delay, deadline = 1.0, time.monotonic() + RETRY_SECONDS
+    while True:
+        try:
+            summary = _run_once(driver, database, action, work, model, load_id)
+        except GraphError as exc:
+            # retried only when it failed before the commit (nothing saved); a commit whose
+            # outcome is unknown is never taken for one that failed
+            unknown = isinstance(exc, CommitUnknown)
+            if unknown or not exc.retryable or time.monotonic() + delay > deadline:
+                raise
+            logger.warning("%s failed, trying again in %.0f s: %s", action, delay, exc)
+            time.sleep(delay)
+            delay *= 2
+            continue
+        return replace(summary, seconds=time.perf_counter() - started)
+
+
+def _run_once(
+    driver: Driver,
+    database: str | None,
+    action: str,
+    work: Callable[[Transaction], tuple[SyncSummary, bool]],
+    model: str,
+    load_id: str,
+) -> SyncSummary:
+    """One transaction of ``work``, committed. Explicit rather than the driver's managed
+    transactions, which retry a failed commit as if nothing had been saved: a commit that
+    fails (the connection lost, or Neo4j answering "unavailable" as it stops) may well
+    have been saved, so it is told by reading the model's ``loadId`` back instead."""
+    done: list[tuple[SyncSummary, bool]] = []
     try:
-        with neo4j_errors(action), driver.session(database=database) as session:
-            summary = session.execute_write(work)
-    except CommitUnknown:
-        if not attempt:
-            raise  # not from a commit of ours
-        summary, writes = attempt[0]
-        # A commit that wrote nothing leaves the graph as it was, which held the model.
-        if writes and not _saved(driver, model, load_id, database, action):
+        with (
+            neo4j_errors(action),
+            driver.session(database=database) as session,
+            session.begin_transaction() as tx,
+        ):
+            done.append(work(tx))
+            tx.commit()
+    except GraphError as exc:
+        if not done:
+            raise  # failed before the commit: rolled back
+        summary, writes = done[0]
+        if not writes:  # the graph held the model already, whatever became of the commit
+            return summary
+        logger.warning("%s: the commit failed (%s); reading whether it was saved", action, exc)
+        if not _saved(driver, model, load_id, database, action):
             raise GraphError(
-                f"{action}: the connection to Neo4j was lost as the load committed, and the "
-                "model was not saved; load it again"
-            ) from None
-    return replace(summary, seconds=time.perf_counter() - started)
+                f"{action}: the commit failed ({exc}), and the model was not saved; load it again"
+            ) from exc
+        return summary
+    return done[0][0]
 
 
-def _lock(tx: ManagedTransaction, model: str, waiting: Callable[[], None] | None) -> None:
+def _lock(tx: Transaction, model: str, waiting: Callable[[], None] | None) -> None:
     """Take the model's lock, calling ``waiting`` if another load keeps it a while."""
     notice = threading.Timer(WAIT_NOTICE, waiting) if waiting is not None else None
     if notice is not None:
@@ -332,7 +373,7 @@ def _lock(tx: ManagedTransaction, model: str, waiting: Callable[[], None] | None
             notice.cancel()
 
 
-def _read_rels(tx: ManagedTransaction, scope: Scope, model: str) -> tuple[set[Rel], set[Rel]]:
+def _read_rels(tx: Transaction, scope: Scope, model: str) -> tuple[set[Rel], set[Rel]]:
     """The model's relationships, and those of them present more than once or not marked
     as the model's (made by hand)."""
     have: set[Rel] = set()
@@ -354,20 +395,21 @@ def _read_rels(tx: ManagedTransaction, scope: Scope, model: str) -> tuple[set[Re
 
 def _saved(driver: Driver, model: str, load_id: str, database: str | None, action: str) -> bool:
     """Whether the load ``load_id`` of ``model`` was saved, once Neo4j answers; raises
-    ``CommitUnknown`` if it does not within :data:`CONFIRM_SECONDS`."""
+    ``CommitUnknown`` (and nothing else) if it cannot be read within
+    :data:`CONFIRM_SECONDS`."""
     deadline = time.monotonic() + CONFIRM_SECONDS
     while True:
         try:
             with neo4j_errors(action), driver.session(database=database) as session:
                 record = session.run(READ_LOAD_ID, name=model).single()
             return record is not None and record["loadId"] == load_id
-        except Neo4jUnavailable as exc:
+        except GraphError as exc:  # unreachable, stopping, starting: it cannot tell yet
             if time.monotonic() >= deadline:
                 raise CommitUnknown(
-                    f"{action}: the connection to Neo4j was lost as the load committed, and "
-                    f"Neo4j has not answered since ({CONFIRM_SECONDS:g} s): whether model "
-                    f"{model!r} was saved is unknown. Once Neo4j is back, load it again: a load "
-                    "that finds it saved changes nothing"
+                    f"{action}: the commit failed and Neo4j has not answered since "
+                    f"({CONFIRM_SECONDS:g} s; last: {exc}): whether model {model!r} was saved "
+                    "is unknown. Once Neo4j is back, load it again: a load that finds it "
+                    "saved changes nothing"
                 ) from exc
             time.sleep(1.0)
 
@@ -381,7 +423,7 @@ class _Batches:
     """
 
     def __init__(
-        self, tx: ManagedTransaction, model: str, batch_size: int, progress: Progress | None
+        self, tx: Transaction, model: str, batch_size: int, progress: Progress | None
     ) -> None:
         self.tx = tx
         self.model = model
@@ -468,7 +510,7 @@ def _rel_groups(rels: set[Rel], end: Callable[[str], str | None]) -> list[Group]
     ]
 
 
-def _refuse_foreign(tx: ManagedTransaction, scope: Scope, model: str, iris: list[str]) -> None:
+def _refuse_foreign(tx: Transaction, scope: Scope, model: str, iris: list[str]) -> None:
     foreign = tx.run(scope.find_foreign, iris=iris, model=model).data()
     if foreign:
         owned = ", ".join(f"{f['iri']} (model {f['model']!r})" for f in foreign)
