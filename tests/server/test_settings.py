@@ -126,5 +126,5 @@ def test_ingestion_bounds_that_do_not_fit_together_are_refused() -> None:
             "KGTWIN_INGEST_MAX_QUEUED_BYTES": "1048576",
         }
     )
-    with pytest.raises(SettingsError, match="max_queued_bytes .* must hold the largest message"):
+    with pytest.raises(SettingsError, match=r"max_queued_bytes .* must hold the largest message"):
         settings.ingest_config()
