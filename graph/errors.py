@@ -4,7 +4,7 @@
 
     GraphError
     ├── Neo4jUnavailable        the server cannot be reached (retryable)
-    │   └── CommitUnknown       the connection was lost while a commit was under way
+    │   └── CommitUnknown       a commit failed, and whether it was saved cannot be told
     ├── QueryFailed             the server refused or failed a statement
     │   └── ValueRefused        a value the driver or Neo4j cannot store (not retryable)
     ├── ModelConflict           a load would take over another model's nodes
@@ -36,8 +36,8 @@ class Neo4jUnavailable(GraphError):
 
 
 class CommitUnknown(Neo4jUnavailable):
-    """The connection was lost after a commit was sent and before its answer came: the
-    transaction may or may not have been saved."""
+    """A commit failed (the connection lost after it was sent, say) and whether the
+    transaction was saved cannot be told: it may or may not have been."""
 
 
 class QueryFailed(GraphError):

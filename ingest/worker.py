@@ -28,8 +28,8 @@ the process can exit non-zero and a supervisor restart it. Neo4j going away is n
 the write is retried with backoff, the broker holds what is not acknowledged.
 :meth:`health` says whether messages are waiting with none finished (stalled).
 
-The finisher thread also marks points stale (no message for ``stale_after`` of their
-expected intervals) and re-reads the points when a load changes the graph.
+The finisher thread also marks points stale (:class:`ingest.reporting.Reporter`) and
+re-reads the points when a load changes the graph.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from graph.errors import GraphError, ValueRefused
-from graph.live import Applied, LiveValue, mark_stale, read_points, write_live_values
+from graph.live import Applied, LiveValue, read_points, write_live_values
 from graph.reader import Reader
 from graph.versions import graph_version
 from ingest.address import BrokerAddress, configure
@@ -59,11 +59,12 @@ from ingest.budget import ByteBudget
 from ingest.client import IngestClient
 from ingest.deadletters import DeadLetterPublisher
 from ingest.errors import Reason, Rejected
-from ingest.events import LiveListener, PointUpdate, StalenessChange
+from ingest.events import LiveListener
 from ingest.health import IngestHealth, Progress
 from ingest.messages import dead_letter, dead_letter_topic
 from ingest.metrics import IngestMetrics
 from ingest.receiving import PER_MESSAGE_BYTES, Limits, receive
+from ingest.reporting import Reporter
 from ingest.topics import PointTable
 from ingest.units import Units
 from ingest.writes import write_isolating
@@ -158,8 +159,9 @@ class IngestWorker:
         self._restart = threading.Event()
         self._restart_reason = ("", "")  # (kind, why)
         self._fruitless = 0  # restarts in a row with nothing acknowledged in between
-        self._last_received: dict[str, float] = {}  # point IRI -> epoch seconds
-        self._stale: set[str] = set()
+        self.reporter = Reporter(
+            driver, config.database, metrics, listener, stale_after=config.stale_after
+        )
         self._writer = threading.Thread(target=self._run, name="kgtwin-ingest-writer")
         self.client = self._make_client()
         self.dead_letters = DeadLetterPublisher(
@@ -359,7 +361,7 @@ class IngestWorker:
             now = time.monotonic()
             if now >= next_housekeeping:
                 next_housekeeping = now + 1.0
-                finisher.submit(self._guarded, self._mark_stale)
+                finisher.submit(self._guarded, self.reporter.mark_stale)
                 if not self._restart.is_set() and not self.client.loop_running():
                     self._unexpected("network", RuntimeError("the MQTT thread ended"))
             if now >= next_refresh:
@@ -449,7 +451,7 @@ class IngestWorker:
             if written is None:
                 self._drop(batch)
                 return
-            self._report(written)
+            self.reporter.written(written.picks, written.fresh)
             current = self._connection
             if current <= self._given_up:
                 self._drop(batch)
@@ -508,45 +510,6 @@ class IngestWorker:
         self._progress.finished(len(dropped), progress=False)
         self.metrics.outcomes.labels("dropped").inc(len(dropped))
 
-    def _report(self, written: _Written) -> None:
-        """What the write changed, to the metrics and the listener (whose errors are logged
-        and counted: the values are written either way)."""
-        updates: list[PointUpdate] = []
-        lags: list[float] = []
-        listening = self.listener is not None
-        for iri, pick in written.picks.items():
-            obs = pick.observation
-            self._last_received[iri] = obs.received_at
-            lags.append(max(obs.received_at - obs.observed_at, 0.0))
-            if not listening:
-                continue
-            point_id, asset_id, asset_labels = self._about(iri)
-            updates.append(
-                PointUpdate(
-                    point_iri=iri,
-                    point_id=point_id,
-                    asset_id=asset_id,
-                    asset_labels=asset_labels,
-                    value=obs.value,
-                    unit=obs.unit,
-                    observed_at=obs.observed_at,
-                    received_at=obs.received_at,
-                    quality=str(obs.quality),
-                )
-            )
-        self.metrics.lag.observe_many(lags)
-        self._stale.difference_update(written.picks)
-        self.metrics.stale_points.set(len(self._stale))
-        if self.listener is not None:
-            try:
-                if updates:
-                    self.listener.points_updated(updates)
-                if written.fresh:
-                    self.listener.staleness_changed(self._changes(written.fresh, stale=False))
-            except Exception as exc:
-                logger.error("a live listener failed; the values are written", exc_info=exc)
-                self.metrics.pipeline_errors.labels("listener").inc()
-
     def _guarded(self, task: Callable[[], None]) -> None:
         """Run a bookkeeping task; an unexpected error is logged and counted."""
         try:
@@ -554,43 +517,6 @@ class IngestWorker:
         except Exception as exc:
             logger.error("ingestion bookkeeping failed", exc_info=exc)
             self.metrics.pipeline_errors.labels("finisher").inc()
-
-    def _mark_stale(self) -> None:
-        now = time.time()
-        silent: list[tuple[str, int]] = []
-        for iri, last in self._last_received.items():
-            row = self.table.rows.get(iri)
-            if iri in self._stale or row is None or row.expected_interval is None:
-                continue
-            if now - last > self.config.stale_after * row.expected_interval:
-                silent.append((iri, round(last * 1000)))  # as written: Pick.live_value
-        if not silent:
-            return
-        try:
-            marked = mark_stale(self.driver, silent, self.config.database)
-        except GraphError as exc:
-            logger.warning("cannot mark stale points now: %s", exc)
-            return
-        self._stale.update(marked)
-        for iri, _since in silent:
-            if iri not in self._stale:  # another worker wrote it meanwhile: check again later
-                self._last_received[iri] = now
-        self.metrics.stale_points.set(len(self._stale))
-        if marked:
-            logger.info("%d point(s) went stale", len(marked))
-            if self.listener is not None:
-                self.listener.staleness_changed(self._changes(marked, stale=True))
-
-    def _changes(self, iris: Sequence[str], *, stale: bool) -> list[StalenessChange]:
-        now = time.time()
-        return [StalenessChange(iri, *self._about(iri), stale=stale, at=now) for iri in iris]
-
-    def _about(self, iri: str) -> tuple[str, str | None, tuple[str, ...]]:
-        """A point's id, and its asset's id and labels (the IRI alone if it is unknown now)."""
-        row = self.table.rows.get(iri)
-        if row is None:
-            return iri, None, ()
-        return row.id, row.asset_id, row.asset_labels
 
     # ------------------------------------------------- giving up a connection
 
@@ -688,11 +614,7 @@ class IngestWorker:
     def _read_points(self, version: str) -> None:
         rows = read_points(self.reader)
         table = PointTable.of(rows)
-        for row in rows:
-            if row.received_at_ms is not None and row.iri not in self._last_received:
-                self._last_received[row.iri] = row.received_at_ms / 1000
-            if row.stale:
-                self._stale.add(row.iri)
+        self.reporter.points_read(rows, table.rows)
         self.table, self.version = table, version
         self._resubscribe(table.filters())
         logger.info(
