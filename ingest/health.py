@@ -4,9 +4,10 @@ messages have waited with none finished. :class:`IngestHealth` is what the worke
 (``IngestWorker.health()``): the server's ``/healthz`` and ``kgtwin ingest``'s metrics
 port answer with it, and the metrics expose its numbers.
 
-A pipeline is **stalled** when messages are pending and none has been finished for
-``stall_after`` seconds: Neo4j down, the broker refusing dead letters, a write that hangs.
-An idle worker (nothing pending) is never stalled.
+A pipeline is **stalled** when messages are pending, or were given back to the broker
+(dropped, to be delivered again), and none has been finished for ``stall_after`` seconds:
+Neo4j down, the broker refusing dead letters, a write that hangs. An idle worker (nothing
+pending, nothing given back since its last progress) is never stalled.
 """
 
 from __future__ import annotations
@@ -49,24 +50,30 @@ class Progress:
         self.clock = clock
         self._received = 0
         self._finished = 0
+        self._owing = False  # messages were given back since the last progress
         self._waiting_since = clock()
         self._progress_at = self._waiting_since
         self._problem: str | None = None
         self._lock = threading.Lock()
 
     def received(self) -> None:
-        if self._received == self._finished:  # nothing was pending: the wait starts now
+        if self._received == self._finished and not self._owing:  # the wait starts now
             self._waiting_since = self.clock()
         self._received += 1
 
     def finished(self, count: int, *, progress: bool = True) -> None:
         """``count`` messages finished: acknowledged (``progress``), or dropped for the
-        broker to deliver again (not progress)."""
+        broker to deliver again (not progress: they are still owed)."""
+        if not count:
+            return
         with self._lock:
             self._finished += count
-            if progress and count:
+            if progress:
                 self._progress_at = self.clock()
                 self._problem = None
+                self._owing = False
+            else:
+                self._owing = True
 
     def problem(self, text: str) -> None:
         """What holds ingestion up now (cleared by the next progress)."""
@@ -77,8 +84,8 @@ class Progress:
         return self._received - self._finished
 
     def waiting(self) -> float:
-        """Seconds pending messages have gone without any finished (0 if none pends)."""
-        if self.pending <= 0:
+        """Seconds pending (or owed) messages have gone without any finished (0 if none)."""
+        if self.pending <= 0 and not self._owing:
             return 0.0
         return max(0.0, self.clock() - max(self._waiting_since, self._progress_at))
 

@@ -85,7 +85,7 @@ def test_a_dead_letter_the_broker_refuses_keeps_its_original_with_the_broker(
     client_id = unique("refused")
     with (
         Subscriber(broker.address, "kgtwin/deadletter/#") as letters,
-        running_worker(site, broker.address, client_id=client_id) as running,
+        running_worker(site, broker.address, client_id=client_id, stall_after=2.0) as running,
         Publisher(broker.address) as publisher,
     ):
         for _ in range(300):
@@ -96,8 +96,10 @@ def test_a_dead_letter_the_broker_refuses_keeps_its_original_with_the_broker(
             30,
             lambda: "the worker never gave its connection up",
         )
+        wait_until(lambda: running.worker.health().stalled, 30, lambda: "never stalled")
         health = running.worker.health()
         assert "Not authorized (0x87)" in (health.problem or ""), health
+        assert not health.ok
         assert running.outcomes()["deadlettered"] == 0  # none taken: none acknowledged
         assert running.dropped() >= 301  # delivered, given back, delivered again
         assert letters.messages == []

@@ -56,3 +56,19 @@ def test_a_failed_worker_is_not_ok() -> None:
     health = Progress(10.0, Clock()).health(connected=False, failure="gave up: bug")
     assert (health.ok, health.failed, health.problem) == (False, True, "gave up: bug")
     assert health.as_json()["status"] == "failed"
+
+
+def test_messages_given_back_to_the_broker_are_still_owed() -> None:
+    """A worker that keeps giving its connection up (dead letters refused) drops what is
+    pending each time and gets it again: the wait goes on from the first message."""
+    clock = Clock()
+    progress = Progress(10.0, clock)
+    for _ in range(3):
+        progress.received()
+        clock.now += 5
+        progress.finished(1, progress=False)
+    health = progress.health(connected=True, failure=None)
+    assert (health.pending, health.stalled, health.seconds_without_progress) == (0, True, 15)
+    progress.received()
+    progress.finished(1)
+    assert progress.health(connected=True, failure=None).ok
