@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
@@ -118,7 +119,7 @@ class Units:
         with self._lock:
             return self._convert(source, target)
 
-    def _parsing(self, name: str) -> _Charged:
+    def _parsing(self, name: str) -> AbstractContextManager[None]:
         """Charges pint's time for ``name`` to the budget; raises ``Rejected`` (never
         cached: an exception) when the budget is spent."""
         if not self._budget.allows():
@@ -190,8 +191,12 @@ class Units:
                 f"{target.describe()}: they measure different quantity kinds{hint}",
             )
         ureg = self._pint()
+        # Conversions between units of the table are a bounded set, each computed once:
+        # only a unit pint made of a name sent (no QUDT name) is charged to the budget, so
+        # a flood of junk names never keeps "W" from converting to "kW".
+        charged = self._parsing(source.symbol) if source.qudt is None else nullcontext()
         try:
-            with self._parsing(source.symbol):
+            with charged:
                 src, dst = ureg.parse_units(source.pint), ureg.parse_units(target.pint)
                 offset = ureg.Quantity(Fraction(0), src).to(dst).magnitude
                 scale = ureg.Quantity(Fraction(1), src).to(dst).magnitude - offset

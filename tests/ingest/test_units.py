@@ -374,6 +374,20 @@ def test_distinct_unknown_units_cost_a_bounded_share_of_the_cpu() -> None:
     assert units.resolve("psi").symbol == "psi"  # not cached as unknown: resolved now
 
 
+def test_a_spent_budget_never_stops_units_of_the_table_from_converting() -> None:
+    """Found by the fault suite under load: once junk names had spent the budget, "W" (in
+    the table) could not be converted to a kW point, whose conversion pint computes once."""
+    clock = FakeClock()
+    units = Units(budget=ParseBudget(share=0.02, burst=0.05, clock=clock))
+    for n in range(20):
+        with pytest.raises(Rejected):
+            units.resolve(f"zork{n}")
+    with pytest.raises(Rejected, match="too many distinct"):
+        units.resolve("psi")  # spent
+    assert units.conversion("W", "KiloW")(1000.0) == 1.0
+    assert units.conversion("degF", "DEG_C")(212.0) == pytest.approx(100.0)
+
+
 def test_a_point_unit_outside_the_ontology_is_invalid_point(units: Units) -> None:
     with pytest.raises(InvalidPoint, match="J"):
         units.conversion("kWh", "J")
