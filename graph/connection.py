@@ -11,11 +11,40 @@ from contextlib import contextmanager
 
 import neo4j
 from neo4j import Driver, GraphDatabase
-from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import (
+    AuthError,
+    DriverError,
+    IncompleteCommit,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+)
 
-from graph.errors import GraphError, Neo4jUnavailable, QueryFailed, ReadTimedOut
+from graph.errors import (
+    CommitUnknown,
+    GraphError,
+    Neo4jUnavailable,
+    QueryFailed,
+    ReadTimedOut,
+    ValueRefused,
+)
 
 _TIMED_OUT = "Neo.ClientError.Transaction.TransactionTimedOut"  # ...ClientConfiguration too
+
+REFUSED_VALUE_CODES = frozenset(
+    {
+        "Neo.ClientError.Statement.TypeError",
+        "Neo.ClientError.Statement.ArgumentError",
+        "Neo.ClientError.Statement.ArithmeticError",
+        "Neo.ClientError.Schema.ConstraintValidationFailed",
+    }
+)
+"""Neo4j's answers that blame a value a statement was given rather than the statement
+(a constraint a value breaks included: one an operator added by hand, say)."""
+
+ENCODING_ERRORS = (OverflowError, UnicodeError, ValueError, TypeError)
+"""What the driver raises for a parameter it cannot encode (an int past 64 bits, a string
+with a lone surrogate, an unsupported type), before anything is sent."""
 
 
 def open_driver(uri: str, user: str, password: str | None) -> Driver:
@@ -37,6 +66,11 @@ def neo4j_errors(action: str) -> Iterator[None]:
     """Run driver calls, turning the driver's exceptions into ``GraphError``s naming ``action``."""
     try:
         yield
+    except IncompleteCommit as exc:
+        raise CommitUnknown(
+            f"{action}: the connection to Neo4j was lost while the commit was under way, so "
+            f"whether it was saved is unknown ({exc})"
+        ) from exc
     except AuthError as exc:
         raise GraphError(
             f"{action}: Neo4j refused the credentials ({exc.message}); "
@@ -49,11 +83,25 @@ def neo4j_errors(action: str) -> Iterator[None]:
             raise ReadTimedOut(
                 f"{action}: Neo4j stopped the statement at its transaction timeout"
             ) from exc
-        error = QueryFailed(f"{action}: Neo4j answered {exc.code}: {exc.message}")
+        message = f"{action}: Neo4j answered {exc.code}: {exc.message}"
+        if exc.code in REFUSED_VALUE_CODES:
+            raise ValueRefused(message) from exc
+        error = QueryFailed(message)
         error.retryable = exc.is_retryable()
         raise error from exc
     except DriverError as exc:
         raise GraphError(f"{action}: {exc}") from exc
+
+
+@contextmanager
+def encoding_errors(action: str) -> Iterator[None]:
+    """Run a driver call whose parameters may hold a value the driver cannot encode, turning
+    that into ``ValueRefused``. Only around the call that sends them: the same Python
+    exceptions raised by our own code elsewhere are bugs, not refused values."""
+    try:
+        yield
+    except ENCODING_ERRORS as exc:
+        raise ValueRefused(f"{action}: the Neo4j driver cannot send a value: {exc}") from exc
 
 
 def ping(driver: Driver, database: str | None = None) -> str:

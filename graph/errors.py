@@ -4,8 +4,10 @@
 
     GraphError
     ├── Neo4jUnavailable        the server cannot be reached (retryable)
+    │   └── CommitUnknown       a commit failed, and whether it was saved cannot be told
     ├── QueryFailed             the server refused or failed a statement
-    │   └── ReadTimedOut        a statement ran past its transaction timeout
+    │   ├── ReadTimedOut        a statement ran past its transaction timeout
+    │   └── ValueRefused        a value the driver or Neo4j cannot store (not retryable)
     ├── ModelConflict           a load would take over another model's nodes
     ├── NotFound                no twin node has the id or IRI asked for
     ├── InvalidRead             a read asked with arguments the graph cannot answer
@@ -34,12 +36,23 @@ class Neo4jUnavailable(GraphError):
     retryable = True
 
 
+class CommitUnknown(Neo4jUnavailable):
+    """A commit failed (the connection lost after it was sent, say) and whether the
+    transaction was saved cannot be told: it may or may not have been."""
+
+
 class QueryFailed(GraphError):
     """Neo4j answered with an error for a statement."""
 
 
 class ReadTimedOut(QueryFailed):
     """Neo4j stopped a statement that ran past the transaction timeout it was given."""
+
+
+class ValueRefused(QueryFailed):
+    """A value that cannot be stored: the driver could not encode it (an integer past 64
+    bits, a string with a lone surrogate, ...) or Neo4j refused its type. The statement
+    is fine; the same values will fail again, so it is never retryable."""
 
 
 class ModelConflict(GraphError):

@@ -3,10 +3,16 @@ writes (values, staleness), each as one batched statement.
 
 A point's live value is ``value``, ``observedAt`` (source time), ``receivedAt``,
 ``quality`` and ``stale`` on its node (its ``unit`` is the model's). Writes carry times as
-epoch milliseconds and store Neo4j datetimes. An observation lands only if it is newer
-than the one stored (``observedAt``), so late and out-of-order messages, and messages
-redelivered after a crash, never overwrite a newer value; this holds across several
-workers because Neo4j checks it inside the write.
+epoch milliseconds and store Neo4j datetimes. Which observation wins is decided by Neo4j
+inside the write, so it holds across several workers (docs/ingestion.md, "Which value
+wins"):
+
+- a newer ``observedAt`` wins; an older one never lands;
+- at an equal ``observedAt`` the message received later wins, unless it is one already
+  seen: the point keeps the keys (``observedKeys``, at most :data:`MAX_KEYS`) of the
+  messages seen at its current ``observedAt``, and a message whose key is among them is a
+  copy redelivered after a crash. A redelivered message (MQTT's DUP flag) with a key not
+  among them wins only while the list is not full (once full, keys may have been dropped).
 """
 
 from __future__ import annotations
@@ -18,8 +24,11 @@ from typing import Any, LiteralString
 import neo4j
 from neo4j import Driver
 
-from graph.connection import neo4j_errors
+from graph.connection import encoding_errors, neo4j_errors
 from graph.reader import Reader
+
+MAX_KEYS = 32
+"""Keys of messages kept per point at its current ``observedAt`` (module docstring)."""
 
 POINTS: LiteralString = """
 MATCH (p:Point:Twin) WHERE p.mqttTopic IS NOT NULL
@@ -32,12 +41,18 @@ RETURN collect([p.iri, p.id, p.mqttTopic, p.unit, p.datatype, p.minValue, p.maxV
 APPLY: LiteralString = """
 UNWIND range(0, size($iris) - 1) AS i
 MATCH (p:Twin {iri: $iris[i]})
-WITH p, i, datetime.fromepochmillis($observedAt[i]) AS observed
+WITH p, i, datetime.fromepochmillis($observedAt[i]) AS observed, $keys[i] AS keys
+WITH p, i, observed, keys, coalesce(p.observedKeys, []) AS seen,
+     coalesce(p.observedAt = observed, false) AS tie
 WHERE p.observedAt IS NULL OR p.observedAt < observed
-WITH p, i, observed, p.stale AS wasStale
+   OR (tie AND (size(keys) = 0 OR NOT last(keys) IN seen)
+       AND (NOT $redelivered[i] OR size(seen) < $maxKeys))
+WITH p, i, observed, keys, seen, tie, p.stale AS wasStale
 SET p.value = $values[i], p.observedAt = observed,
     p.receivedAt = datetime.fromepochmillis($receivedAt[i]), p.quality = $qualities[i],
-    p.stale = false
+    p.stale = false,
+    p.observedKeys = CASE WHEN tie THEN (seen + [k IN keys WHERE NOT k IN seen])[-$maxKeys..]
+                     ELSE keys[-$maxKeys..] END
 RETURN collect(i) AS applied, collect(CASE WHEN wasStale THEN i END) AS fresh
 """
 
@@ -71,13 +86,21 @@ class PointRow:
 
 @dataclass(frozen=True, slots=True)
 class LiveValue:
-    """One observation to write: times in epoch milliseconds."""
+    """One observation to write: times in epoch milliseconds.
+
+    ``keys`` name the messages that carried an observation of the point at
+    ``observed_at_ms`` in this write, in the order they were received, the one this value
+    comes from last (none: the value wins every tie); ``redelivered`` is whether that
+    message had been delivered before (MQTT's DUP flag).
+    """
 
     iri: str
     value: bool | int | float | str
     observed_at_ms: int
     received_at_ms: int
     quality: str
+    keys: tuple[str, ...] = ()
+    redelivered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +151,9 @@ def read_points(reader: Reader) -> list[PointRow]:
 def write_live_values(
     driver: Driver, values: Sequence[LiveValue], database: str | None = None
 ) -> Applied:
-    """Write ``values`` (at most one per point) in one transaction; older ones than what
-    is stored are skipped. Raises ``GraphError`` (``retryable`` when worth retrying)."""
+    """Write ``values`` (at most one per point) in one transaction; those that lose to what
+    is stored (module docstring) are skipped. Raises ``GraphError`` (``retryable`` when
+    worth retrying), and ``ValueRefused`` when a value cannot be stored (nothing is then)."""
     # one list per field, not a map per value: half the driver's encoding work, and rows
     # are named in the answer by their number
     columns = {
@@ -138,6 +162,9 @@ def write_live_values(
         "observedAt": [v.observed_at_ms for v in values],
         "receivedAt": [v.received_at_ms for v in values],
         "qualities": [v.quality for v in values],
+        "keys": [list(v.keys) for v in values],
+        "redelivered": [v.redelivered for v in values],
+        "maxKeys": MAX_KEYS,
     }
     (record,) = _write(driver, APPLY, "writing live values", database, **columns)
     return Applied(
@@ -168,7 +195,9 @@ def _write(
         driver.session(database=database, default_access_mode=neo4j.WRITE_ACCESS) as session,
         session.begin_transaction() as tx,
     ):
-        rows = [record.data() for record in tx.run(query, params)]
+        with encoding_errors(action):  # the driver encodes the parameters here
+            result = tx.run(query, params)
+        rows = [record.data() for record in result]
         tx.commit()
         return rows
 

@@ -7,6 +7,20 @@ files is removed from the graph, other models' nodes are never touched, and a lo
 fails half-way leaves the graph as it was. Live-state properties written by ingestion (any
 key not listed in a node's ``modelKeys``) survive a reload.
 
+Loads of one model are serialized: the transaction first takes a write lock on the
+model's ``(:Model {name})`` node (created then if need be), so a second load of the same
+model waits for the first to commit and then reads what it wrote. Every relationship
+between two nodes of the model is the model's: one the files do not name is removed, and
+one present twice, or made by hand without the model's ``model`` property, is put back as
+one (``rels_repaired``), so a load of unchanged files still repairs such a graph.
+
+If the commit fails (the connection lost, or Neo4j answering "database unavailable" as it
+stops: both seen to happen to commits that were saved), the sync reads the ``loadId`` it
+wrote on the ``Model`` node, once Neo4j answers again within :data:`CONFIRM_SECONDS`, to
+tell whether the load was saved; otherwise it raises ``CommitUnknown``. A failure before
+the commit is retried for up to :data:`RETRY_SECONDS`, as the driver's managed
+transactions would.
+
 How it stays fast at a few hundred thousand nodes and relationships:
 
 * The graph's side comes back aggregated: one row holding every node's IRI and element
@@ -26,7 +40,10 @@ How it stays fast at a few hundred thousand nodes and relationships:
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -35,11 +52,13 @@ from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any, LiteralString
 
-from neo4j import Driver, ManagedTransaction, Result
+from neo4j import Driver, Result, Transaction
 
 from graph.connection import neo4j_errors
-from graph.errors import ModelConflict
+from graph.errors import CommitUnknown, GraphError, ModelConflict
 from graph.records import NodeRecord, PropertyGraph
+
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
@@ -78,10 +97,13 @@ def _scope(label: LiteralString) -> Scope:
         read_nodes="MATCH (n:" + label + " {model: $model}) USING INDEX n:" + label + "(model) "
         "RETURN collect([n.iri, elementId(n)]) AS nodes",
         # Two collects over the same rows stay aligned as long as neither skips a null.
+        # Every relationship out of a node of the model to another one (or marked as the
+        # model's), with whether it is marked so: copies made by hand are not.
         read_rels="MATCH (a:" + label + " {model: $model})-[x]->(b:" + label + ") "
-        "USING INDEX a:" + label + "(model) WHERE x.model = $model "
+        "USING INDEX a:" + label + "(model) WHERE x.model = $model OR b.model = $model "
         "RETURN type(x) AS type, collect(coalesce(a.iri, '')) AS sources, "
-        "collect(coalesce(b.iri, '')) AS targets",
+        "collect(coalesce(b.iri, '')) AS targets, "
+        "collect(coalesce(x.model = $model, false)) AS owned",
         find_foreign="UNWIND $iris AS iri MATCH (n:" + label + " {iri: iri}) "
         "USING INDEX n:" + label + "(iri) WHERE n.model <> $model "
         "RETURN n.iri AS iri, n.model AS model LIMIT 10",
@@ -110,19 +132,27 @@ def _scope(label: LiteralString) -> Scope:
         "CREATE (a)-[:$($type) {model: $model}]->(b)",
         delete_rels="UNWIND range(0, size($sources) - 1) AS i MATCH " + pair + " "
         "USING INDEX a:" + label + "(iri) USING INDEX b:" + label + "(iri) "
-        "WHERE x.model = $model DELETE x",
+        "WHERE x.model = $model OR b.model = $model DELETE x",
     )
 
 
 TWINS = _scope("Twin")
 ONTOLOGY = _scope("OntologyTerm")
 
+# A write lock on the model's node, held until the transaction ends: setting and removing
+# a property changes nothing, and a second load of the model waits here.
+LOCK_MODEL: LiteralString = "MERGE (m:Model {name: $name}) SET m.locked = true REMOVE m.locked"
 READ_MODEL: LiteralString = "MATCH (m:Model {name: $name}) RETURN m.digest AS digest"
 WRITE_MODEL: LiteralString = """
 MERGE (m:Model {name: $name})
 SET m.digest = $digest, m.files = $files, m.loadedAt = datetime($loadedAt),
-    m.nodes = $nodes, m.relationships = $relationships
+    m.nodes = $nodes, m.relationships = $relationships, m.loadId = $loadId
 """
+READ_LOAD_ID: LiteralString = "MATCH (m:Model {name: $name}) RETURN m.loadId AS loadId"
+
+WAIT_NOTICE = 2.0  # seconds a load waits for the model's lock before it says it waits
+CONFIRM_SECONDS = 10.0  # seconds to wait for Neo4j to tell whether a lost commit was saved
+RETRY_SECONDS = 30.0  # a load failing before its commit (Neo4j away, a deadlock) is tried again
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +166,7 @@ class SyncSummary:
     rels_removed: int
     rels_unchanged: int
     seconds: float
+    rels_repaired: int = 0  # present twice, or made by hand: now once, the model's
 
     @property
     def changed(self) -> bool:
@@ -146,6 +177,7 @@ class SyncSummary:
                 self.nodes_removed,
                 self.rels_created,
                 self.rels_removed,
+                self.rels_repaired,
             )
         )
 
@@ -189,16 +221,23 @@ def sync_model(
     database: str | None = None,
     progress: Progress | None = None,
     batch_size: int = 10_000,
+    waiting: Callable[[], None] | None = None,
 ) -> SyncSummary:
     """Make the graph hold exactly ``desired`` for ``model``; returns what changed.
 
     Needs the schema of :func:`graph.schema.ensure_schema`: the statements name its indexes.
+    ``waiting`` is called when another load of the model has kept this one waiting for
+    :data:`WAIT_NOTICE` seconds. Raises ``CommitUnknown`` if whether the load was saved
+    cannot be told (module docstring).
     """
     started = time.perf_counter()
     shapes = _shapes(desired.nodes.values(), scope.key_label)
     wanted_rels = _wanted_rels(desired)
+    load_id = uuid.uuid4().hex
 
-    def work(tx: ManagedTransaction) -> SyncSummary:
+    def work(tx: Transaction) -> tuple[SyncSummary, bool]:
+        """What the sync writes, and whether it writes anything at all."""
+        _lock(tx, model, waiting)
         batches = _Batches(tx, model, batch_size, progress)
         (current,) = tx.run(scope.read_nodes, model=model).single(strict=True)
         eids: dict[str, str] = {}  # element id of every node of the model, by IRI
@@ -208,19 +247,19 @@ def sync_model(
                 eids[iri] = eid
             else:
                 stale_nodes.append(eid)
-        have_rels: set[Rel] = set()
-        for record in tx.run(scope.read_rels, model=model):
-            sources, targets = record["sources"], record["targets"]
-            kinds = repeat(record["type"], len(sources))
-            have_rels.update(zip(sources, kinds, targets, strict=True))
+        have_rels, broken = _read_rels(tx, scope, model)
         new = [iri for iri in desired.nodes if iri not in eids]
         if new:
             _refuse_foreign(tx, scope, model, new)
         stale_rels = have_rels - wanted_rels
+        repaired = broken & wanted_rels  # deleted, every copy, and made again once
         new_rels = wanted_rels - have_rels
 
         batches.run(
-            "removing relationships", scope.delete_rels, _rel_groups(stale_rels, str), _ENDS
+            "removing relationships",
+            scope.delete_rels,
+            _rel_groups(stale_rels | repaired, str),
+            _ENDS,
         )
         batches.run("removing nodes", scope.delete_nodes, [({}, stale_nodes)])
         kept: list[Group] = []  # rows [element id, value, ...]
@@ -235,7 +274,10 @@ def sync_model(
         for pairs in batches.run("creating nodes", scope.create_nodes, created):
             eids.update(pairs)
         batches.run(
-            "creating relationships", scope.create_rels, _rel_groups(new_rels, eids.get), _ENDS
+            "creating relationships",
+            scope.create_rels,
+            _rel_groups(new_rels | repaired, eids.get),
+            _ENDS,
         )
 
         summary = SyncSummary(
@@ -246,11 +288,13 @@ def sync_model(
             nodes_unchanged=len(desired.nodes) - len(new) - updated,
             rels_created=len(new_rels),
             rels_removed=len(stale_rels),
-            rels_unchanged=len(wanted_rels) - len(new_rels),
+            rels_unchanged=len(wanted_rels) - len(new_rels) - len(repaired),
             seconds=0.0,
+            rels_repaired=len(repaired),
         )
         previous = tx.run(READ_MODEL, name=model).single()
-        if summary.changed or previous is None or previous["digest"] != digest:
+        writes = summary.changed or previous is None or previous["digest"] != digest
+        if writes:
             tx.run(
                 WRITE_MODEL,
                 name=model,
@@ -259,12 +303,115 @@ def sync_model(
                 loadedAt=datetime.now(UTC).isoformat(),
                 nodes=len(desired.nodes),
                 relationships=len(desired.rels),
+                loadId=load_id,
             ).consume()
-        return summary
+        return summary, writes
 
-    with neo4j_errors(f"loading model {model!r}"), driver.session(database=database) as session:
-        summary = session.execute_write(work)
-    return replace(summary, seconds=time.perf_counter() - started)
+    action = f"loading model {model!r}"
+    delay, deadline = 1.0, time.monotonic() + RETRY_SECONDS
+    while True:
+        try:
+            summary = _run_once(driver, database, action, work, model, load_id)
+        except GraphError as exc:
+            # retried only when it failed before the commit (nothing saved); a commit whose
+            # outcome is unknown is never taken for one that failed
+            unknown = isinstance(exc, CommitUnknown)
+            if unknown or not exc.retryable or time.monotonic() + delay > deadline:
+                raise
+            logger.warning("%s failed, trying again in %.0f s: %s", action, delay, exc)
+            time.sleep(delay)
+            delay *= 2
+            continue
+        return replace(summary, seconds=time.perf_counter() - started)
+
+
+def _run_once(
+    driver: Driver,
+    database: str | None,
+    action: str,
+    work: Callable[[Transaction], tuple[SyncSummary, bool]],
+    model: str,
+    load_id: str,
+) -> SyncSummary:
+    """One transaction of ``work``, committed. Explicit rather than the driver's managed
+    transactions, which retry a failed commit as if nothing had been saved: a commit that
+    fails (the connection lost, or Neo4j answering "unavailable" as it stops) may well
+    have been saved, so it is told by reading the model's ``loadId`` back instead."""
+    done: list[tuple[SyncSummary, bool]] = []
+    try:
+        with (
+            neo4j_errors(action),
+            driver.session(database=database) as session,
+            session.begin_transaction() as tx,
+        ):
+            done.append(work(tx))
+            tx.commit()
+    except GraphError as exc:
+        if not done:
+            raise  # failed before the commit: rolled back
+        summary, writes = done[0]
+        if not writes:  # the graph held the model already, whatever became of the commit
+            return summary
+        logger.warning("%s: the commit failed (%s); reading whether it was saved", action, exc)
+        if not _saved(driver, model, load_id, database, action):
+            raise GraphError(
+                f"{action}: the commit failed ({exc}), and the model was not saved; load it again"
+            ) from exc
+        return summary
+    return done[0][0]
+
+
+def _lock(tx: Transaction, model: str, waiting: Callable[[], None] | None) -> None:
+    """Take the model's lock, calling ``waiting`` if another load keeps it a while."""
+    notice = threading.Timer(WAIT_NOTICE, waiting) if waiting is not None else None
+    if notice is not None:
+        notice.start()
+    try:
+        tx.run(LOCK_MODEL, name=model).consume()
+    finally:
+        if notice is not None:
+            notice.cancel()
+
+
+def _read_rels(tx: Transaction, scope: Scope, model: str) -> tuple[set[Rel], set[Rel]]:
+    """The model's relationships, and those of them present more than once or not marked
+    as the model's (made by hand)."""
+    have: set[Rel] = set()
+    broken: set[Rel] = set()
+    for record in tx.run(scope.read_rels, model=model):
+        sources, targets, owned = record["sources"], record["targets"], record["owned"]
+        rels = list(zip(sources, repeat(record["type"], len(sources)), targets, strict=True))
+        before = len(have)
+        have.update(rels)
+        if len(have) - before == len(rels) and all(owned):
+            continue  # the usual case, decided without a loop in Python
+        seen: set[Rel] = set()
+        for rel, mine in zip(rels, owned, strict=True):
+            if rel in seen or not mine:
+                broken.add(rel)
+            seen.add(rel)
+    return have, broken
+
+
+def _saved(driver: Driver, model: str, load_id: str, database: str | None, action: str) -> bool:
+    """Whether the load ``load_id`` of ``model`` was saved, once Neo4j answers; raises
+    ``CommitUnknown`` (and nothing else) if it cannot be read within
+    :data:`CONFIRM_SECONDS`."""
+    deadline = time.monotonic() + CONFIRM_SECONDS
+    while True:
+        try:
+            with neo4j_errors(action), driver.session(database=database) as session:
+                record = session.run(READ_LOAD_ID, name=model).single()
+            return record is not None and record["loadId"] == load_id
+        except GraphError as exc:  # unreachable, stopping, starting: it cannot tell yet
+            if time.monotonic() >= deadline:
+                raise CommitUnknown(
+                    f"{action}: the commit failed and Neo4j has not answered since "
+                    f"({CONFIRM_SECONDS:g} s; last: {exc}): whether model {model!r} was saved "
+                    "is unknown. Once Neo4j is back, load it again: a load that finds it "
+                    "saved changes nothing"
+                ) from exc
+            time.sleep(1.0)
 
 
 class _Batches:
@@ -276,7 +423,7 @@ class _Batches:
     """
 
     def __init__(
-        self, tx: ManagedTransaction, model: str, batch_size: int, progress: Progress | None
+        self, tx: Transaction, model: str, batch_size: int, progress: Progress | None
     ) -> None:
         self.tx = tx
         self.model = model
@@ -363,7 +510,7 @@ def _rel_groups(rels: set[Rel], end: Callable[[str], str | None]) -> list[Group]
     ]
 
 
-def _refuse_foreign(tx: ManagedTransaction, scope: Scope, model: str, iris: list[str]) -> None:
+def _refuse_foreign(tx: Transaction, scope: Scope, model: str, iris: list[str]) -> None:
     foreign = tx.run(scope.find_foreign, iris=iris, model=model).data()
     if foreign:
         owned = ", ".join(f"{f['iri']} (model {f['model']!r})" for f in foreign)

@@ -58,6 +58,7 @@ _PAHO_METHODS = (
     "_send_puback",
     "_packet_queue",
     "_loop_rc_handle",
+    "_reset_sockets",
 )
 _PAHO_ATTRIBUTES = (
     "_sock",
@@ -71,6 +72,7 @@ _PAHO_ATTRIBUTES = (
     "_on_log",
     "_on_message",
     "_userdata",
+    "_thread",
     "suppress_exceptions",
 )
 
@@ -165,6 +167,18 @@ class IngestClient(mqtt.Client):
             )
         self._empty_properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         self._filtered = False  # whether message_callback_add was ever used
+
+    def loop_start(self) -> MQTTErrorCode:
+        """paho's; first closing the socket pair an earlier :meth:`loop_stop` left open
+        (paho would overwrite it, and leak two sockets per restart of the loop)."""
+        if self._thread is None:
+            self._reset_sockets(sockpair_only=True)
+        return super().loop_start()
+
+    def loop_running(self) -> bool:
+        """Whether the network thread of :meth:`loop_start` is alive."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
     def message_callback_add(self, sub: str, callback: Any) -> None:
         """paho's; from then on, messages go through paho's topic matching."""

@@ -26,6 +26,9 @@ class Reason(StrEnum):
     WRONG_DATATYPE = "wrong_datatype"
     OUT_OF_RANGE = "out_of_range"
     FUTURE_TIMESTAMP = "future_timestamp"
+    TOO_LARGE = "too_large"  # a payload or a string past its size limit
+    UNSTORABLE = "unstorable"  # passed every check, and still refused by the write
+    INTERNAL_ERROR = "internal_error"  # kgtwin failed on it (a bug, logged with a traceback)
 
 
 class IngestError(Exception):

@@ -1,9 +1,11 @@
 """What ingestion counts, as Prometheus metrics on a registry it is given (the server's
 when ingestion runs inside ``kgtwin serve``, its own for ``kgtwin ingest``).
 
-Every message received ends in exactly one outcome: ``applied`` (its value was written),
-``outdated`` (older than the value stored or superseded in its batch: by design not
-written), ``deadlettered`` (by reason) or ``ignored`` (a dead letter read back).
+Every delivery of a message ends in exactly one outcome: ``applied`` (its value was
+written), ``outdated`` (older than the value stored, superseded in its batch, or a copy of
+one already applied: by design not written), ``deadlettered`` (by reason), ``ignored`` (a
+dead letter read back), or ``dropped`` (its connection was given up before it was
+acknowledged: the broker delivers it again, and that delivery gets an outcome of its own).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class IngestMetrics:
         )
         self.outcomes = Counter(
             "kgtwin_ingest_messages",
-            "Messages by outcome: applied, outdated, deadlettered or ignored.",
+            "Deliveries by outcome: applied, outdated, deadlettered, ignored or dropped.",
             ["outcome"],
             registry=registry,
         )
@@ -77,6 +79,34 @@ class IngestMetrics:
         self.connected = Gauge(
             "kgtwin_ingest_connected",
             "1 while the worker is connected to the MQTT broker.",
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "kgtwin_ingest_pending",
+            "Messages received and not yet acknowledged (or dropped).",
+            registry=registry,
+        )
+        self.queued_bytes = Gauge(
+            "kgtwin_ingest_queued_bytes",
+            "Bytes held for messages received and not yet acknowledged (max_queued_bytes).",
+            registry=registry,
+        )
+        self.stalled = Gauge(
+            "kgtwin_ingest_stalled",
+            "1 while messages are pending and none was finished for stall_after seconds.",
+            registry=registry,
+        )
+        self.pipeline_errors = Counter(
+            "kgtwin_ingest_pipeline_errors",
+            "Unexpected errors (bugs) in the worker, by thread; each is logged with a traceback.",
+            ["thread"],
+            registry=registry,
+        )
+        self.restarts = Counter(
+            "kgtwin_ingest_restarts",
+            "MQTT connections the worker gave up so that the broker delivers again what was not "
+            "acknowledged, by reason: dead_letters (not taken by the broker) or pipeline_error.",
+            ["reason"],
             registry=registry,
         )
 

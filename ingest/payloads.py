@@ -20,6 +20,10 @@ are rejected as ``future_timestamp`` by :func:`ingest.readings.check`).
 
 Quality: ``good``, ``uncertain`` or ``bad``, in any case; ``good`` when absent.
 
+A JSON object (or SenML record) that names a key twice is refused: which of the two a
+reader takes differs between JSON parsers, and a second ``ts`` would escape the checks of
+the first.
+
 Surrounding whitespace and a UTF-8 byte-order mark are ignored. Anything else that does not
 decode raises ``Rejected(unparseable)`` naming exactly what was wrong.
 """
@@ -67,7 +71,7 @@ def decode(payload: bytes, *, now: float) -> list[RawReading]:
         doc, end = _DECODER.raw_decode(text)
     except RecursionError:
         unparseable("payload JSON is nested too deeply")
-    except _NonFinite as exc:
+    except (_NonFinite, _DuplicateKey) as exc:
         unparseable(f"payload has {exc}")
     except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
         detail = exc if isinstance(exc, json.JSONDecodeError) else "a number is too long"
@@ -156,7 +160,23 @@ def _no_constant(name: str) -> NoReturn:
     raise _NonFinite(f"{name}, which is not a finite number (and not valid JSON)")
 
 
+class _DuplicateKey(ValueError):
+    """A JSON object names one key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    doc = dict(pairs)
+    if len(doc) == len(pairs):
+        return doc
+    seen: set[str] = set()
+    for key, _value in pairs:
+        if key in seen:
+            raise _DuplicateKey(f"a JSON object with the key {clip(key)!r} twice; give each once")
+        seen.add(key)
+    raise AssertionError("unreachable: fewer keys than pairs means one repeats")
+
+
 _QUALITIES: Final = {q.value: q for q in Quality}
 
-_DECODER: Final = json.JSONDecoder(parse_constant=_no_constant)
+_DECODER: Final = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_unique_keys)
 """Built once: ``json.loads`` with any keyword builds a new decoder per call (2x slower)."""

@@ -16,8 +16,10 @@ physical unit is not a state or a label.
 
 Range: after conversion, ``min_value <= value <= max_value`` (both optional, inclusive).
 Time: ``observed_at`` is the message's time, else ``received_at``; more than
-``max_future`` seconds after ``received_at`` is ``future_timestamp``. Checks run in that
-order (datatype and unit, range, time): a message gets the first reason that applies.
+``max_future`` seconds after ``received_at`` is ``future_timestamp``; a time the stores
+cannot hold (before 1970, see :mod:`ingest.storable`) is ``out_of_range``. A string must
+be valid Unicode and at most :data:`ingest.storable.MAX_STRING_BYTES` long. Checks run in
+that order (datatype and unit, range, time): a message gets the first reason that applies.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Final
 
 from ingest.errors import InvalidPoint, Reason, Rejected
 from ingest.raw import PayloadFormat, Quality, RawReading, Value, clip, json_type
+from ingest.storable import check_text, check_time
 from ingest.unit_table import QuantityKind
 from ingest.units import Units, point_unit_of
 
@@ -126,6 +129,7 @@ def check(
             f"timestamp {_when(observed_at)} is {ahead:.6g} s after the message was received "
             f"({_when(received_at)}); at most {max_future:g} s ahead is allowed",
         )
+    check_time(observed_at, "timestamp")
     return Observation(
         point_iri=spec.iri,
         value=value,
@@ -139,9 +143,9 @@ def check(
 def _string(raw: RawReading, spec: PointSpec, units: Units) -> str:
     _check_plain_unit(raw, spec, units)
     if raw.text is not None:
-        return raw.text
+        return check_text(raw.text, "the string")
     if isinstance(raw.value, str):
-        return raw.value
+        return check_text(raw.value, "the string")
     raise _wrong(spec, "a string", json_type(raw.value))
 
 

@@ -84,6 +84,15 @@ def topic_filter(topic: str) -> str:
     return f"{first}/#"
 
 
+def valid_topic(topic: str) -> bool:
+    """Whether ``topic`` is an MQTT topic name (what a PUBLISH may carry, MQTT 5 4.7)."""
+    try:
+        size = len(topic.encode("utf-8"))
+    except UnicodeEncodeError:
+        return False
+    return 0 < size <= 65_535 and not any(c in topic for c in "+#\0")
+
+
 def is_dead_letter(topic: str) -> bool:
     return topic.startswith(DEAD_LETTER_PREFIX)
 
@@ -91,6 +100,11 @@ def is_dead_letter(topic: str) -> bool:
 def _spec(row: PointRow) -> PointSpec:
     if row.unit is None or row.datatype is None or row.expected_interval is None:
         raise ValueError("it has no unit, datatype or expected interval")
+    if not valid_topic(row.topic):
+        raise ValueError(
+            f"its MQTT topic {row.topic[:80]!r} is not one a message can be published to "
+            "(empty, longer than 65,535 bytes, or with a wildcard + or #, or a NUL)"
+        )
     return PointSpec(
         iri=row.iri,
         id=row.id,

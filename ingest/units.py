@@ -14,19 +14,20 @@ sender must name it by a QUDT name or symbol.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Final, TypeVar
+from typing import Final
 
 import pint
 
 from ingest.errors import InvalidPoint, Reason, Rejected
 from ingest.unit_table import POINT_UNITS, UNITS, Unit, lookup
-
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 
 _MAX_NAME = 64
 """Longer unit names are refused outright (no unit is spelled that long)."""
@@ -66,30 +67,31 @@ class _Failure:
 class Units:
     """Resolves unit names and converts between units, caching both.
 
-    Thread-safe: look-ups are plain dictionary reads; a miss computes under a lock. Each
-    cache holds at most ``max_cached`` entries and is emptied when full, so a stream of
-    made-up unit names cannot grow memory without bound.
+    Thread-safe: a miss computes under a lock. Bounded in memory and in time, so that a
+    stream of made-up unit names costs little (each arrives on the MQTT network thread):
+
+    - each cache (names, conversions) keeps the ``max_cached`` most recently used entries
+      (an LRU: a flood of junk names does not evict the names in use), failures included;
+    - the time pint may spend parsing is bounded by ``budget`` (a :class:`ParseBudget`).
+      A name that would need pint once the budget is spent is rejected (``unknown_unit``,
+      saying why) without being cached, so it resolves when it arrives again later.
+      Names in the table of :mod:`ingest.unit_table`, and cached ones, need no budget.
     """
 
-    def __init__(self, *, max_cached: int = 4096) -> None:
-        self._max_cached = max_cached
+    def __init__(self, *, max_cached: int = 4096, budget: ParseBudget | None = None) -> None:
         self._lock = threading.Lock()
+        self._budget = budget if budget is not None else ParseBudget()
         self._registry: pint.UnitRegistry[Fraction] | None = None
         self._table: list[tuple[Unit, pint.Unit]] = []
-        self._units: dict[tuple[str, bool], Unit | _Failure] = {}
-        self._conversions: dict[tuple[str, str, bool], Conversion | _Failure] = {}
+        self._units = functools.lru_cache(max_cached)(self._resolve_locked)
+        self._conversions = functools.lru_cache(max_cached)(self._convert_locked)
 
     def resolve(self, name: str, *, senml: bool = False) -> Unit:
         """The unit ``name`` stands for; ``senml`` when it comes from a SenML pack (where
         "%" is a ratio, as RFC 8428 defines it). Raises ``Rejected(unknown_unit)``."""
         if len(name) > _MAX_NAME:  # refused before the cache, which keeps its keys
             raise Rejected(Reason.UNKNOWN_UNIT, f"{name[:_MAX_NAME]!r}… is not a unit")
-        key = (name, senml)
-        found = self._units.get(key)
-        if found is None:
-            with self._lock:
-                found = self._resolve(name, senml)
-                _remember(self._units, key, found, self._max_cached)
+        found = self._units(name, senml)
         if isinstance(found, _Failure):
             raise Rejected(found.reason, found.message)
         return found
@@ -103,17 +105,32 @@ class Units:
         """
         if name is None:
             return IDENTITY
-        key = (name, point_unit, senml)
-        found = self._conversions.get(key)
-        if found is None:
-            target = point_unit_of(point_unit)
-            source = self.resolve(name, senml=senml)
-            with self._lock:
-                found = self._convert(source, target)
-                _remember(self._conversions, key, found, self._max_cached)
+        target = point_unit_of(point_unit)
+        found = self._conversions(self.resolve(name, senml=senml), target)
         if isinstance(found, _Failure):
             raise Rejected(found.reason, found.message)
         return found
+
+    def _resolve_locked(self, name: str, senml: bool) -> Unit | _Failure:
+        with self._lock:
+            return self._resolve(name, senml)
+
+    def _convert_locked(self, source: Unit, target: Unit) -> Conversion | _Failure:
+        with self._lock:
+            return self._convert(source, target)
+
+    def _parsing(self, name: str) -> AbstractContextManager[None]:
+        """Charges pint's time for ``name`` to the budget; raises ``Rejected`` (never
+        cached: an exception) when the budget is spent."""
+        if not self._budget.allows():
+            raise Rejected(
+                Reason.UNKNOWN_UNIT,
+                f"{name!r} is not a unit kgtwin has looked up yet, and too many distinct unit "
+                f"names arrived lately to look it up now (at most "
+                f"{self._budget.share:.0%} of a CPU goes to parsing them); it is looked up "
+                "when it arrives again later",
+            )
+        return _Charged(self._budget)
 
     def _pint(self) -> pint.UnitRegistry[Fraction]:
         """pint's registry, built on first use (it takes a few hundred milliseconds)."""
@@ -137,7 +154,10 @@ class Units:
             return unknown
         ureg = self._pint()
         try:
-            parsed = ureg.parse_units(name)
+            with self._parsing(name):
+                parsed = ureg.parse_units(name)
+        except Rejected:
+            raise  # the budget is spent: not cached
         # pint's parser raises a wide, undocumented range of exceptions on odd input
         # (UndefinedUnitError, ValueError, ZeroDivisionError, TokenError...): every one of
         # them means "not a unit", which is what this boundary reports.
@@ -171,10 +191,15 @@ class Units:
                 f"{target.describe()}: they measure different quantity kinds{hint}",
             )
         ureg = self._pint()
-        src, dst = ureg.parse_units(source.pint), ureg.parse_units(target.pint)
+        # Conversions between units of the table are a bounded set, each computed once:
+        # only a unit pint made of a name sent (no QUDT name) is charged to the budget, so
+        # a flood of junk names never keeps "W" from converting to "kW".
+        charged = self._parsing(source.symbol) if source.qudt is None else nullcontext()
         try:
-            offset = ureg.Quantity(Fraction(0), src).to(dst).magnitude
-            scale = ureg.Quantity(Fraction(1), src).to(dst).magnitude - offset
+            with charged:
+                src, dst = ureg.parse_units(source.pint), ureg.parse_units(target.pint)
+                offset = ureg.Quantity(Fraction(0), src).to(dst).magnitude
+                scale = ureg.Quantity(Fraction(1), src).to(dst).magnitude - offset
             return Conversion(float(scale), float(offset))
         except pint.errors.PintError as exc:  # e.g. delta_degC -> degC
             problem = str(exc)
@@ -204,7 +229,45 @@ def point_unit_of(name: str) -> Unit:
     return unit
 
 
-def _remember(cache: dict[_K, _V], key: _K, value: _V, limit: int) -> None:
-    if len(cache) >= limit:
-        cache.clear()
-    cache[key] = value
+class ParseBudget:
+    """How much time pint may spend: a token bucket of CPU seconds, refilled at ``share``
+    seconds per second (2% of a core by default) up to ``burst`` seconds. ``clock`` is
+    ``time.perf_counter``; tests give their own. Thread-safe through :class:`Units`'s lock."""
+
+    def __init__(
+        self,
+        share: float = 0.02,
+        burst: float = 0.25,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.share = share
+        self.burst = burst
+        self.clock = clock
+        self._tokens = burst
+        self._at = clock()
+
+    def allows(self) -> bool:
+        """Whether there is time left to spend now."""
+        now = self.clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.share)
+        self._at = now
+        return self._tokens > 0
+
+    def spend(self, seconds: float) -> None:
+        self._tokens -= seconds
+
+
+class _Charged:
+    """A block whose duration is spent from a :class:`ParseBudget`."""
+
+    __slots__ = ("_budget", "_started")
+
+    def __init__(self, budget: ParseBudget) -> None:
+        self._budget = budget
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = self._budget.clock()
+
+    def __exit__(self, *_: object) -> None:
+        self._budget.spend(self._budget.clock() - self._started)

@@ -1,31 +1,35 @@
-"""The ingestion worker: MQTT messages in, live values on point nodes out, nothing lost.
+"""The ingestion worker: MQTT messages in, live values on point nodes out, nothing lost,
+and no message able to stop it. How it works, and why: docs/ingestion.md.
 
-Three threads. The network thread of the paho client (:class:`ingest.client.IngestClient`,
-paho with a cheaper receive path) runs :meth:`IngestWorker._on_message`, which only
-decodes and checks the message (:func:`ingest.messages.observations`, pure) and puts it on
-a bounded queue. The writer thread takes what arrived within ``flush_interval`` of the
-first queued message (up to ``max_batch`` messages), keeps the newest observation per
-point and writes them in one ``UNWIND`` transaction. The finisher thread then publishes
-the batch's dead letters (QoS 1, waiting for the broker's acknowledgement), acknowledges
-every message of the batch to the broker, in arrival order and in one write (paho's manual
-acknowledgement, batched by :meth:`ingest.client.IngestClient.ack_many`), and reports it
-(metrics, listeners), while the writer already collects and writes the next batch: Neo4j
-is not left idle meanwhile. Batches are finished in the order they were written.
+Three threads. The network thread of the paho client (:class:`ingest.client.IngestClient`)
+runs :meth:`IngestWorker._on_message`, which only decodes and checks the message
+(:func:`ingest.receiving.receive`, which never raises for what a message holds) and queues
+it, once the bytes it holds fit the queued-bytes limit (:class:`ingest.budget.ByteBudget`).
+The writer thread takes what arrived within ``flush_interval`` and writes the newest
+observation per point in one transaction (:func:`ingest.writes.write_isolating`: a value
+the write refuses is split out and dead-lettered, the rest applied). The finisher thread
+reports each write (listeners, staleness), then, batch after batch in order, publishes the
+batch's dead letters on a connection of their own (:class:`ingest.deadletters.
+DeadLetterPublisher`, which checks each PUBACK's reason code) and acknowledges the batch.
 
-So a message is acknowledged only once it is applied or dead-lettered. The session is
-persistent (MQTT 5, ``clean_start`` false, a long session expiry) under a fixed client id:
-if Neo4j goes away the batch is retried with backoff and nothing is acknowledged; if the
-broker restarts paho reconnects and the worker subscribes again; if the worker is killed,
-the broker redelivers what was not acknowledged. A redelivered message that was already
-written changes nothing (an observation lands only if newer than the stored one). The
-broker's in-flight window (MQTT 5 receive maximum) bounds what is unacknowledged, and the
-queue is bounded too: when it is full the network thread waits, and the broker holds the
-rest.
+**Connections.** Each MQTT connection gets a number; a message is acknowledged only on the
+connection it arrived on, in the order received. When a batch cannot be finished (its dead
+letters were refused or not acknowledged in time, or an unexpected error), the worker
+*gives up the connection*: nothing more is acknowledged on it, what is queued from it is
+dropped, and it reconnects (at once, then with a growing delay): the persistent session
+makes the broker deliver again everything not acknowledged, in order. A reconnect paho
+makes by itself (the broker restarted) drops what is pending in the same way.
 
-The finisher thread also marks points stale (no message for ``stale_after`` of their
-expected intervals; points that never reported are not tracked), and re-reads the points
-when a model load changes the graph (:func:`graph.versions.graph_version`), subscribing to
-new topic filters and dropping old ones.
+**Failures.** Unexpected errors (bugs) are logged with a traceback and counted
+(``kgtwin_ingest_pipeline_errors_total``) on every thread; a listener's error is only
+that, anything else gives up the connection. After :data:`MAX_FRUITLESS` of those in a row
+with nothing acknowledged in between, the worker stops for good (:attr:`failure`), so that
+the process can exit non-zero and a supervisor restart it. Neo4j going away is no error:
+the write is retried with backoff, the broker holds what is not acknowledged.
+:meth:`health` says whether messages are waiting with none finished (stalled).
+
+The finisher thread also marks points stale (:class:`ingest.reporting.Reporter`) and
+re-reads the points when a load changes the graph.
 """
 
 from __future__ import annotations
@@ -34,9 +38,8 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter as TallyCounter
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -46,24 +49,32 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from graph.errors import GraphError
-from graph.live import Applied, LiveValue, mark_stale, read_points, write_live_values
+from graph.errors import GraphError, ValueRefused
+from graph.live import Applied, LiveValue, read_points, write_live_values
 from graph.reader import Reader
 from graph.versions import graph_version
 from ingest.address import BrokerAddress, configure
+from ingest.batch import Message, Pick, newest, tally
+from ingest.budget import ByteBudget
 from ingest.client import IngestClient
-from ingest.errors import Rejected
-from ingest.events import LiveListener, PointUpdate, StalenessChange
-from ingest.messages import dead_letter, dead_letter_topic, observations
+from ingest.deadletters import DeadLetterPublisher
+from ingest.errors import Reason, Rejected
+from ingest.events import LiveListener
+from ingest.health import IngestHealth, Progress
+from ingest.messages import dead_letter, dead_letter_topic
 from ingest.metrics import IngestMetrics
-from ingest.readings import Observation
-from ingest.topics import PointTable, is_dead_letter
+from ingest.receiving import PER_MESSAGE_BYTES, Limits, receive
+from ingest.reporting import Reporter
+from ingest.topics import PointTable
 from ingest.units import Units
+from ingest.writes import write_isolating
 
 logger = logging.getLogger(__name__)
 
 SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps our session while we are away
-MAX_BACKOFF = 5.0
+MAX_BACKOFF = 5.0  # seconds between write attempts while Neo4j is away, at most
+MAX_RESTART_DELAY = 60.0  # seconds before reconnecting after giving up a connection, at most
+MAX_FRUITLESS = 5  # restarts after unexpected errors, in a row, before the worker gives up
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,34 +83,43 @@ class IngestConfig:
     client_id: str = "kgtwin-ingest"
     flush_interval: float = 0.05  # seconds a batch collects messages
     max_batch: int = 20_000  # messages per write, at most
-    queue_size: int = 100_000  # messages decoded and not yet written, at most
+    receive_maximum: int = 10_000  # MQTT 5 Receive Maximum: unacknowledged messages, at most
+    max_queued_bytes: int = 64 * 2**20  # bytes held for messages not yet acknowledged
+    max_payload_bytes: int = 256 * 2**10  # a larger payload is dead-lettered (too_large)
     max_future: float = 300.0  # seconds a timestamp may be ahead of the receipt
     stale_after: float = 3.0  # expected intervals without data before a point is stale
     refresh_interval: float = 2.0  # seconds between checks for a changed graph
+    stall_after: float = 60.0  # seconds messages may wait with none finished (health)
+    dead_letter_timeout: float = 10.0  # seconds to wait for the broker to take dead letters
     keepalive: int = 30
     database: str | None = None
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.receive_maximum <= 65_535:
+            raise ValueError(f"receive_maximum must be 1 to 65535, not {self.receive_maximum}")
+        if self.max_payload_bytes < 1 or self.max_payload_bytes > 256 * 2**20:
+            raise ValueError("max_payload_bytes must be 1 byte to 256 MiB (MQTT's limit)")
+        largest = self.max_payload_bytes + 65_535 + PER_MESSAGE_BYTES  # payload, topic, rest
+        if self.max_queued_bytes < largest:
+            raise ValueError(
+                f"max_queued_bytes ({self.max_queued_bytes:,}) must hold the largest message "
+                f"taken: max_payload_bytes + 65,535 bytes of topic + {PER_MESSAGE_BYTES:,} = "
+                f"{largest:,}"
+            )
+
 
 @dataclass(slots=True)
-class _Message:
-    mid: int
-    qos: int
-    topic: str
-    payload: bytes
-    received_at: float
-    observations: list[Observation] = field(default_factory=list)
-    rejected: Rejected | None = None
-    ignored: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class _Written:
-    """A batch's write: the newest observation per point, the points it updated, and of
-    those the ones that were stale."""
+    """A batch's write: per point the observation chosen, the ids of the observations
+    written, the points that were stale; None instead when the worker stopped first."""
 
-    newest: dict[str, Observation]
-    applied: set[str]
-    fresh: tuple[str, ...]
+    picks: dict[str, Pick] = field(default_factory=dict)
+    applied: set[int] = field(default_factory=set)
+    fresh: list[str] = field(default_factory=list)
+
+
+class _Stopped(Exception):
+    """The worker stopped while a write was being retried."""
 
 
 class IngestWorker:
@@ -120,16 +140,33 @@ class IngestWorker:
         self.units = Units()
         self.table = PointTable({}, {}, {}, ())
         self.version: str | None = None
-        self._queue: queue.Queue[_Message] = queue.Queue(maxsize=config.queue_size)
+        self.failure: str | None = None  # why the worker gave up, if it did
+        self._limits = Limits(config.max_payload_bytes, config.max_future)
+        self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self._budget = ByteBudget(config.max_queued_bytes)
+        self._progress = Progress(config.stall_after)
         metrics.queue_depth.set_function(self._queue.qsize)  # read when scraped
+        metrics.queued_bytes.set_function(lambda: self._budget.used)
+        metrics.pending.set_function(lambda: self._progress.pending)
+        metrics.stalled.set_function(lambda: float(self.health().stalled))
         self._stopping = threading.Event()
         self._ready = threading.Event()  # points read at least once
+        self._failed = threading.Event()
         self._subscribed: frozenset[str] = frozenset()
-        self._lock = threading.Lock()  # guards _subscribed: the network thread reads it
-        self._last_received: dict[str, float] = {}  # point IRI -> epoch seconds
-        self._stale: set[str] = set()
-        self._writer = threading.Thread(target=self._run_writer, name="kgtwin-ingest-writer")
+        self._lock = threading.Lock()  # guards _subscribed and the restart request
+        self._connection = 0  # numbers the MQTT connections; set on the network thread
+        self._given_up = 0  # connections up to this number acknowledge nothing more
+        self._restart = threading.Event()
+        self._restart_reason = ("", "")  # (kind, why)
+        self._fruitless = 0  # restarts in a row with nothing acknowledged in between
+        self.reporter = Reporter(
+            driver, config.database, metrics, listener, stale_after=config.stale_after
+        )
+        self._writer = threading.Thread(target=self._run, name="kgtwin-ingest-writer")
         self.client = self._make_client()
+        self.dead_letters = DeadLetterPublisher(
+            config.address, config.client_id, config.dead_letter_timeout
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -139,28 +176,13 @@ class IngestWorker:
         arrive before their points are known."""
         self._writer.start()
 
-    def _connect(self) -> None:
-        addr = self.config.address
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = SESSION_EXPIRY
-        self.client.connect_async(
-            addr.host,
-            addr.port,
-            keepalive=self.config.keepalive,
-            clean_start=False,
-            properties=properties,
-        )
-        self.client.loop_start()
-
     def stop(self, timeout: float = 10.0) -> None:
         """Write one last batch of what is queued (if Neo4j lets us), then disconnect. What
         is not written by then is not acknowledged: the broker keeps it for the next start."""
         self._stopping.set()
         if self._writer.is_alive():
             self._writer.join(timeout)
-        self.client.disconnect()
-        self.client.loop_stop()
-        self.metrics.connected.set(0)
+        self._disconnect()
 
     def __enter__(self) -> IngestWorker:
         self.start()
@@ -172,6 +194,34 @@ class IngestWorker:
     def wait_ready(self, timeout: float) -> bool:
         """True once the points were read and the broker confirmed the subscriptions."""
         return self._ready.wait(timeout)
+
+    def wait_failed(self, timeout: float | None = None) -> bool:
+        """True once the worker has given up (:attr:`failure` says why)."""
+        return self._failed.wait(timeout)
+
+    def health(self) -> IngestHealth:
+        """Stalled (messages waiting, none finished for ``stall_after`` s), failed, or ok."""
+        return self._progress.health(connected=self.client.is_connected(), failure=self.failure)
+
+    def _connect(self) -> None:
+        addr = self.config.address
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = SESSION_EXPIRY
+        properties.ReceiveMaximum = self.config.receive_maximum
+        self.client.connect_async(
+            addr.host,
+            addr.port,
+            keepalive=self.config.keepalive,
+            clean_start=False,
+            properties=properties,
+        )
+        self.client.loop_start()
+
+    def _disconnect(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.dead_letters.stop()
+        self.metrics.connected.set(0)
 
     # ------------------------------------------------------------ network thread
 
@@ -201,6 +251,7 @@ class IngestWorker:
         if reason.is_failure:
             logger.error("the MQTT broker refused the connection: %s", reason)
             return
+        self._connection += 1  # what came on the previous connection is acknowledged on none
         self.metrics.connected.set(1)
         logger.info(
             "connected to %s as %r (session %s)",
@@ -239,61 +290,85 @@ class IngestWorker:
         _properties: Properties | None,
     ) -> None:
         self.metrics.connected.set(0)
-        if not self._stopping.is_set():
+        if not self._stopping.is_set() and not self._restart.is_set():
             logger.warning("disconnected from the MQTT broker (%s); reconnecting", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         received_at = time.time()
         self.metrics.received.inc()
-        topic = msg.topic  # paho decodes it on every read
-        message = _Message(msg.mid, msg.qos, topic, bytes(msg.payload), received_at)
-        if is_dead_letter(topic):
-            message.ignored = True
-        else:
-            try:
-                message.observations = observations(
-                    topic,
-                    message.payload,
-                    received_at=received_at,
-                    table=self.table,
-                    units=self.units,
-                    max_future=self.config.max_future,
-                )
-            except Rejected as exc:
-                message.rejected = exc
-        self._queue.put(message)  # blocks when full: backpressure onto the broker
+        connection = self._connection
+        if connection <= self._given_up:
+            self.metrics.outcomes.labels("dropped").inc()  # delivered again after reconnecting
+            return
+        try:
+            message = receive(
+                msg,
+                connection=connection,
+                received_at=received_at,
+                table=self.table,
+                units=self.units,
+                limits=self._limits,
+                on_bug=lambda exc: self._bug("network", exc),
+            )
+            if not self._budget.acquire(
+                message.cost, lambda: self._stopping.is_set() or connection <= self._given_up
+            ):
+                self.metrics.outcomes.labels("dropped").inc()
+                return
+            self._progress.received()
+            self._queue.put(message)
+        except Exception as exc:  # a bug outside decoding: the broker must deliver it again
+            self.metrics.outcomes.labels("dropped").inc()
+            self._unexpected("network", exc, connection)
 
     # ------------------------------------------------------------- writer thread
 
-    def _run_writer(self) -> None:
-        if not self._load_points():
-            return
-        self._connect()
+    def _run(self) -> None:
+        try:
+            if not self._load_points():
+                return
+            self.dead_letters.start()
+            self._connect()
+            # Reporting, dead-lettering and acknowledging a batch run on their own thread, in
+            # order, while this one collects and writes the next: Neo4j is not left idle. The
+            # points' bookkeeping (staleness, refreshes) runs there too: one thread owns it.
+            with ThreadPoolExecutor(1, thread_name_prefix="kgtwin-ingest-finisher") as finisher:
+                self._loop(finisher)
+        except Exception as exc:  # _loop recovers from what it can: this is the end
+            self._bug("writer", exc)
+            self._give_up(f"the writer thread stopped: {type(exc).__name__}: {exc}", exc)
+
+    def _loop(self, finisher: ThreadPoolExecutor) -> None:
         next_housekeeping = time.monotonic() + 1.0
         next_refresh = time.monotonic() + self.config.refresh_interval
-        # Acknowledging and reporting a batch runs on its own thread, in order, while this
-        # one collects and writes the next: Neo4j is not left idle meanwhile. The points'
-        # bookkeeping (staleness, refreshes) runs there too, so one thread owns it.
-        with ThreadPoolExecutor(1, thread_name_prefix="kgtwin-ingest-finisher") as finisher:
-            while True:
-                # once stopping, one last batch of what is queued; the rest stays
-                # unacknowledged for the broker to redeliver (a busy stream would otherwise
-                # never run dry)
-                stopping = self._stopping.is_set()
+        while True:
+            restart = self._restart.is_set() and not self._stopping.is_set()
+            if restart and not self._reconnect(finisher):
+                return
+            # once stopping, one last batch of what is queued; the rest stays
+            # unacknowledged for the broker to redeliver
+            stopping = self._stopping.is_set()
+            batch: list[Message] = []
+            try:
                 batch = self._collect()
                 if batch:
-                    _logged(finisher.submit(self._finish, batch, self._write(batch)))
-                if stopping or (not batch and self._stopping.is_set()):
-                    return  # leaving the block waits for the finisher
-                now = time.monotonic()
-                if now >= next_housekeeping:
-                    next_housekeeping = now + 1.0
-                    _logged(finisher.submit(self._mark_stale))
-                if now >= next_refresh:
-                    next_refresh = now + self.config.refresh_interval
-                    _logged(finisher.submit(self._refresh_points))
+                    finisher.submit(self._finish, batch, self._write(batch))
+            except Exception as exc:
+                self._drop(batch)
+                self._unexpected("writer", exc)
+            if stopping or (not batch and self._stopping.is_set()):
+                return  # leaving the block waits for the finisher
+            now = time.monotonic()
+            if now >= next_housekeeping:
+                next_housekeeping = now + 1.0
+                finisher.submit(self._guarded, self.reporter.mark_stale)
+                if not self._restart.is_set() and not self.client.loop_running():
+                    self._unexpected("network", RuntimeError("the MQTT thread ended"))
+            if now >= next_refresh:
+                next_refresh = now + self.config.refresh_interval
+                finisher.submit(self._guarded, self._refresh_points)
 
-    def _collect(self) -> list[_Message]:
+    def _collect(self) -> list[Message]:
         try:
             first = self._queue.get(timeout=0.2)
         except queue.Empty:
@@ -309,169 +384,208 @@ class IngestWorker:
                 batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-        return batch
+        current = self._connection if self._connection > self._given_up else -1
+        if all(m.connection == current for m in batch):
+            return batch
+        self._drop([m for m in batch if m.connection != current])  # sent again by the broker
+        return [m for m in batch if m.connection == current]
 
-    def _write(self, batch: list[_Message]) -> _Written | None:
+    def _write(self, batch: list[Message]) -> _Written | None:
         """The newest observation per point, written (None if the worker stopped before
-        Neo4j took it)."""
-        newest: dict[str, Observation] = {}
-        for message in batch:
-            for obs in message.observations:
-                kept = newest.get(obs.point_iri)
-                if kept is None or obs.observed_at >= kept.observed_at:
-                    newest[obs.point_iri] = obs
-        if not newest:
-            return _Written(newest, set(), ())
-        result = self._retrying("writing live values", [_live_value(o) for o in newest.values()])
-        if result is None:
-            return None
-        return _Written(newest, set(result.applied), result.fresh)
+        Neo4j took it). A value the write refuses gets its message rejected (dead-lettered)
+        and the point the next newest observation of the batch, written in turn."""
+        written = _Written()
+        points: frozenset[str] | None = None
+        while picks := newest(batch, points):
+            values = [pick.live_value() for pick in picks.values()]
+            try:
+                applied, refused = write_isolating(self._retrying, values)
+            except _Stopped:
+                return None
+            for iri in applied.applied:
+                written.picks[iri] = picks[iri]
+                written.applied.add(id(picks[iri].observation))
+            written.fresh.extend(applied.fresh)
+            if not refused:
+                break
+            for refusal in refused:
+                pick = picks[refusal.value.iri]
+                logger.warning("a value was refused by the write: %s", refusal.error)
+                pick.message.rejected = Rejected(
+                    Reason.UNSTORABLE,
+                    f"the value for point {pick.observation.point_iri} passed every check and "
+                    f"was still refused: {refusal.error}",
+                )
+            points = frozenset(r.value.iri for r in refused)
+        return written
 
-    def _finish(self, batch: list[_Message], written: _Written | None) -> None:
-        """After the batch's write committed: dead letters out, every message acknowledged,
-        counted and reported. Nothing is acknowledged if the write was abandoned (the broker
-        keeps the messages)."""
-        if written is None or not self._send_dead_letters(batch):
-            return
-        self.client.ack_many((message.mid, message.qos) for message in batch)
-        self._count(batch, written.newest, written.applied)
-        self._after_write(written.newest, written.applied, written.fresh)
-
-    def _retrying(self, action: str, values: list[LiveValue]) -> Applied | None:
-        """Write ``values`` until it succeeds (None if the worker stops first)."""
+    def _retrying(self, values: Sequence[LiveValue]) -> Applied:
+        """Write ``values`` until Neo4j takes them (``ValueRefused`` goes up at once)."""
         delay = 0.1
         while True:
             started = time.perf_counter()
             try:
                 result = write_live_values(self.driver, values, self.config.database)
+            except ValueRefused:
+                raise
             except GraphError as exc:
                 self.metrics.write_failures.inc()
+                self._progress.problem(f"writing live values failed: {exc}")
                 if self._stopping.is_set():
-                    logger.warning("%s failed while stopping; left to the broker: %s", action, exc)
-                    return None
-                logger.warning("%s failed, retrying in %.1f s: %s", action, delay, exc)
+                    logger.warning("writing failed while stopping; left to the broker: %s", exc)
+                    raise _Stopped from exc
+                logger.warning("writing live values failed, retrying in %.1f s: %s", delay, exc)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
                 continue
             self.metrics.write_seconds.observe(time.perf_counter() - started)
             return result
 
-    def _send_dead_letters(self, batch: Sequence[_Message]) -> bool:
-        """Publish the batch's dead letters and wait for the broker to take them; False
-        if it did not (the originals stay unacknowledged, to be redelivered)."""
-        sent = []
-        for message in batch:
-            if message.rejected is not None:
-                body = dead_letter(
-                    message.topic, message.payload, message.rejected, message.received_at
-                )
-                sent.append(self.client.publish(dead_letter_topic(message.topic), body, qos=1))
-        for info in sent:
-            try:
-                info.wait_for_publish(timeout=10.0)
-            except (RuntimeError, ValueError) as exc:
-                logger.warning("dead letter not published (%s); the batch is left unacked", exc)
-                return False
-            if not info.is_published():
-                logger.warning("dead letter not acknowledged by the broker in 10 s")
-                return False
-        return True
+    # ----------------------------------------------------------- finisher thread
 
-    def _count(
-        self, batch: Sequence[_Message], newest: dict[str, Observation], applied: set[str]
-    ) -> None:
-        """Each message's outcome, tallied per batch (a metric call per message would cost
-        the finisher thread more than the rest of its bookkeeping)."""
-        written = {id(obs) for iri, obs in newest.items() if iri in applied}
-        outcomes: TallyCounter[str] = TallyCounter()
-        reasons: TallyCounter[str] = TallyCounter()
+    def _finish(self, batch: list[Message], written: _Written | None) -> None:
+        """After the batch's write: report it, then dead letters out and the batch
+        acknowledged, in order; nothing is acknowledged on a connection given up, or if
+        the write was abandoned (the broker keeps those messages)."""
+        try:
+            if written is None:
+                self._drop(batch)
+                return
+            self.reporter.written(written.picks, written.fresh)
+            current = self._connection
+            if current <= self._given_up:
+                self._drop(batch)
+                return
+            self._drop([m for m in batch if m.connection != current])
+            batch = [m for m in batch if m.connection == current]
+            problem = self.dead_letters.send(
+                (  # built as they are sent
+                    dead_letter_topic(m.topic),
+                    dead_letter(
+                        key=m.key,
+                        topic=m.topic,
+                        payload=m.payload,
+                        rejected=m.rejected,
+                        received_at=m.received_at,
+                        redelivered=m.redelivered,
+                        size=m.size,
+                        sha256=m.sha256,
+                    ),
+                )
+                for m in batch
+                if m.rejected is not None
+            )
+            if problem is not None:
+                self._drop(batch)
+                self._give_up_connection(current, "dead_letters", problem)
+                return
+            self.client.ack_many((m.mid, m.qos) for m in batch)
+            self._settle(batch, written)
+        except Exception as exc:
+            self._drop(batch)
+            self._unexpected("finisher", exc)
+
+    def _settle(self, batch: Sequence[Message], written: _Written) -> None:
+        """The batch is acknowledged: its bytes free, its outcomes counted."""
         for message in batch:
-            if message.ignored:
-                outcomes["ignored"] += 1
-            elif message.rejected is not None:
-                outcomes["deadlettered"] += 1
-                reasons[str(message.rejected.reason)] += 1
-            elif any(id(obs) in written for obs in message.observations):
-                outcomes["applied"] += 1
-            else:
-                outcomes["outdated"] += 1
+            message.settled = True
+        self._budget.release(sum(m.cost for m in batch))
+        self._progress.finished(len(batch))
+        self._fruitless = 0
+        counts = tally(batch, written.applied)
         self.metrics.batch_size.observe(len(batch))
-        for outcome, count in outcomes.items():
+        for outcome, count in counts.outcomes.items():
             self.metrics.outcomes.labels(outcome).inc(count)
-        for reason, count in reasons.items():
+        for reason, count in counts.reasons.items():
             self.metrics.dead_letters.labels(reason).inc(count)
 
-    def _after_write(
-        self, newest: dict[str, Observation], applied: set[str], fresh: Sequence[str]
-    ) -> None:
-        updates: list[PointUpdate] = []
-        lags: list[float] = []
-        listening = self.listener is not None
-        for iri in applied:
-            obs = newest[iri]
-            self._last_received[iri] = obs.received_at
-            lags.append(max(obs.received_at - obs.observed_at, 0.0))
-            if not listening:
-                continue
-            point_id, asset_id, asset_labels = self._about(iri)
-            updates.append(
-                PointUpdate(
-                    point_iri=iri,
-                    point_id=point_id,
-                    asset_id=asset_id,
-                    asset_labels=asset_labels,
-                    value=obs.value,
-                    unit=obs.unit,
-                    observed_at=obs.observed_at,
-                    received_at=obs.received_at,
-                    quality=str(obs.quality),
-                )
-            )
-        self.metrics.lag.observe_many(lags)
-        self._stale.difference_update(applied)
-        self.metrics.stale_points.set(len(self._stale))
-        if self.listener is not None:
-            if updates:
-                self.listener.points_updated(updates)
-            if fresh:
-                self.listener.staleness_changed(self._changes(fresh, stale=False))
-
-    def _mark_stale(self) -> None:
-        now = time.time()
-        silent: list[tuple[str, int]] = []
-        for iri, last in self._last_received.items():
-            row = self.table.rows.get(iri)
-            if iri in self._stale or row is None or row.expected_interval is None:
-                continue
-            if now - last > self.config.stale_after * row.expected_interval:
-                silent.append((iri, round(last * 1000)))  # as written: _live_value
-        if not silent:
+    def _drop(self, messages: Sequence[Message]) -> None:
+        """Messages not to be acknowledged here: the broker delivers them again."""
+        dropped = [m for m in messages if not m.settled]
+        if not dropped:
             return
+        for message in dropped:
+            message.settled = True
+        self._budget.release(sum(m.cost for m in dropped))
+        self._progress.finished(len(dropped), progress=False)
+        self.metrics.outcomes.labels("dropped").inc(len(dropped))
+
+    def _guarded(self, task: Callable[[], None]) -> None:
+        """Run a bookkeeping task; an unexpected error is logged and counted."""
         try:
-            marked = mark_stale(self.driver, silent, self.config.database)
-        except GraphError as exc:
-            logger.warning("cannot mark stale points now: %s", exc)
+            task()
+        except Exception as exc:
+            logger.error("ingestion bookkeeping failed", exc_info=exc)
+            self.metrics.pipeline_errors.labels("finisher").inc()
+
+    # ------------------------------------------------- giving up a connection
+
+    def _bug(self, thread: str, exc: BaseException) -> None:
+        logger.error("unexpected error on the %s thread", thread, exc_info=exc)
+        self.metrics.pipeline_errors.labels(thread).inc()
+
+    def _unexpected(self, thread: str, exc: BaseException, connection: int | None = None) -> None:
+        """A bug outside decoding: logged, counted, and the connection (the current one by
+        default) given up, so that the broker delivers again what it did not acknowledge."""
+        self._bug(thread, exc)
+        self._give_up_connection(
+            self._connection if connection is None else connection,
+            "pipeline_error",
+            f"unexpected error on the {thread} thread: {type(exc).__name__}: {exc}",
+        )
+
+    def _give_up_connection(self, connection: int, kind: str, why: str) -> None:
+        with self._lock:
+            if connection != self._connection or connection <= self._given_up:
+                return  # an older connection, or given up already
+            self._given_up = connection
+            self._restart_reason = (kind, why)
+            self._restart.set()
+        self.metrics.restarts.labels(kind).inc()
+        self._progress.problem(why)
+        logger.warning(
+            "giving up this MQTT connection (%s); the broker will deliver again what it did not "
+            "get acknowledged",
+            why,
+        )
+
+    def _reconnect(self, finisher: ThreadPoolExecutor) -> bool:
+        """Drop the given-up connection and open a new one; False if the worker gave up."""
+        finisher.submit(lambda: None).result()  # what is before it is finished (or dropped)
+        kind, why = self._restart_reason
+        self._fruitless += 1
+        if kind == "pipeline_error" and self._fruitless > MAX_FRUITLESS:
+            self._give_up(
+                f"{self._fruitless} unexpected errors in a row with nothing acknowledged in "
+                f"between, the last: {why}",
+                None,
+            )
+            return False
+        delay = min(2.0 ** (self._fruitless - 2), MAX_RESTART_DELAY) if self._fruitless > 1 else 0
+        self.client.disconnect()
+        self.client.loop_stop()  # the network thread is not waiting: it drops what comes
+        queued: list[Message] = []
+        while True:
+            try:
+                queued.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        self._drop(queued)
+        if kind == "dead_letters":
+            self.dead_letters.restart()
+        logger.info("reconnecting to the MQTT broker in %.0f s", delay)
+        self._restart.clear()
+        if not self._stopping.wait(delay):
+            self._connect()
+        return True
+
+    def _give_up(self, why: str, exc: BaseException | None) -> None:
+        if self.failure is not None:
             return
-        self._stale.update(marked)
-        for iri, _since in silent:
-            if iri not in self._stale:  # another worker wrote it meanwhile: check again later
-                self._last_received[iri] = now
-        self.metrics.stale_points.set(len(self._stale))
-        if marked:
-            logger.info("%d point(s) went stale", len(marked))
-            if self.listener is not None:
-                self.listener.staleness_changed(self._changes(marked, stale=True))
-
-    def _changes(self, iris: Sequence[str], *, stale: bool) -> list[StalenessChange]:
-        now = time.time()
-        return [StalenessChange(iri, *self._about(iri), stale=stale, at=now) for iri in iris]
-
-    def _about(self, iri: str) -> tuple[str, str | None, tuple[str, ...]]:
-        """A point's id, and its asset's id and labels (the IRI alone if it is unknown now)."""
-        row = self.table.rows.get(iri)
-        if row is None:
-            return iri, None, ()
-        return row.id, row.asset_id, row.asset_labels
+        self.failure = why
+        logger.critical("ingestion stopped: %s", why, exc_info=exc)
+        self._failed.set()
+        self._disconnect()
 
     # ---------------------------------------------------------------- the points
 
@@ -500,11 +614,7 @@ class IngestWorker:
     def _read_points(self, version: str) -> None:
         rows = read_points(self.reader)
         table = PointTable.of(rows)
-        for row in rows:
-            if row.received_at_ms is not None and row.iri not in self._last_received:
-                self._last_received[row.iri] = row.received_at_ms / 1000
-            if row.stale:
-                self._stale.add(row.iri)
+        self.reporter.points_read(rows, table.rows)
         self.table, self.version = table, version
         self._resubscribe(table.filters())
         logger.info(
@@ -522,24 +632,3 @@ class IngestWorker:
             self.client.subscribe([(f, 1) for f in sorted(added)])
         if removed:
             self.client.unsubscribe(sorted(removed))
-
-
-def _live_value(obs: Observation) -> LiveValue:
-    return LiveValue(
-        iri=obs.point_iri,
-        value=obs.value,
-        observed_at_ms=round(obs.observed_at * 1000),
-        received_at_ms=round(obs.received_at * 1000),
-        quality=str(obs.quality),
-    )
-
-
-def _logged(future: Future[None]) -> None:
-    """Log the exception a task on the finisher thread ends with (a future keeps it)."""
-    future.add_done_callback(_log_failure)
-
-
-def _log_failure(future: Future[None]) -> None:
-    exc = future.exception()
-    if exc is not None:
-        logger.error("ingestion bookkeeping failed", exc_info=exc)

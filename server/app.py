@@ -35,7 +35,7 @@ from strawberry.types.unset import UnsetType
 from graph.connection import open_driver
 from graph.errors import GraphError
 from graph.reader import Reader
-from ingest.worker import IngestConfig, IngestWorker
+from ingest.worker import IngestWorker
 from ontology.catalogue import Catalogue
 from ontology.validate import Ontology
 from server import graphiql, neo4j_browser
@@ -50,6 +50,7 @@ from server.auth import (
 from server.graph_cache import keep_fresh
 from server.graphql_http import GraphQLOverHTTP
 from server.graphql_ws import PROTOCOLS, ClosingAdapter, connect
+from server.ingest_health import shut_down_when_failed
 from server.live import LiveHub
 from server.loops import OperationLoops
 from server.metrics import Metrics
@@ -127,24 +128,32 @@ class TwinGraphQL(GraphQLOverHTTP[Context, None]):
 
 
 async def healthz(request: Request) -> Response:
-    """200 ``{"status": "ok"}`` when Neo4j answers, 503 ``{"status": "unavailable"}``
-    when it does not. A caller with a valid token (anyone, with anonymous read on) also
-    gets the Neo4j version and the graph version the server's cache was built at
-    (``graph``: null until the first build), or the reason Neo4j did not answer."""
+    """200 ``{"status": "ok"}`` when Neo4j answers and, with ingestion on, the worker is
+    neither stalled nor failed; 503 ``{"status": "unavailable"}`` otherwise. A caller with
+    a valid token (anyone, with anonymous read on) also gets the Neo4j version, the graph
+    version the server's cache was built at (``graph``: null until the first build), the
+    worker's health (``ingest``) and the reason Neo4j did not answer."""
     services: Services = request.app.state.services
     trusted = principal_of(request) is not None or services.settings.anonymous_read
     try:
         version = await in_thread(services.reader.server_version)
     except GraphError as exc:
-        body = {"status": "unavailable", **({"reason": str(exc)} if trusted else {})}
-        return JSONResponse(body, status_code=503)
+        reason = {"reason": str(exc)} if trusted else {}
+        return JSONResponse({"status": "unavailable", **reason}, status_code=503)
+    worker: IngestWorker | None = getattr(request.app.state, "ingest", None)
+    ingest = worker.health() if worker is not None else None
+    ok = ingest is None or ingest.ok
+    status, code = ("ok", 200) if ok else ("unavailable", 503)
     if not trusted:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": status}, status_code=code)
     cached = services.cache.current
     graph = None
     if cached is not None:
         graph = {"version": cached.version, "dependencyNodes": len(cached.snapshot)}
-    return JSONResponse({"status": "ok", "neo4j": version, "graph": graph})
+    body: dict[str, object] = {"status": status, "neo4j": version, "graph": graph}
+    if ingest is not None:
+        body["ingest"] = ingest.as_json()
+    return JSONResponse(body, status_code=code)
 
 
 def cors(settings: Settings) -> list[Middleware]:
@@ -174,7 +183,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     loops = OperationLoops()
 
-    address = settings.broker_address() if settings.ingest else None  # bad URL: fail now
+    ingest = settings.ingest_config() if settings.ingest else None  # bad settings: fail now
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -185,14 +194,14 @@ def create_app(settings: Settings) -> Starlette:
             services = Services.of(settings, reader, catalogue, LiveHub(), loops.in_flight)
             app.state.services = services
             await in_thread(loops.start)
-            if address is not None:
-                config = IngestConfig(
-                    address, client_id=settings.mqtt_client_id, database=settings.neo4j_database
-                )
-                worker = IngestWorker(config, driver, metrics.ingest(), services.live)
+            if ingest is not None:
+                worker = IngestWorker(ingest, driver, metrics.ingest(), services.live)
                 worker.start()
+                app.state.ingest = worker
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(keep_fresh, services.cache, reader, settings.refresh_interval)
+                if worker is not None:
+                    tasks.start_soon(shut_down_when_failed, worker, app.state)
                 yield
                 tasks.cancel_scope.cancel()
         finally:

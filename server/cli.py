@@ -13,7 +13,7 @@ from typing import TextIO
 
 from graph import launcher
 from graph.connection import open_driver, ping
-from graph.errors import GraphError
+from graph.errors import CommitUnknown, GraphError
 from graph.summary import summarize
 from graph.sync import Progress, SyncSummary
 from graph.tokens import (
@@ -31,6 +31,8 @@ from server.loading import load_model, validate_model
 from server.settings import Settings, SettingsError, check_model_name
 from server.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
 from simulation.errors import SimulationError, UnknownAsset
+
+LOAD_UNKNOWN = 3  # `kgtwin load`: whether the model was saved is unknown
 
 DESCRIPTION = """\
 kgtwin - a digital twin server built around a knowledge graph.
@@ -91,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate a model, then sync it into Neo4j",
         description="Validate FILEs (they form one model), then make the graph hold exactly that "
         "model: new subjects are created, changed ones updated, removed ones deleted; other "
-        "models are never touched. A model with problems changes nothing.",
+        "models are never touched. A model with problems changes nothing. A second load of "
+        "the same model waits for the first to finish. Exit status: 0 the model is saved, 1 "
+        "it is not (problems, or an error), 3 whether it is saved is unknown (Neo4j went away "
+        "as it committed; load it again once Neo4j is back).",
     )
     _add_model_files(load)
     load.add_argument("--model", help="model name (default: the first file's name without .ttl)")
@@ -117,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the MQTT ingestion worker (or KGTWIN_INGEST=true); needs --broker",
     )
     _add_broker_options(serve)
+    _add_ingest_bounds(serve)
 
     ingest = commands.add_parser(
         "ingest",
@@ -128,11 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
         "QoS 1, persistent session, acknowledged only once written: stop it any time.",
     )
     _add_broker_options(ingest)
+    _add_ingest_bounds(ingest)
     ingest.add_argument(
         "--metrics-port",
         type=int,
         default=None,
-        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (default: none)",
+        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics and the worker's health on "
+        "/healthz (200, or 503 when stalled or failed; default: none)",
     )
     _add_simulate_command(commands)
     _add_demo_command(commands)
@@ -346,6 +354,43 @@ def _add_broker_options(
     command.add_argument("--client-id", help=client_id_help)
 
 
+def _add_ingest_bounds(command: argparse.ArgumentParser) -> None:
+    """The ingestion worker's bounds (server/settings.py, section [ingest])."""
+    command.add_argument(
+        "--receive-maximum",
+        metavar="N",
+        help="messages the broker may send before the worker acknowledges them (MQTT 5 "
+        "Receive Maximum; default 10000, or KGTWIN_INGEST_RECEIVE_MAXIMUM)",
+    )
+    command.add_argument(
+        "--max-payload-bytes",
+        metavar="BYTES",
+        help="a larger message is dead-lettered as too_large (default 262144, or "
+        "KGTWIN_INGEST_MAX_PAYLOAD_BYTES)",
+    )
+    command.add_argument(
+        "--max-queued-bytes",
+        metavar="BYTES",
+        help="bytes of messages held and not yet acknowledged; past it the worker stops "
+        "reading until some are (default 67108864, or KGTWIN_INGEST_MAX_QUEUED_BYTES)",
+    )
+    command.add_argument(
+        "--stall-after",
+        metavar="SECONDS",
+        help="health reports a stall when messages wait this long with none finished "
+        "(default 60, or KGTWIN_INGEST_STALL_AFTER)",
+    )
+
+
+def _ingest_bounds(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "receive_maximum": args.receive_maximum,
+        "max_payload_bytes": args.max_payload_bytes,
+        "max_queued_bytes": args.max_queued_bytes,
+        "stall_after": args.stall_after,
+    }
+
+
 def _token_name(value: str) -> str:
     try:
         return check_token_name(value)
@@ -393,10 +438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ingest=args.ingest,
                 mqtt_url=args.broker,
                 mqtt_client_id=args.client_id,
+                **_ingest_bounds(args),
             )
             return cmd_serve(served, args.log_level, err)
         if args.command == "ingest":
-            worker = settings.override(mqtt_url=args.broker, mqtt_client_id=args.client_id)
+            worker = settings.override(
+                mqtt_url=args.broker, mqtt_client_id=args.client_id, **_ingest_bounds(args)
+            )
             return cmd_ingest(worker, args.metrics_port, err)
         if args.command == "demo":
             from server.demo import DemoOptions, cmd_demo
@@ -410,6 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_neo4j(settings, args.action, out, err)
     except (SettingsError, OntologyError, GraphError, SimulationError) as exc:
         print(f"kgtwin: error: {exc}", file=err)
+        if isinstance(exc, CommitUnknown):
+            return LOAD_UNKNOWN
         return 2 if isinstance(exc, SettingsError | UnknownAsset) else 1
     except KeyboardInterrupt:
         print("kgtwin: interrupted", file=err)
@@ -466,6 +516,11 @@ def cmd_load(
             database=settings.neo4j_database,
             progress=_progress_printer(err),
             batch_size=batch_size,
+            waiting=lambda name: print(
+                f"kgtwin: waiting for another load of model {name!r} to finish",
+                file=err,
+                flush=True,
+            ),
         )
     finally:
         driver.close()
@@ -483,11 +538,12 @@ def cmd_load(
 
 def _render_summary(s: SyncSummary) -> str:
     state = "loaded" if s.changed else "already up to date"
+    repaired = f", {s.rels_repaired} repaired" if s.rels_repaired else ""
     return (
         f"model {s.model!r} {state} in {s.seconds:.2f} s: "
         f"nodes {s.nodes_created} created, {s.nodes_updated} updated, {s.nodes_removed} removed, "
         f"{s.nodes_unchanged} unchanged; relationships {s.rels_created} created, "
-        f"{s.rels_removed} removed, {s.rels_unchanged} unchanged"
+        f"{s.rels_removed} removed, {s.rels_unchanged} unchanged{repaired}"
     )
 
 
@@ -574,44 +630,52 @@ def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:
             file=err,
         )
         return 1
+    failure = getattr(app.state, "ingest_failure", None)
+    if failure is not None:  # the ingestion worker gave up and shut the server down
+        print(f"kgtwin: error: ingestion stopped: {failure}", file=err)
+        return 1
     return 0
 
 
 def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int:
-    """Run the ingestion worker until SIGINT or SIGTERM."""
+    """Run the ingestion worker until SIGINT or SIGTERM (0), or until it gives up after
+    repeated unexpected errors (1: a supervisor should start it again)."""
     import signal
     import threading
 
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import CollectorRegistry
 
     from ingest.metrics import IngestMetrics
-    from ingest.worker import IngestConfig, IngestWorker
+    from ingest.worker import IngestWorker
+    from server.ingest_health import serve_ingest_http
 
-    address = settings.broker_address()
+    config = settings.ingest_config()
     registry = CollectorRegistry()
-    if metrics_port is not None:
-        start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
     driver = open_driver(*settings.neo4j_connection())
-    config = IngestConfig(
-        address, client_id=settings.mqtt_client_id, database=settings.neo4j_database
-    )
     worker = IngestWorker(config, driver, IngestMetrics(registry))
+    http = serve_ingest_http(metrics_port, registry, worker.health) if metrics_port else None
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
     print(
-        f"kgtwin: ingesting from {address.safe_url} as {config.client_id!r}"
+        f"kgtwin: ingesting from {config.address.safe_url} as {config.client_id!r}"
         + (f"; metrics on http://127.0.0.1:{metrics_port}/metrics" if metrics_port else ""),
         file=err,
         flush=True,
     )
     worker.start()
     try:
-        done.wait()
+        while not done.wait(0.5) and worker.failure is None:
+            pass
     finally:
         print("kgtwin: stopping: writing what is queued, then disconnecting", file=err, flush=True)
         worker.stop()
         driver.close()
+        if http is not None:
+            http.shutdown()
+    if worker.failure is not None:
+        print(f"kgtwin: error: ingestion stopped: {worker.failure}", file=err)
+        return 1
     return 0
 
 

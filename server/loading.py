@@ -6,12 +6,13 @@ Wires ``ontology`` (pure) to ``graph`` (Neo4j); the CLI and, later, the server c
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from neo4j import Driver
 
+from graph.errors import CommitUnknown, Neo4jUnavailable
 from graph.schema import ensure_schema
 from graph.sync import ONTOLOGY, Progress, SyncSummary, sync_model
 from ontology.mapping import ONTOLOGY_MODEL, map_ontology
@@ -41,22 +42,32 @@ def load_model(
     database: str | None = None,
     progress: Progress | None = None,
     batch_size: int = 10_000,
+    waiting: Callable[[str], None] | None = None,
 ) -> LoadResult:
-    """Validate ``files``; if they pass, sync the ontology and then the model."""
+    """Validate ``files``; if they pass, sync the ontology and then the model.
+
+    ``waiting(model)`` is called when another load of that model (the ontology's, or this
+    one's) keeps this one waiting. Raises ``CommitUnknown`` only when whether *the model*
+    was saved is unknown; a lost commit of the ontology means the model was not loaded.
+    """
     report, seconds = validate_model(files, ontology)
     if not report.ok:
         return LoadResult(report, seconds)
     desired = report.raise_for_problems()
     ensure_schema(driver, database)
-    ontology_summary = sync_model(
-        driver,
-        ONTOLOGY_MODEL,
-        map_ontology(ontology.vocabulary),
-        scope=ONTOLOGY,
-        digest=ontology.digest,
-        files=[str(f.path) for f in ontology.files],
-        database=database,
-    )
+    try:
+        ontology_summary = sync_model(
+            driver,
+            ONTOLOGY_MODEL,
+            map_ontology(ontology.vocabulary),
+            scope=ONTOLOGY,
+            digest=ontology.digest,
+            files=[str(f.path) for f in ontology.files],
+            database=database,
+            waiting=_told(waiting, ONTOLOGY_MODEL),
+        )
+    except CommitUnknown as exc:
+        raise Neo4jUnavailable(f"{exc}; model {model!r} was not loaded") from exc
     model_summary = sync_model(
         driver,
         model,
@@ -66,5 +77,10 @@ def load_model(
         database=database,
         progress=progress,
         batch_size=batch_size,
+        waiting=_told(waiting, model),
     )
     return LoadResult(report, seconds, ontology_summary, model_summary)
+
+
+def _told(waiting: Callable[[str], None] | None, model: str) -> Callable[[], None] | None:
+    return None if waiting is None else lambda: waiting(model)

@@ -41,6 +41,12 @@ max_aliases = 50                    # KGTWIN_MAX_ALIASES: aliased fields in a do
 max_list_length = 1000              # KGTWIN_MAX_LIST_LENGTH: items in any list argument
 rate_limit = 600000                 # KGTWIN_RATE_LIMIT: cost per minute per token (0: off)
 simulations = 2                     # KGTWIN_SIMULATIONS: what-ifs computed at once
+
+[ingest]                            # the MQTT ingestion worker's bounds
+receive_maximum = 10000             # KGTWIN_INGEST_RECEIVE_MAXIMUM: unacknowledged messages
+max_payload_bytes = 262144          # KGTWIN_INGEST_MAX_PAYLOAD_BYTES: larger is dead-lettered
+max_queued_bytes = 67108864         # KGTWIN_INGEST_MAX_QUEUED_BYTES: held, not acknowledged
+stall_after = 60                    # KGTWIN_INGEST_STALL_AFTER: seconds before "stalled"
 ```
 """
 
@@ -56,6 +62,7 @@ from typing import Any
 
 from graph.launcher import LocalNeo4jConfig, credentials
 from ingest.address import BrokerAddress, InvalidBrokerUrl
+from ingest.worker import IngestConfig
 from ontology.files import default_ontology_files
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -127,6 +134,10 @@ class Settings:
     mqtt_password: Secret | None = None
     mqtt_client_id: str = "kgtwin-ingest"
     ingest: bool = False  # run the ingestion worker inside `kgtwin serve`
+    receive_maximum: int = 10_000  # MQTT 5 Receive Maximum of the ingestion worker
+    max_payload_bytes: int = 256 * 2**10  # a larger message is dead-lettered (too_large)
+    max_queued_bytes: int = 64 * 2**20  # bytes of messages held and not yet acknowledged
+    stall_after: int = 60  # seconds messages may wait with none finished before "stalled"
 
     @classmethod
     def from_env(
@@ -204,6 +215,21 @@ class Settings:
         if self.mqtt_password is not None:
             address = replace(address, password=self.mqtt_password.reveal())
         return address
+
+    def ingest_config(self) -> IngestConfig:
+        """The ingestion worker's configuration: broker, client id, database and bounds."""
+        try:
+            return IngestConfig(
+                self.broker_address(),
+                client_id=self.mqtt_client_id,
+                database=self.neo4j_database,
+                receive_maximum=self.receive_maximum,
+                max_payload_bytes=self.max_payload_bytes,
+                max_queued_bytes=self.max_queued_bytes,
+                stall_after=float(self.stall_after),
+            )
+        except ValueError as exc:
+            raise SettingsError(f"ingestion settings: {exc}") from None
 
 
 def check_model_name(name: str) -> str:
@@ -332,6 +358,34 @@ OPTIONS: tuple[Option, ...] = (
     Option("mqtt_password", "KGTWIN_MQTT_PASSWORD", "mqtt", "password", _secret, empty_ok=True),
     Option("mqtt_client_id", "KGTWIN_MQTT_CLIENT_ID", "mqtt", "client_id", _text),
     Option("ingest", "KGTWIN_INGEST", "server", "ingest", _bool),
+    Option(
+        "receive_maximum",
+        "KGTWIN_INGEST_RECEIVE_MAXIMUM",
+        "ingest",
+        "receive_maximum",
+        _integer(1, 65_535, "a number of messages"),
+    ),
+    Option(
+        "max_payload_bytes",
+        "KGTWIN_INGEST_MAX_PAYLOAD_BYTES",
+        "ingest",
+        "max_payload_bytes",
+        _integer(1, 256 * 2**20, "a number of bytes"),
+    ),
+    Option(
+        "max_queued_bytes",
+        "KGTWIN_INGEST_MAX_QUEUED_BYTES",
+        "ingest",
+        "max_queued_bytes",
+        _integer(2**20, 2**40, "a number of bytes"),
+    ),
+    Option(
+        "stall_after",
+        "KGTWIN_INGEST_STALL_AFTER",
+        "ingest",
+        "stall_after",
+        _integer(1, 86_400, "a number of seconds"),
+    ),
     Option(
         "max_query_depth",
         "KGTWIN_MAX_QUERY_DEPTH",

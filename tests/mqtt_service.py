@@ -109,24 +109,35 @@ class LocalBrokers:
         self._folder = folder
         self._stack = ExitStack()
 
-    def new(self, *, username: str | None = None, password: str | None = None) -> LocalBroker:
-        """A broker in a fresh folder on a free port, not started yet (stopped on close)."""
+    def new(
+        self, *, username: str | None = None, password: str | None = None, **limits: Any
+    ) -> LocalBroker:
+        """A broker in a fresh folder on a free port, not started yet (stopped on close);
+        ``limits`` are :class:`LocalBroker`'s queue limits and ``acl``."""
         install_mosquitto()
         broker = LocalBroker(
             self._folder / f"own-{uuid.uuid4().hex[:8]}",
             free_ports(1)[0],
             username=username,
             password=password,
+            **limits,
         )
         self._stack.callback(shutil.rmtree, broker.config.directory, ignore_errors=True)
         self._stack.callback(broker.stop)
         return broker
 
-    def start(self, *, username: str | None = None, password: str | None = None) -> LocalBroker:
+    def start(
+        self, *, username: str | None = None, password: str | None = None, **limits: Any
+    ) -> LocalBroker:
         """A started broker; with a username and password, only that user may connect."""
-        broker = self.new(username=username, password=password)
+        broker = self.new(username=username, password=password, **limits)
         broker.start()
         return broker
+
+    def start_default(self) -> LocalBroker:
+        """A started broker with Mosquitto's own defaults: 20 messages in flight and 1,000
+        queued per client (kgtwin's local brokers raise both)."""
+        return self.start(max_inflight_messages=20, max_queued_messages=1_000)
 
     def close(self) -> None:
         self._stack.close()

@@ -6,6 +6,7 @@ The broker's folder holds everything it reads and writes::
 
     DIR/mosquitto.conf   written by kgtwin at every start
     DIR/passwd           written by mosquitto_passwd at every start, when credentials are set
+    DIR/acl              the access control list, when one is given (Mosquitto's acl_file)
     DIR/data/            persistence: sessions, subscriptions, queued and retained messages
     DIR/mosquitto.log    Mosquitto's log and anything it prints (appended to, across starts)
     DIR/mosquitto.pid    the pid of the running broker, written by kgtwin
@@ -38,6 +39,8 @@ class LocalBrokerConfig:
     With ``username`` and ``password`` set only that user may connect; with neither,
     anyone on the machine may. The queue limits are Mosquitto's ``max_queued_messages`` and
     ``max_inflight_messages`` (0 = no limit); the defaults are raised on purpose, see above.
+    ``acl`` is the text of a Mosquitto access control list (``topic read dc1/#`` lines, the
+    rules for anonymous clients first); None: every client may read and write every topic.
     """
 
     directory: Path
@@ -46,6 +49,7 @@ class LocalBrokerConfig:
     password: str | None = field(default=None, repr=False)
     max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES
     max_inflight_messages: int = DEFAULT_MAX_INFLIGHT_MESSAGES
+    acl: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
@@ -76,6 +80,10 @@ class LocalBrokerConfig:
     @property
     def passwd_file(self) -> Path:
         return self.directory / "passwd"
+
+    @property
+    def acl_file(self) -> Path:
+        return self.directory / "acl"
 
     @property
     def data_dir(self) -> Path:
@@ -113,6 +121,8 @@ def render_config(cfg: LocalBrokerConfig) -> str:
         lines += ["allow_anonymous false", f"password_file {directory / 'passwd'}"]
     else:
         lines += ["allow_anonymous true"]
+    if cfg.acl is not None:
+        lines += [f"acl_file {directory / 'acl'}"]
     lines += [
         "",
         "# Sessions, subscriptions and queued QoS 1/2 messages survive a restart: the",

@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
@@ -65,6 +66,7 @@ class LocalBroker:
         password: str | None = None,
         max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
         max_inflight_messages: int = DEFAULT_MAX_INFLIGHT_MESSAGES,
+        acl: str | None = None,
         mosquitto: Path | None = None,
     ) -> None:
         self._config = LocalBrokerConfig(
@@ -74,6 +76,7 @@ class LocalBroker:
             password=password,
             max_queued_messages=max_queued_messages,
             max_inflight_messages=max_inflight_messages,
+            acl=acl,
         )
         self._mosquitto = mosquitto
         self._process: subprocess.Popen[bytes] | None = None
@@ -151,6 +154,8 @@ class LocalBroker:
             )
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         _write_private(cfg.conf_file, render_config(cfg))
+        if cfg.acl is not None:
+            _write_private(cfg.acl_file, cfg.acl)
         if cfg.username is not None and cfg.password is not None:
             _write_passwd(cfg, mosquitto, cfg.username, cfg.password)
         log_offset = cfg.log_file.stat().st_size if cfg.log_file.exists() else 0
@@ -205,6 +210,16 @@ class LocalBroker:
         """Stop (saving persistence) and start again on the same port and folder."""
         self.stop(timeout)
         self.start(timeout)
+
+    def change_acl(self, acl: str) -> None:
+        """Replace the access control list of a broker started with one; Mosquitto reads
+        it again on SIGHUP, without dropping a connection."""
+        if self._config.acl is None:
+            raise LocalBrokerError(f"{self!r} was started without an access control list")
+        self._config = replace(self._config, acl=acl)
+        _write_private(self._config.acl_file, acl)
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGHUP)
 
     def log_tail(self, offset: int = 0) -> str:
         """The last lines of ``mosquitto.log`` written after byte ``offset``."""

@@ -1,11 +1,15 @@
 """Live values written to point nodes in the real Neo4j: a newer observation lands, an
-older one never does, and a write names the points it updated and those that were stale."""
+older one never does; at an equal time the later message wins unless it is a copy of one
+already seen (its key); a write names the points it updated and those that were stale;
+a value the driver cannot send is refused as such, and nothing of its write lands."""
 
 from __future__ import annotations
 
+import pytest
 from neo4j import Driver
 
-from graph.live import LiveValue, write_live_values
+from graph.errors import ValueRefused
+from graph.live import MAX_KEYS, LiveValue, write_live_values
 
 IRI = "urn:test:point"
 SECOND = "urn:test:second"
@@ -26,16 +30,73 @@ def state_of(driver: Driver, iri: str = IRI) -> tuple[object, object, object]:
     return records[0]["v"], records[0]["t"], records[0]["stale"]
 
 
-def live(value: float, at_ms: int, iri: str = IRI) -> LiveValue:
-    return LiveValue(iri, value, at_ms, at_ms + 5, "good")
+def live(
+    value: object,
+    at_ms: int,
+    iri: str = IRI,
+    keys: tuple[str, ...] = (),
+    redelivered: bool = False,
+) -> LiveValue:
+    return LiveValue(iri, value, at_ms, at_ms + 5, "good", keys, redelivered)  # type: ignore[arg-type]
+
+
+def applied(driver: Driver, value: LiveValue) -> bool:
+    return write_live_values(driver, [value]).applied == (value.iri,)
 
 
 def test_a_newer_value_lands_and_an_older_one_is_skipped(driver: Driver) -> None:
     make_point(driver)
-    assert write_live_values(driver, [live(1.0, 2_000)]).applied == (IRI,)
-    assert write_live_values(driver, [live(2.0, 1_000)]).applied == ()
-    assert write_live_values(driver, [live(3.0, 2_000)]).applied == ()  # not newer either
+    assert applied(driver, live(1.0, 2_000, keys=("a",)))
+    assert not applied(driver, live(2.0, 1_000, keys=("b",)))
     assert state_of(driver) == (1.0, 2_000, False)
+
+
+def test_equal_times_the_later_message_wins(driver: Driver) -> None:
+    """Gateways stamp whole seconds: 101 then 102 in one second, the device's last is 102."""
+    make_point(driver)
+    assert applied(driver, live(101.0, 5_000, keys=("m1",)))
+    assert applied(driver, live(102.0, 5_000, keys=("m2",)))
+    assert state_of(driver) == (102.0, 5_000, False)
+
+
+def test_a_redelivered_copy_of_an_older_message_never_overwrites(driver: Driver) -> None:
+    make_point(driver)
+    assert applied(driver, live(101.0, 5_000, keys=("m1",)))
+    assert applied(driver, live(102.0, 5_000, keys=("m2",)))
+    # after a crash the broker delivers both again, in order, flagged as redelivered
+    assert not applied(driver, live(101.0, 5_000, keys=("m1",), redelivered=True))
+    assert not applied(driver, live(102.0, 5_000, keys=("m2",), redelivered=True))
+    assert state_of(driver) == (102.0, 5_000, False)
+
+
+def test_a_message_superseded_within_its_batch_cannot_win_when_redelivered(
+    driver: Driver,
+) -> None:
+    make_point(driver)
+    assert applied(driver, live(102.0, 5_000, keys=("m1", "m2")))  # m1 lost in its batch
+    assert not applied(driver, live(101.0, 5_000, keys=("m1",), redelivered=True))
+    assert state_of(driver) == (102.0, 5_000, False)
+
+
+def test_a_redelivered_message_never_applied_still_wins_its_tie(driver: Driver) -> None:
+    """m1 was applied before the crash, m2 only received: m2 comes again and wins."""
+    make_point(driver)
+    assert applied(driver, live(101.0, 5_000, keys=("m1",)))
+    assert applied(driver, live(102.0, 5_000, keys=("m2",), redelivered=True))
+    assert state_of(driver) == (102.0, 5_000, False)
+
+
+def test_a_redelivered_unknown_message_loses_once_the_keys_may_have_been_cut(
+    driver: Driver,
+) -> None:
+    make_point(driver)
+    keys = tuple(f"k{n}" for n in range(MAX_KEYS + 5))
+    assert applied(driver, live(1.0, 5_000, keys=keys))
+    # k0..k4 fell out of the list: a redelivered copy of one of them must not win
+    assert not applied(driver, live(0.0, 5_000, keys=("k0",), redelivered=True))
+    # a message delivered for the first time does
+    assert applied(driver, live(2.0, 5_000, keys=("new",)))
+    assert state_of(driver) == (2.0, 5_000, False)
 
 
 def test_a_batch_names_what_it_updated_and_what_was_stale(driver: Driver) -> None:
@@ -48,3 +109,20 @@ def test_a_batch_names_what_it_updated_and_what_was_stale(driver: Driver) -> Non
     assert written.fresh == (IRI,)
     assert state_of(driver) == (6.0, 1_000, False)
     assert state_of(driver, SECOND) == (0.5, 5_000, False)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2**63, "\ud800", "ok \udfff"],
+    ids=["int-past-64-bits", "lone-surrogate", "lone-low-surrogate"],
+)
+def test_a_value_the_driver_cannot_send_is_refused_and_nothing_lands(
+    driver: Driver, value: object
+) -> None:
+    """Before issue 21 the driver's OverflowError and UnicodeEncodeError escaped as they
+    were and killed the ingestion writer thread."""
+    make_point(driver)
+    make_point(driver, SECOND)
+    with pytest.raises(ValueRefused, match="cannot send a value"):
+        write_live_values(driver, [live(1.0, 1_000, SECOND), live(value, 1_000)])
+    assert state_of(driver, SECOND) == (None, None, None)

@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import CollectorRegistry
 
 from ingest.address import BrokerAddress, configure
+from ingest.events import LiveListener
 from ingest.metrics import IngestMetrics
 from ingest.worker import IngestConfig, IngestWorker
 from tests.mqtt_service import unique
@@ -109,10 +110,15 @@ class Running:
         return 0.0 if value is None else value
 
     def outcomes(self) -> dict[str, float]:
+        """Acknowledged messages by outcome (``dropped`` deliveries are not among them:
+        the broker delivers those again)."""
         return {
             outcome: self.count("kgtwin_ingest_messages_total", outcome=outcome)
             for outcome in ("applied", "outdated", "deadlettered", "ignored")
         }
+
+    def dropped(self) -> float:
+        return self.count("kgtwin_ingest_messages_total", outcome="dropped")
 
     def settled(self, published: int, timeout: float = 20.0) -> dict[str, float]:
         """The outcomes once every one of ``published`` messages has one."""
@@ -127,11 +133,20 @@ class Running:
 
 
 @contextmanager
-def running_worker(driver: Driver, address: BrokerAddress) -> Iterator[Running]:
-    """A worker with a client id of its own, started and subscribed; stopped on exit."""
+def running_worker(
+    driver: Driver,
+    address: BrokerAddress,
+    *,
+    worker_class: type[IngestWorker] = IngestWorker,
+    listener: LiveListener | None = None,
+    client_id: str | None = None,
+    **config: Any,
+) -> Iterator[Running]:
+    """A worker with a client id of its own (unless given), started and subscribed; stopped
+    on exit. ``config`` overrides :class:`IngestConfig`'s defaults."""
     registry = CollectorRegistry()
-    config = IngestConfig(address, client_id=unique("worker"))
-    worker = IngestWorker(config, driver, IngestMetrics(registry))
+    settings = IngestConfig(address, client_id=client_id or unique("worker"), **config)
+    worker = worker_class(settings, driver, IngestMetrics(registry), listener)
     worker.start()
     try:
         assert worker.wait_ready(30), "the worker did not subscribe within 30 s"

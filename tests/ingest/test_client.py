@@ -465,6 +465,14 @@ class Session:
         wait_until(lambda: len(self.messages) >= count, TIMEOUT)
         return self.messages[:count]
 
+    def sync(self) -> None:
+        """Return once the broker has processed what was sent before (a SUBACK comes after
+        it): a new connection under the same client id would otherwise take the session
+        over first, and the broker would drop what this one still had in flight."""
+        self.subscribed.clear()
+        self.client.subscribe(unique("sync"), qos=1)
+        assert self.subscribed.wait(TIMEOUT), "no SUBACK"
+
 
 def test_acknowledged_messages_are_not_redelivered_and_the_others_are(
     mqtt_broker: MqttService,
@@ -475,13 +483,14 @@ def test_acknowledged_messages_are_not_redelivered_and_the_others_are(
             pub.send(topic, f"{i}")
         messages = first.wait_for(10)
         first.client.ack_many((m.mid, m.qos) for m in messages[:6])
-        # disconnect() queues its DISCONNECT after these acknowledgements
+        first.sync()
     with Session(mqtt_broker, client_id, topic) as second:
         redelivered = second.wait_for(4)
         time.sleep(0.5)  # nothing more comes
         assert [m.payload for m in second.messages] == [b"6", b"7", b"8", b"9"]
         assert all(m.dup for m in redelivered)
         second.client.ack_many((m.mid, m.qos) for m in redelivered)
+        second.sync()
     with Session(mqtt_broker, client_id, topic) as third:
         time.sleep(0.5)
         assert third.messages == []

@@ -242,3 +242,22 @@ def test_iso_and_epoch_timestamps_agree(when: datetime) -> None:
     iso = one(json.dumps({"value": 1, "ts": when.isoformat()}).encode()).time
     epoch = one(json.dumps({"value": 1, "ts": when.timestamp()}).encode()).time
     assert iso == epoch == when.timestamp()
+
+
+# --- duplicate keys (issue 21: {"value": 100, "value": 200} applied 200) -------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "key"),
+    [
+        (b'{"value": 100, "value": 200}', "value"),
+        (b'{"value": 1, "ts": 1700000000, "ts": 99999999999999}', "ts"),
+        (b'[{"n": "a", "v": 1, "v": 2}]', "v"),
+        (b'[{"bn": "a/", "n": "b", "v": 1}, {"t": 1, "t": 2, "v": 1}]', "t"),
+    ],
+    ids=["value-twice", "ts-twice-escaping-the-future-check", "senml-v-twice", "senml-t-twice"],
+)
+def test_duplicate_json_keys_are_refused_not_resolved(payload: bytes, key: str) -> None:
+    assert unparseable(payload) == (
+        f"payload has a JSON object with the key {key!r} twice; give each once"
+    )

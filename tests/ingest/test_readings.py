@@ -68,6 +68,9 @@ def test_reasons_are_exactly_the_closed_set() -> None:
         "wrong_datatype",
         "out_of_range",
         "future_timestamp",
+        "too_large",
+        "unstorable",
+        "internal_error",
     ]
 
 

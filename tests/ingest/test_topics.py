@@ -57,3 +57,13 @@ def test_what_maps_to_no_point_is_rejected_as_unknown_topic(topic: str, name: st
 def test_dead_letters_are_recognised() -> None:
     assert is_dead_letter("kgtwin/deadletter/dc1/a/power")
     assert not is_dead_letter("dc1/a/power")
+
+
+@pytest.mark.parametrize("topic", ["dc1+/a", "dc1/#", "", "dc1/\x00"])
+def test_a_point_whose_topic_no_message_can_have_is_skipped(topic: str) -> None:
+    """Its wildcard filter would be invalid, and paho's subscribe would raise on the
+    network thread (issue 21: nothing may stop ingestion, a model's typo included)."""
+    table = PointTable.of([row("odd", topic), row("p1", "dc1/a/power")])
+    assert set(table.by_topic) == {"dc1/a/power"}
+    assert "is not one a message can be published to" in table.skipped[0]
+    assert table.filters() == frozenset({"dc1/#"})

@@ -22,7 +22,7 @@ from ingest.unit_table import (
     QuantityKind,
     lookup,
 )
-from ingest.units import IDENTITY, Conversion, Units, point_unit_of
+from ingest.units import IDENTITY, Conversion, ParseBudget, Units, point_unit_of
 from ontology.namespaces import QUDT, UNIT
 
 UNITS_TTL = Path(__file__).resolve().parents[2] / "ontology" / "core" / "units.ttl"
@@ -321,12 +321,71 @@ def test_a_cached_rejection_is_raised_afresh_each_time(units: Units) -> None:
     assert first.message == second.message
 
 
-def test_a_full_cache_is_emptied_not_grown() -> None:
-    units = Units(max_cached=3)
+def test_a_full_cache_keeps_the_names_in_use() -> None:
+    """An LRU: a stream of junk names evicts the oldest entries, not the ones in use."""
+    clock = FakeClock()
+    units = Units(max_cached=3, budget=ParseBudget(share=0.5, burst=1.0, clock=clock))
+    assert units.resolve("psi").symbol == "psi"  # needs pint: charged
     for n in range(10):
+        clock.now += 1.0  # refills the budget
         with pytest.raises(Rejected):
             units.resolve(f"nonsense{n}")
+        readings = clock.readings
+        units.resolve("psi")  # in use: stays cached
+        assert clock.readings == readings  # so it needs no parsing, nor the budget
     assert units.conversion("W", "KiloW")(1000.0) == 1.0
+
+
+class FakeClock:
+    """A perf_counter that moves ``step`` seconds at every reading: a parse, read before
+    and after, costs ``step``; ``readings`` counts them."""
+
+    def __init__(self, step: float = 0.01) -> None:
+        self.now = 100.0
+        self.step = step
+        self.readings = 0
+
+    def __call__(self) -> float:
+        self.readings += 1
+        self.now += self.step
+        return self.now
+
+
+def test_distinct_unknown_units_cost_a_bounded_share_of_the_cpu() -> None:
+    """Issue 21: a stream of distinct unknown unit names cost 2.5 ms each on the network
+    thread. With a spent budget, a name that needs pint is refused without parsing (and
+    without being cached: it resolves when it comes again later)."""
+    clock = FakeClock()
+    budget = ParseBudget(share=0.02, burst=0.05, clock=clock)
+    units = Units(budget=budget)
+    messages = []
+    for n in range(20):
+        with pytest.raises(Rejected) as caught:
+            units.resolve(f"zork{n}")
+        messages.append(caught.value.message)
+    parsed = sum("is not a unit kgtwin knows" in m for m in messages)
+    refused = sum("too many distinct unit names" in m for m in messages)
+    # 10 ms a parse against 50 ms of burst, refilled by 2% of the 30 ms each parse reads
+    assert (parsed, refused) == (6, 14)
+    with pytest.raises(Rejected, match="too many distinct"):
+        units.resolve("psi")  # a real unit, but the budget is spent
+    assert units.resolve("kW").symbol == "kW"  # the table needs no parsing
+    clock.now += 1.0  # 20 ms of budget back
+    assert units.resolve("psi").symbol == "psi"  # not cached as unknown: resolved now
+
+
+def test_a_spent_budget_never_stops_units_of_the_table_from_converting() -> None:
+    """Found by the fault suite under load: once junk names had spent the budget, "W" (in
+    the table) could not be converted to a kW point, whose conversion pint computes once."""
+    clock = FakeClock()
+    units = Units(budget=ParseBudget(share=0.02, burst=0.05, clock=clock))
+    for n in range(20):
+        with pytest.raises(Rejected):
+            units.resolve(f"zork{n}")
+    with pytest.raises(Rejected, match="too many distinct"):
+        units.resolve("psi")  # spent
+    assert units.conversion("W", "KiloW")(1000.0) == 1.0
+    assert units.conversion("degF", "DEG_C")(212.0) == pytest.approx(100.0)
 
 
 def test_a_point_unit_outside_the_ontology_is_invalid_point(units: Units) -> None:

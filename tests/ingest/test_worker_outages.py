@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -150,7 +150,11 @@ def kgtwin_ingest(neo4j_server: Neo4jService) -> Iterator[list[subprocess.Popen[
 
 
 def start_ingest(
-    address: BrokerAddress, client_id: str, neo4j: Neo4jService, log: Path
+    address: BrokerAddress,
+    client_id: str,
+    neo4j: Neo4jService,
+    log: Path,
+    extra: Sequence[str] = (),
 ) -> subprocess.Popen[str]:
     env = {
         **os.environ,
@@ -162,7 +166,7 @@ def start_ingest(
     kgtwin = Path(sys.executable).with_name("kgtwin")
     with log.open("a") as stderr:  # the child keeps its own copy of the file
         process = subprocess.Popen(
-            [str(kgtwin), "--log-level", "INFO", "ingest", "--client-id", client_id],
+            [str(kgtwin), "--log-level", "INFO", "ingest", "--client-id", client_id, *extra],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,

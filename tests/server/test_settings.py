@@ -69,7 +69,8 @@ def test_secrets_never_show(config: Path) -> None:
         ),
         (
             "[srever]\n",
-            "unknown section [srever]; valid sections: [limits], [local], [mqtt], [neo4j]",
+            "unknown section [srever]; valid sections: [ingest], [limits], [local], [mqtt], "
+            "[neo4j]",
         ),
         ("[server]\nport = 70000\n", "[server] port=70000 is not a port number (1-65535)"),
         ("[server]\nanonymous_read = 'maybe'\n", "is not a boolean: use true or false"),
@@ -106,3 +107,35 @@ def test_cors_origins_are_named_origins() -> None:
     for bad in ("*", "dash.example", "https://dash.example/path"):
         with pytest.raises(SettingsError, match="is not an origin"):
             Settings.from_env({"KGTWIN_CORS_ORIGINS": bad})
+
+
+def test_the_ingestion_bounds_come_from_the_file_the_environment_and_flags(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "kgtwin.toml"
+    path.write_text(
+        '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n'
+        "[ingest]\nreceive_maximum = 20\nmax_payload_bytes = 1000\nstall_after = 5\n"
+    )
+    settings = Settings.from_env({"KGTWIN_INGEST_MAX_QUEUED_BYTES": "2097152"}, config=path)
+    settings = settings.override(receive_maximum="30")
+    config = settings.ingest_config()
+    assert (config.receive_maximum, config.max_payload_bytes) == (30, 1000)
+    assert (config.max_queued_bytes, config.stall_after) == (2_097_152, 5.0)
+    defaults = Settings(mqtt_url=settings.mqtt_url).ingest_config()
+    assert (defaults.receive_maximum, defaults.max_payload_bytes) == (10_000, 262_144)
+    assert (defaults.max_queued_bytes, defaults.stall_after) == (64 * 2**20, 60.0)
+
+
+def test_ingestion_bounds_that_do_not_fit_together_are_refused() -> None:
+    with pytest.raises(SettingsError, match=r"^--receive-maximum=70000 is not a number"):
+        Settings().override(receive_maximum=70_000)
+    settings = Settings.from_env(
+        {
+            "KGTWIN_MQTT_URL": "mqtt://127.0.0.1:1883",
+            "KGTWIN_INGEST_MAX_PAYLOAD_BYTES": "2000000",
+            "KGTWIN_INGEST_MAX_QUEUED_BYTES": "1048576",
+        }
+    )
+    with pytest.raises(SettingsError, match=r"max_queued_bytes .* must hold the largest message"):
+        settings.ingest_config()
