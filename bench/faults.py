@@ -394,13 +394,29 @@ def graceful(rig: Rig, folder: Path, tries: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", default=",".join(PARTS))
-    parser.add_argument("--runs", type=int, default=8)
-    parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--points", type=int, default=300)
-    parser.add_argument("--flood-seconds", type=float, default=40.0)
-    parser.add_argument("--tries", type=int, default=8)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run, from {', '.join(PARTS)} (default: all)",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=8, help="zero-loss runs, one fault each in turn (1-40)"
+    )
+    parser.add_argument(
+        "--messages", type=int, default=20_000, help="messages a zero-loss run publishes"
+    )
+    parser.add_argument(
+        "--points", type=int, default=300, help="points a zero-loss run publishes to"
+    )
+    parser.add_argument(
+        "--flood-seconds", type=float, default=40.0, help="length of each flood (seconds)"
+    )
+    parser.add_argument(
+        "--tries", type=int, default=8, help="loads the graceful part stops Neo4j under"
+    )
     args = parser.parse_args()
     parts = args.parts.split(",")
     if (
