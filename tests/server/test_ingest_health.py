@@ -12,9 +12,11 @@ from types import FrameType
 
 import anyio
 import pytest
+from httpx import Response
 from neo4j import Driver
 from starlette.datastructures import State
 
+from graph.tokens import create_token
 from server.app import create_app
 from server.ingest_health import shut_down_when_failed
 from tests.ingest.mqtt_clients import Publisher, wait_until
@@ -37,29 +39,36 @@ def test_healthz_says_stalled_while_nothing_can_be_written_and_ok_after(
         mqtt_client_id=unique("health"),
         stall_after=1,
     )
+    token = create_token(dc1, "viewer").token
     with (
         serving(create_app(settings)) as http,
         Publisher(mqtt_broker.address) as publisher,
         dc1.session() as session,
     ):
-        wait_until(lambda: http.get("/healthz").json()["ingest"]["connected"], 30)
-        healthy = http.get("/healthz")
+
+        def health() -> Response:  # a stranger hears only up or down
+            return http.get("/healthz", headers={"authorization": f"Bearer {token}"})
+
+        wait_until(lambda: health().json()["ingest"]["connected"], 30)
+        healthy = health()
         assert healthy.status_code == 200
         assert healthy.json()["ingest"]["status"] == "ok"
         lock = session.begin_transaction()  # the point cannot be written meanwhile
         lock.run("MATCH (p:Point {id: $id}) SET p.locked = true", id=POWER_ID).consume()
         publisher.send(POWER, b"42.0")
-        wait_until(lambda: http.get("/healthz").status_code == 503, 30)
-        stalled = http.get("/healthz").json()
+        wait_until(lambda: health().status_code == 503, 30)
+        stalled = health().json()
         assert stalled["status"] == "unavailable"
         assert stalled["ingest"]["status"] == "stalled"
         assert stalled["ingest"]["pending"] == 1
         assert stalled["ingest"]["secondsWithoutProgress"] >= 1.0  # stall_after
+        stranger = http.get("/healthz")
+        assert (stranger.status_code, stranger.json()) == (503, {"status": "unavailable"})
         metrics = http.get("/metrics").text
         assert "kgtwin_ingest_stalled 1.0" in metrics
         lock.rollback()
-        wait_until(lambda: http.get("/healthz").status_code == 200, 30)
-        assert http.get("/healthz").json()["ingest"]["pending"] == 0
+        wait_until(lambda: health().status_code == 200, 30)
+        assert health().json()["ingest"]["pending"] == 0
 
 
 class GivenUp:
