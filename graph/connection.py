@@ -105,13 +105,14 @@ def encoding_errors(action: str) -> Iterator[None]:
 
 
 def ping(driver: Driver, database: str | None = None) -> str:
-    """The server's version string; raises ``Neo4jUnavailable`` if it does not answer."""
-    with neo4j_errors("checking Neo4j"):
-        records, _, _ = driver.execute_query(
+    """The server's version string; raises ``Neo4jUnavailable`` at once if it does not
+    answer (one try: a command says so rather than retrying for half a minute)."""
+    with (
+        neo4j_errors("checking Neo4j"),
+        driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session,
+    ):
+        record = session.run(
             "CALL dbms.components() YIELD name, versions, edition "
-            "RETURN versions[0] AS version, edition",
-            database_=database,
-            routing_=neo4j.RoutingControl.READ,
-        )
-        record = records[0]
+            "RETURN versions[0] AS version, edition"
+        ).single(strict=True)
         return f"{record['version']} {record['edition']}"

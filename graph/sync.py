@@ -239,6 +239,8 @@ def sync_model(
         """What the sync writes, and whether it writes anything at all."""
         _lock(tx, model, waiting)
         batches = _Batches(tx, model, batch_size, progress)
+        if progress is not None:
+            progress("reading the graph", 0, 0)
         (current,) = tx.run(scope.read_nodes, model=model).single(strict=True)
         eids: dict[str, str] = {}  # element id of every node of the model, by IRI
         stale_nodes: list[str] = []
@@ -305,6 +307,8 @@ def sync_model(
                 relationships=len(desired.rels),
                 loadId=load_id,
             ).consume()
+            if progress is not None:
+                progress("committing", 0, 0)
         return summary, writes
 
     action = f"loading model {model!r}"

@@ -36,8 +36,8 @@ from ontology.shacl import (
 from ontology.triples import TripleIndex
 from ontology.vocabulary import Vocabulary, local_name
 
-READING = "reading"
-MAPPING = "mapping"
+READING = "reading the model"
+MAPPING = "mapping to the graph"
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,8 @@ class Report:
 
 def validate(paths: Sequence[Path], ontology: Ontology, progress: Progress | None = None) -> Report:
     """Parse, SHACL-validate and map the model in ``paths``; never raises for bad input.
-    ``progress`` hears of each phase as it goes: ("reading", files read, files), ("mapping",
-    0 then 1, 1) and ("checking shapes", shapes done, shapes)."""
+    ``progress`` hears of each phase as it goes: ("reading the model", files read, files),
+    ("mapping to the graph", 0 then 1, 1) and ("checking shapes", shapes done, shapes)."""
     with _gc_paused():
         return _validate(paths, ontology, progress or _silent)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -13,9 +12,8 @@ from typing import TextIO
 
 from graph import launcher
 from graph.connection import open_driver, ping
-from graph.errors import CommitUnknown, GraphError
+from graph.errors import CommitUnknown, GraphError, Neo4jUnavailable
 from graph.summary import summarize
-from graph.sync import Progress, SyncSummary
 from graph.tokens import (
     TokenError,
     TokenInfo,
@@ -25,9 +23,8 @@ from graph.tokens import (
     revoke_token,
 )
 from ontology.errors import OntologyError
-from ontology.validate import Ontology
 from server.auth import Role
-from server.loading import load_model, validate_model
+from server.model_commands import Output, cmd_load, cmd_validate
 from server.settings import Settings, SettingsError, check_model_name
 from server.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
 from simulation.errors import SimulationError, UnknownAsset
@@ -86,7 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
         "exits 1 if there is any. Never writes to Neo4j.",
     )
     _add_model_files(validate)
-    validate.add_argument("--json", action="store_true", help="print the problems as JSON")
 
     load = commands.add_parser(
         "load",
@@ -399,7 +395,7 @@ def _token_name(value: str) -> str:
 
 
 def _add_model_files(command: argparse.ArgumentParser) -> None:
-    """The FILE... and --ontology arguments that validate and load share."""
+    """The FILE..., --ontology, --quiet and --json arguments that validate and load share."""
     command.add_argument("files", nargs="+", type=Path, metavar="FILE")
     command.add_argument(
         "--ontology",
@@ -408,6 +404,23 @@ def _add_model_files(command: argparse.ArgumentParser) -> None:
         metavar="TTL",
         help="ontology file (repeatable; default: every .ttl under ontology/ but sites/)",
     )
+    shown = command.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--quiet",
+        "-q",
+        dest="output",
+        action="store_const",
+        const=Output.QUIET,
+        help="no progress and no summary: only the problems, errors and the exit status",
+    )
+    shown.add_argument(
+        "--json",
+        dest="output",
+        action="store_const",
+        const=Output.JSON,
+        help="one JSON document on stdout (ok, triples, problems, and what a load changed)",
+    )
+    command.set_defaults(output=Output.PERSON)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -416,16 +429,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     out, err = sys.stdout, sys.stderr
+    settings: Settings | None = None
     try:
         settings = Settings.from_env(config=args.config)
         if args.command == "validate":
             return cmd_validate(
-                settings.with_ontology(args.ontology), args.files, args.json, out, err
+                settings.with_ontology(args.ontology), args.files, args.output, out, err
             )
         if args.command == "load":
             model = check_model_name(args.model or args.files[0].stem)
             return cmd_load(
-                settings.with_ontology(args.ontology), args.files, model, args.batch_size, out, err
+                settings.with_ontology(args.ontology),
+                args.files,
+                model,
+                args.batch_size,
+                args.output,
+                out,
+                err,
             )
         if args.command == "info":
             return cmd_info(settings, out)
@@ -460,105 +480,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kgtwin: error: {exc}", file=err)
         if isinstance(exc, CommitUnknown):
             return LOAD_UNKNOWN
+        local = settings is not None and not settings.neo4j_uri
+        if isinstance(exc, Neo4jUnavailable) and local and args.command != "neo4j":
+            print("kgtwin: is the local Neo4j running? `kgtwin neo4j start`", file=err)
         return 2 if isinstance(exc, SettingsError | UnknownAsset) else 1
     except KeyboardInterrupt:
         print("kgtwin: interrupted", file=err)
         return 130
-
-
-def cmd_validate(
-    settings: Settings, files: list[Path], as_json: bool, out: TextIO, err: TextIO
-) -> int:
-    ontology = Ontology.load(settings.ontology)
-    report, seconds = validate_model(files, ontology)
-    if as_json:
-        problems = [
-            {
-                "file": str(p.file) if p.file else None,
-                "line": p.line,
-                "subject": p.subject,
-                "property": p.property,
-                "message": p.message,
-                "expected": p.expected,
-                "found": p.found,
-                "kind": p.kind,
-                "severity": p.severity,
-            }
-            for p in report.problems
-        ]
-        json.dump({"ok": report.ok, "triples": report.triples, "problems": problems}, out, indent=2)
-        print(file=out)
-    else:
-        for problem in report.problems:
-            print(problem.render(), file=out)
-        out.flush()  # the problems before the summary when both go to one terminal
-        names = ", ".join(str(f) for f in files)
-        if report.ok:
-            print(f"{names}: valid ({report.triples} triples, {seconds:.2f} s)", file=err)
-        else:
-            print(f"{names}: {len(report.problems)} problem(s)", file=err)
-    return 0 if report.ok else 1
-
-
-def cmd_load(
-    settings: Settings, files: list[Path], model: str, batch_size: int, out: TextIO, err: TextIO
-) -> int:
-    ontology = Ontology.load(settings.ontology)
-    uri, user, password = settings.neo4j_connection()
-    driver = open_driver(uri, user, password)
-    try:
-        ping(driver, settings.neo4j_database)
-        result = load_model(
-            driver,
-            files,
-            model,
-            ontology,
-            database=settings.neo4j_database,
-            progress=_progress_printer(err),
-            batch_size=batch_size,
-            waiting=lambda name: print(
-                f"kgtwin: waiting for another load of model {name!r} to finish",
-                file=err,
-                flush=True,
-            ),
-        )
-    finally:
-        driver.close()
-    if not result.report.ok:
-        for problem in result.report.problems:
-            print(problem.render(), file=out)
-        print(f"{len(result.report.problems)} problem(s); nothing was loaded", file=err)
-        return 1
-    print(f"validated {result.report.triples} triples in {result.validate_seconds:.2f} s", file=out)
-    for summary in (result.ontology, result.model):
-        if summary is not None:
-            print(_render_summary(summary), file=out)
-    return 0
-
-
-def _render_summary(s: SyncSummary) -> str:
-    state = "loaded" if s.changed else "already up to date"
-    repaired = f", {s.rels_repaired} repaired" if s.rels_repaired else ""
-    return (
-        f"model {s.model!r} {state} in {s.seconds:.2f} s: "
-        f"nodes {s.nodes_created} created, {s.nodes_updated} updated, {s.nodes_removed} removed, "
-        f"{s.nodes_unchanged} unchanged; relationships {s.rels_created} created, "
-        f"{s.rels_removed} removed, {s.rels_unchanged} unchanged{repaired}"
-    )
-
-
-def _progress_printer(err: TextIO) -> Progress:
-    last: dict[str, int] = {}
-
-    def report(phase: str, done: int, total: int) -> None:
-        if total < 20_000:
-            return
-        percent = done * 100 // total
-        if percent - last.get(phase, -100) >= 10 or done == total:
-            last[phase] = percent
-            print(f"  {phase}: {done:,}/{total:,} ({percent}%)", file=err, flush=True)
-
-    return report
 
 
 def cmd_info(settings: Settings, out: TextIO) -> int:

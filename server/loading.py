@@ -27,9 +27,11 @@ class LoadResult:
     model: SyncSummary | None = None
 
 
-def validate_model(files: Sequence[Path], ontology: Ontology) -> tuple[Report, float]:
+def validate_model(
+    files: Sequence[Path], ontology: Ontology, progress: Progress | None = None
+) -> tuple[Report, float]:
     started = time.perf_counter()
-    report = validate(files, ontology)
+    report = validate(files, ontology, progress)
     return report, time.perf_counter() - started
 
 
@@ -50,7 +52,7 @@ def load_model(
     one's) keeps this one waiting. Raises ``CommitUnknown`` only when whether *the model*
     was saved is unknown; a lost commit of the ontology means the model was not loaded.
     """
-    report, seconds = validate_model(files, ontology)
+    report, seconds = validate_model(files, ontology, progress)
     if not report.ok:
         return LoadResult(report, seconds)
     desired = report.raise_for_problems()

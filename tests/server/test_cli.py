@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from neo4j import Driver
 
@@ -10,6 +12,7 @@ from server.cli import main
 from tests.conftest import DC1, FIXTURES
 
 INVALID = FIXTURES / "ontology" / "invalid"
+VALIDATE_PHASES = ["reading the model", "mapping to the graph", "checking shapes"]
 
 
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,6 +49,63 @@ def test_validate_valid_site_exits_zero(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "valid" in captured.err
+
+
+def test_validate_shows_its_phases_and_a_summary_unless_quiet_or_json(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
+    assert main(["validate", str(DC1)]) == 0
+    err = capsys.readouterr().err  # not a terminal: plain lines
+    phases = [line.split(":")[0].strip(" .") for line in err.splitlines()[:-1]]
+    assert phases == ["reading the ontology", *VALIDATE_PHASES]
+    assert err.splitlines()[-1].startswith(f"{DC1}: valid (")
+    assert main(["validate", "--quiet", str(DC1)]) == 0
+    assert capsys.readouterr() == ("", "")
+    bad = str(INVALID / "unknown_unit.ttl")
+    assert main(["validate", "-q", bad]) == 1
+    out, err = capsys.readouterr()
+    assert (len(out.splitlines()), err) == (1, "")
+    assert main(["validate", "--json", bad]) == 1
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert (document["ok"], err) == (False, "")
+    assert document["problems"][0]["line"] == 15
+    assert document["problems"][0]["found"].startswith("unit:FURLONG-PER-FORTNIGHT")
+    with pytest.raises(SystemExit) as usage:
+        main(["validate", "--json", "--quiet", bad])
+    assert usage.value.code == 2
+
+
+def test_load_shows_its_phases_unless_quiet_or_json(
+    driver: Driver, neo4j_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["load", str(DC1)]) == 0
+    err = capsys.readouterr().err
+    phases = list(dict.fromkeys(line.split(":")[0].strip(" .") for line in err.splitlines()))
+    assert phases == [
+        "reading the ontology",
+        *VALIDATE_PHASES,
+        "reading the graph",
+        "creating nodes",
+        "creating relationships",
+        "committing",
+    ]
+    assert main(["load", "-q", str(DC1)]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert main(["load", "--json", str(DC1), "--model", "copy"]) == 1  # its IRIs are dc1's
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "already belong to another model" in err
+    driver.execute_query("MATCH (n:Twin {model: 'dc1'})-[r:FEEDS]->() DELETE r")
+    assert main(["load", "--json", str(DC1)]) == 0
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert (document["ok"], err) == (True, "")
+    assert document["model"]["changed"] is True
+    assert document["model"]["nodes_created"] == 0
+    assert document["model"]["rels_created"] > 0
+    assert document["ontology"]["changed"] is False
 
 
 def test_load_prints_a_summary_and_reload_is_up_to_date(

@@ -16,7 +16,7 @@ class Clock:
         return self.now
 
 
-def test_plain_output_has_a_line_per_phase_start_quarter_and_end() -> None:
+def test_plain_output_has_a_line_per_long_phase_start_quarter_and_end() -> None:
     out, clock = io.StringIO(), Clock()
     show = ProgressDisplay(out, tty=False, clock=clock)
     show("reading", 0, 2)
@@ -27,8 +27,8 @@ def test_plain_output_has_a_line_per_phase_start_quarter_and_end() -> None:
         show("writing nodes", done, 4000)
     show.finish()
     lines = out.getvalue().splitlines()
-    assert lines[:2] == ["  reading: 0/2 (0%, 0.0 s)", "  reading: 2/2 (100%, 0.5 s)"]
-    assert [line.split(":")[1].split(" (")[0].strip() for line in lines[2:]] == [
+    assert lines[0] == "  reading: 2/2 (100%, 0.5 s)"  # a short phase: its end
+    assert [line.split(":")[1].split(" (")[0].strip() for line in lines[1:]] == [
         "0/4,000",
         "1,000/4,000",
         "2,000/4,000",
@@ -50,3 +50,22 @@ def test_a_terminal_gets_one_redrawn_line_per_phase() -> None:
     assert 10 <= text.count("\r") <= 13
     assert "[########################] 100%  100/100" in text
     assert text.endswith("\n")
+
+
+def test_a_phase_without_a_count_shows_its_time() -> None:
+    out, clock = io.StringIO(), Clock()
+    show = ProgressDisplay(out, tty=True, clock=clock)
+    show("committing", 0, 0)
+    clock.now = 2.5
+    show.finish()
+    drawn = out.getvalue().split("\r")
+    assert drawn[1].startswith("  committing")
+    assert "0.0 s" in drawn[1]
+    assert "2.5 s" in drawn[-1]
+    assert drawn[-1].endswith("\n")
+    plain = io.StringIO()
+    show = ProgressDisplay(plain, tty=False, clock=clock)
+    show("committing", 0, 0)
+    show("committing", 0, 0)
+    show.finish()
+    assert plain.getvalue() == "  committing ...\n"
