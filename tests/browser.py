@@ -25,8 +25,17 @@ import httpx
 from websockets.sync.client import ClientConnection, connect
 
 CHROMIUM = "chromium"
-# Neo4j Browser (Neo4j's page) asks these for fonts and usage scripts, and works without them
+# Neo4j Browser (Neo4j's page) asks these for fonts and usage scripts, and its crash reports
+# go to a *.ingest.sentry.io; it works without any of them
 NEO4J_BROWSER_HOSTS = frozenset({"fonts.googleapis.com", "cdn.segment.com", "canny.io"})
+SENTRY = ".ingest.sentry.io"
+
+
+def not_neo4j_browsers(hosts: set[str]) -> set[str]:
+    """The hosts among ``hosts`` that Neo4j Browser itself has no reason to ask."""
+    return {h for h in hosts if h not in NEO4J_BROWSER_HOSTS and not h.endswith(SENTRY)}
+
+
 GRAPHIQL_RENDERED = "document.querySelector('.graphiql-query-editor .CodeMirror') !== null"
 FLAGS = (
     "--headless=new",
