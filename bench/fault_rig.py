@@ -193,8 +193,12 @@ class DeadLetters:
     def __init__(self, address: BrokerAddress) -> None:
         self.ids: list[str] = []
         self._lock = threading.Lock()
+        # a persistent session: the broker keeps the dead letters for it while it is away
+        # (a broker restarting); a broker killed loses what it had not saved, these too
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"letters-{uuid.uuid4().hex[:8]}"
+            CallbackAPIVersion.VERSION2,
+            client_id=f"letters-{uuid.uuid4().hex[:8]}",
+            clean_session=False,
         )
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *_a: subscribed.set()
