@@ -4,6 +4,7 @@ The read side: ``reader`` (the one way read queries are sent), ``ontology_read``
 set of classes and relationship types), ``nodes`` (nodes and their neighbourhood, batched),
 ``listing`` (instances of a class, keyset pages), ``topology`` (walks and paths).
 
-Imports nothing from ``server``, ``ingest`` or ``simulation``; it reads the value types of
-``ontology`` (the layer beneath it).
+Imports nothing from the other packages: ``ontology`` maps models to the records of
+``graph.records``, which ``graph.sync`` writes, so data flows ontology -> graph while
+``graph`` stays at the bottom of the layers.
 """

@@ -1,2 +1,2 @@
-"""The command line and (later) the Starlette/Strawberry app: the one place that wires
+"""The command line and the Starlette/Strawberry app: the one place that wires
 ``ontology``, ``graph``, ``ingest`` and ``simulation`` together."""

@@ -1,6 +1,7 @@
 """The load workflow: validate a model, then sync the ontology and the model into Neo4j.
 
-Wires ``ontology`` (pure) to ``graph`` (Neo4j); the CLI and, later, the server call it.
+Wires ``ontology`` (pure) to ``graph`` (Neo4j); the CLI's ``validate``, ``load`` and
+``demo`` commands call it.
 """
 
 from __future__ import annotations

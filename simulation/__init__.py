@@ -1,2 +1,3 @@
-"""What-if simulation over an in-memory snapshot of the dependency graph.
-(Arrives with the simulation issue.)"""
+"""What-if simulation over an in-memory snapshot of the dependency graph: failure
+propagation with redundancy, capacity cascades, single points of failure and Monte Carlo
+availability, as pure functions of the snapshot."""

@@ -1,58 +1,11 @@
 """The capacity cascade: when assets fail, the load they carried moves to their surviving
 peers and up the peers' supply chains; a node pushed over its rated capacity trips, and
-the cascade goes on.
+the cascade goes on, round by round, until nothing more trips.
 
-Each node's ``load`` is given by the caller, already resolved (an override, else live
-telemetry, else the design load) and in the node's capacity unit; None (unknown) carries
-nothing. The cascade is computed in rounds, each from scratch, until a fixed point:
-
-1. The failed nodes and those tripped so far are propagated (:func:`propagate`, with the
-   cut relationships).
-2. Every *source* moves its load, when positive. A source is a node whose load no longer
-   flows: a down node (failed, tripped or impacted), or an up node cut off from every one
-   of its consumers (each relationship to them cut). Its *peers* are the nodes that share
-   an up consumer with it and can take its place there: a supplier ``p`` of a consumer
-   ``c`` of the source, with ``c`` up, ``p`` up, the relationship ``p -> c`` not cut,
-   ``p`` rated (a positive capacity) in the source's capacity unit. The load moves to the
-   peers in proportion to their rated capacities (``moved``). A source without peers
-   sheds its load: its consumers are down, or nothing rated can take it.
-3. A peer draws the load moved onto it from its own *working suppliers*: up, the
-   relationship to them not cut, rated, in the peer's capacity unit. It passes the amount
-   on to them in proportion to their ratings, each of them passes what it receives on to
-   its own working suppliers the same way, and so on up (``flowed``). The flow stops at a
-   node none of whose suppliers qualify: the top of its chain, or a unit boundary (a UPS
-   in kW fed by switchgear in kVA: there is no converting without a power factor).
-4. The flow does not go round the model's cycles: two nodes on one cycle of relationships
-   to rated suppliers in their unit (each reaches the other up such relationships, e.g.
-   two boards modelled as feeding each other across a bus tie) pass each other nothing,
-   whether the cycle's nodes are up or down and its relationships cut or not. A node
-   passes it all to its other working suppliers; one that has none stops it there. The
-   cycles (strongly connected components) are the model's, so the relationships that
-   carry flow make none, and the flow is one pass over them in topological order
-   (following cycles node by node instead, never back onto the path so far, would cost
-   time exponential in the size of the cycle).
-5. Decreases are not propagated: a node that goes down does not relieve its suppliers of
-   its load (their loads are given, and stay as given). Loads are thus never
-   under-estimated, at a price: load that moves to a peer fed by the same supplier is
-   counted on that supplier twice.
-6. A node's load is its own load, plus what moved onto it, plus what flowed into it from
-   below. An up node that received any and whose load is above its capacity (strictly)
-   trips, with that load and its sources: the sources whose load reached it, directly or
-   through the flow. Only load moved by the scenario trips anything: a node already above
-   its rating on its own load alone is the baseline, not the scenario's doing, and stays
-   up.
-7. The round that trips nothing ends the cascade; ``tripped`` only grows, so it ends.
-
-Each round is defined from scratch, but worked out from the last: failures only grow, so
-the propagation carries on from where it stopped, and only the sources next to what fell
-(it, the suppliers it fed and those that share its consumers) or whose load reached it
-have their loads placed again. A cascade thus costs time in proportion to what falls,
-what the fallen nodes' consumers are fed by and the nodes the moved load reaches, however
-many rounds it lasts, plus finding whether the relationships the flow meets are on a
-cycle: a search from both ends of each (up from the supplier, down from the consumer)
-that ends as soon as they meet or one side runs out, the side that ran out then placed
-for the rest of the cascade (:class:`_Cycles`). The final outcome is one more
-:func:`propagate`, for its causes and explanation paths.
+:func:`cascade` takes each node's load already resolved (an override, else live
+telemetry, else the design load) in the node's capacity unit. The specification (sources
+and peers, how load flows up supply chains and past cycles, what trips, what a cascade
+costs) is in ``docs/capacity.md``.
 """
 
 from __future__ import annotations

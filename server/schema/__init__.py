@@ -4,7 +4,9 @@ Modules: ``query`` and ``mutation`` (root fields), ``subscription`` (live values
 staleness), ``whatif`` (failure propagation and capacity cascades, with
 ``whatif_inputs``), ``reliability`` (single points of failure, Monte Carlo
 availability), ``scenarios`` (saved what-ifs),
-``assets`` (nodes, points, relationships), ``pagination`` (``assets`` connection, filters,
+``live_failures`` (what the telemetry reports failed), ``admin`` (``tokens``),
+``assets`` (nodes, points, relationships), ``lookup`` (ids and walk arguments to graph
+values), ``pagination`` (``assets`` connection, filters,
 cursors), ``topology`` (walks and paths), ``ontology`` (classes and relationship types),
 ``loaders`` (per-request dataloaders), ``context`` (services and request context, renewed
 per operation on a WebSocket), ``permissions``, ``admission`` (what an operation must pass
