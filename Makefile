@@ -29,6 +29,23 @@ lint: install ## ruff format check, ruff check and mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# The newest paho-mqtt goes into a folder of its own, ahead of .venv's on PYTHONPATH (no second
+# venv to build). PAHO='paho-mqtt==X.Y.Z' tries another release the same way.
+.PHONY: test-paho-latest
+PAHO ?= paho-mqtt
+PAHO_LATEST := $(VENV)/paho-latest
+test-paho-latest: install ## tests/ingest on the newest paho-mqtt from PyPI, if .venv has another
+	rm -rf $(PAHO_LATEST)
+	$(BIN)/pip install --quiet --no-deps --target $(PAHO_LATEST) '$(PAHO)'
+	@ours=$$($(BIN)/python -c 'import paho.mqtt; print(paho.mqtt.__version__)'); \
+	got=$$(PYTHONPATH=$(PAHO_LATEST) $(BIN)/python -c 'import paho.mqtt; print(paho.mqtt.__version__)'); \
+	if [ "$$got" = "$$ours" ]; then \
+		echo "$(PAHO) from PyPI is paho-mqtt $$got, .venv's own: make test covers it"; \
+	else \
+		echo "tests/ingest on paho-mqtt $$got (.venv has $$ours)"; \
+		PYTHONPATH=$(PAHO_LATEST) $(BIN)/pytest tests/ingest; \
+	fi
+
 bench-load: install ## the load benchmark (100k synthetic assets)
 	$(BIN)/python bench/load.py
 

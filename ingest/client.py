@@ -24,13 +24,18 @@ paho 2.2 spends 130-155 µs of CPU a message:
   queued as one write, in the order given, instead of one queued packet and one ``send``
   each.
 
-The overrides rely on paho internals; the constructor checks that they are there and
-raises :class:`UnsupportedPaho` if not. Written and measured against paho-mqtt 2.2.
+The overrides rely on paho internals, read for one release (:data:`PAHO_RELEASES`). On any
+other, or with ``paho_receive=True``, they step aside: paho's own receive path and one
+``ack`` per message (correct, and slower), after one warning per process for another
+release.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -38,43 +43,29 @@ from typing import Any
 import paho.mqtt
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
-from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest.errors import UnsupportedPaho
+_MALFORMED: tuple[type[Exception], ...]  # what paho's decoding raises for a malformed packet
+try:
+    from paho.mqtt.exception import MalformedPacket
 
+    _MALFORMED = (MalformedPacket,)
+except ImportError:  # not in this paho: it takes its own path, which never needs it
+    _MALFORMED = ()
+
+logger = logging.getLogger(__name__)
+
+PAHO_RELEASES = ("2.2.0",)
+"""The paho-mqtt releases whose internals the receive path here was checked against. A
+patch release may change them too (the PUBLISH handling copied here, say), so a release
+joins only once its code was read and the tests passed on it."""
+
+_MISSING = object()  # an internal this paho does not have
 READ_SIZE = 65536  # bytes asked of the socket per read
 PUBACK = 0x40
 PUBCOMP = 0x70
 _ACK = struct.Struct("!BBH")  # PUBACK or PUBCOMP: type, remaining length 2, packet id
-
-# What the overrides use of paho's client: methods, and attributes of an instance.
-_PAHO_METHODS = (
-    "_create_socket",
-    "_packet_handle",
-    "_handle_publish",
-    "_handle_on_message",
-    "_send_puback",
-    "_packet_queue",
-    "_loop_rc_handle",
-    "_reset_sockets",
-)
-_PAHO_ATTRIBUTES = (
-    "_sock",
-    "_in_packet",
-    "_msgtime_mutex",
-    "_last_bytes_received",
-    "_in_callback_mutex",
-    "_manual_ack",
-    "_protocol",
-    "_logger",
-    "_on_log",
-    "_on_message",
-    "_userdata",
-    "_thread",
-    "suppress_exceptions",
-)
 
 
 class _ReadAhead:
@@ -148,37 +139,55 @@ class _ReadAhead:
         self.sock.close()
 
 
+@functools.cache
+def _other_paho(found: str) -> None:
+    """Say that paho's own receive path is taken because of the release ``found``: once
+    per process (and release)."""
+    logger.warning(
+        "paho-mqtt %s is installed, and ingest/client.py's faster receive path is only for "
+        "paho-mqtt %s: ingestion takes paho's own receive path (correct, and slower). "
+        "Install paho-mqtt==%s for the faster path.",
+        found,
+        " or ".join(PAHO_RELEASES),
+        PAHO_RELEASES[-1],
+    )
+
+
 class IngestClient(mqtt.Client):
     """A paho client with a cheap receive path for plain QoS 0/1 PUBLISH packets and
     batched acknowledgements; takes paho's constructor arguments (module docstring)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    fast_receive = False
+    """Whether the receive path here is in use; else paho's own (set by ``__init__``)."""
+
+    def __init__(self, *args: Any, paho_receive: bool = False, **kwargs: Any) -> None:
+        """paho's arguments; ``paho_receive`` takes paho's own receive path, as on a paho
+        release other than :data:`PAHO_RELEASES` (where it is taken anyway)."""
         super().__init__(*args, **kwargs)
-        missing = [name for name in _PAHO_METHODS if not callable(getattr(self, name, None))]
-        missing += [name for name in _PAHO_ATTRIBUTES if not hasattr(self, name)]
-        in_packet = getattr(self, "_in_packet", None)
-        if not isinstance(in_packet, dict) or not {"command", "packet"} <= in_packet.keys():
-            missing.append("_in_packet['command'], _in_packet['packet']")
-        if missing:
-            raise UnsupportedPaho(
-                f"paho-mqtt {paho.mqtt.__version__} lacks {', '.join(missing)}, which "
-                "ingest.client.IngestClient relies on; it was written for paho-mqtt 2.2 "
-                "(pip install 'paho-mqtt>=2.2,<2.3')."
-            )
-        self._empty_properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        found = paho.mqtt.__version__
+        if found not in PAHO_RELEASES:
+            _other_paho(found)
+        self.fast_receive = found in PAHO_RELEASES and not paho_receive
+        if self.fast_receive:
+            self._empty_properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         self._filtered = False  # whether message_callback_add was ever used
 
     def loop_start(self) -> MQTTErrorCode:
         """paho's; first closing the socket pair an earlier :meth:`loop_stop` left open
-        (paho would overwrite it, and leak two sockets per restart of the loop)."""
-        if self._thread is None:
-            self._reset_sockets(sockpair_only=True)
+        (paho would overwrite it, and leak two sockets per restart of the loop). Both
+        paths; skipped on a paho without these internals."""
+        reset = getattr(self, "_reset_sockets", None)
+        if getattr(self, "_thread", _MISSING) is None and callable(reset):
+            reset(sockpair_only=True)
         return super().loop_start()
 
     def loop_running(self) -> bool:
-        """Whether the network thread of :meth:`loop_start` is alive."""
-        thread = self._thread
-        return thread is not None and thread.is_alive()
+        """Whether the network thread of :meth:`loop_start` is alive; True on a paho that
+        does not say (no ``_thread``)."""
+        thread = getattr(self, "_thread", _MISSING)
+        if thread is _MISSING:
+            return True
+        return isinstance(thread, threading.Thread) and thread.is_alive()
 
     def message_callback_add(self, sub: str, callback: Any) -> None:
         """paho's; from then on, messages go through paho's topic matching."""
@@ -187,17 +196,20 @@ class IngestClient(mqtt.Client):
 
     # ------------------------------------------------------------------- reading
 
-    def _create_socket(self) -> Any:
+    def _create_socket(self, *args: Any, **kwargs: Any) -> Any:
         """paho's socket (plain, TLS or WebSocket) behind a :class:`_ReadAhead`; a new
         one per connection, so a reconnect never sees the old connection's bytes."""
-        return _ReadAhead(super()._create_socket())
+        sock = super()._create_socket(*args, **kwargs)
+        return _ReadAhead(sock) if self.fast_receive else sock
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         """paho's read (it fills the buffer), then each complete packet left buffered,
         through paho's ``_packet_handle`` as paho's read would."""
         rc = super().loop_read(max_packets)
-        if rc or not isinstance(self._sock, _ReadAhead) or self._in_packet["command"] != 0:
-            return rc  # an error, no connection, or paho is in the middle of a packet
+        if rc or not self.fast_receive:
+            return rc
+        if not isinstance(self._sock, _ReadAhead) or self._in_packet["command"] != 0:
+            return rc  # no connection, or paho is in the middle of a packet
         reader: _ReadAhead = self._sock
         handled = False
         while (packet := reader.next_packet()) is not None:
@@ -207,7 +219,7 @@ class IngestClient(mqtt.Client):
             in_packet["packet"] = packet[1]  # type: ignore[typeddict-item]  # bytes: read alike
             try:
                 rc = self._packet_handle()
-            except MalformedPacket:
+            except _MALFORMED:
                 rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
             in_packet["command"], in_packet["packet"] = 0, bytearray()
             if rc:
@@ -219,8 +231,10 @@ class IngestClient(mqtt.Client):
                 self._last_bytes_received = time.monotonic()
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
-    def _handle_publish(self) -> MQTTErrorCode:
+    def _handle_publish(self, *args: Any, **kwargs: Any) -> MQTTErrorCode:
         """A plain QoS 0/1 PUBLISH decoded and delivered here; anything else by paho."""
+        if not self.fast_receive:
+            return super()._handle_publish(*args, **kwargs)
         header = self._in_packet["command"]
         body = self._in_packet["packet"]
         qos = (header & 0x06) >> 1
@@ -270,7 +284,14 @@ class IngestClient(mqtt.Client):
     def ack_many(self, messages: Iterable[tuple[int, int]]) -> MQTTErrorCode:
         """Acknowledge ``(mid, qos)`` pairs in the order given, as one queued write: what
         :meth:`ack` does for each (PUBACK for QoS 1, PUBCOMP for QoS 2, nothing for QoS 0),
-        without a queued packet and a ``send`` apiece. Only with ``manual_ack``, as ``ack``."""
+        without a queued packet and a ``send`` apiece. Only with ``manual_ack``, as ``ack``.
+        On paho's own path, paho's ``ack`` for each, up to the first that fails."""
+        if not self.fast_receive:
+            for mid, qos in messages:
+                rc = self.ack(mid, qos)
+                if rc:
+                    return rc
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
         if not self._manual_ack:
             return MQTTErrorCode.MQTT_ERR_SUCCESS
         packet = bytearray()

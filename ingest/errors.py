@@ -4,8 +4,7 @@
 
     IngestError
     ├── Rejected        a message that cannot be applied; carries a Reason (dead-lettered)
-    ├── InvalidPoint    a point read from the graph that ingestion cannot use
-    └── UnsupportedPaho the installed paho-mqtt lacks what ingest.client relies on
+    └── InvalidPoint    a point read from the graph that ingestion cannot use
 
 Every :class:`Rejected` names one :class:`Reason` from a closed set: the dead-letter body and
 the per-reason counters use it as is, so adding a member is an interface change.
@@ -50,8 +49,3 @@ class Rejected(IngestError):
 
 class InvalidPoint(IngestError):
     """A point's unit, datatype or bounds cannot be used (the graph's data, not a message)."""
-
-
-class UnsupportedPaho(IngestError, RuntimeError):
-    """The installed paho-mqtt lacks an internal that :class:`ingest.client.IngestClient`
-    relies on (it was written for paho-mqtt 2.2)."""

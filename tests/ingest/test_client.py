@@ -1,11 +1,15 @@
 """The ingestion's paho client (``ingest.client.IngestClient``): its buffered reads, its
-own PUBLISH decoding and its batched acknowledgements.
+own PUBLISH decoding and its batched acknowledgements, and paho's own receive path it
+takes on another paho release. Most tests run on both paths (``fast`` and ``paho``) and
+expect the same.
 
 Most tests talk to a :class:`FakeBroker`, a socket that plays the broker's side byte for
 byte (plain TCP or TLS), so a test decides how the bytes are cut into reads: all packets
 in one write, one byte per write, or chunks that split packets anywhere. The last tests
-run against the real Mosquitto: acknowledged messages are not redelivered to a resumed
-session, the others are.
+run against the real Mosquitto (and Neo4j): acknowledged messages are not redelivered to a
+resumed session, the others are; and, on paho's own path through the ingestion worker,
+nothing is acknowledged before it is written and what was not is delivered again after a
+reconnect.
 """
 
 from __future__ import annotations
@@ -20,19 +24,25 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import paho.mqtt
 import paho.mqtt.client as mqtt
 import pytest
 import trustme
+from neo4j import Driver
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest.client import IngestClient
-from ingest.errors import UnsupportedPaho
-from tests.ingest.mqtt_clients import Publisher, wait_until
+from ingest import client as ingest_client
+from ingest.broker import LocalBroker
+from ingest.client import PAHO_RELEASES, IngestClient
+from tests.ingest.mqtt_clients import Publisher, running_worker, wait_until
+from tests.ingest.test_dead_letter_faults import nothing_left
+from tests.ingest.test_worker import POWER, POWER_ID, live
 from tests.mqtt_service import MqttService, unique
 
 TIMEOUT = 10.0
+OTHER_PAHO = "9.0.0"  # a paho-mqtt release the fast path was not written for
 CONNACK_V5 = b"\x20\x03\x00\x00\x00"  # session not present, success, no properties
 CONNACK_V311 = b"\x20\x02\x00\x00"
 
@@ -177,6 +187,7 @@ class Recorder:
         protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
         context: ssl.SSLContext | None = None,
         reconnect: bool = False,
+        paho_receive: bool = False,
     ) -> None:
         self.client = IngestClient(
             CallbackAPIVersion.VERSION2,
@@ -184,7 +195,10 @@ class Recorder:
             protocol=protocol,
             manual_ack=True,
             reconnect_on_failure=reconnect,
+            paho_receive=paho_receive,
         )
+        fast = not paho_receive and paho.mqtt.__version__ in PAHO_RELEASES
+        assert self.client.fast_receive is fast
         if context is not None:
             self.client.tls_set_context(context)
         self.client.reconnect_delay_set(min_delay=1, max_delay=1)
@@ -212,6 +226,35 @@ class Recorder:
 
 def arrived(messages: list[mqtt.MQTTMessage]) -> list[tuple[int, str, bytes]]:
     return [(m.mid, m.topic, bytes(m.payload)) for m in messages]
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(
+            False,
+            id="fast",
+            marks=pytest.mark.skipif(
+                paho.mqtt.__version__ not in PAHO_RELEASES,
+                reason=f"paho-mqtt {paho.mqtt.__version__}: the fast path is only for "
+                f"{', '.join(PAHO_RELEASES)}",
+            ),
+        ),
+        pytest.param(True, id="paho"),
+    ]
+)
+def paho_receive(request: pytest.FixtureRequest) -> bool:
+    """Whether the client takes paho's own receive path (``paho``) or its own (``fast``)."""
+    return bool(request.param)
+
+
+@pytest.fixture
+def other_paho(monkeypatch: pytest.MonkeyPatch) -> str:
+    """paho-mqtt claims to be a release the fast path was not written for: every
+    :class:`IngestClient` made meanwhile takes paho's own path, and the process has not
+    warned yet."""
+    monkeypatch.setattr(paho.mqtt, "__version__", OTHER_PAHO)
+    ingest_client._other_paho.cache_clear()
+    return OTHER_PAHO
 
 
 @pytest.fixture(scope="module")
@@ -243,9 +286,11 @@ def broker(transport: tuple[ssl.SSLContext | None, ssl.SSLContext | None]) -> It
 
 @pytest.fixture
 def recorder(
-    broker: FakeBroker, transport: tuple[ssl.SSLContext | None, ssl.SSLContext | None]
+    broker: FakeBroker,
+    transport: tuple[ssl.SSLContext | None, ssl.SSLContext | None],
+    paho_receive: bool,
 ) -> Iterator[Recorder]:
-    with Recorder(broker.port, context=transport[1]) as recorder:
+    with Recorder(broker.port, context=transport[1], paho_receive=paho_receive) as recorder:
         yield recorder
 
 
@@ -272,8 +317,9 @@ def test_packets_cut_anywhere_are_reassembled(
 
 
 def test_a_message_is_what_paho_itself_would_deliver() -> None:
-    """The same packets through the client's own decoding and through paho's (which it
-    takes while a paho logger is set): the messages are alike, field by field."""
+    """The same packets through the client's own decoding, through paho's while a paho
+    logger is set (the fast path hands such messages to paho) and on paho's own receive
+    path: the messages are alike, field by field."""
     packets = [
         publish(7, "a/b", b"12.5"),
         publish(0, "a/qos0", b"x", qos=0),
@@ -282,10 +328,10 @@ def test_a_message_is_what_paho_itself_would_deliver() -> None:
         publish(10, "", b"alias-less empty topic"),
     ]
 
-    def delivered(paho_path: bool) -> list[tuple[Any, ...]]:
+    def delivered(paho_path: bool, paho_receive: bool = False) -> list[tuple[Any, ...]]:
         fake = FakeBroker(CONNACK_V5)
         try:
-            with Recorder(fake.port) as recorder:
+            with Recorder(fake.port, paho_receive=paho_receive) as recorder:
                 if paho_path:
                     recorder.client.enable_logger(logging.getLogger("test-client"))
                 fake.connection().send(b"".join(packets))
@@ -309,6 +355,7 @@ def test_a_message_is_what_paho_itself_would_deliver() -> None:
 
     ours = delivered(paho_path=False)
     assert ours == delivered(paho_path=True)
+    assert ours == delivered(paho_path=False, paho_receive=True)
     assert ours[3][7] == {"UserProperty": [("k", "v")]}
     assert ours[0][7] == {}
 
@@ -326,11 +373,11 @@ def test_messages_with_properties_keep_their_place_among_plain_ones(
     assert properties.json() == {"UserProperty": [("k", "v")]}  # type: ignore[no-untyped-call]
 
 
-def test_a_topic_callback_gets_its_messages_and_on_message_the_rest() -> None:
+def test_a_topic_callback_gets_its_messages_and_on_message_the_rest(paho_receive: bool) -> None:
     fake = FakeBroker(CONNACK_V5)
     special: list[mqtt.MQTTMessage] = []
     try:
-        with Recorder(fake.port) as recorder:
+        with Recorder(fake.port, paho_receive=paho_receive) as recorder:
             recorder.client.message_callback_add(
                 "site/special/#", lambda _client, _userdata, message: special.append(message)
             )
@@ -344,10 +391,10 @@ def test_a_topic_callback_gets_its_messages_and_on_message_the_rest() -> None:
     assert arrived(special) == [(500, "site/special/x", b"s")]
 
 
-def test_mqtt_3_messages_are_delivered_too() -> None:
+def test_mqtt_3_messages_are_delivered_too(paho_receive: bool) -> None:
     fake = FakeBroker(CONNACK_V311)
     try:
-        with Recorder(fake.port, protocol=mqtt.MQTTv311) as recorder:
+        with Recorder(fake.port, protocol=mqtt.MQTTv311, paho_receive=paho_receive) as recorder:
             data, expected = stream(500, v5=False)
             fake.connection().send(data)
             messages = recorder.wait_for(len(expected))
@@ -357,12 +404,12 @@ def test_mqtt_3_messages_are_delivered_too() -> None:
     assert all(m.properties is None for m in messages)
 
 
-def test_bytes_of_a_dropped_connection_do_not_reach_the_next() -> None:
+def test_bytes_of_a_dropped_connection_do_not_reach_the_next(paho_receive: bool) -> None:
     """A connection that ends halfway through a packet: after the reconnect, the next
     connection's packets arrive whole, not glued to the leftover."""
     fake = FakeBroker(CONNACK_V5)
     try:
-        with Recorder(fake.port, reconnect=True) as recorder:
+        with Recorder(fake.port, reconnect=True, paho_receive=paho_receive) as recorder:
             first = fake.connection()
             data, expected = stream(10)
             cut = publish(999, "site/cut", b"never whole")
@@ -390,9 +437,13 @@ def test_ack_many_sends_each_acknowledgement_in_the_order_given(
     )
 
 
-def test_ack_many_acknowledges_a_large_batch(broker: FakeBroker, recorder: Recorder) -> None:
+def test_ack_many_acknowledges_a_large_batch(
+    broker: FakeBroker, recorder: Recorder, paho_receive: bool
+) -> None:
+    """One write far larger than a socket buffer (20,000 PUBACKs); on paho's own path,
+    whose receiving costs several times more, 4,000 queued one by one."""
     connection = broker.connection()
-    data, expected = stream(20000)
+    data, expected = stream(4000 if paho_receive else 20000)
     connection.send(data)
     messages = recorder.wait_for(len(expected))
     recorder.client.ack_many((m.mid, m.qos) for m in messages)
@@ -400,10 +451,15 @@ def test_ack_many_acknowledges_a_large_batch(broker: FakeBroker, recorder: Recor
     assert acks == b"".join(struct.pack("!BBH", 0x40, 2, mid) for mid, _, _ in expected)
 
 
-def test_without_manual_ack_the_client_acknowledges_itself_and_ack_many_adds_nothing() -> None:
+def test_without_manual_ack_the_client_acknowledges_itself_and_ack_many_adds_nothing(
+    paho_receive: bool,
+) -> None:
     fake = FakeBroker(CONNACK_V5)
     client = IngestClient(
-        CallbackAPIVersion.VERSION2, client_id=unique("auto"), protocol=mqtt.MQTTv5
+        CallbackAPIVersion.VERSION2,
+        client_id=unique("auto"),
+        protocol=mqtt.MQTTv5,
+        paho_receive=paho_receive,
     )
     client.on_message = lambda *_args: None
     try:
@@ -421,12 +477,38 @@ def test_without_manual_ack_the_client_acknowledges_itself_and_ack_many_adds_not
         fake.close()
 
 
-def test_a_paho_without_the_overridden_internals_is_refused(
-    monkeypatch: pytest.MonkeyPatch,
+# ------------------------------------------------------------- which path
+
+
+def client_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "ingest.client"]
+
+
+def test_another_paho_release_takes_paho_s_own_path_and_says_so_once(
+    other_paho: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.delattr(mqtt.Client, "_handle_on_message")
-    with pytest.raises(UnsupportedPaho, match="_handle_on_message"):
-        IngestClient(CallbackAPIVersion.VERSION2, client_id=unique("old"))
+    """Before: ``UnsupportedPaho`` at start-up, so paho-mqtt was pinned below 2.3."""
+    caplog.set_level(logging.WARNING, logger="ingest.client")
+    clients = [IngestClient(CallbackAPIVersion.VERSION2, client_id=unique("other")) for _ in "abc"]
+    assert [c.fast_receive for c in clients] == [False, False, False]
+    (warning,) = client_warnings(caplog)
+    assert f"paho-mqtt {other_paho} is installed" in warning
+    assert f"only for paho-mqtt {' or '.join(PAHO_RELEASES)}" in warning
+    assert "paho's own receive path" in warning
+
+
+@pytest.mark.skipif(
+    paho.mqtt.__version__ not in PAHO_RELEASES,
+    reason=f"paho-mqtt {paho.mqtt.__version__} takes paho's own path anyway",
+)
+def test_the_release_it_was_written_for_takes_the_fast_path_unless_told_and_says_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="ingest.client")
+    fast = IngestClient(CallbackAPIVersion.VERSION2, client_id=unique("fast"))
+    told = IngestClient(CallbackAPIVersion.VERSION2, client_id=unique("told"), paho_receive=True)
+    assert (fast.fast_receive, told.fast_receive) == (True, False)
+    assert client_warnings(caplog) == []
 
 
 # ------------------------------------------------------------- the real broker
@@ -435,11 +517,17 @@ def test_a_paho_without_the_overridden_internals_is_refused(
 class Session:
     """An :class:`IngestClient` with a persistent MQTT 5 session, subscribed to ``topic``."""
 
-    def __init__(self, mqtt_broker: MqttService, client_id: str, topic: str) -> None:
+    def __init__(
+        self, mqtt_broker: MqttService, client_id: str, topic: str, paho_receive: bool
+    ) -> None:
         self.address = mqtt_broker.address
         self.topic = topic
         self.client = IngestClient(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+            paho_receive=paho_receive,
         )
         self.messages: list[mqtt.MQTTMessage] = []
         self.subscribed = threading.Event()
@@ -475,23 +563,93 @@ class Session:
 
 
 def test_acknowledged_messages_are_not_redelivered_and_the_others_are(
-    mqtt_broker: MqttService,
+    mqtt_broker: MqttService, paho_receive: bool
 ) -> None:
     topic, client_id = unique("ack-many"), unique("ack-many-session")
-    with Session(mqtt_broker, client_id, topic) as first, Publisher(mqtt_broker.address) as pub:
+    with (
+        Session(mqtt_broker, client_id, topic, paho_receive) as first,
+        Publisher(mqtt_broker.address) as pub,
+    ):
         for i in range(10):
             pub.send(topic, f"{i}")
         messages = first.wait_for(10)
         first.client.ack_many((m.mid, m.qos) for m in messages[:6])
         first.sync()
-    with Session(mqtt_broker, client_id, topic) as second:
+    with Session(mqtt_broker, client_id, topic, paho_receive) as second:
         redelivered = second.wait_for(4)
         time.sleep(0.5)  # nothing more comes
         assert [m.payload for m in second.messages] == [b"6", b"7", b"8", b"9"]
         assert all(m.dup for m in redelivered)
         second.client.ack_many((m.mid, m.qos) for m in redelivered)
         second.sync()
-    with Session(mqtt_broker, client_id, topic) as third:
+    with Session(mqtt_broker, client_id, topic, paho_receive) as third:
         time.sleep(0.5)
         assert third.messages == []
         third.client.unsubscribe(topic)
+
+
+# ------------------------------------- paho's own path, through the ingestion worker
+
+
+def test_on_paho_s_own_path_nothing_is_acknowledged_before_it_is_written(
+    other_paho: str, site: Driver, mqtt_broker: MqttService
+) -> None:
+    """The point is write-locked by another transaction: the worker receives, cannot write
+    and acknowledges nothing, so the broker sends no more than the Receive Maximum (5) of
+    the 50 messages; once the lock goes, all 50 are written and acknowledged."""
+    with (
+        running_worker(site, mqtt_broker.address, receive_maximum=5) as running,
+        Publisher(mqtt_broker.address) as publisher,
+        site.session() as session,
+    ):
+        assert not running.worker.client.fast_receive
+        lock = session.begin_transaction()
+        lock.run("MATCH (p:Point {id: $id}) SET p.locked = true", id=POWER_ID).consume()
+        for n in range(50):
+            publisher.send(POWER, str(n))
+        wait_until(
+            lambda: running.count("kgtwin_ingest_messages_received_total") >= 5,
+            TIMEOUT,
+            lambda: "not even five messages arrived",
+        )
+        time.sleep(1.0)  # were the broker to send more, they would be here by now
+        assert running.count("kgtwin_ingest_messages_received_total") == 5
+        assert running.count("kgtwin_ingest_pending") == 5
+        lock.rollback()
+        assert running.settled(50, timeout=60)["applied"] >= 1
+    assert live(site, POWER_ID)["value"] == 49.0
+
+
+def test_on_paho_s_own_path_what_was_not_acknowledged_comes_again_after_a_reconnect(
+    other_paho: str, own_broker: LocalBroker, site: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """20 messages received and not yet written (the point is write-locked) when the
+    broker restarts: paho reconnects, the worker drops what came on the old connection,
+    the broker delivers the 20 again, and each settles once; nothing stays with the broker.
+    Two clients made, one warning."""
+    caplog.set_level(logging.WARNING, logger="ingest.client")
+    client_id = unique("paho-restart")
+    with (
+        running_worker(site, own_broker.address, client_id=client_id) as running,
+        site.session() as session,
+    ):
+        assert not running.worker.client.fast_receive
+        lock = session.begin_transaction()
+        lock.run("MATCH (p:Point {id: $id}) SET p.locked = true", id=POWER_ID).consume()
+        with Publisher(own_broker.address) as publisher:
+            for n in range(20):
+                publisher.send(POWER, str(n))
+
+        def received() -> float:
+            return running.count("kgtwin_ingest_messages_received_total")
+
+        wait_until(lambda: received() >= 20, TIMEOUT, lambda: f"{received()} of 20 arrived")
+        own_broker.restart()
+        wait_until(lambda: received() >= 40, 30, lambda: f"{received()} of 20 + 20 arrived")
+        lock.rollback()
+        outcomes = running.settled(20, timeout=60)
+        assert outcomes["applied"] + outcomes["outdated"] == 20
+        assert running.dropped() >= 20  # the first deliveries, never acknowledged
+    assert live(site, POWER_ID)["value"] == 19.0
+    nothing_left(site, own_broker.address, client_id)
+    assert len(client_warnings(caplog)) == 1
