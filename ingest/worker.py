@@ -155,6 +155,10 @@ class IngestWorker:
         self._subscribed: frozenset[str] = frozenset()
         self._lock = threading.Lock()  # guards _subscribed and the restart request
         self._connection = 0  # numbers the MQTT connections; set on the network thread
+        # held while a batch is acknowledged and while the network thread marks its
+        # connection lost or numbers a new one: no acknowledgement goes out on another
+        self._acking = threading.Lock()
+        self._lost = True  # the connection numbered _connection is gone (or not made yet)
         self._given_up = 0  # connections up to this number acknowledge nothing more
         self._restart = threading.Event()
         self._restart_reason = ("", "")  # (kind, why)
@@ -251,7 +255,9 @@ class IngestWorker:
         if reason.is_failure:
             logger.error("the MQTT broker refused the connection: %s", reason)
             return
-        self._connection += 1  # what came on the previous connection is acknowledged on none
+        with self._acking:  # what came on the previous connection is acknowledged on none
+            self._connection += 1
+            self._lost = False
         self.metrics.connected.set(1)
         logger.info(
             "connected to %s as %r (session %s)",
@@ -289,6 +295,8 @@ class IngestWorker:
         reason: ReasonCode,
         _properties: Properties | None,
     ) -> None:
+        with self._acking:  # paho reconnects after this: no acknowledgement until numbered
+            self._lost = True
         self.metrics.connected.set(0)
         if not self._stopping.is_set() and not self._restart.is_set():
             logger.warning("disconnected from the MQTT broker (%s); reconnecting", reason)
@@ -479,7 +487,13 @@ class IngestWorker:
                 self._drop(batch)
                 self._give_up_connection(current, "dead_letters", problem)
                 return
-            self.client.ack_many((m.mid, m.qos) for m in batch)
+            with self._acking:
+                acked = not self._lost and self._connection == current
+                if acked:
+                    self.client.ack_many((m.mid, m.qos) for m in batch)
+            if not acked:  # the connection went while the dead letters were sent
+                self._drop(batch)
+                return
             self._settle(batch, written)
         except Exception as exc:
             self._drop(batch)
