@@ -44,9 +44,9 @@ sys.path.insert(0, str(REPO))
 from bench.fault_rig import KGTWIN, DeadLetters, Ingest, Publisher, Rig, rig, wait  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
 from ingest.broker import LocalBroker  # noqa: E402
-from ingest.errors import Rejected  # noqa: E402
-from ingest.units import ParseBudget, Units  # noqa: E402
+from ontology.errors import UnitError  # noqa: E402
 from ontology.files import default_ontology_files  # noqa: E402
+from ontology.units import ParseBudget, Units  # noqa: E402
 from ontology.validate import Ontology  # noqa: E402
 from server.loading import load_model  # noqa: E402
 
@@ -302,11 +302,11 @@ def units(rig: Rig, count: int) -> None:
         ("with the parse budget", ParseBudget()),
         ("without (no limit: the baseline)", ParseBudget(share=1.0, burst=1e9)),
     ):
-        resolver = Units(budget=budget)
+        resolver = Units.read(default_ontology_files(), budget=budget)
         resolver.resolve("psi")  # pint's registry, built once
         cpu = time.process_time()
         for name in names:
-            with contextlib.suppress(Rejected):
+            with contextlib.suppress(UnitError):
                 resolver.resolve(name)
         used = time.process_time() - cpu
         say(

@@ -88,9 +88,9 @@ from ingest.events import PointUpdate, StalenessChange  # noqa: E402
 from ingest.messages import observations  # noqa: E402
 from ingest.metrics import IngestMetrics  # noqa: E402
 from ingest.topics import PointTable  # noqa: E402
-from ingest.units import Units  # noqa: E402
 from ingest.worker import IngestConfig, IngestWorker  # noqa: E402
 from ontology.files import default_ontology_files  # noqa: E402
+from ontology.units import Units  # noqa: E402
 from ontology.validate import Ontology  # noqa: E402
 from server.loading import load_model  # noqa: E402
 
@@ -258,6 +258,7 @@ class Bench:
         self.driver = driver
         self.args = args
         self.pids = {"mosquitto": broker.pid, "neo4j": neo4j_pid}
+        self.units = Units.read(default_ontology_files())  # as `kgtwin ingest` reads them
 
     def flood(
         self,
@@ -367,7 +368,7 @@ def running_worker(bench: Bench, listener: Freshness) -> Iterator[Running]:
         max_batch=bench.args.max_batch,
     )
     metrics = IngestMetrics(CollectorRegistry())
-    worker = IngestWorker(config, bench.driver, metrics, listener)
+    worker = IngestWorker(config, bench.driver, metrics, bench.units, listener)
     worker.start()
     try:
         if not worker.wait_ready(60):
@@ -600,8 +601,8 @@ class BaselineSubscriber:
 
     def __init__(self, bench: Bench, site: Site) -> None:
         self.bench = bench
-        self.table = PointTable.of(read_points(Reader(bench.driver)))
-        self.units = Units()
+        self.units = bench.units
+        self.table = PointTable.of(read_points(Reader(bench.driver)), self.units)
         self.session: Session = bench.driver.session()
         self.done = 0
         self.rejected = 0

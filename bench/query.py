@@ -57,6 +57,7 @@ from graph.reader import Reader  # noqa: E402
 from graph.topology import direction_for  # noqa: E402
 from ontology.catalogue import Catalogue  # noqa: E402
 from ontology.files import default_ontology_files  # noqa: E402
+from ontology.units import Units  # noqa: E402
 from ontology.validate import Ontology  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.loading import load_model  # noqa: E402
@@ -335,6 +336,7 @@ def nested(driver: neo4j.Driver, settings: Settings, ontology: Ontology, repeat:
         settings,
         Reader(driver, None, statements.append),
         Catalogue.build(ontology.graph, ontology.vocabulary),
+        units=Units.of(ontology.graph),
     )
     schema = build_schema(settings)
     runs = max(repeat // 10, 10)

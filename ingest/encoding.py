@@ -3,11 +3,12 @@ a bare JSON value, a JSON object ``{"value", "ts", "unit", "quality"}``, and a S
 of one record. The mirror of decoding, for senders written in Python (the telemetry
 simulator) and for tests: whatever :func:`encode` writes, ``payloads.decode`` reads back.
 
-A number may be sent in another unit of the same quantity kind than the point's own, to
-exercise the conversion ingestion does: :func:`alternate` gives a spelling the unit table
-(:mod:`ingest.unit_table`) resolves, with the factor that takes a value there. SenML
-spells units its own way (``Cel``, ``kW``, ``/100``; its ``%`` is a ratio, never used
-here); a unit SenML has no symbol for is left out of the record (the point's own applies).
+A JSON object names the point's unit by its QUDT local name ("KiloW"). A number may be
+sent in another unit of the same quantity kind than the point's own, to exercise the
+conversion ingestion does: :func:`alternate` gives a spelling :mod:`ontology.units`
+resolves, with the factor that takes a value there. SenML spells units its own way
+(``Cel``, ``kW``, ``/100``; its ``%`` is a ratio, never used here); a unit SenML has no
+symbol for is left out of the record (the point's own applies).
 Bare values and SenML records cannot carry a quality, so a reading whose quality is not
 ``good`` is always sent as a JSON object.
 """
@@ -22,7 +23,6 @@ from enum import StrEnum
 from typing import Final
 
 from ingest.raw import Quality, Value
-from ingest.unit_table import POINT_UNITS
 
 
 class Encoding(StrEnum):
@@ -158,8 +158,7 @@ def _own(unit: str, encoding: Encoding) -> str | None:
     """How ``encoding`` names a point's own unit (None: leave it out)."""
     if encoding is Encoding.SENML:
         return SENML_SYMBOLS.get(unit)
-    known = POINT_UNITS.get(unit)
-    return unit if known is None else known.symbol
+    return unit
 
 
 def _dump(doc: object) -> bytes:

@@ -25,7 +25,7 @@ from ingest.errors import Reason, Rejected
 from ingest.payloads import decode
 from ingest.readings import Observation, check
 from ingest.topics import DEAD_LETTER_PREFIX, PointTable, valid_topic
-from ingest.units import Units
+from ontology.units import Units
 
 HASHED_PREFIX: Final = DEAD_LETTER_PREFIX + "~hashed/"
 MAX_KEPT_TOPIC_BYTES: Final = 512

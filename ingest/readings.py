@@ -9,10 +9,12 @@ Datatypes:
 - ``boolean`` takes true/false, and 0/1 (as PLCs often send); no other number.
 - ``string`` takes JSON strings, and bare payloads as their text (``42`` is "42").
 
-Units on boolean and string points: none is needed; the point's own unit, or a
-dimensionless one (UNITLESS, "1", SenML's "/" and "count"), is accepted and ignored;
-any other unit is rejected (``unknown_unit`` or ``incompatible_unit``), since a value with a
-physical unit is not a state or a label.
+Units (:mod:`ontology.units`, the ontology's): a number in another unit of the point's
+quantity kind is converted; an unknown unit is ``unknown_unit``, one of another kind
+``incompatible_unit``. On boolean and string points no unit is needed; the point's own
+unit, or a dimensionless one (UNITLESS, "1", SenML's "/" and "count"), is accepted and
+ignored; any other unit is rejected, since a value with a physical unit is not a state or
+a label.
 
 Range: after conversion, ``min_value <= value <= max_value`` (both optional, inclusive).
 Time: ``observed_at`` is the message's time, else ``received_at``; more than
@@ -33,8 +35,8 @@ from typing import Final
 from ingest.errors import InvalidPoint, Reason, Rejected
 from ingest.raw import PayloadFormat, Quality, RawReading, Value, clip, json_type
 from ingest.storable import check_text, check_time
-from ingest.unit_table import QuantityKind
-from ingest.units import Units, point_unit_of
+from ontology.errors import UnitError, UnitProblem
+from ontology.units import DIMENSIONLESS, IDENTITY, Unit, Units
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
@@ -54,8 +56,9 @@ class Datatype(StrEnum):
 @dataclass(frozen=True, slots=True)
 class PointSpec:
     """What ingestion needs to know about a point. ``unit`` is a QUDT local name (e.g.
-    "KiloW"); ``min_value``/``max_value`` are in that unit; ``expected_interval`` is in
-    seconds. Raises ``InvalidPoint`` if these do not fit together."""
+    "KiloW", checked against the ontology by :class:`ingest.topics.PointTable`);
+    ``min_value``/``max_value`` are in that unit; ``expected_interval`` is in seconds.
+    Raises ``InvalidPoint`` if these do not fit together."""
 
     iri: str
     id: str
@@ -67,7 +70,6 @@ class PointSpec:
     expected_interval: float
 
     def __post_init__(self) -> None:
-        point_unit_of(self.unit)
         bounded = self.min_value is not None or self.max_value is not None
         if bounded and self.datatype not in (Datatype.DOUBLE, Datatype.INTEGER):
             raise InvalidPoint(f"point {self.iri}: a {self.datatype} point cannot have min/max")
@@ -163,62 +165,92 @@ def _number(raw: RawReading, spec: PointSpec, units: Units) -> float | int:
     sent = raw.value
     if isinstance(sent, bool | str):
         raise _wrong(spec, "a number", json_type(sent))
-    conversion = units.conversion(raw.unit, spec.unit, senml=raw.format is PayloadFormat.SENML)
+    conversion = IDENTITY
+    if raw.unit is not None:
+        try:
+            conversion = units.conversion(
+                raw.unit, _point_unit(units, spec), senml=raw.format is PayloadFormat.SENML
+            )
+        except UnitError as exc:
+            raise _rejected(exc) from exc
     value: float | int = sent if conversion.is_identity else conversion(float(sent))
     if not math.isfinite(value):
         raise Rejected(
             Reason.OUT_OF_RANGE,
             f"value {_show(sent)} {raw.unit} is too large for a double once converted to "
-            f"{point_unit_of(spec.unit).symbol}",
+            f"{_point_unit(units, spec).symbol}",
         )
     if spec.datatype is Datatype.INTEGER:
         if isinstance(value, float):
             whole = round(value)
             if abs(value - whole) > WHOLE_TOLERANCE * max(1.0, abs(value)):
-                raise _wrong(spec, "a whole number", _quantity(value, sent, raw.unit, spec))
+                raise _wrong(spec, "a whole number", _quantity(value, sent, raw, spec, units))
             value = whole
         if not INT64_MIN <= value <= INT64_MAX:
             raise Rejected(
                 Reason.OUT_OF_RANGE,
-                f"value {_quantity(value, sent, raw.unit, spec)} does not fit a 64-bit integer",
+                f"value {_quantity(value, sent, raw, spec, units)} does not fit a 64-bit integer",
             )
     else:
         value = float(value)
     if spec.min_value is not None and value < spec.min_value:
         raise Rejected(
             Reason.OUT_OF_RANGE,
-            f"value {_quantity(value, sent, raw.unit, spec)} is below the point's minimum "
-            f"{_show(spec.min_value)} {point_unit_of(spec.unit).symbol}",
+            f"value {_quantity(value, sent, raw, spec, units)} is below the point's minimum "
+            f"{_show(spec.min_value)} {_point_unit(units, spec).symbol}",
         )
     if spec.max_value is not None and value > spec.max_value:
         raise Rejected(
             Reason.OUT_OF_RANGE,
-            f"value {_quantity(value, sent, raw.unit, spec)} is above the point's maximum "
-            f"{_show(spec.max_value)} {point_unit_of(spec.unit).symbol}",
+            f"value {_quantity(value, sent, raw, spec, units)} is above the point's maximum "
+            f"{_show(spec.max_value)} {_point_unit(units, spec).symbol}",
         )
     return value
 
 
-def _quantity(value: float | int, sent: float | int, unit: str | None, spec: PointSpec) -> str:
+def _quantity(
+    value: float | int, sent: float | int, raw: RawReading, spec: PointSpec, units: Units
+) -> str:
     """``250.0 kW (250000 W as sent)``: a converted value for an error message."""
-    text = f"{_show(value)} {point_unit_of(spec.unit).symbol}"
-    if unit is None or sent == value:
+    text = f"{_show(value)} {_point_unit(units, spec).symbol}"
+    if raw.unit is None or sent == value:
         return text
-    return f"{text} ({_show(sent)} {unit} as sent)"
+    return f"{text} ({_show(sent)} {raw.unit} as sent)"
 
 
 def _check_plain_unit(raw: RawReading, spec: PointSpec, units: Units) -> None:
     if raw.unit is None:
         return
-    unit = units.resolve(raw.unit, senml=raw.format is PayloadFormat.SENML)
-    if unit.qudt == spec.unit or QuantityKind.DIMENSIONLESS in unit.kinds:
+    try:
+        unit = units.resolve(raw.unit, senml=raw.format is PayloadFormat.SENML)
+    except UnitError as exc:
+        raise _rejected(exc) from exc
+    if unit.qudt == spec.unit or DIMENSIONLESS in unit.kinds:
         return
-    own = point_unit_of(spec.unit).symbol
+    own = _point_unit(units, spec).symbol
     raise Rejected(
         Reason.INCOMPATIBLE_UNIT,
         f"a {spec.datatype} point takes no unit, its own ({own!r}) or a dimensionless one "
         f"such as '1'; found {unit.describe()}",
     )
+
+
+def _point_unit(units: Units, spec: PointSpec) -> Unit:
+    try:
+        return units.unit(spec.unit)
+    except UnitError as exc:
+        raise InvalidPoint(f"point {spec.iri}: {exc}") from exc
+
+
+_REASONS = {
+    UnitProblem.UNKNOWN: Reason.UNKNOWN_UNIT,
+    UnitProblem.INCOMPATIBLE: Reason.INCOMPATIBLE_UNIT,
+}
+
+
+def _rejected(error: UnitError) -> Rejected:
+    """A unit the message names, refused: dead-lettered with the unit's reason."""
+    return Rejected(_REASONS[error.problem], error.message)
 
 
 def _wrong(spec: PointSpec, expected: str, found: str) -> Rejected:

@@ -18,7 +18,7 @@ from ingest.batch import Message
 from ingest.errors import Reason, Rejected
 from ingest.messages import KEPT_PAYLOAD_BYTES, message_key, observations, too_large
 from ingest.topics import PointTable, is_dead_letter
-from ingest.units import Units
+from ontology.units import Units
 
 logger = logging.getLogger(__name__)
 

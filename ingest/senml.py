@@ -6,7 +6,7 @@ name is ``bn + n`` (None when both are absent: the MQTT topic names the point) a
 only the characters section 4.5.1 allows. The time is ``bt + t``; a resolved time below
 2**28 is relative to ``now`` (so ``-5`` is five seconds ago), and a record with neither
 ``bt`` nor ``t`` has no time (the receive time applies). The unit is ``u``, else ``bu``,
-read as SenML defines it ("%" is a ratio there, see :mod:`ingest.unit_table`). ``bv`` is
+read as SenML defines it ("%" is a ratio there, see :mod:`ontology.unit_names`). ``bv`` is
 added to ``v``.
 
 Each record carries exactly one of ``v`` (number), ``vb`` (boolean) or ``vs`` (string).

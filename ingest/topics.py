@@ -16,8 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from graph.live import PointRow
-from ingest.errors import IngestError, Reason, Rejected
+from ingest.errors import IngestError, InvalidPoint, Reason, Rejected
 from ingest.readings import Datatype, PointSpec
+from ontology.errors import UnitError
+from ontology.units import Units
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +36,16 @@ class PointTable:
     skipped: tuple[str, ...]  # points that cannot be used, with why (logged)
 
     @classmethod
-    def of(cls, rows: Iterable[PointRow]) -> PointTable:
+    def of(cls, rows: Iterable[PointRow], units: Units) -> PointTable:
+        """The points of ``rows`` that ingestion can use: each with a unit ``units`` declares
+        (the others are skipped, and why is logged)."""
         by_topic: dict[str, PointSpec] = {}
         by_id: dict[str, PointSpec] = {}
         by_iri: dict[str, PointRow] = {}
         skipped: list[str] = []
         for row in rows:
             try:
-                spec = _spec(row)
+                spec = _spec(row, units)
             except (IngestError, ValueError) as exc:
                 skipped.append(f"{row.iri}: {exc}")
                 continue
@@ -97,7 +101,7 @@ def is_dead_letter(topic: str) -> bool:
     return topic.startswith(DEAD_LETTER_PREFIX)
 
 
-def _spec(row: PointRow) -> PointSpec:
+def _spec(row: PointRow, units: Units) -> PointSpec:
     if row.unit is None or row.datatype is None or row.expected_interval is None:
         raise ValueError("it has no unit, datatype or expected interval")
     if not valid_topic(row.topic):
@@ -105,6 +109,10 @@ def _spec(row: PointRow) -> PointSpec:
             f"its MQTT topic {row.topic[:80]!r} is not one a message can be published to "
             "(empty, longer than 65,535 bytes, or with a wildcard + or #, or a NUL)"
         )
+    try:
+        units.unit(row.unit)
+    except UnitError as exc:  # not declared in the ontology
+        raise InvalidPoint(f"point {exc}") from exc
     return PointSpec(
         iri=row.iri,
         id=row.id,

@@ -66,8 +66,8 @@ from ingest.metrics import IngestMetrics
 from ingest.receiving import PER_MESSAGE_BYTES, Limits, receive
 from ingest.reporting import Reporter
 from ingest.topics import PointTable
-from ingest.units import Units
 from ingest.writes import write_isolating
+from ontology.units import Units
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ class IngestWorker:
         config: IngestConfig,
         driver: Driver,
         metrics: IngestMetrics,
+        units: Units,
         listener: LiveListener | None = None,
     ) -> None:
         self.config = config
@@ -137,7 +138,7 @@ class IngestWorker:
         self.reader = Reader(driver, config.database)
         self.metrics = metrics
         self.listener = listener
-        self.units = Units()
+        self.units = units  # the ontology's, built at start (ontology.units)
         self.table = PointTable({}, {}, {}, ())
         self.version: str | None = None
         self.failure: str | None = None  # why the worker gave up, if it did
@@ -627,7 +628,7 @@ class IngestWorker:
 
     def _read_points(self, version: str) -> None:
         rows = read_points(self.reader)
-        table = PointTable.of(rows)
+        table = PointTable.of(rows, self.units)
         self.reporter.points_read(rows, table.rows)
         self.table, self.version = table, version
         self._resubscribe(table.filters())

@@ -7,12 +7,14 @@
     ├── FileUnreadable       a file is missing or cannot be read
     ├── VocabularyError      the ontology itself is unusable (e.g. two classes share a name)
     ├── ShapesUnusable       pySHACL refused to run the shapes (a malformed shape)
-    └── ModelInvalid         a model breaks the shapes or the vocabulary (carries every problem)
+    ├── ModelInvalid         a model breaks the shapes or the vocabulary (carries every problem)
+    └── UnitError            a unit name that names no unit, or two units that do not convert
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,3 +53,23 @@ class ModelInvalid(OntologyError):
 
 class ShapesUnusable(OntologyError):
     """pySHACL refused to run the ontology's shapes: one of them is malformed."""
+
+
+class UnitProblem(StrEnum):
+    """What is wrong with a unit (see :class:`UnitError`)."""
+
+    UNKNOWN = "unknown"  # the name is no unit the ontology declares (or pint derives)
+    INCOMPATIBLE = "incompatible"  # the two units measure different kinds, or cannot convert
+
+
+class UnitError(OntologyError):
+    """A unit name or a conversion :class:`ontology.units.Units` refuses; ``message`` says
+    what was expected and what was found."""
+
+    def __init__(self, problem: UnitProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"UnitError({self.problem.value!r}, {self.message!r})"

@@ -37,6 +37,7 @@ from graph.errors import GraphError
 from graph.reader import Reader
 from ingest.worker import IngestWorker
 from ontology.catalogue import Catalogue
+from ontology.units import Units
 from ontology.validate import Ontology
 from server import graphiql, neo4j_browser
 from server.auth import (
@@ -191,11 +192,12 @@ def create_app(settings: Settings) -> Starlette:
         try:
             ontology = await in_thread(Ontology.load, list(settings.ontology))
             catalogue = Catalogue.build(ontology.graph, ontology.vocabulary)
-            services = Services.of(settings, reader, catalogue, LiveHub(), loops.in_flight)
+            units = Units.of(ontology.graph)  # what-if's and ingestion's: one table
+            services = Services.of(settings, reader, catalogue, units, LiveHub(), loops.in_flight)
             app.state.services = services
             await in_thread(loops.start)
             if ingest is not None:
-                worker = IngestWorker(ingest, driver, metrics.ingest(), services.live)
+                worker = IngestWorker(ingest, driver, metrics.ingest(), units, services.live)
                 worker.start()
                 app.state.ingest = worker
             async with anyio.create_task_group() as tasks:

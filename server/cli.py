@@ -575,12 +575,14 @@ def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int
 
     from ingest.metrics import IngestMetrics
     from ingest.worker import IngestWorker
+    from ontology.units import Units
     from server.ingest_health import serve_ingest_http
 
     config = settings.ingest_config()
+    units = Units.read(settings.ontology)  # the units of ontology/core/units.ttl and others
     registry = CollectorRegistry()
     driver = open_driver(*settings.neo4j_connection())
-    worker = IngestWorker(config, driver, IngestMetrics(registry))
+    worker = IngestWorker(config, driver, IngestMetrics(registry), units)
     http = serve_ingest_http(metrics_port, registry, worker.health) if metrics_port else None
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

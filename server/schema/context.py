@@ -22,8 +22,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from graph.reader import Reader
-from ingest.units import Units
 from ontology.catalogue import Catalogue
+from ontology.units import Units
 from server.auth import Principal
 from server.graph_cache import Cached, GraphCache
 from server.live import LiveHub
@@ -39,16 +39,16 @@ NO_BUDGETS = Budgets(0, 1)  # no rate limit (tests; the app builds them from its
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Shared by every request: settings, the Neo4j reader, the ontology catalogue, what
-    the server keeps from the graph (empty until the lifespan's refresher fills it) and
-    the live events of the ingestion worker (none unless it runs in this server)."""
+    """Shared by every request: settings, the Neo4j reader, the ontology catalogue and
+    units, what the server keeps from the graph (empty until the lifespan's refresher fills
+    it) and the live events of the ingestion worker (none unless it runs in this server)."""
 
     settings: Settings
     reader: Reader
     catalogue: Catalogue
+    units: Units = field(kw_only=True)  # the ontology's; converts live loads for what-if
     cache: GraphCache = field(default_factory=GraphCache)
     live: LiveHub = field(default_factory=LiveHub)  # the ingestion worker's events
-    units: Units = field(default_factory=Units)  # converts live loads for what-if
     budgets: Budgets = NO_BUDGETS  # what each client may spend (server.ratelimit)
     simulations: Simulations = field(default_factory=Simulations)  # the threads they run on
 
@@ -58,6 +58,7 @@ class Services:
         settings: Settings,
         reader: Reader,
         catalogue: Catalogue,
+        units: Units,
         live: LiveHub,
         busy: Busy | None = None,
     ) -> Services:
@@ -67,6 +68,7 @@ class Services:
             settings,
             reader,
             catalogue,
+            units=units,
             live=live,
             # a burst of ten seconds' worth, and at least one operation at the limit
             budgets=Budgets(

@@ -18,8 +18,8 @@ import strawberry
 from graph.dependencies import LoadReading, read_load_points
 from graph.errors import NotFound
 from graph.ontology_read import Terms
-from ingest.errors import IngestError
-from ingest.units import Units
+from ontology.errors import UnitError
+from ontology.units import Units
 from server.schema.context import GraphInfo, loaders, reader, services
 from server.schema.errors import BadUserInput, SnapshotNotReady
 from server.schema.loaders import in_thread
@@ -160,8 +160,8 @@ def _live_load(units: Units, reading: LoadReading, capacity_unit: str | None) ->
     if reading.value is None or reading.stale or capacity_unit is None or reading.unit is None:
         return None
     try:
-        return units.conversion(reading.unit, capacity_unit)(reading.value)
-    except IngestError as exc:
+        return units.conversion(reading.unit, units.unit(capacity_unit))(reading.value)
+    except UnitError as exc:
         logger.warning(
             "load point %s (%s) cannot give a load in %s: %s",
             reading.point_id,

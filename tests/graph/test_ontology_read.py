@@ -64,7 +64,13 @@ def test_properties_whose_values_are_units_are_not_edges(terms: Terms) -> None:
         terms.check_relationships(["UNIT"])
     choices = str(caught.value).split("valid choices: ")[1].split(", ")
     assert "FEEDS" in choices
-    assert not {"UNIT", "CAPACITY_UNIT", "QUANTITY_KIND", "HAS_QUANTITY_KIND"} & set(choices)
+    assert not {
+        "UNIT",
+        "CAPACITY_UNIT",
+        "QUANTITY_KIND",
+        "HAS_QUANTITY_KIND",
+        "HAS_DIMENSION_VECTOR",
+    } & set(choices)
 
 
 def test_an_empty_graph_says_to_load_a_model_first(driver: Driver) -> None:

@@ -19,7 +19,9 @@ from ingest.address import BrokerAddress, configure
 from ingest.events import LiveListener
 from ingest.metrics import IngestMetrics
 from ingest.worker import IngestConfig, IngestWorker
+from ontology.units import Units
 from tests.mqtt_service import unique
+from tests.units import ontology_units
 
 TIMEOUT = 10.0
 
@@ -140,13 +142,16 @@ def running_worker(
     worker_class: type[IngestWorker] = IngestWorker,
     listener: LiveListener | None = None,
     client_id: str | None = None,
+    units: Units | None = None,
     **config: Any,
 ) -> Iterator[Running]:
     """A worker with a client id of its own (unless given), started and subscribed; stopped
-    on exit. ``config`` overrides :class:`IngestConfig`'s defaults."""
+    on exit. ``config`` overrides :class:`IngestConfig`'s defaults; ``units`` are the
+    bundled ontology's unless given."""
     registry = CollectorRegistry()
     settings = IngestConfig(address, client_id=client_id or unique("worker"), **config)
-    worker = worker_class(settings, driver, IngestMetrics(registry), listener)
+    units = units if units is not None else ontology_units()
+    worker = worker_class(settings, driver, IngestMetrics(registry), units, listener)
     worker.start()
     try:
         assert worker.wait_ready(30), "the worker did not subscribe within 30 s"

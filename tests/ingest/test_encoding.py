@@ -13,12 +13,11 @@ from ingest.payloads import decode
 from ingest.raw import PayloadFormat, Quality, Value
 from ingest.readings import Datatype, PointSpec, check
 from ingest.topics import PointTable
-from ingest.unit_table import POINT_UNITS
-from ingest.units import Units
+from tests.units import ontology_units
 
 NOW = 1_767_225_600.0
 TOPIC = "dc1/ups-a1/output-power"
-UNITS = Units()
+UNITS = ontology_units()
 
 
 def spec(unit: str, datatype: Datatype = Datatype.DOUBLE) -> PointSpec:
@@ -51,7 +50,7 @@ def test_a_number_in_another_unit_reads_back_in_the_points_unit(
 
 
 @pytest.mark.parametrize("encoding", list(Encoding))
-@pytest.mark.parametrize("unit", sorted(POINT_UNITS))
+@pytest.mark.parametrize("unit", sorted(UNITS.declared))
 def test_a_number_in_the_points_own_unit_reads_back(encoding: Encoding, unit: str) -> None:
     payload = encode(TOPIC, 42.125, unit=unit, time=NOW, encoding=encoding)
     value, observed, _, decoded = read_back(payload, spec(unit))

@@ -13,11 +13,14 @@ from graph.live import PointRow
 from ingest.errors import Reason
 from ingest.receiving import PER_MESSAGE_BYTES, Limits, receive
 from ingest.topics import PointTable
-from ingest.units import Conversion, Units
+from ontology.units import Conversion, Unit, Units
+from tests.units import ontology_units
 
 TOPIC = "dc1/ups-a1/output-power"
+UNITS = ontology_units()
 TABLE = PointTable.of(
-    [PointRow("urn:p", "p", TOPIC, "KiloW", "double", None, None, 5.0, None, False, None, ())]
+    [PointRow("urn:p", "p", TOPIC, "KiloW", "double", None, None, 5.0, None, False, None, ())],
+    UNITS,
 )
 LIMITS = Limits(max_payload_bytes=1000, max_future=300.0)
 
@@ -40,7 +43,7 @@ def test_a_good_message_has_its_observations_key_and_cost() -> None:
         connection=3,
         received_at=1_700_000_000.0,
         table=TABLE,
-        units=Units(),
+        units=UNITS,
         limits=LIMITS,
         on_bug=on_bug,  # type: ignore[arg-type]
     )
@@ -60,7 +63,7 @@ def test_a_rejected_message_keeps_no_traceback() -> None:
         connection=1,
         received_at=1_700_000_000.0,
         table=TABLE,
-        units=Units(),
+        units=UNITS,
         limits=LIMITS,
         on_bug=lambda _exc: None,
     )
@@ -76,7 +79,7 @@ def test_a_payload_past_the_limit_keeps_1_kib_and_its_digest() -> None:
         connection=1,
         received_at=1_700_000_000.0,
         table=TABLE,
-        units=Units(),
+        units=UNITS,
         limits=LIMITS,
         on_bug=lambda _exc: None,
     )
@@ -94,7 +97,7 @@ def test_a_topic_that_is_not_utf8_is_rejected() -> None:
         connection=1,
         received_at=1_700_000_000.0,
         table=TABLE,
-        units=Units(),
+        units=UNITS,
         limits=LIMITS,
         on_bug=lambda _exc: None,
     )
@@ -105,7 +108,7 @@ def test_a_topic_that_is_not_utf8_is_rejected() -> None:
 class BrokenUnits(Units):
     """Units with a bug (a fake of our own code)."""
 
-    def conversion(self, name: str | None, point_unit: str, *, senml: bool = False) -> Conversion:
+    def conversion(self, name: str | None, target: Unit, *, senml: bool = False) -> Conversion:
         raise ZeroDivisionError("a bug in the units")
 
 
@@ -116,7 +119,7 @@ def test_a_bug_in_decoding_dead_letters_the_message_and_is_reported() -> None:
         connection=1,
         received_at=1_700_000_000.0,
         table=TABLE,
-        units=BrokenUnits(),
+        units=BrokenUnits(UNITS.declared.values(), {}),
         limits=LIMITS,
         on_bug=on_bug,  # type: ignore[arg-type]
     )
@@ -133,7 +136,7 @@ def test_a_dead_letter_read_back_is_ignored(topic: bytes) -> None:
         connection=1,
         received_at=1_700_000_000.0,
         table=TABLE,
-        units=Units(),
+        units=UNITS,
         limits=LIMITS,
         on_bug=lambda _exc: None,
     )

@@ -11,7 +11,7 @@ from ingest.errors import Reason, Rejected
 from ingest.payloads import decode
 from ingest.readings import Datatype, PointSpec, check
 from ingest.storable import EARLIEST, LATEST, MAX_STRING_BYTES, check_text, check_time
-from ingest.units import Units
+from tests.units import ontology_units
 
 RECEIVED = 1_700_000_000.0
 
@@ -23,7 +23,9 @@ def spec(datatype: Datatype) -> PointSpec:
 def rejection(payload: bytes, datatype: Datatype = Datatype.DOUBLE) -> Rejected:
     def observe() -> None:
         for raw in decode(payload, now=RECEIVED):
-            check(raw, spec(datatype), received_at=RECEIVED, max_future=300.0, units=Units())
+            check(
+                raw, spec(datatype), received_at=RECEIVED, max_future=300.0, units=ontology_units()
+            )
 
     with pytest.raises(Rejected) as caught:
         observe()
@@ -72,7 +74,9 @@ def test_a_lone_surrogate_is_refused_on_a_string_point(payload: bytes) -> None:
 
 def test_a_surrogate_pair_is_a_character_and_kept() -> None:
     (raw,) = decode(b'"\\ud83d\\ude00"', now=RECEIVED)
-    obs = check(raw, spec(Datatype.STRING), received_at=RECEIVED, max_future=1, units=Units())
+    obs = check(
+        raw, spec(Datatype.STRING), received_at=RECEIVED, max_future=1, units=ontology_units()
+    )
     assert obs.value == "\U0001f600"
 
 

@@ -7,6 +7,7 @@ import pytest
 from graph.live import PointRow
 from ingest.errors import Reason, Rejected
 from ingest.topics import PointTable, is_dead_letter, topic_filter
+from tests.units import ontology_units
 
 
 def row(point_id: str, topic: str, unit: str | None = "KiloW") -> PointRow:
@@ -26,8 +27,10 @@ def row(point_id: str, topic: str, unit: str | None = "KiloW") -> PointRow:
     )
 
 
+UNITS = ontology_units()
 TABLE = PointTable.of(
-    [row("p1", "dc1/a/power"), row("p2", "site-2/b/flow"), row("bad", "dc1/c/x", unit=None)]
+    [row("p1", "dc1/a/power"), row("p2", "site-2/b/flow"), row("bad", "dc1/c/x", unit=None)],
+    UNITS,
 )
 
 
@@ -63,7 +66,14 @@ def test_dead_letters_are_recognised() -> None:
 def test_a_point_whose_topic_no_message_can_have_is_skipped(topic: str) -> None:
     """Its wildcard filter would be invalid, and paho's subscribe would raise on the
     network thread (issue 21: nothing may stop ingestion, a model's typo included)."""
-    table = PointTable.of([row("odd", topic), row("p1", "dc1/a/power")])
+    table = PointTable.of([row("odd", topic), row("p1", "dc1/a/power")], UNITS)
     assert set(table.by_topic) == {"dc1/a/power"}
     assert "is not one a message can be published to" in table.skipped[0]
     assert table.filters() == frozenset({"dc1/#"})
+
+
+def test_a_point_whose_unit_the_ontology_does_not_declare_is_skipped() -> None:
+    table = PointTable.of([row("odd", "dc1/a/odd", unit="KILOWATT"), row("p1", "dc1/a/p")], UNITS)
+    assert set(table.by_topic) == {"dc1/a/p"}
+    (why,) = table.skipped
+    assert why.startswith("urn:p:odd: point unit 'KILOWATT' is not declared in ontology/core/")

@@ -33,6 +33,7 @@ from tests.ingest.mqtt_clients import (
     wait_until,
 )
 from tests.mqtt_service import LocalBrokers, MqttService, unique
+from tests.units import ontology_units
 
 POWER = "dc1/ups-a1/output-power"  # KiloW, double, 0..440, every 5 s
 POWER_ID = "ups-a1.output-power"
@@ -253,7 +254,7 @@ def test_a_broker_with_a_password(own_brokers: LocalBrokers, site: Driver) -> No
     bad = replace(good, password="wrong")
     registry = CollectorRegistry()
     refused = IngestWorker(
-        IngestConfig(bad, client_id=unique("bad")), site, IngestMetrics(registry)
+        IngestConfig(bad, client_id=unique("bad")), site, IngestMetrics(registry), ontology_units()
     )
     refused.start()
     try:
@@ -262,7 +263,7 @@ def test_a_broker_with_a_password(own_brokers: LocalBrokers, site: Driver) -> No
     finally:
         refused.stop()
     config = IngestConfig(good, client_id=unique("good"))
-    worker = IngestWorker(config, site, IngestMetrics(CollectorRegistry()))
+    worker = IngestWorker(config, site, IngestMetrics(CollectorRegistry()), ontology_units())
     worker.start()
     try:
         assert worker.wait_ready(30)

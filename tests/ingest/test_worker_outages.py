@@ -32,6 +32,7 @@ from tests.conftest import DC1, REPO
 from tests.ingest.mqtt_clients import Publisher, wait_until
 from tests.mqtt_service import MqttService, unique
 from tests.neo4j_service import Neo4jService, private_neo4j
+from tests.units import ontology_units
 
 Message = tuple[str, str, float]  # point id, topic, epoch-seconds timestamp
 
@@ -82,7 +83,7 @@ def worker_on(
 ) -> tuple[IngestWorker, CollectorRegistry]:
     registry = CollectorRegistry()
     config = IngestConfig(address, client_id=client_id)
-    worker = IngestWorker(config, driver, IngestMetrics(registry))
+    worker = IngestWorker(config, driver, IngestMetrics(registry), ontology_units())
     worker.start()
     assert worker.wait_ready(60), "the worker did not subscribe within 60 s"
     return worker, registry

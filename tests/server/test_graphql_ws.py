@@ -29,6 +29,7 @@ from server.graphql_ws import (
 )
 from server.schema.context import Context, Services, make_context
 from server.settings import Settings
+from tests.units import ontology_units
 
 VIEWER = Principal("dash", Role.VIEWER)
 
@@ -89,7 +90,12 @@ def ws_context(
 
     websocket = WebSocket({"type": "websocket", "path": "/graphql", "headers": []}, receive, send)
     settings = Settings(anonymous_read=anonymous_read)
-    services = Services(settings, Reader(None, None), catalogue)  # type: ignore[arg-type]
+    services = Services(
+        settings,
+        Reader(None, None),  # type: ignore[arg-type]
+        catalogue,
+        units=ontology_units(),
+    )
     context = make_context(services, None, websocket=websocket)
     context["connection_params"] = payload
     return context

@@ -18,6 +18,7 @@ from strawberry.types import ExecutionResult
 
 from graph.reader import Reader
 from ontology.catalogue import Catalogue
+from ontology.units import Units
 from ontology.validate import Ontology
 from server.auth import Principal
 from server.graph_cache import GraphCache
@@ -34,9 +35,12 @@ READ_ANYONE = Settings(anonymous_read=True)
 class Api:
     """Executes GraphQL operations as the server would, counting Cypher statements."""
 
-    def __init__(self, driver: Driver, catalogue: Catalogue, settings: Settings) -> None:
+    def __init__(
+        self, driver: Driver, catalogue: Catalogue, units: Units, settings: Settings
+    ) -> None:
         self.driver = driver
         self.catalogue = catalogue
+        self.units = units
         self.settings = settings
         self.statements: list[LiteralString] = []
         self._schemas: dict[Settings, TwinSchema] = {}
@@ -56,7 +60,9 @@ class Api:
         if schema is None:
             schema = self._schemas[current] = build_schema(current)
         reader = reader or Reader(self.driver, None, self.statements.append)
-        services = Services(current, reader, self.catalogue, cache or GraphCache())
+        services = Services(
+            current, reader, self.catalogue, cache or GraphCache(), units=self.units
+        )
 
         async def run() -> ExecutionResult:
             context = make_context(services, principal)
@@ -94,9 +100,15 @@ def catalogue(ontology: Ontology) -> Catalogue:
     return Catalogue.build(ontology.graph, ontology.vocabulary)
 
 
+@pytest.fixture(scope="session")
+def units(ontology: Ontology) -> Units:
+    """The ontology's units, as the server builds them at start."""
+    return Units.of(ontology.graph)
+
+
 @pytest.fixture
-def api(dc1: Driver, catalogue: Catalogue) -> Api:
-    return Api(dc1, catalogue, READ_ANYONE)
+def api(dc1: Driver, catalogue: Catalogue, units: Units) -> Api:
+    return Api(dc1, catalogue, units, READ_ANYONE)
 
 
 @pytest.fixture(scope="module")

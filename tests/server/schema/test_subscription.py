@@ -26,6 +26,7 @@ from server.schema import build_schema
 from server.schema.context import Services, make_context
 from server.schema.subscription import LiveFilter
 from server.settings import Settings
+from tests.units import ontology_units
 
 WAIT = 10.0
 UPS = ("UPS", "ElectricalAsset", "Asset")
@@ -92,7 +93,13 @@ class Live:
         self.settings = Settings(**settings)
         self.schema = build_schema(self.settings)
         self.hub = LiveHub()
-        self.services = Services(self.settings, Reader(driver, None), catalogue, live=self.hub)
+        self.services = Services(
+            self.settings,
+            Reader(driver, None),
+            catalogue,
+            live=self.hub,
+            units=ontology_units(),
+        )
 
     async def stream(
         self,
