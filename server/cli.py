@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from graph import launcher
+from devkit import launcher
+from devkit.errors import DevkitError
+from devkit.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
 from graph.connection import open_driver, ping
 from graph.errors import CommitUnknown, GraphError, Neo4jUnavailable
 from graph.summary import summarize
@@ -26,7 +28,6 @@ from ontology.errors import OntologyError
 from server.auth import Role
 from server.model_commands import Output, cmd_load, cmd_validate
 from server.settings import Settings, SettingsError, check_model_name
-from server.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
 from simulation.errors import SimulationError, UnknownAsset
 
 LOAD_UNKNOWN = 3  # `kgtwin load`: whether the model was saved is unknown
@@ -467,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return cmd_ingest(worker, args.metrics_port, err)
         if args.command == "demo":
-            from server.demo import DemoOptions, cmd_demo
+            from devkit.demo import DemoOptions, cmd_demo
 
             options = DemoOptions(args.speed, tuple(args.fault), args.embedded_broker)
             return cmd_demo(
@@ -476,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "simulate-telemetry":
             return cmd_simulate(settings.override(mqtt_url=args.broker), args, err)
         return cmd_neo4j(settings, args.action, out, err)
-    except (SettingsError, OntologyError, GraphError, SimulationError) as exc:
+    except (SettingsError, OntologyError, GraphError, SimulationError, DevkitError) as exc:
         print(f"kgtwin: error: {exc}", file=err)
         if isinstance(exc, CommitUnknown):
             return LOAD_UNKNOWN
@@ -612,8 +613,8 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace, err: TextIO) -> i
     import signal
     import threading
 
+    from devkit.simulator import TelemetrySimulator
     from graph.reader import Reader
-    from server.simulator import TelemetrySimulator
 
     address = settings.broker_address()
     options = SimulatorOptions(

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from graph.launcher import LocalNeo4jConfig, credentials
+from devkit.launcher import LocalNeo4jConfig, credentials
 from ingest.address import BrokerAddress, InvalidBrokerUrl
 from ingest.worker import IngestConfig
 from ontology.files import default_ontology_files

@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 import yaml
 
-from graph.launcher import free_ports
-from ingest.broker import (
+from devkit.broker import (
     DEFAULT_MAX_INFLIGHT_MESSAGES,
     DEFAULT_MAX_QUEUED_MESSAGES,
     find_mosquitto_passwd,
     install_mosquitto,
 )
-from ingest.broker.probe import ProbeFailed, connack_code
+from devkit.broker.probe import ProbeFailed, connack_code
+from devkit.launcher import free_ports
 from server.cli import build_parser
 from server.settings import Settings
 

@@ -29,11 +29,11 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from graph.errors import LauncherError, StartTimeout
-from graph.launcher.config import HOST, USER
-from graph.launcher.files import read_text, write_atomic
-from graph.launcher.home import log_tail, password_file
-from graph.launcher.process import is_our_java, port_open, reap
+from devkit.errors import LauncherError, StartTimeout
+from devkit.launcher.config import HOST, USER
+from devkit.launcher.files import read_text, write_atomic
+from devkit.launcher.home import log_tail, password_file
+from devkit.launcher.process import is_our_java, port_open, reap
 
 logger = logging.getLogger(__name__)
 

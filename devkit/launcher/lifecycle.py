@@ -12,10 +12,10 @@ import logging
 import time
 from pathlib import Path
 
-from graph.errors import LauncherError, PortInUse
-from graph.launcher.config import HOST, USER, LocalNeo4jConfig, Neo4jStatus, Progress
-from graph.launcher.files import exclusive, read_text, write_atomic
-from graph.launcher.home import (
+from devkit.errors import LauncherError, PortInUse
+from devkit.launcher.config import HOST, USER, LocalNeo4jConfig, Neo4jStatus, Progress
+from devkit.launcher.files import exclusive, read_text, write_atomic
+from devkit.launcher.home import (
     configured_ports,
     console_log,
     neo4j_log_size,
@@ -24,10 +24,10 @@ from graph.launcher.home import (
     prepare_home,
     read_pid,
 )
-from graph.launcher.install import install
-from graph.launcher.java import find_java, java_command
-from graph.launcher.process import is_our_java, port_taken, spawn, terminate
-from graph.launcher.readiness import wait_until_ready
+from devkit.launcher.install import install
+from devkit.launcher.java import find_java, java_command
+from devkit.launcher.process import is_our_java, port_taken, spawn, terminate
+from devkit.launcher.readiness import wait_until_ready
 
 logger = logging.getLogger(__name__)
 

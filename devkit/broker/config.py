@@ -102,7 +102,7 @@ def render_config(cfg: LocalBrokerConfig) -> str:
     """The ``mosquitto.conf`` of ``cfg``; paths are absolute (Mosquitto's cwd is not ours)."""
     directory = cfg.directory.resolve()
     lines = [
-        "# Written by kgtwin (ingest/broker/config.py) at every start; edits are overwritten.",
+        "# Written by kgtwin (devkit/broker/config.py) at every start; edits are overwritten.",
         "# A private broker for development, tests and benchmarks: loopback only, and every",
         "# file it reads or writes is in this folder.",
         "",

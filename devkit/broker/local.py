@@ -1,7 +1,7 @@
 """A Mosquitto broker of our own: started, stopped and restarted in its own folder.
 
 :class:`LocalBroker` owns one ``mosquitto`` child process at a time. It writes the config
-(see :mod:`ingest.broker.config`) at every start, spawns Mosquitto in its own session with
+(see :mod:`devkit.broker.config`) at every start, spawns Mosquitto in its own session with
 its output appended to ``mosquitto.log``, and returns once an MQTT CONNECT is answered
 with CONNACK "accepted". ``stop`` sends SIGTERM, so Mosquitto writes its persistence
 database, and SIGKILL only if it has not exited by the timeout; it always reaps the
@@ -22,24 +22,24 @@ from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
-from graph.launcher.process import port_taken, runs_with
-from ingest.address import BrokerAddress
-from ingest.broker.config import (
+from devkit.broker.config import (
     DEFAULT_MAX_INFLIGHT_MESSAGES,
     DEFAULT_MAX_QUEUED_MESSAGES,
     HOST,
     LocalBrokerConfig,
     render_config,
 )
-from ingest.broker.errors import (
+from devkit.broker.install import find_mosquitto_passwd, require_mosquitto
+from devkit.broker.probe import CONNACK_CODES, ProbeFailed, connack_code
+from devkit.errors import (
     BrokerExited,
     LocalBrokerError,
     MosquittoMissing,
     PortInUse,
     StartTimeout,
 )
-from ingest.broker.install import find_mosquitto_passwd, require_mosquitto
-from ingest.broker.probe import CONNACK_CODES, ProbeFailed, connack_code
+from devkit.launcher.process import port_taken, runs_with
+from ingest.address import BrokerAddress
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class LocalBroker:
         if leftover is not None:
             raise LocalBrokerError(
                 f"A Mosquitto started earlier for {cfg.directory} still runs (pid {leftover}); "
-                "stop it with ingest.broker.stop_leftover(directory) or 'kill "
+                "stop it with devkit.broker.stop_leftover(directory) or 'kill "
                 f"{leftover}' first."
             )
         if port_taken(cfg.port):

@@ -17,9 +17,9 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from graph.errors import LauncherError
-from graph.launcher.config import HOST
-from graph.launcher.java import ENTRY_POINT, home_argument
+from devkit.errors import LauncherError
+from devkit.launcher.config import HOST
+from devkit.launcher.java import ENTRY_POINT, home_argument
 
 logger = logging.getLogger(__name__)
 

@@ -39,10 +39,8 @@ import threading
 import uuid
 from types import TracebackType
 
-from ingest.address import BrokerAddress
-from ingest.broker.config import DEFAULT_MAX_INFLIGHT_MESSAGES, HOST
-from ingest.broker.errors import LocalBrokerError, PortInUse, StartTimeout
-from ingest.broker.packets import (
+from devkit.broker.config import DEFAULT_MAX_INFLIGHT_MESSAGES, HOST
+from devkit.broker.packets import (
     ASSIGNED_CLIENT_IDENTIFIER,
     AUTHENTICATION_METHOD,
     BAD_AUTH_METHOD,
@@ -98,7 +96,7 @@ from ingest.broker.packets import (
     prop,
     read_packet,
 )
-from ingest.broker.sessions import (
+from devkit.broker.sessions import (
     NEVER,
     Delivery,
     Message,
@@ -108,6 +106,8 @@ from ingest.broker.sessions import (
     valid_topic_filter,
     valid_topic_name,
 )
+from devkit.errors import LocalBrokerError, PortInUse, StartTimeout
+from ingest.address import BrokerAddress
 
 logger = logging.getLogger(__name__)
 
@@ -461,7 +461,7 @@ class EmbeddedBroker:
     """An MQTT broker on ``127.0.0.1:port`` inside this process (port 0: a free port).
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`; like
-    :class:`ingest.broker.LocalBroker` it has :attr:`address` and :attr:`url`. With
+    :class:`devkit.broker.LocalBroker` it has :attr:`address` and :attr:`url`. With
     ``username`` and ``password`` only that user may connect. After a first start on port
     0 the port chosen is kept, so :meth:`restart` comes back on the same one; sessions and
     retained messages live as long as the object. Not thread-safe: one thread starts and

@@ -1,4 +1,4 @@
-"""The local Mosquitto (ingest.broker) against the real broker, with paho as the client.
+"""The local Mosquitto (devkit.broker) against the real broker, with paho as the client.
 
 Every wait has a timeout and every broker listens on 127.0.0.1 only. Tests that restart
 or reconfigure a broker use one of their own (``own_broker``, ``own_brokers``).
@@ -27,9 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from graph.launcher import free_ports
-from ingest.address import BrokerAddress, configure, parse_broker_url
-from ingest.broker import (
+from devkit.broker import (
     BrokerExited,
     LocalBroker,
     LocalBrokerConfig,
@@ -39,6 +37,8 @@ from ingest.broker import (
     render_config,
     stop_leftover,
 )
+from devkit.launcher import free_ports
+from ingest.address import BrokerAddress, configure, parse_broker_url
 from tests.mqtt_service import LocalBrokers, MqttService, session_folder, unique
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -352,7 +352,7 @@ def test_start_refuses_a_port_in_use(own_brokers: LocalBrokers) -> None:
 _DYING_SESSION = """
 import os, sys
 from pathlib import Path
-from ingest.broker import LocalBroker
+from devkit.broker import LocalBroker
 broker = LocalBroker(Path(sys.argv[1]) / f"mqtt-test-{os.getpid()}" / "session", int(sys.argv[2]))
 broker.start()
 print(broker.pid, broker.config.conf_file, flush=True)

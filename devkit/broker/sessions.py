@@ -1,7 +1,7 @@
 """The embedded broker's state: sessions with their subscriptions, queued and in-flight
 QoS 1 messages, retained messages, and routing a message to every matching subscription.
 Used from the broker's event-loop thread only; it knows a client's connection only as a
-:class:`Link` (``ingest.broker.embedded`` has the connections and the server)."""
+:class:`Link` (``devkit.broker.embedded`` has the connections and the server)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from ingest.broker.packets import (
+from devkit.broker.packets import (
     BAD_CREDENTIALS,
     NOT_AUTHORIZED,
     SESSION_TAKEN_OVER,

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
+from devkit.simulator import Format, SimulatorOptions, TelemetrySimulator
 from graph.dependencies import read_load_points
 from graph.live import read_points
 from graph.reader import Reader
 from server.cli import main
-from server.simulator import Format, SimulatorOptions, TelemetrySimulator
 from tests.conftest import REPO
 from tests.ingest.mqtt_clients import Running, Subscriber, running_worker, wait_until
 from tests.mqtt_service import MqttService, unique

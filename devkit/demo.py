@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 from types import FrameType
 from typing import TextIO
 
-from graph import launcher
+from devkit import launcher
+from devkit.broker import EmbeddedBroker, LocalBroker, find_mosquitto
+from devkit.launcher.process import free_ports
 from graph.connection import open_driver, ping
-from graph.launcher.process import free_ports
 from graph.reader import Reader
 from graph.tokens import create_token
-from ingest.broker import EmbeddedBroker, LocalBroker, find_mosquitto
 from ontology.files import SITES_DIR
 from ontology.validate import Ontology
 from server.loading import load_model
@@ -152,7 +152,7 @@ def _broker(settings: Settings, embedded: bool, say: Say) -> Iterator[Settings]:
 def _simulator(
     settings: Settings, reader: Reader, options: DemoOptions, say: Say
 ) -> Iterator[None]:
-    from server.simulator import SimulatorOptions, TelemetrySimulator
+    from devkit.simulator import SimulatorOptions, TelemetrySimulator
 
     simulator = TelemetrySimulator(
         settings.broker_address(),

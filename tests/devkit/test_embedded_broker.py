@@ -17,10 +17,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from devkit.broker import EmbeddedBroker, PortInUse
+from devkit.broker.probe import connack_code, connect_packet, mqtt_string, remaining_length
+from devkit.broker.sessions import topic_matches, valid_topic_filter
 from ingest.address import BrokerAddress, configure
-from ingest.broker import EmbeddedBroker, PortInUse
-from ingest.broker.probe import connack_code, connect_packet, mqtt_string, remaining_length
-from ingest.broker.sessions import topic_matches, valid_topic_filter
 from tests.ingest.mqtt_clients import TIMEOUT, running_worker, wait_until
 from tests.mqtt_service import unique
 
@@ -513,19 +513,19 @@ POWER, POWER_ID = "dc1/ups-a1/output-power", "ups-a1.output-power"
 
 
 def test_the_ingestion_worker_runs_on_the_embedded_broker(
-    site: Driver, broker: EmbeddedBroker
+    dc1: Driver, broker: EmbeddedBroker
 ) -> None:
     """MQTT 5, persistent session, manual acknowledgement and QoS 1 dead letters: a dc1
     value lands on its point, a bad one comes back as a dead letter."""
     letters = Peer(broker.address, unique("letters"), V311).connect()
     publisher = Peer(broker.address, unique("pub"), V311).connect()
     letters.subscribe("kgtwin/deadletter/#")
-    with running_worker(site, broker.address):
+    with running_worker(dc1, broker.address):
         publisher.publish(POWER, b"97.5")
         publisher.publish(POWER, b"{not json")
 
         def value() -> object:
-            records, _, _ = site.execute_query(
+            records, _, _ = dc1.execute_query(
                 "MATCH (p:Point {id: $id}) RETURN p.value AS value", id=POWER_ID
             )
             return records[0]["value"]

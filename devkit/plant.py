@@ -1,6 +1,6 @@
 """The physical state of a site under failures: what is down, the electrical load routed up
 the supply tree, and the cooling that follows the IT load. Pure: the telemetry simulator
-(:mod:`simulation.telemetry`) turns it into point values.
+(:mod:`devkit.telemetry`) turns it into point values.
 
 What is down comes from :func:`simulation.propagation.propagate` over the dependency
 snapshot the what-if engine uses, so the simulated telemetry and the what-if answers agree

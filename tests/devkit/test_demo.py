@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from graph.launcher import free_ports
-from graph.launcher.home import read_pid
-from graph.launcher.process import port_open
+from devkit.launcher import free_ports
+from devkit.launcher.home import read_pid
+from devkit.launcher.process import port_open
 from tests.browser import GRAPHIQL_RENDERED, browser, not_neo4j_browsers
 from tests.conftest import REPO
 from tests.neo4j_service import Neo4jService, alive

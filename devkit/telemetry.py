@@ -1,13 +1,12 @@
 """Simulated telemetry: a plausible value for every point of a site at any time, under a set
 of failed assets. Pure and deterministic: the same points, snapshot, faults and seed give
-the same values at the same times. The MQTT publishing loop is ``server/simulator.py``.
+the same values at the same times. The MQTT publishing loop is ``devkit/simulator.py``.
 
-Why the pieces sit where they do: the values follow what the what-if engine computes (what
-is down, via :mod:`simulation.plant`, which runs :func:`simulation.propagation.propagate`),
-so they belong with it; ``simulation`` imports only ``graph``'s value types, as the
-imports run ``server -> simulation -> graph``, and does no I/O. Publishing (paho, clocks,
-threads) is I/O that needs ``ingest``'s payload encoding too, so it is ``server``'s, the
-one package that may wire ``simulation`` and ``ingest`` together.
+The values follow what the what-if engine computes (what is down, via :mod:`devkit.plant`,
+which runs :func:`simulation.propagation.propagate`), so the two always agree; like the rest
+of ``devkit`` (development and demo tooling), this module uses the core packages and the
+core never imports it. It does no I/O: publishing (paho, clocks, threads) is
+``devkit/simulator.py``'s.
 
 Each point is bound once to the quantity it measures, from its unit's kind (kW, °C,
 m³/h, ...), its datatype, its asset's role and a few words of its name (``power-a``,
@@ -33,9 +32,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
+from devkit.errors import NothingToSimulate
+from devkit.plant import COLD_AISLE, Plant, PlantState, Role, resolve_assets
 from graph.live import PointRow
-from simulation.errors import NothingToSimulate
-from simulation.plant import COLD_AISLE, Plant, PlantState, Role, resolve_assets
 from simulation.snapshot import AMBIGUOUS, Snapshot
 
 Value = bool | int | float | str

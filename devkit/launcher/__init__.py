@@ -19,15 +19,15 @@ The modules, in the order a start uses them:
 - ``readiness``  waiting for a Bolt session and replacing the default password
 - ``files``      atomic writes, tolerant reads, log tails, ``flock`` locks
 
-Everything a caller needs is importable from ``graph.launcher`` itself.
+Everything a caller needs is importable from ``devkit.launcher`` itself.
 """
 
 from __future__ import annotations
 
-from graph.launcher.config import NEO4J_VERSION, LocalNeo4jConfig, Neo4jStatus
-from graph.launcher.install import BROWSER_VERSION, install
-from graph.launcher.lifecycle import credentials, start, status, stop
-from graph.launcher.process import free_ports
+from devkit.launcher.config import NEO4J_VERSION, LocalNeo4jConfig, Neo4jStatus
+from devkit.launcher.install import BROWSER_VERSION, install
+from devkit.launcher.lifecycle import credentials, start, status, stop
+from devkit.launcher.process import free_ports
 
 __all__ = [
     "BROWSER_VERSION",

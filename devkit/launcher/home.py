@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from graph.launcher.config import HOST, LocalNeo4jConfig
-from graph.launcher.files import TAIL_LINES, read_from, read_text, tail_text, write_atomic
+from devkit.launcher.config import HOST, LocalNeo4jConfig
+from devkit.launcher.files import TAIL_LINES, read_from, read_text, tail_text, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def prepare_home(cfg: LocalNeo4jConfig, home: Path) -> None:
     body = "".join(f"{key}={value}\n" for key, value in settings.items())
     write_atomic(
         home / "conf" / "neo4j.conf",
-        "# Written by kgtwin (graph/launcher/home.py) at every start; edits are overwritten.\n"
+        "# Written by kgtwin (devkit/launcher/home.py) at every start; edits are overwritten.\n"
         + body,
     )
 

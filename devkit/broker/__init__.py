@@ -15,24 +15,31 @@ The modules, in the order a start uses them:
 - ``config``   :class:`LocalBrokerConfig` (validated) and the ``mosquitto.conf`` it renders
 - ``local``    :class:`LocalBroker`: start, stop, restart; :func:`stop_leftover`
 - ``probe``    one MQTT CONNECT over a plain socket: is the broker serving yet?
-- ``errors``   the :class:`LocalBrokerError` tree
 - ``embedded`` :class:`EmbeddedBroker`: MQTT 3.1.1 and 5 in an asyncio thread, no Mosquitto
 - ``sessions`` the embedded broker's sessions, queues, retained messages and routing
 - ``packets``  the embedded broker's MQTT packet decoding and encoding
 
-Everything a caller needs is importable from ``ingest.broker`` itself.
+Its errors (:class:`LocalBrokerError`, :class:`PortInUse`, ...) are ``devkit.errors``'; they
+and everything else a caller needs are importable from ``devkit.broker`` itself.
 """
 
 from __future__ import annotations
 
-from ingest.broker.config import (
+from devkit.broker.config import (
     DEFAULT_MAX_INFLIGHT_MESSAGES,
     DEFAULT_MAX_QUEUED_MESSAGES,
     LocalBrokerConfig,
     render_config,
 )
-from ingest.broker.embedded import EmbeddedBroker
-from ingest.broker.errors import (
+from devkit.broker.embedded import EmbeddedBroker
+from devkit.broker.install import (
+    find_mosquitto,
+    find_mosquitto_passwd,
+    install_mosquitto,
+    require_mosquitto,
+)
+from devkit.broker.local import LocalBroker, stop_leftover
+from devkit.errors import (
     BrokerExited,
     InstallFailed,
     LocalBrokerError,
@@ -40,13 +47,6 @@ from ingest.broker.errors import (
     PortInUse,
     StartTimeout,
 )
-from ingest.broker.install import (
-    find_mosquitto,
-    find_mosquitto_passwd,
-    install_mosquitto,
-    require_mosquitto,
-)
-from ingest.broker.local import LocalBroker, stop_leftover
 
 __all__ = [
     "DEFAULT_MAX_INFLIGHT_MESSAGES",

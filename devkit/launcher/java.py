@@ -2,7 +2,7 @@
 
 The server is started without Neo4j's shell scripts: a plain JVM on the shared jars, with
 the entry point and the JVM options those scripts would pass. The entry point and the
-``--home-dir`` argument are also how :mod:`graph.launcher.process` recognises the JVM of
+``--home-dir`` argument are also how :mod:`devkit.launcher.process` recognises the JVM of
 an instance among the machine's processes.
 """
 
@@ -14,9 +14,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from graph.errors import JavaMissing
-from graph.launcher.config import LocalNeo4jConfig
-from graph.launcher.files import tail_text
+from devkit.errors import JavaMissing
+from devkit.launcher.config import LocalNeo4jConfig
+from devkit.launcher.files import tail_text
 
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 

@@ -3,11 +3,11 @@ simulator thread (:class:`TelemetrySimulator`, or :func:`run_simulator`).
 
 It reads the loaded site from Neo4j once, at start (the points with their topics, the
 dependency snapshot as the server builds it, the assets' locations), computes every
-point's value with :class:`simulation.telemetry.SiteTelemetry` (pure), encodes it with
-:func:`ingest.encoding.encode` and publishes it over MQTT at QoS 1. It lives in ``server``
-because it wires ``simulation`` (the values) to ``ingest`` (the payload formats and the
-broker address): imports run ``server -> simulation | ingest -> graph``, and neither of
-those may import the other.
+point's value with :class:`devkit.telemetry.SiteTelemetry` (pure), encodes it with
+:func:`ingest.encoding.encode` and publishes it over MQTT at QoS 1. It is development
+tooling, so it lives in ``devkit``, which may import every core package (the values follow
+``simulation``'s dependency snapshot, the payloads ``ingest``'s formats); the core never
+imports it.
 
 Pace: each point reports every ``expected_interval / speed`` seconds (its first report
 within its first period, and at most a second after the start in ``speed`` mode, so the
@@ -37,6 +37,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from devkit.telemetry import Sample, SiteTelemetry
 from graph.dependencies import read_edges
 from graph.live import PointRow, read_points
 from graph.reader import Reader
@@ -47,7 +48,6 @@ from ontology.namespaces import KGT
 from ontology.vocabulary import local_name, relationship_type
 from server.graph_cache import GraphCache
 from simulation.snapshot import Snapshot
-from simulation.telemetry import Sample, SiteTelemetry
 
 logger = logging.getLogger(__name__)
 

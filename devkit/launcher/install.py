@@ -15,9 +15,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from graph.errors import DownloadFailed
-from graph.launcher.config import LocalNeo4jConfig, Progress
-from graph.launcher.files import exclusive, read_text, tail_text, write_atomic
+from devkit.errors import DownloadFailed
+from devkit.launcher.config import LocalNeo4jConfig, Progress
+from devkit.launcher.files import exclusive, read_text, tail_text, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ _MAVEN_TIMEOUT = 1800.0
 
 _POM = """\
 <?xml version="1.0" encoding="UTF-8"?>
-<!-- Written by kgtwin (graph/launcher/install.py): the jars of a local Neo4j server. -->
+<!-- Written by kgtwin (devkit/launcher/install.py): the jars of a local Neo4j server. -->
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>kgtwin.local</groupId>
