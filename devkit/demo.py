@@ -21,6 +21,7 @@ from typing import TextIO
 from devkit import launcher
 from devkit.broker import EmbeddedBroker, LocalBroker, find_mosquitto
 from devkit.launcher.process import free_ports
+from devkit.settings import local_neo4j
 from graph.connection import open_driver, ping
 from graph.reader import Reader
 from graph.tokens import create_token
@@ -109,7 +110,7 @@ def _neo4j(settings: Settings, say: Say) -> Iterator[Settings]:
         say(f"using the Neo4j at {settings.neo4j_uri}")
         yield settings
         return
-    config = settings.local_neo4j
+    config = local_neo4j(settings)
     if launcher.status(config).running:
         say(f"using the local Neo4j already running on bolt://127.0.0.1:{config.bolt_port}")
         yield settings

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from devkit import launcher
 from devkit.errors import DevkitError
+from devkit.settings import local_neo4j
 from devkit.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
 from graph.connection import open_driver, ping
 from graph.errors import CommitUnknown, GraphError, Neo4jUnavailable
@@ -664,7 +665,7 @@ def _simulator_client_id(settings: Settings, flag: str | None) -> str:
 
 
 def cmd_neo4j(settings: Settings, action: str, out: TextIO, err: TextIO) -> int:
-    config = settings.local_neo4j
+    config = local_neo4j(settings)
     if action == "start":
         status = launcher.start(config, progress=lambda line: print(line, file=err, flush=True))
         _print_status(status, out)
