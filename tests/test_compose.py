@@ -452,6 +452,19 @@ def test_dockerfile_copies_only_what_the_context_keeps() -> None:
                 assert source.rstrip("/") not in excluded, f"COPY {source}: .dockerignore'd"
 
 
+def test_the_image_has_the_devkit_command_the_simulator_runs(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    command = services["simulator"]["command"]
+    assert build_parser().parse_args(command).command == "simulate-telemetry"
+    copied = [
+        arguments.split()[0]
+        for keyword, arguments in dockerfile_instructions()
+        if keyword == "COPY"
+    ]
+    assert "devkit" in copied  # simulate-telemetry is a devkit command
+
+
 # --- docker compose config, where the client has the compose plugin ---------------------
 
 
