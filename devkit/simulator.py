@@ -150,7 +150,8 @@ class TelemetrySimulator:
 
     def start(self) -> None:
         """Read the site, check the faults (``UnknownAsset``), connect and publish.
-        Raises ``GraphError`` and ``SimulationError`` before anything is published."""
+        Raises ``GraphError``, ``UnknownAsset`` and ``NothingToSimulate`` before anything is
+        published."""
         site = read_site(self.reader)
         options = self.options
         self.telemetry = SiteTelemetry(
