@@ -15,4 +15,5 @@ and ruff's banned-api rule check that).
 - ``errors``     the :class:`DevkitError` tree
 
 Its own dependencies, if it ever has any, go in the ``demo`` extra (``kgtwin[demo]``).
+How the core stays apart from it, and why it has a broker of its own: docs/devkit.md.
 """

@@ -26,6 +26,8 @@ Not supported: topic aliases, shared subscriptions (refused per filter), subscri
 identifiers, enhanced authentication, TLS, message expiry and a client's Maximum Packet
 Size. A malformed packet closes its connection (after an MQTT 5 DISCONNECT saying why);
 the broker serves the others on.
+
+Why a broker of kgtwin's own rather than one from PyPI (amqtt, iotcore, ...): docs/devkit.md.
 """
 
 from __future__ import annotations
