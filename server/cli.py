@@ -206,6 +206,8 @@ def add_broker_options(
     client_id_help: str = "MQTT client id: the broker keeps this worker's session under it "
     "(default kgtwin-ingest, or KGTWIN_MQTT_CLIENT_ID)",
 ) -> None:
+    """--broker and --client-id, as every command that talks to a broker takes them (other
+    packages' commands too: the devkit's simulate-telemetry)."""
     command.add_argument(
         "--broker",
         metavar="URL",

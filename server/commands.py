@@ -53,9 +53,10 @@ def discover(
     found: Iterable[EntryPoint] | None = None, taken: Collection[str] = ()
 ) -> dict[str, Command]:
     """The commands the installed packages declare (``found``: the group's entry points),
-    by name. Left out, with a log line why: an entry point whose module cannot be imported,
-    one that names something other than a :class:`Command`, and one named as a command in
-    ``taken`` (the core's own) or as one found before it."""
+    by name. Left out, with a log line why: an entry point whose module is not installed
+    (quietly: DEBUG) or fails to import, one that names something other than a
+    :class:`Command`, and one named as a command in ``taken`` (the core's own) or as one
+    found before it."""
     points = entry_points(group=GROUP) if found is None else found
     commands: dict[str, Command] = {}
     for point in sorted(points, key=lambda p: p.name):
@@ -66,8 +67,11 @@ def discover(
             continue
         try:
             command = point.load()
-        except ImportError as exc:  # its package or a dependency is not installed
+        except ModuleNotFoundError as exc:  # its package or a dependency is not installed
             logger.debug("kgtwin command %r is not available: %s", point.name, exc)
+            continue
+        except (ImportError, AttributeError) as exc:  # installed, but broken
+            logger.warning("ignoring the kgtwin command %r: %s", point.name, exc)
             continue
         if not isinstance(command, Command):
             logger.warning(

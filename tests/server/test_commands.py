@@ -64,6 +64,13 @@ def test_a_command_whose_package_is_not_installed_is_left_out() -> None:
     assert discover([point("ghost", "kgtwin_no_such_package.commands:GHOST")]) == {}
 
 
+def test_a_command_that_fails_to_import_is_left_out_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert discover([point("broken", "server.commands:NO_SUCH_NAME")]) == {}
+    assert "ignoring the kgtwin command 'broken'" in caplog.text
+
+
 def test_a_command_cannot_take_a_core_command_name_or_a_found_one() -> None:
     points = [point("load", f"{__name__}:HELLO"), point("hello", f"{__name__}:HELLO")]
     assert discover([*points, points[1]], taken=CORE_COMMANDS) == {"hello": HELLO}
