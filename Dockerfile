@@ -18,6 +18,9 @@ COPY ingest ./ingest
 COPY ontology ./ontology
 COPY server ./server
 COPY simulation ./simulation
+# The devkit: docker-compose.yml's `simulator` service runs `kgtwin simulate-telemetry`, one
+# of its commands. Without this line the image holds the core alone.
+COPY devkit ./devkit
 # The cache mount (BuildKit, the default builder) keeps downloaded wheels between builds
 # without putting them in a layer.
 RUN --mount=type=cache,target=/root/.cache/pip \

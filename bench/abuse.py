@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from bench.neo4j_server import empty_database, neo4j_server  # noqa: E402
+from devkit.launcher import free_ports  # noqa: E402
 from graph.connection import open_driver  # noqa: E402
-from graph.launcher import free_ports  # noqa: E402
 from graph.tokens import create_token  # noqa: E402
 from ontology.files import default_ontology_files  # noqa: E402
 from ontology.validate import Ontology  # noqa: E402

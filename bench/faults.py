@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.fault_rig import KGTWIN, DeadLetters, Ingest, Publisher, Rig, rig, wait  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
-from ingest.broker import LocalBroker  # noqa: E402
+from devkit.broker import LocalBroker  # noqa: E402
 from ontology.errors import UnitError  # noqa: E402
 from ontology.files import default_ontology_files  # noqa: E402
 from ontology.units import ParseBudget, Units  # noqa: E402

@@ -1,6 +1,6 @@
 """Benchmark: MQTT telemetry -> live values in Neo4j, against one statement per message.
 
-A local Mosquitto (``ingest.broker.LocalBroker``, its own temporary folder and free port),
+A local Mosquitto (``devkit.broker.LocalBroker``, its own temporary folder and free port),
 the ingestion worker (``ingest.worker.IngestWorker``) in this process, and a publisher in a
 child process (``bench/mqtt_flood.py``: raw-socket MQTT 3.1.1, QoS 1, PUBLISH packets
 encoded a tick at a time, every PUBACK checked) so that publishing neither costs the
@@ -30,7 +30,7 @@ kinds of writes (a freshly started Neo4j needs its JIT). CPU seconds of the benc
 process (worker), the publisher, Mosquitto and Neo4j are printed per phase, with the
 machine's busy time: other work on a shared machine shows up there.
 
-Mosquitto's limits matter (``ingest/broker/config.py`` raises them on purpose). With its
+Mosquitto's limits matter (``devkit/broker/config.py`` raises them on purpose). With its
 defaults a subscriber may have 20 QoS 1 messages in flight and 1,000 more queued; past
 that the broker drops what it should deliver, silently (the publisher already has its
 PUBACK), and QoS 0 messages to a slow subscriber are dropped the same way. A worker that
@@ -77,12 +77,12 @@ from bench.cpu import CpuMeter, process_cpu  # noqa: E402
 from bench.mqtt_flood import Flood, FloodError, FloodJob, FloodResult, clear_session  # noqa: E402
 from bench.neo4j_server import neo4j_server  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
+from devkit.broker import LocalBroker, install_mosquitto  # noqa: E402
+from devkit.launcher import free_ports  # noqa: E402
 from graph.connection import open_driver  # noqa: E402
-from graph.launcher import free_ports  # noqa: E402
 from graph.live import LiveValue, read_points, write_live_values  # noqa: E402
 from graph.reader import Reader  # noqa: E402
 from ingest.address import BrokerAddress, configure  # noqa: E402
-from ingest.broker import LocalBroker, install_mosquitto  # noqa: E402
 from ingest.errors import Rejected  # noqa: E402
 from ingest.events import PointUpdate, StalenessChange  # noqa: E402
 from ingest.messages import observations  # noqa: E402

@@ -20,7 +20,7 @@ thread reads the PUBACKs and checks each against the packet ids in flight.
 
 Run it in a child process so that publishing does not compete for the benchmark's GIL:
 :class:`Flood` spawns ``python -c "from bench.mqtt_flood import main; main()"`` (only the
-standard library and ``ingest.broker.probe``'s packet encoding are imported there),
+standard library and ``devkit.broker.probe``'s packet encoding are imported there),
 writes it the pickled :class:`FloodJob` and then, for a gated job, each new ``allowed``
 count as 8 bytes on its stdin;
 :meth:`Flood.result` reads the pickled :class:`FloodResult` from its stdout.
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ingest.broker.probe import connect_packet, mqtt_string, remaining_length
+from devkit.broker.probe import connect_packet, mqtt_string, remaining_length
 
 TICK = 0.01  # seconds between pacing decisions
 MAX_WINDOW = 65_000  # packet ids are 1..65535: fewer than that may be in flight

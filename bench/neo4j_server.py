@@ -1,6 +1,6 @@
 """The Neo4j a benchmark runs against, and a way to empty it.
 
-NEO4J_URI (+ NEO4J_USER / NEO4J_PASSWORD) if set, else a local server (``graph.launcher``)
+NEO4J_URI (+ NEO4J_USER / NEO4J_PASSWORD) if set, else a local server (``devkit.launcher``)
 started for the run on free ports and stopped after. Not named ``neo4j.py``: a script run
 as ``python bench/X.py`` has ``bench/`` on ``sys.path``, where that name would shadow the
 Neo4j driver.
@@ -16,7 +16,7 @@ from typing import LiteralString
 
 from neo4j import Driver
 
-from graph import launcher
+from devkit import launcher
 from server.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

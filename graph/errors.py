@@ -10,15 +10,13 @@
     │   └── ValueRefused        a value the driver or Neo4j cannot store (not retryable)
     ├── ModelConflict           a load would take over another model's nodes
     ├── NotFound                no twin node has the id or IRI asked for
-    ├── InvalidRead             a read asked with arguments the graph cannot answer
-    │   ├── UnknownClass        a class name that is not one of the ontology's classes
-    │   ├── UnknownRelationship a relationship type that is not one of the ontology's
-    │   └── UnknownProperty     a property name that is not one of the ontology's
-    └── LauncherError           the local Neo4j could not be installed, started or stopped
-        ├── JavaMissing
-        ├── DownloadFailed
-        ├── PortInUse
-        └── StartTimeout
+    └── InvalidRead             a read asked with arguments the graph cannot answer
+        ├── UnknownClass        a class name that is not one of the ontology's classes
+        ├── UnknownRelationship a relationship type that is not one of the ontology's
+        └── UnknownProperty     a property name that is not one of the ontology's
+
+The local Neo4j launcher's errors live in ``devkit.errors`` (development tooling), so
+nothing that catches ``GraphError`` (the ingestion worker's retries, say) catches them.
 """
 
 from __future__ import annotations
@@ -77,23 +75,3 @@ class UnknownRelationship(InvalidRead):
 
 class UnknownProperty(InvalidRead):
     """A property name that is not one of the ontology's; the message lists them."""
-
-
-class LauncherError(GraphError):
-    """The local Neo4j server could not be installed, started or stopped."""
-
-
-class JavaMissing(LauncherError):
-    """No usable ``java`` (17 or newer) was found."""
-
-
-class DownloadFailed(LauncherError):
-    """Maven could not fetch the Neo4j artifacts."""
-
-
-class PortInUse(LauncherError):
-    """A port the local server needs is already taken by another process."""
-
-
-class StartTimeout(LauncherError):
-    """The server process started but Bolt did not answer in time."""

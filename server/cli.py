@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from graph import launcher
 from graph.connection import open_driver, ping
 from graph.errors import CommitUnknown, GraphError, Neo4jUnavailable
 from graph.summary import summarize
@@ -24,9 +23,9 @@ from graph.tokens import (
 )
 from ontology.errors import OntologyError
 from server.auth import Role
+from server.commands import Command, Subcommands, discover
 from server.model_commands import Output, cmd_load, cmd_validate
 from server.settings import Settings, SettingsError, check_model_name
-from server.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
 from simulation.errors import SimulationError, UnknownAsset
 
 LOAD_UNKNOWN = 3  # `kgtwin load`: whether the model was saved is unknown
@@ -38,30 +37,38 @@ The ontology (Turtle + SHACL under ontology/) says what assets are; models (site
 validated against it and loaded into Neo4j, where analysts explore them.
 """
 
-EPILOG = """\
-examples:
-  kgtwin demo                                everything at once: Neo4j, broker, dc1, telemetry, API
-  kgtwin neo4j start                         start the local Neo4j (downloads it once)
-  kgtwin validate ontology/sites/dc1.ttl     check a site, change nothing
-  kgtwin load ontology/sites/dc1.ttl         validate, then sync the site into Neo4j
-  kgtwin info                                what the graph holds and how to look at it
-  kgtwin serve --port 8000                   the GraphQL API at http://127.0.0.1:8000/graphql
-  kgtwin ingest --broker mqtt://127.0.0.1:1883   live telemetry from MQTT onto the points
-  kgtwin simulate-telemetry --broker mqtt://127.0.0.1:1883 --fault ups-a1
-                                             publish plausible telemetry, UPS A1 failed
+EXAMPLES = (
+    "  kgtwin validate ontology/sites/dc1.ttl     check a site, change nothing",
+    "  kgtwin load ontology/sites/dc1.ttl         validate, then sync the site into Neo4j",
+    "  kgtwin info                                what the graph holds and how to look at it",
+    "  kgtwin serve --port 8000                   the GraphQL API at http://127.0.0.1:8000/graphql",
+    "  kgtwin ingest --broker mqtt://127.0.0.1:1883   live telemetry from MQTT onto the points",
+)
 
+SETTINGS_NOTE = """\
 Neo4j: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD (and NEO4J_DATABASE) point at any server;
-without NEO4J_URI the local one from `kgtwin neo4j start` is used. Every setting can also
-come from a TOML file (--config PATH or KGTWIN_CONFIG); flags override the environment,
-which overrides the file.
+without NEO4J_URI the local one is used (127.0.0.1, KGTWIN_NEO4J_BOLT_PORT, with the password
+it keeps under KGTWIN_HOME). Every setting can also come from a TOML file (--config PATH or
+KGTWIN_CONFIG); flags override the environment, which overrides the file.
 """
 
+CORE_COMMANDS = ("validate", "load", "info", "serve", "ingest", "token")
 
-def build_parser() -> argparse.ArgumentParser:
+
+def epilog(commands: Mapping[str, Command]) -> str:
+    """The examples of the core's commands and of the others found, then the settings."""
+    examples = [*EXAMPLES, *(line for c in commands.values() for line in c.examples)]
+    return "examples:\n" + "\n".join(examples) + "\n\n" + SETTINGS_NOTE
+
+
+def build_parser(others: Mapping[str, Command] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command: the core's, and ``others`` (default: those the
+    installed packages declare, see :mod:`server.commands`)."""
+    found = discover(taken=CORE_COMMANDS) if others is None else others
     parser = argparse.ArgumentParser(
         prog="kgtwin",
         description=DESCRIPTION,
-        epilog=EPILOG,
+        epilog=epilog(found),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -117,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also run the MQTT ingestion worker (or KGTWIN_INGEST=true); needs --broker",
     )
-    _add_broker_options(serve)
+    add_broker_options(serve)
     _add_ingest_bounds(serve)
 
     ingest = commands.add_parser(
@@ -129,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Messages that cannot be applied go to kgtwin/deadletter/<topic> with the reason. "
         "QoS 1, persistent session, acknowledged only once written: stop it any time.",
     )
-    _add_broker_options(ingest)
+    add_broker_options(ingest)
     _add_ingest_bounds(ingest)
     ingest.add_argument(
         "--metrics-port",
@@ -138,19 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve Prometheus metrics on 127.0.0.1:PORT/metrics and the worker's health on "
         "/healthz (200, or 503 when stalled or failed; default: none)",
     )
-    _add_simulate_command(commands)
-    _add_demo_command(commands)
-
-    neo4j = commands.add_parser(
-        "neo4j",
-        help="run a local Neo4j server for development (no Docker needed)",
-        description="Run a real Neo4j Community server from Maven Central artifacts, bound to "
-        "127.0.0.1, with its jars and data under KGTWIN_HOME (default .kgtwin/).",
-    )
-    neo4j_commands = neo4j.add_subparsers(dest="action", metavar="ACTION", required=True)
-    neo4j_commands.add_parser("start", help="download once, start, wait until Bolt answers")
-    neo4j_commands.add_parser("stop", help="shut the server down cleanly")
-    neo4j_commands.add_parser("status", help="is it running, where, with which credentials")
+    for name, command in found.items():
+        command.add_parser(commands, name)
     _add_token_command(commands)
     return parser
 
@@ -169,7 +165,7 @@ working within a few seconds (servers cache token lookups briefly).
 """
 
 
-def _add_token_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_token_command(commands: Subcommands) -> None:
     token = commands.add_parser(
         "token",
         help="create, list and revoke the API's bearer tokens",
@@ -205,142 +201,13 @@ def _add_token_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     revoke.add_argument("name", metavar="NAME")
 
 
-SIMULATE_DESCRIPTION = """\
-Read the points and the dependency graph from Neo4j and publish a physically plausible
-value for every point to its MQTT topic (QoS 1), each at its expected interval, in the
-payload formats ingestion accepts (bare values, JSON objects and SenML; some numbers in
-another unit of their kind, such as W for a kW point). --fault reports assets failed, so
-that the live state and the what-if answers change. Runs until Ctrl-C, SIGTERM or
---duration.
-"""
-
-SIMULATE_EPILOG = """\
-examples:
-  kgtwin simulate-telemetry --broker mqtt://127.0.0.1:1883
-  kgtwin simulate-telemetry --broker mqtt://127.0.0.1:1883 --speed 10 --fault ups-a1
-  kgtwin simulate-telemetry --broker mqtt://127.0.0.1:1883 --rate 500 --format senml
-  kgtwin simulate-telemetry --broker mqtt://127.0.0.1:1883 --fault utility-feed-a --duration 60
-
-What it publishes: electrical load that follows the IT load (a daily cycle) up from the racks
-through PDUs, UPSs, switchgear and transformers to the feeds; temperatures that follow the
-cooling (CRAH units, chilled water, cold aisles); pump flow, pressure, speed and vibration;
-states (running, available, healthy, active source, transfer switch position). A failed
-asset, and everything the failure takes down (as a what-if answers it), reports no power, no
-flow and false on its status points; its load moves to the redundant suppliers, generators
-start when their utility feed is lost, and halls warm when their cooling zone is down.
-"""
-
-
-def _add_demo_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    demo = commands.add_parser(
-        "demo",
-        help="the whole twin at once: Neo4j, broker, example site, telemetry, API",
-        description="Start the local Neo4j (unless NEO4J_URI is set), an MQTT broker on "
-        "127.0.0.1 (Mosquitto where it is installed, else an embedded Python broker; or "
-        "--broker), load the example site, start the telemetry simulator and the GraphQL "
-        "server with ingestion on, and print the URLs and a token. Ctrl-C stops everything "
-        "it started.",
-    )
-    demo.add_argument(
-        "--broker",
-        metavar="URL",
-        help="use this MQTT broker (mqtt://HOST:PORT) instead of starting one",
-    )
-    demo.add_argument(
-        "--embedded-broker",
-        action="store_true",
-        help="start the embedded Python broker even where Mosquitto is installed",
-    )
-    demo.add_argument(
-        "--speed",
-        type=_positive,
-        default=5.0,
-        metavar="X",
-        help="telemetry X times as often as each point's expected interval (default 5)",
-    )
-    demo.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="ASSET",
-        help="start with this asset reported failed by the simulator; repeatable",
-    )
-
-
-def _add_simulate_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    simulate = commands.add_parser(
-        "simulate-telemetry",
-        help="publish plausible telemetry for every point of the loaded site",
-        description=SIMULATE_DESCRIPTION,
-        epilog=SIMULATE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _add_broker_options(
-        simulate,
-        client_id_help="MQTT client id of the simulator (default kgtwin-simulator, or "
-        "KGTWIN_MQTT_CLIENT_ID when it names another id than the ingestion worker's "
-        "default); two clients with one id disconnect each other",
-    )
-    pace = simulate.add_mutually_exclusive_group()
-    pace.add_argument(
-        "--speed",
-        type=_positive,
-        default=1.0,
-        metavar="X",
-        help="report each point X times as often as its expected interval, with the "
-        "simulated clock X times as fast (default 1)",
-    )
-    pace.add_argument(
-        "--rate",
-        type=_positive,
-        metavar="N",
-        help="publish N messages per second over all points together (sets the speed)",
-    )
-    simulate.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="ASSET",
-        help="report this asset (id or IRI) failed; repeatable",
-    )
-    simulate.add_argument(
-        "--format",
-        choices=[f.value for f in Format],
-        default=Format.MIXED.value,
-        help="payload format: bare values, JSON objects, SenML packs, or all three in turn "
-        "(default mixed)",
-    )
-    simulate.add_argument(
-        "--duration",
-        type=_positive,
-        metavar="SECONDS",
-        help="stop after this many seconds (default: run until stopped)",
-    )
-    simulate.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        metavar="N",
-        help="seed of the measurement noise and of the unit and format choices: the same "
-        "seed publishes the same values (default 0)",
-    )
-
-
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number > 0 or number == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {value}")
-    return number
-
-
-def _add_broker_options(
+def add_broker_options(
     command: argparse.ArgumentParser,
     client_id_help: str = "MQTT client id: the broker keeps this worker's session under it "
     "(default kgtwin-ingest, or KGTWIN_MQTT_CLIENT_ID)",
 ) -> None:
+    """--broker and --client-id, as every command that talks to a broker takes them (other
+    packages' commands too: the devkit's simulate-telemetry)."""
     command.add_argument(
         "--broker",
         metavar="URL",
@@ -424,7 +291,8 @@ def _add_model_files(command: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    commands = discover(taken=CORE_COMMANDS)
+    args = build_parser(commands).parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -466,23 +334,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 mqtt_url=args.broker, mqtt_client_id=args.client_id, **_ingest_bounds(args)
             )
             return cmd_ingest(worker, args.metrics_port, err)
-        if args.command == "demo":
-            from server.demo import DemoOptions, cmd_demo
-
-            options = DemoOptions(args.speed, tuple(args.fault), args.embedded_broker)
-            return cmd_demo(
-                settings.override(mqtt_url=args.broker), options, args.log_level, out, err
-            )
-        if args.command == "simulate-telemetry":
-            return cmd_simulate(settings.override(mqtt_url=args.broker), args, err)
-        return cmd_neo4j(settings, args.action, out, err)
+        if args.command in commands:
+            return commands[args.command].run(settings, args, out, err)
+        raise AssertionError(f"unknown command {args.command!r}")  # argparse refuses it first
     except (SettingsError, OntologyError, GraphError, SimulationError) as exc:
         print(f"kgtwin: error: {exc}", file=err)
         if isinstance(exc, CommitUnknown):
             return LOAD_UNKNOWN
         local = settings is not None and not settings.neo4j_uri
         if isinstance(exc, Neo4jUnavailable) and local and args.command != "neo4j":
-            print("kgtwin: is the local Neo4j running? `kgtwin neo4j start`", file=err)
+            start = " `kgtwin neo4j start`" if "neo4j" in commands else ""
+            print(f"kgtwin: is the local Neo4j running?{start}", file=err)
         return 2 if isinstance(exc, SettingsError | UnknownAsset) else 1
     except KeyboardInterrupt:
         print("kgtwin: interrupted", file=err)
@@ -607,85 +469,6 @@ def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int
         print(f"kgtwin: error: ingestion stopped: {worker.failure}", file=err)
         return 1
     return 0
-
-
-def cmd_simulate(settings: Settings, args: argparse.Namespace, err: TextIO) -> int:
-    """Publish simulated telemetry until SIGINT, SIGTERM or ``--duration``."""
-    import signal
-    import threading
-
-    from graph.reader import Reader
-    from server.simulator import TelemetrySimulator
-
-    address = settings.broker_address()
-    options = SimulatorOptions(
-        speed=args.speed,
-        rate=args.rate,
-        faults=tuple(args.fault),
-        format=Format(args.format),
-        duration=args.duration,
-        seed=args.seed,
-        client_id=_simulator_client_id(settings, args.client_id),
-    )
-
-    def say(line: str) -> None:
-        print(f"kgtwin: {line}", file=err, flush=True)
-
-    driver = open_driver(*settings.neo4j_connection())
-    try:
-        simulator = TelemetrySimulator(
-            address, Reader(driver, settings.neo4j_database), options, say=say
-        )
-        done = threading.Event()
-        previous = {
-            signum: signal.signal(signum, lambda *_: done.set())
-            for signum in (signal.SIGINT, signal.SIGTERM)
-        }
-        try:
-            simulator.start()
-            while not done.is_set() and not simulator.wait(0.2):
-                pass
-        finally:
-            simulator.stop()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-    finally:
-        driver.close()
-    return 0
-
-
-def _simulator_client_id(settings: Settings, flag: str | None) -> str:
-    """``--client-id``; else the configured id unless it is the ingestion worker's default
-    (the two would disconnect each other); else kgtwin-simulator."""
-    if flag:
-        return flag
-    if settings.mqtt_client_id != Settings().mqtt_client_id:
-        return settings.mqtt_client_id
-    return SIMULATOR_CLIENT_ID
-
-
-def cmd_neo4j(settings: Settings, action: str, out: TextIO, err: TextIO) -> int:
-    config = settings.local_neo4j
-    if action == "start":
-        status = launcher.start(config, progress=lambda line: print(line, file=err, flush=True))
-        _print_status(status, out)
-        return 0
-    if action == "stop":
-        stopped = launcher.stop(config)
-        print("Neo4j stopped" if stopped else "Neo4j was not running", file=out)
-        return 0
-    status = launcher.status(config)
-    _print_status(status, out)
-    return 0 if status.running else 3
-
-
-def _print_status(status: launcher.Neo4jStatus, out: TextIO) -> None:
-    state = f"running (pid {status.pid})" if status.running else "not running"
-    print(f"Neo4j {status.version}: {state}", file=out)
-    print(f"  Bolt:    {status.bolt_uri}", file=out)
-    print(f"  Browser: {status.http_url}/browser/", file=out)
-    print(f"  user {status.user}, password {status.password or '(set on first start)'}", file=out)
-    print(f"  home:    {status.home}", file=out)
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

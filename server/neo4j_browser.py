@@ -12,7 +12,7 @@ the ontology the server loaded and served at ``/browser/kgtwin.grass`` and
   types, and has the recipes of ``static/browser/recipes.cypher`` as cards to run.
 
 The local Neo4j (``kgtwin neo4j start``) runs ``:style`` and ``:guide`` with them when
-Browser connects (``graph.launcher.home.browser_settings``). Browser fetches them from
+Browser connects (``devkit.launcher.home.browser_settings``). Browser fetches them from
 its own origin, so both are answered with ``Access-Control-Allow-Origin: *``; they hold
 the ontology, which any reader of the API sees too.
 """

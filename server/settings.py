@@ -48,6 +48,12 @@ max_payload_bytes = 262144          # KGTWIN_INGEST_MAX_PAYLOAD_BYTES: larger is
 max_queued_bytes = 67108864         # KGTWIN_INGEST_MAX_QUEUED_BYTES: held, not acknowledged
 stall_after = 60                    # KGTWIN_INGEST_STALL_AFTER: seconds before "stalled"
 ```
+
+Without ``NEO4J_URI`` the local Neo4j is used: ``bolt://127.0.0.1:<bolt_port>`` of the
+``[local]`` section, as user ``neo4j`` with the password its launcher (``kgtwin neo4j start``,
+from the devkit) keeps in ``<home>/neo4j/password`` (one line; mode 600). That file is the
+whole contract between the two: the core reads it as plain data, and never imports the
+devkit.
 """
 
 from __future__ import annotations
@@ -60,7 +66,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from graph.launcher import LocalNeo4jConfig, credentials
 from ingest.address import BrokerAddress, InvalidBrokerUrl
 from ingest.worker import IngestConfig
 from ontology.files import default_ontology_files
@@ -68,6 +73,8 @@ from ontology.files import default_ontology_files
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RESERVED_MODELS = frozenset({"ontology"})
 CONFIG_ENV = "KGTWIN_CONFIG"
+LOCAL_NEO4J_INSTANCE = "neo4j"  # the local Neo4j's folder under KGTWIN_HOME
+LOCAL_NEO4J_USER = "neo4j"
 
 
 class SettingsError(ValueError):
@@ -172,15 +179,9 @@ class Settings:
         return replace(self, ontology=tuple(paths)) if paths else self
 
     @property
-    def local_neo4j(self) -> LocalNeo4jConfig:
-        """The local Neo4j, its Browser set up with the guide and style this server
-        serves (``/browser/``)."""
-        return LocalNeo4jConfig(
-            root=self.home,
-            bolt_port=self.local_bolt_port,
-            http_port=self.local_http_port,
-            browser_content=f"{self.base_url}/browser",
-        )
+    def local_password_file(self) -> Path:
+        """Where the local Neo4j keeps its password (written on its first start)."""
+        return self.home / LOCAL_NEO4J_INSTANCE / "password"
 
     @property
     def base_url(self) -> str:
@@ -193,10 +194,9 @@ class Settings:
         if self.neo4j_uri:
             password = self.neo4j_password.reveal() if self.neo4j_password else None
             return self.neo4j_uri, self.neo4j_user, password
-        local = self.local_neo4j
-        known = credentials(local)
-        user, password = known if known else (self.neo4j_user, None)
-        return f"bolt://127.0.0.1:{local.bolt_port}", user, password
+        password = _read_password(self.local_password_file)
+        user = LOCAL_NEO4J_USER if password is not None else self.neo4j_user
+        return f"bolt://127.0.0.1:{self.local_bolt_port}", user, password
 
     def broker_address(self) -> BrokerAddress:
         """The MQTT broker to ingest from: ``mqtt_url``, with ``mqtt_username`` and
@@ -230,6 +230,15 @@ class Settings:
             )
         except ValueError as exc:
             raise SettingsError(f"ingestion settings: {exc}") from None
+
+
+def _read_password(path: Path) -> str | None:
+    """The password in ``path``, or ``None`` if the file is missing or blank."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    return text.strip() or None
 
 
 def check_model_name(name: str) -> str:

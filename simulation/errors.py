@@ -4,7 +4,6 @@
 
     SimulationError
     ├── UnknownAsset    an asset named by id or IRI that the dependency snapshot lacks
-    ├── NothingToSimulate  a graph without the points a telemetry simulation publishes
     └── DeadlineExceeded  a computation ran past its deadline and stopped
 """
 
@@ -18,10 +17,6 @@ class SimulationError(Exception):
 class UnknownAsset(SimulationError, ValueError):
     """An asset given by id or IRI that is not in the dependency snapshot (or whose id
     several models use); the message suggests the closest ids."""
-
-
-class NothingToSimulate(SimulationError):
-    """The graph holds no point with an MQTT topic: no model is loaded yet."""
 
 
 class DeadlineExceeded(SimulationError):

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
+from devkit.broker import LocalBroker
 from graph.connection import open_driver
-from ingest.broker import LocalBroker
 from ontology.files import default_ontology_files
 from ontology.validate import Ontology
 from tests.mqtt_service import (

@@ -7,7 +7,7 @@ Where the session's broker comes from, first match wins:
    broker. It cannot be restarted or reconfigured from here, so tests that need to do so
    fail with a message saying why (they are never skipped).
 2. Otherwise Mosquitto, installed with apt-get if missing (this is the test set-up's job,
-   never the library's), runs as an :class:`ingest.broker.LocalBroker` in
+   never the library's), runs as an :class:`devkit.broker.LocalBroker` in
    ``root/mqtt-test-PID/session`` on a free loopback port, stopped and deleted at the end.
 
 Brokers of their own (:class:`LocalBrokers`) live next to it in ``root/mqtt-test-PID``.
@@ -32,9 +32,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from graph.launcher import free_ports
+from devkit.broker import LocalBroker, install_mosquitto, stop_leftover
+from devkit.launcher import free_ports
 from ingest.address import BrokerAddress, configure, parse_broker_url
-from ingest.broker import LocalBroker, install_mosquitto, stop_leftover
 from tests.neo4j_service import alive
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ Where the server comes from, first match wins:
 1. ``NEO4J_URI`` is set: that server, with ``NEO4J_USER`` (default ``neo4j``) and
    ``NEO4J_PASSWORD``.
 2. A Docker engine answers: a throwaway ``neo4j:5.26-community`` container (testcontainers).
-3. Otherwise the project-local launcher (``graph.launcher``): a fresh instance
+3. Otherwise the project-local launcher (``devkit.launcher``): a fresh instance
    ``neo4j-test-PID`` on two free ports, stopped and deleted at the end.
 
 A server that cannot be had is an error, never a skip.
@@ -25,7 +25,7 @@ from typing import LiteralString
 
 from neo4j import Driver
 
-from graph.launcher import LocalNeo4jConfig, Neo4jStatus, free_ports, start, stop
+from devkit.launcher import LocalNeo4jConfig, Neo4jStatus, free_ports, start, stop
 
 logger = logging.getLogger(__name__)
 

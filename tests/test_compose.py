@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 import yaml
 
-from graph.launcher import free_ports
-from ingest.broker import (
+from devkit.broker import (
     DEFAULT_MAX_INFLIGHT_MESSAGES,
     DEFAULT_MAX_QUEUED_MESSAGES,
     find_mosquitto_passwd,
     install_mosquitto,
 )
-from ingest.broker.probe import ProbeFailed, connack_code
+from devkit.broker.probe import ProbeFailed, connack_code
+from devkit.launcher import free_ports
 from server.cli import build_parser
 from server.settings import Settings
 
@@ -450,6 +450,19 @@ def test_dockerfile_copies_only_what_the_context_keeps() -> None:
             for source in sources:
                 assert (REPO / source).exists(), f"COPY {source}: no such path"
                 assert source.rstrip("/") not in excluded, f"COPY {source}: .dockerignore'd"
+
+
+def test_the_image_has_the_devkit_command_the_simulator_runs(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    command = services["simulator"]["command"]
+    assert build_parser().parse_args(command).command == "simulate-telemetry"
+    copied = [
+        arguments.split()[0]
+        for keyword, arguments in dockerfile_instructions()
+        if keyword == "COPY"
+    ]
+    assert "devkit" in copied  # simulate-telemetry is a devkit command
 
 
 # --- docker compose config, where the client has the compose plugin ---------------------

@@ -7,9 +7,9 @@ import time
 import pytest
 from neo4j import Driver
 
+from devkit.launcher import free_ports
 from graph.connection import open_driver
 from graph.errors import Neo4jUnavailable, QueryFailed, ReadTimedOut
-from graph.launcher import free_ports
 from graph.reader import Reader
 
 

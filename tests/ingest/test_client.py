@@ -33,8 +33,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from devkit.broker import LocalBroker
 from ingest import client as ingest_client
-from ingest.broker import LocalBroker
 from ingest.client import PAHO_RELEASES, IngestClient
 from tests.ingest.mqtt_clients import Publisher, running_worker, wait_until
 from tests.ingest.test_dead_letter_faults import nothing_left

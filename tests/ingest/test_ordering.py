@@ -19,9 +19,9 @@ import pytest
 from neo4j import Driver
 from prometheus_client.parser import text_string_to_metric_families
 
-from graph.launcher import free_ports
+from devkit.broker import LocalBroker
+from devkit.launcher import free_ports
 from ingest.address import BrokerAddress
-from ingest.broker import LocalBroker
 from ingest.events import PointUpdate, StalenessChange
 from tests.faults import FaultProxy
 from tests.ingest.mqtt_clients import Publisher, Subscriber, running_worker, wait_until

@@ -20,10 +20,10 @@ import pytest
 from neo4j import Driver
 from prometheus_client import CollectorRegistry
 
-from graph import launcher
+from devkit import launcher
+from devkit.broker import LocalBroker
 from graph.connection import open_driver
 from ingest.address import BrokerAddress
-from ingest.broker import LocalBroker
 from ingest.metrics import IngestMetrics
 from ingest.worker import IngestConfig, IngestWorker
 from ontology.validate import Ontology

@@ -14,7 +14,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
-from graph.launcher import free_ports
+from devkit.launcher import free_ports
 from server.listener import uvicorn_config
 from server.settings import Settings
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 from neo4j import Driver
 
-from graph import launcher
-from graph.launcher import free_ports
+from devkit import launcher
+from devkit.launcher import free_ports
 from graph.tokens import create_token
 from server.app import create_app
 from server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from graph.launcher import free_ports
-from graph.launcher.home import browser_settings
+from devkit.launcher import free_ports
+from devkit.launcher.home import browser_settings
 from ontology.catalogue import Catalogue
 from ontology.files import default_ontology_files
 from ontology.validate import Ontology

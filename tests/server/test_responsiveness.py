@@ -22,7 +22,7 @@ import httpx
 import pytest
 from neo4j import Driver
 
-from graph.launcher import free_ports
+from devkit.launcher import free_ports
 from graph.tokens import create_token
 from tests.conftest import REPO
 from tests.neo4j_service import Neo4jService

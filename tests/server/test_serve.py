@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from graph.launcher import free_ports
+from devkit.launcher import free_ports
 from server.cli import main
 from tests.conftest import REPO
 

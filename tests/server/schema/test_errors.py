@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from devkit.launcher import free_ports
 from graph.connection import open_driver
-from graph.launcher import free_ports
 from graph.reader import Reader
 from server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE
 from tests.server.schema.conftest import Api

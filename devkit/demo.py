@@ -1,0 +1,239 @@
+"""``kgtwin demo``: the whole twin running on one machine, in one command.
+
+In order: the local Neo4j (started unless ``NEO4J_URI`` names a server, or it already
+runs); an MQTT broker on 127.0.0.1 (``--broker`` if given, else Mosquitto where it is
+installed, else the embedded Python broker, so no root is needed); the example site
+loaded (a no-op when it is there already); an operator token; the telemetry simulator;
+and the server with ingestion on. It prints where to look, then serves until Ctrl-C
+(or SIGTERM), and stops everything it started, in reverse order: nothing is left running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from types import FrameType
+from typing import TextIO
+
+from devkit import launcher
+from devkit.broker import EmbeddedBroker, LocalBroker, find_mosquitto
+from devkit.launcher.process import free_ports
+from devkit.settings import local_neo4j
+from graph.connection import open_driver, ping
+from graph.reader import Reader
+from graph.tokens import create_token
+from ontology.files import SITES_DIR
+from ontology.validate import Ontology
+from server.loading import load_model
+from server.settings import Settings
+
+DEMO_SITE = SITES_DIR / "dc1.ttl"
+DEMO_MODEL = "dc1"
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    speed: float  # the simulator's speed-up of each point's reporting interval
+    faults: tuple[str, ...]  # assets the simulator reports failed from the start
+    embedded_broker: bool = False  # the embedded broker even where Mosquitto is installed
+
+
+def cmd_demo(
+    settings: Settings, options: DemoOptions, log_level: str, out: TextIO, err: TextIO
+) -> int:
+    def say(line: str) -> None:
+        print(f"kgtwin demo: {line}", file=err, flush=True)
+
+    # until the server runs, SIGTERM stops the demo as Ctrl-C does (the clean-up runs)
+    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = _run(settings, options, log_level, out, say)
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    say("stopped; everything it started is stopped too")
+    return code
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _run(settings: Settings, options: DemoOptions, log_level: str, out: TextIO, say: Say) -> int:
+    with contextlib.ExitStack() as stack:
+        settings = stack.enter_context(_neo4j(settings, say))
+        settings = stack.enter_context(_broker(settings, options.embedded_broker, say))
+        uri, user, password = settings.neo4j_connection()
+        driver = open_driver(uri, user, password)
+        stack.callback(driver.close)
+        ping(driver, settings.neo4j_database)
+        say(f"loading the example site {DEMO_SITE.name} (validated first)")
+        result = load_model(
+            driver,
+            [DEMO_SITE],
+            DEMO_MODEL,
+            Ontology.load(settings.ontology),
+            database=settings.neo4j_database,
+        )
+        if not result.report.ok:
+            for problem in result.report.problems:
+                say(problem.render())
+            return 1
+        token = create_token(
+            driver, "operator", f"demo-{secrets.token_hex(3)}", database=settings.neo4j_database
+        )
+        stack.enter_context(
+            _simulator(settings, Reader(driver, settings.neo4j_database), options, say)
+        )
+        # anonymous read on: the demo listens on 127.0.0.1 only, and GraphiQL then works
+        # without a header; saving scenarios still needs the token
+        served = replace(
+            settings.override(ingest=True, mqtt_client_id=f"kgtwin-demo-{secrets.token_hex(3)}"),
+            anonymous_read=True,
+        )
+        _print_welcome(served, (uri, user, password), token.token, out)
+        return _serve(served, log_level, say)
+
+
+@contextlib.contextmanager
+def _neo4j(settings: Settings, say: Say) -> Iterator[Settings]:
+    """The configured Neo4j, or the local one: started if it was not running, and then
+    stopped again on the way out."""
+    if settings.neo4j_uri:
+        say(f"using the Neo4j at {settings.neo4j_uri}")
+        yield settings
+        return
+    config = local_neo4j(settings)
+    if launcher.status(config).running:
+        say(f"using the local Neo4j already running on bolt://127.0.0.1:{config.bolt_port}")
+        yield settings
+        return
+    say("starting the local Neo4j (its first start downloads it from Maven Central)")
+    launcher.start(config, progress=say)
+    try:
+        yield settings
+    finally:
+        say("stopping the local Neo4j")
+        launcher.stop(config)
+
+
+@contextlib.contextmanager
+def _broker(settings: Settings, embedded: bool, say: Say) -> Iterator[Settings]:
+    """The configured broker, or one started on a free loopback port for the demo:
+    Mosquitto where it is installed, else the embedded Python broker."""
+    if settings.mqtt_url is not None:
+        say(f"using the MQTT broker at {settings.broker_address().safe_url}")
+        yield settings
+        return
+    (port,) = free_ports(1)
+    broker: LocalBroker | EmbeddedBroker
+    if not embedded and find_mosquitto() is not None:
+        broker = LocalBroker(settings.home / "demo-broker", port)
+        kind = "Mosquitto"
+    else:
+        broker = EmbeddedBroker(port=port)
+        kind = "the embedded Python broker" + ("" if embedded else " (no Mosquitto here)")
+    broker.start()
+    say(f"MQTT broker: {kind} on {broker.address.safe_url}")
+    try:
+        yield settings.override(mqtt_url=broker.url)
+    finally:
+        say("stopping the MQTT broker")
+        broker.stop()
+
+
+@contextlib.contextmanager
+def _simulator(
+    settings: Settings, reader: Reader, options: DemoOptions, say: Say
+) -> Iterator[None]:
+    from devkit.simulator import SimulatorOptions, TelemetrySimulator
+
+    simulator = TelemetrySimulator(
+        settings.broker_address(),
+        reader,
+        SimulatorOptions(speed=options.speed, faults=options.faults),
+        say=lambda line: say(f"simulator: {line}"),
+    )
+    simulator.start()
+    faults = f" with {', '.join(options.faults)} failed" if options.faults else ""
+    say(f"telemetry simulator publishing every dc1 point{faults}")
+    try:
+        yield
+    finally:
+        say("stopping the telemetry simulator")
+        simulator.stop()
+
+
+def _serve(settings: Settings, log_level: str, say: Say) -> int:
+    """Serve until Ctrl-C or SIGTERM. uvicorn catches the signal, shuts the app down (its
+    ingestion worker too) and raises the signal again once done: by then a no-op handler
+    is in place, so that nothing interrupts the clean-up of what the demo started."""
+    import uvicorn
+
+    from server.app import create_app
+    from server.listener import uvicorn_config
+
+    config = uvicorn_config(create_app(settings), settings, log_level=log_level.lower())
+    server = uvicorn.Server(config)
+
+    def stopping(signum: int, frame: FrameType | None) -> None:
+        say("already stopping")
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stopping)
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits when it cannot bind
+        say(f"the server could not start on {settings.host}:{settings.port}")
+        return 1
+    say("server stopped")
+    return 0
+
+
+def _print_welcome(
+    settings: Settings, neo4j: tuple[str, str, str | None], token: str, out: TextIO
+) -> None:
+    uri, user, password = neo4j
+    base = f"http://{settings.host}:{settings.port}"
+    browser = (
+        f"http://127.0.0.1:{settings.local_http_port}/browser/"
+        if not settings.neo4j_uri
+        else "(your Neo4j's Browser)"
+    )
+    print(
+        f"""
+kgtwin demo is running. Ctrl-C stops everything.
+
+  GraphiQL        {base}/graphql
+  metrics         {base}/metrics      health: {base}/healthz
+  Neo4j Browser   {browser}
+  Bolt            {uri}   user {user}   password {password or "(as configured)"}
+  MQTT broker     {settings.broker_address().safe_url}   (dead letters: kgtwin/deadletter/#)
+  API token       {token}   (operator role: can also save what-if scenarios)
+
+Reading needs no token here (anonymous read is on); to save a what-if scenario, add the
+header {{"Authorization": "Bearer {token}"}}. In GraphiQL, try:
+
+  {{ asset(id: "ups-a1") {{ label points {{ id value unit observedAt stale }} }} }}
+  {{ whatIf(fail: ["utility-feed-a", "generator-a"]) {{
+      summary degraded(first: 3) {{ id spare explanation }} }} }}
+  {{ whatIf(fail: ["ups-a1"], mode: CAPACITY) {{
+      trips {{ id load capacity }} loads(first: 5) {{ id load capacity source }} }} }}
+
+What the telemetry reports failed, and a what-if that starts from it (run the demo with
+--fault ups-a1 and UPS B1 failing takes hall 1's racks down):
+
+  {{ reportedFailures {{ id point observedAt }} }}
+  {{ whatIf(fail: ["ups-b1"], fromLiveState: true) {{
+      summary impacted(first: 3) {{ id explanation }} }} }}
+""",
+        file=out,
+        flush=True,
+    )

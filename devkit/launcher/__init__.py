@@ -1,0 +1,43 @@
+"""A project-local Neo4j Community server for development and tests, without Docker.
+
+Maven fetches the Neo4j server and Neo4j Browser jars once into ``root/lib/neo4j-VERSION``
+(shared by every instance); each instance lives in ``root/NAME`` (conf, data, logs, pid file,
+password) and runs as a detached JVM on ``org.neo4j.server.CommunityEntryPoint``. Bolt and
+HTTP listen on 127.0.0.1 only. Auth is on: the first start replaces the default password
+with a random one stored in ``root/NAME/password`` (mode 600).
+
+Linux first (``/proc`` identifies our process); ``ps`` is the fallback elsewhere.
+
+The modules, in the order a start uses them:
+
+- ``config``     :class:`LocalNeo4jConfig` (validated) and :class:`Neo4jStatus`
+- ``lifecycle``  ``start``, ``stop``, ``status``, ``credentials``
+- ``java``       finding java 17+ and the JVM command line
+- ``install``    fetching the jars with Maven, once per version
+- ``home``       the instance folder: ``neo4j.conf``, pid file, password file, logs
+- ``process``    spawning, recognising and terminating the JVM; port checks
+- ``readiness``  waiting for a Bolt session and replacing the default password
+- ``files``      atomic writes, tolerant reads, log tails, ``flock`` locks
+
+Everything a caller needs is importable from ``devkit.launcher`` itself.
+"""
+
+from __future__ import annotations
+
+from devkit.launcher.config import NEO4J_VERSION, LocalNeo4jConfig, Neo4jStatus
+from devkit.launcher.install import BROWSER_VERSION, install
+from devkit.launcher.lifecycle import credentials, start, status, stop
+from devkit.launcher.process import free_ports
+
+__all__ = [
+    "BROWSER_VERSION",
+    "NEO4J_VERSION",
+    "LocalNeo4jConfig",
+    "Neo4jStatus",
+    "credentials",
+    "free_ports",
+    "install",
+    "start",
+    "status",
+    "stop",
+]

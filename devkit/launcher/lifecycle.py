@@ -1,0 +1,150 @@
+"""Starting, stopping and inspecting an instance: the launcher's public operations.
+
+``start`` installs the jars if needed, checks the ports, writes the instance's config,
+spawns the JVM and waits until Bolt serves a session; ``stop`` terminates it; ``status``
+and ``credentials`` only read the instance folder (and the process table). Starts and
+stops of one instance are serialised by a lock file in its folder, across processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from devkit.errors import LauncherError, PortInUse
+from devkit.launcher.config import HOST, USER, LocalNeo4jConfig, Neo4jStatus, Progress
+from devkit.launcher.files import exclusive, read_text, write_atomic
+from devkit.launcher.home import (
+    configured_ports,
+    console_log,
+    neo4j_log_size,
+    password_file,
+    pid_file,
+    prepare_home,
+    read_pid,
+)
+from devkit.launcher.install import install
+from devkit.launcher.java import find_java, java_command
+from devkit.launcher.process import is_our_java, port_taken, spawn, terminate
+from devkit.launcher.readiness import wait_until_ready
+
+logger = logging.getLogger(__name__)
+
+
+def start(cfg: LocalNeo4jConfig, progress: Progress, timeout: float = 120.0) -> Neo4jStatus:
+    """Start the instance (installing first if needed) and return once Bolt answers a session.
+
+    If this instance already runs and answers on the configured ports, return its status.
+    """
+    java = find_java(cfg)
+    lib = install(cfg, progress)
+    home = cfg.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    # Two processes starting the same instance: the second waits, then finds it running.
+    with exclusive(_lock_file(home)):
+        return _start_locked(cfg, java, lib, home, progress, timeout)
+
+
+def _start_locked(
+    cfg: LocalNeo4jConfig, java: str, lib: Path, home: Path, progress: Progress, timeout: float
+) -> Neo4jStatus:
+    bolt_uri = f"bolt://{HOST}:{cfg.bolt_port}"
+    current = status(cfg)
+    if current.running and current.pid is not None:
+        if current.bolt_uri != bolt_uri or current.http_url != f"http://{HOST}:{cfg.http_port}":
+            raise LauncherError(
+                f"Neo4j instance {home} already runs (pid {current.pid}) on {current.bolt_uri} "
+                f"and {current.http_url}, not on the requested ports {cfg.bolt_port} and "
+                f"{cfg.http_port}; stop it first or use its ports."
+            )
+        deadline = time.monotonic() + timeout
+        wait_until_ready(cfg.bolt_port, home, current.pid, deadline, spawned=False, log_offset=0)
+        return status(cfg)
+
+    for port, what in ((cfg.bolt_port, "Bolt"), (cfg.http_port, "HTTP")):
+        if port_taken(port):
+            raise PortInUse(
+                f"Port {port} on {HOST} (configured as the {what} port of Neo4j instance "
+                f"{home}) is already used by another process. Free it (see "
+                f"'ss -ltnp sport = :{port}') or choose another port."
+            )
+
+    prepare_home(cfg, home)
+    argv = java_command(java, lib, cfg, home)
+    progress(
+        f"Starting Neo4j {cfg.version} in {home}: Bolt {bolt_uri}, "
+        f"Browser http://{HOST}:{cfg.http_port}/browser/"
+    )
+    started = time.monotonic()
+    log_offset = neo4j_log_size(home)  # quote this start only
+    pid = spawn(argv, console_log(home))
+    logger.info("started Neo4j pid %d: %s", pid, " ".join(argv))
+    try:
+        write_atomic(pid_file(home), f"{pid}\n")
+        wait_until_ready(
+            cfg.bolt_port, home, pid, started + timeout, spawned=True, log_offset=log_offset
+        )
+    except BaseException:
+        terminate(pid, home, 30.0)
+        pid_file(home).unlink(missing_ok=True)
+        raise
+    progress(f"Neo4j is up after {time.monotonic() - started:.1f} s")
+    return status(cfg)
+
+
+def stop(cfg: LocalNeo4jConfig, timeout: float = 60.0) -> bool:
+    """Stop the instance (SIGTERM, then SIGKILL after ``timeout``); False if it did not run."""
+    home = cfg.home.resolve()
+    if not home.is_dir():
+        return False
+    with exclusive(_lock_file(home)):
+        pid = read_pid(home)
+        if pid is None:
+            return False
+        if not is_our_java(pid, home):
+            pid_file(home).unlink(missing_ok=True)
+            return False
+        terminate(pid, home, timeout)
+        pid_file(home).unlink(missing_ok=True)
+        return True
+
+
+def status(cfg: LocalNeo4jConfig) -> Neo4jStatus:
+    """Whether the instance runs (its pid file names a live JVM of ours), and how to reach it.
+
+    A stale pid file is removed. For a running instance the ports are the ones it was
+    started with.
+    """
+    home = cfg.home.resolve()
+    pid = read_pid(home)
+    running = pid is not None and is_our_java(pid, home)
+    if pid is not None and not running:
+        logger.info("removing stale pid file %s (pid %d is not our Neo4j)", pid_file(home), pid)
+        pid_file(home).unlink(missing_ok=True)
+    bolt_port, http_port = cfg.bolt_port, cfg.http_port
+    if running:
+        bolt_port, http_port = configured_ports(home) or (bolt_port, http_port)
+    known = credentials(cfg)
+    return Neo4jStatus(
+        running=running,
+        pid=pid if running else None,
+        bolt_uri=f"bolt://{HOST}:{bolt_port}",
+        http_url=f"http://{HOST}:{http_port}",
+        user=USER,
+        password=known[1] if known else None,
+        version=cfg.version,
+        home=home,
+    )
+
+
+def credentials(cfg: LocalNeo4jConfig) -> tuple[str, str] | None:
+    """``(user, password)`` of this instance, or ``None`` before its first start."""
+    password = read_text(password_file(cfg.home.resolve()))
+    if not password or not password.strip():
+        return None
+    return USER, password.strip()
+
+
+def _lock_file(home: Path) -> Path:
+    return home / ".launcher.lock"

@@ -1,0 +1,68 @@
+"""The devkit's ``kgtwin`` commands as the core's CLI finds them (the ``kgtwin.commands``
+entry points of pyproject.toml), their errors printed in one line, and the one thing the
+core and the launcher share: the local Neo4j's password file."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+
+from devkit.commands import DEMO, NEO4J, SIMULATE_TELEMETRY, DevkitCommand
+from devkit.launcher import credentials
+from devkit.launcher.files import write_atomic
+from devkit.launcher.home import password_file
+from devkit.settings import local_neo4j
+from server.cli import main
+from server.commands import GROUP, discover
+from server.settings import Settings
+from tests.conftest import REPO
+
+EXPECTED = {"demo": DEMO, "neo4j": NEO4J, "simulate-telemetry": SIMULATE_TELEMETRY}
+
+
+def test_pyproject_declares_the_devkit_commands_and_the_installed_kgtwin_has_them() -> None:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = pyproject["project"]["entry-points"][GROUP]
+    loaded = {name: EntryPoint(name, value, GROUP).load() for name, value in declared.items()}
+    assert loaded == EXPECTED
+    assert all(isinstance(command, DevkitCommand) for command in loaded.values())
+    # what `pip install -e .` recorded (`make install` again after editing pyproject.toml)
+    assert discover() == EXPECTED
+
+
+def test_a_devkit_error_is_one_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KGTWIN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-such-jdk"))
+    assert main(["neo4j", "start"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kgtwin: error: Cannot run java at ")
+    assert "Traceback" not in err
+    assert not (tmp_path / "home").exists()  # refused before installing anything
+
+
+def test_status_of_a_local_neo4j_never_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KGTWIN_HOME", str(tmp_path))
+    assert main(["neo4j", "status"]) == 3
+    out = capsys.readouterr().out
+    assert ": not running" in out
+    assert "password (set on first start)" in out
+
+
+def test_the_core_connects_with_the_password_the_launcher_keeps(tmp_path: Path) -> None:
+    """`kgtwin neo4j start`, then `kgtwin load` without NEO4J_URI: the core reads the
+    password file the launcher wrote, without importing the devkit."""
+    settings = Settings(home=tmp_path, local_bolt_port=7690, local_http_port=7490)
+    config = local_neo4j(settings)
+    assert settings.neo4j_connection() == ("bolt://127.0.0.1:7690", "neo4j", None)
+    config.home.mkdir(parents=True)
+    write_atomic(password_file(config.home), "s3cret\n", mode=0o600)
+    assert password_file(config.home) == settings.local_password_file
+    assert credentials(config) == ("neo4j", "s3cret")
+    assert settings.neo4j_connection() == ("bolt://127.0.0.1:7690", "neo4j", "s3cret")
