@@ -92,6 +92,7 @@ def sample(registry: CollectorRegistry, name: str) -> float:
     return registry.get_sample_value(name) or 0.0
 
 
+@pytest.mark.neo4j
 def test_neo4j_stopped_mid_stream_then_back_every_message_applied(
     mqtt_broker: MqttService, ontology: Ontology
 ) -> None:

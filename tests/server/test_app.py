@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from neo4j import Driver
 
 from graph import launcher
@@ -174,6 +175,7 @@ def wait_until_healthy(client: httpx.Client, timeout: float = 120.0) -> None:
         time.sleep(0.5)
 
 
+@pytest.mark.neo4j
 def test_neo4j_stopped_mid_run_then_restarted() -> None:
     with private_neo4j(REPO / ".kgtwin", "neo4j-outage") as (cfg, running):
         assert running.password is not None
