@@ -28,7 +28,7 @@ test: install ## start the services the tests need and run the whole suite
 NO_SERVICES := not neo4j and not mqtt and not node and not browser and not docker
 
 test-fast: install ## the tests that need no service (Neo4j, broker, Node.js, browser), in under a minute
-	$(BIN)/pytest -m "$(NO_SERVICES)"
+	$(BIN)/pytest -m "$(NO_SERVICES)" --hypothesis-profile=fast
 
 lint: install ## ruff format check, ruff check and mypy
 	$(BIN)/ruff format --check .

@@ -12,7 +12,11 @@ Markers say what a test needs beyond Python: ``neo4j``, ``mqtt``, ``node``, ``br
 ``docker``. They are set here from the fixtures a test uses (``SERVICE_FIXTURES``), and by
 hand on the few tests that start a service themselves. ``make test-fast`` deselects them
 all. A test may start only the services it is marked for (``SERVICE_PROGRAMS``): anything
-else fails the test, in every run, so a missing marker shows at once."""
+else fails the test, in every run, so a missing marker shows at once.
+
+Hypothesis profiles: ``ci`` (the default, the full counts) and ``fast`` (a tenth of them,
+``--hypothesis-profile=fast``); a test that wants more than the profile's count asks for
+``examples(n)``: ``n`` under ``ci``, scaled down like the rest under ``fast``."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from neo4j import Driver
 
 from graph.connection import open_driver
@@ -43,6 +48,19 @@ from tests.neo4j_service import Neo4jService, clean_database, neo4j_service
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DC1 = REPO / "ontology" / "sites" / "dc1.ttl"
+
+# --- Hypothesis profiles -----------------------------------------------------------------
+
+CI_EXAMPLES = 100  # Hypothesis's own default
+settings.register_profile("ci", max_examples=CI_EXAMPLES)
+settings.register_profile("fast", max_examples=CI_EXAMPLES // 10)
+settings.load_profile("ci")  # --hypothesis-profile=fast (make test-fast) loads the other
+
+
+def examples(ci: int) -> int:
+    """``ci`` examples under the ``ci`` profile, as many fewer under a smaller profile."""
+    return max(1, ci * settings.default.max_examples // CI_EXAMPLES)
+
 
 # --- markers: the services a test needs ---------------------------------------------------
 
