@@ -33,6 +33,7 @@ from hypothesis import settings
 from neo4j import Driver
 
 from graph.connection import open_driver
+from graph.launcher import LocalNeo4jConfig, Neo4jStatus, start
 from ingest.broker import LocalBroker
 from ontology.files import default_ontology_files
 from ontology.validate import Ontology
@@ -43,7 +44,7 @@ from tests.mqtt_service import (
     own_brokers_refused,
     session_folder,
 )
-from tests.neo4j_service import Neo4jService, clean_database, neo4j_service
+from tests.neo4j_service import Neo4jService, clean_database, neo4j_service, private_neo4j
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -69,6 +70,7 @@ SERVICES = ("neo4j", "mqtt", "node", "browser", "docker")  # registered in pypro
 # A test that uses one of these fixtures, directly or through another, needs the service.
 SERVICE_FIXTURES = {
     "neo4j_server": "neo4j",
+    "_spare_neo4j": "neo4j",
     "mqtt_folder": "mqtt",  # the session's broker and the tests' own
     "mosquitto_from_deploy": "mqtt",  # tests/test_compose.py
     "docker_compose": "docker",  # tests/test_compose.py
@@ -194,6 +196,26 @@ def driver(_session_driver: Driver) -> Driver:
     """A driver on an empty database (no nodes, no constraints, no indexes)."""
     clean_database(_session_driver)
     return _session_driver
+
+
+@pytest.fixture(scope="session")
+def _spare_neo4j() -> Iterator[tuple[LocalNeo4jConfig, Neo4jStatus]]:
+    require_service("neo4j")
+    with private_neo4j(REPO / ".kgtwin", "neo4j-spare") as spare:
+        yield spare
+
+
+@pytest.fixture
+def spare_neo4j(
+    _spare_neo4j: tuple[LocalNeo4jConfig, Neo4jStatus],
+) -> tuple[LocalNeo4jConfig, Neo4jStatus]:
+    """A small local Neo4j beside the session's, for tests that stop and start it: running
+    and empty when the test begins. One for the session, as a start costs 10-30 s."""
+    cfg, _ = _spare_neo4j
+    running = start(cfg, progress=lambda _line: None)  # at once if the last test restarted it
+    with open_driver(running.bolt_uri, running.user, running.password) as driver:
+        clean_database(driver)
+    return cfg, running
 
 
 @pytest.fixture
