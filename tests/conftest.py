@@ -14,7 +14,7 @@ hand on the few tests that start a service themselves. ``make test-fast`` desele
 all. A test may start only the services it is marked for (``SERVICE_PROGRAMS``): anything
 else fails the test, in every run, so a missing marker shows at once.
 
-Hypothesis profiles: ``ci`` (the default, the full counts) and ``fast`` (a tenth of them,
+Hypothesis profiles: ``ci`` (the default, the full counts) and ``fast`` (a twentieth,
 ``--hypothesis-profile=fast``); a test that wants more than the profile's count asks for
 ``examples(n)``: ``n`` under ``ci``, scaled down like the rest under ``fast``."""
 
@@ -54,7 +54,7 @@ DC1 = REPO / "ontology" / "sites" / "dc1.ttl"
 
 CI_EXAMPLES = 100  # Hypothesis's own default
 settings.register_profile("ci", max_examples=CI_EXAMPLES)
-settings.register_profile("fast", max_examples=CI_EXAMPLES // 10)
+settings.register_profile("fast", max_examples=CI_EXAMPLES // 20)
 settings.load_profile("ci")  # --hypothesis-profile=fast (make test-fast) loads the other
 
 
