@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint bench-load bench-query bench-ingest bench-whatif neo4j-stop clean
+.PHONY: help install demo test test-fast lint bench-load bench-query bench-ingest bench-whatif neo4j-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,12 @@ demo: install ## the whole twin: local Neo4j, MQTT broker, example site, simulat
 
 test: install ## start the services the tests need and run the whole suite
 	$(BIN)/pytest
+
+# The markers tests/conftest.py gives a test that needs a service (see pyproject.toml).
+NO_SERVICES := not neo4j and not mqtt and not node and not browser and not docker
+
+test-fast: install ## the tests that need no service (Neo4j, broker, Node.js, browser), in under a minute
+	$(BIN)/pytest -m "$(NO_SERVICES)" --hypothesis-profile=fast
 
 lint: install ## ruff format check, ruff check and mypy
 	$(BIN)/ruff format --check .

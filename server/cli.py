@@ -476,6 +476,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace, out: TextIO, err: Te
     driver = open_driver(uri, user, password)
     database = settings.neo4j_database
     try:
+        ping(driver, database)  # one try: a stopped Neo4j is said at once, not after 30 s
         if args.action == "create":
             issued = create_token(driver, args.role, args.name, database=database)
             print(issued.token, file=out, flush=True)  # alone on stdout: $(kgtwin token ...)

@@ -52,6 +52,9 @@ class FaultProxy:
         tb: TracebackType | None,
     ) -> None:
         self._closing = True
+        with contextlib.suppress(OSError):
+            # wakes the accepting thread, which close() alone leaves blocked (on Linux)
+            self._server.shutdown(socket.SHUT_RDWR)
         self._server.close()
         with self._lock:
             for sock in self._sockets:

@@ -132,6 +132,7 @@ def wait_for(condition: Callable[[], T], what: str, timeout: float, demo: Demo) 
     pytest.fail(f"no {what} within {timeout:.0f} s; kgtwin demo said:\n{demo.text()}")
 
 
+@pytest.mark.browser
 def test_demo_serves_live_telemetry_and_stops_everything_on_ctrl_c(demo: Demo) -> None:
     found = wait_for(
         lambda: re.search(r"API token\s+(kgt_\S+)", demo.text()), "token", START_TIMEOUT, demo

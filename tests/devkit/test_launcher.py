@@ -92,6 +92,7 @@ def _fill_then_clean(driver: Driver) -> None:
 
 # One server start for everything that needs a running server: on a small machine a start
 # costs 10-20 s of CPU.
+@pytest.mark.neo4j
 def test_start_serve_clean_stop(cfg: LocalNeo4jConfig) -> None:
     running = start(cfg, _quiet)
 
@@ -127,6 +128,7 @@ def test_start_serve_clean_stop(cfg: LocalNeo4jConfig) -> None:
     assert not stop(cfg)
 
 
+@pytest.mark.neo4j
 def test_start_gives_up_after_the_timeout_and_stops_the_server(cfg: LocalNeo4jConfig) -> None:
     with pytest.raises(StartTimeout, match="did not accept a Bolt session"):
         start(cfg, _quiet, timeout=1.0)
@@ -148,6 +150,7 @@ def _dying_java(folder: Path) -> Path:
     return java
 
 
+@pytest.mark.neo4j
 def test_start_reports_a_server_that_dies_with_its_output(
     cfg: LocalNeo4jConfig, tmp_path: Path
 ) -> None:
@@ -156,6 +159,7 @@ def test_start_reports_a_server_that_dies_with_its_output(
     assert not status(cfg).running
 
 
+@pytest.mark.neo4j
 def test_start_does_not_signal_the_pid_of_a_server_that_already_exited(
     cfg: LocalNeo4jConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -173,6 +177,7 @@ def test_start_does_not_signal_the_pid_of_a_server_that_already_exited(
     assert signalled == []
 
 
+@pytest.mark.neo4j
 def test_start_refuses_a_taken_port(cfg: LocalNeo4jConfig) -> None:
     for port in (cfg.bolt_port, cfg.http_port):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
@@ -213,6 +218,7 @@ def test_start_needs_java_17(where: str, tmp_path: Path, monkeypatch: pytest.Mon
     assert not cfg.root.exists()  # refused before installing anything
 
 
+@pytest.mark.neo4j
 def test_install_runs_maven_only_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = LocalNeo4jConfig(root=ROOT, name="unused")
     lib = install(cfg, _quiet)  # fetches on a fresh checkout, else already done
@@ -230,6 +236,7 @@ def test_install_without_maven_says_so(tmp_path: Path, monkeypatch: pytest.Monke
         install(LocalNeo4jConfig(root=tmp_path), _quiet)
 
 
+@pytest.mark.neo4j
 def test_install_of_an_unknown_version_shows_maven_output(tmp_path: Path) -> None:
     cfg = LocalNeo4jConfig(root=tmp_path, version="5.0.999")
     with pytest.raises(DownloadFailed, match=r"(?s)exit code \d+.*5\.0\.999"):

@@ -22,16 +22,17 @@ from prometheus_client import CollectorRegistry
 
 from devkit import launcher
 from devkit.broker import LocalBroker
+from devkit.launcher import LocalNeo4jConfig, Neo4jStatus
 from graph.connection import open_driver
 from ingest.address import BrokerAddress
 from ingest.metrics import IngestMetrics
 from ingest.worker import IngestConfig, IngestWorker
 from ontology.validate import Ontology
 from server.loading import load_model
-from tests.conftest import DC1, REPO
+from tests.conftest import DC1
 from tests.ingest.mqtt_clients import Publisher, wait_until
 from tests.mqtt_service import MqttService, unique
-from tests.neo4j_service import Neo4jService, private_neo4j
+from tests.neo4j_service import Neo4jService
 from tests.units import ontology_units
 
 Message = tuple[str, str, float]  # point id, topic, epoch-seconds timestamp
@@ -94,10 +95,10 @@ def sample(registry: CollectorRegistry, name: str) -> float:
 
 
 def test_neo4j_stopped_mid_stream_then_back_every_message_applied(
-    mqtt_broker: MqttService, ontology: Ontology
+    mqtt_broker: MqttService, ontology: Ontology, spare_neo4j: tuple[LocalNeo4jConfig, Neo4jStatus]
 ) -> None:
+    cfg, running = spare_neo4j
     with ExitStack() as cleanup:
-        cfg, running = cleanup.enter_context(private_neo4j(REPO / ".kgtwin", "neo4j-ingest"))
         driver = open_driver(running.bolt_uri, running.user, running.password)
         cleanup.callback(driver.close)
         assert load_model(driver, [DC1], "dc1", ontology).report.ok

@@ -20,6 +20,7 @@ from ontology.namespaces import KGT, RDF, RDFS, SH, XSD
 from ontology.shacl import Unsupported, ValidationResult, compile_shapes
 from ontology.triples import Triple, TripleIndex
 from ontology.validate import Ontology, pyshacl_results
+from tests.conftest import examples
 
 EX = Namespace("https://example.org/test#")
 SUBJECTS = [EX[f"s{i}"] for i in range(5)]
@@ -112,7 +113,10 @@ def kgtwin_statements() -> st.SearchStrategy[list[Triple]]:
 
 
 @settings(
-    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(150),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(model=kgtwin_statements())
 def test_kgtwin_shapes_agree_with_pyshacl(model: list[Triple]) -> None:
@@ -156,7 +160,7 @@ ex:UsedShape a sh:NodeShape ;
 """
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=examples(200), deadline=None, derandomize=True)
 @given(model=statements([EX.p1, EX.p2, EX.p3, EX.p4, EX.p5], [], [EX.C, EX.D, EX.E]))
 def test_every_compiled_component_agrees_with_pyshacl(model: list[Triple]) -> None:
     shapes = Graph().parse(data=GENERIC_SHAPES, format="turtle")

@@ -1,8 +1,9 @@
 """The app end to end over HTTP: a real uvicorn on a free port, the real Neo4j (the
 ``client`` and ``dc1`` fixtures are in ``conftest``, the helpers in ``serving``).
 
-The outage test runs its own local Neo4j, stops it mid-run and starts it again: the server
-answers ``NEO4J_UNAVAILABLE`` and ``/healthz`` 503 meanwhile, and recovers by itself.
+The outage test runs on a Neo4j apart from the session's (``spare_neo4j``), stops it mid-run
+and starts it again: the server answers ``NEO4J_UNAVAILABLE`` and ``/healthz`` 503
+meanwhile, and recovers by itself.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import httpx
 from neo4j import Driver
 
 from devkit import launcher
-from devkit.launcher import free_ports
+from devkit.launcher import LocalNeo4jConfig, Neo4jStatus, free_ports
 from graph.tokens import create_token
 from server.app import create_app
 from server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE
-from tests.conftest import REPO
-from tests.neo4j_service import Neo4jService, private_neo4j
+from tests.neo4j_service import Neo4jService
 from tests.server.serving import serving, settings_for
 
 ASSET = '{ asset(id: "ups-a1") { id classes { name } } }'
@@ -174,30 +174,30 @@ def wait_until_healthy(client: httpx.Client, timeout: float = 120.0) -> None:
         time.sleep(0.5)
 
 
-def test_neo4j_stopped_mid_run_then_restarted() -> None:
-    with private_neo4j(REPO / ".kgtwin", "neo4j-outage") as (cfg, running):
-        assert running.password is not None
-        settings = settings_for(
-            running.bolt_uri, running.user, running.password, anonymous_read=True
-        )
-        with serving(create_app(settings)) as client:
-            assert client.get("/healthz").status_code == 200
-            up = graphql(client, ASSET)  # an empty database: the asset is not there
-            assert up["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+def test_neo4j_stopped_mid_run_then_restarted(
+    spare_neo4j: tuple[LocalNeo4jConfig, Neo4jStatus],
+) -> None:
+    cfg, running = spare_neo4j
+    assert running.password is not None
+    settings = settings_for(running.bolt_uri, running.user, running.password, anonymous_read=True)
+    with serving(create_app(settings)) as client:
+        assert client.get("/healthz").status_code == 200
+        up = graphql(client, ASSET)  # an empty database: the asset is not there
+        assert up["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
-            launcher.stop(cfg)
-            for _ in range(2):  # the server keeps answering, every time
-                health = client.get("/healthz")
-                assert health.status_code == 503
-                assert "Neo4j is not reachable" in health.json()["reason"]
-                down = graphql(client, ASSET)
-                assert down["data"] == {"asset": None}
-                assert down["errors"][0]["extensions"] == {"code": "NEO4J_UNAVAILABLE"}
+        launcher.stop(cfg)
+        for _ in range(2):  # the server keeps answering, every time
+            health = client.get("/healthz")
+            assert health.status_code == 503
+            assert "Neo4j is not reachable" in health.json()["reason"]
+            down = graphql(client, ASSET)
+            assert down["data"] == {"asset": None}
+            assert down["errors"][0]["extensions"] == {"code": "NEO4J_UNAVAILABLE"}
 
-            launcher.start(cfg, progress=lambda _line: None)
-            wait_until_healthy(client)
-            again = graphql(client, ASSET)
-            assert again["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        launcher.start(cfg, progress=lambda _line: None)
+        wait_until_healthy(client)
+        again = graphql(client, ASSET)
+        assert again["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
 PREFLIGHT = {

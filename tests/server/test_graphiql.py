@@ -22,6 +22,8 @@ from tests.neo4j_service import Neo4jService
 from tests.server.serving import serving, settings_for
 from tests.server.test_subscriptions import Live, live  # noqa: F401  (the fixture)
 
+pytestmark = pytest.mark.browser  # every test here uses the module's browser
+
 RENDERED = GRAPHIQL_RENDERED
 QUERY_EDITOR = "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
 RESULT = "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()"

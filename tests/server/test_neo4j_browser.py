@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from devkit.launcher import free_ports
 from devkit.launcher.home import browser_settings
 from ontology.catalogue import Catalogue
@@ -80,6 +82,8 @@ def test_the_launcher_points_browser_at_the_servers_style_and_guide() -> None:
     assert browser_settings(None) == {}
 
 
+@pytest.mark.neo4j
+@pytest.mark.browser
 def test_browser_connected_to_the_local_neo4j_shows_the_guide_and_the_style() -> None:
     (port,) = free_ports(1)
     content = f"http://127.0.0.1:{port}/browser"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from simulation.availability import Availability, _rare, monte_carlo, unavailability, wilson
 from simulation.snapshot import Snapshot
+from tests.conftest import examples
 from tests.simulation.graphs import Graph, Oracle, PolicySpec, at, graphs, named
 
 
@@ -104,7 +105,7 @@ def test_the_exact_availability_lies_in_the_interval(case: Case) -> None:
     assert all(a.low < a.estimate < a.high for a in runs)
 
 
-@settings(max_examples=1000, deadline=None, derandomize=True)
+@settings(max_examples=examples(1000), deadline=None, derandomize=True)
 @given(graphs(max_nodes=8, max_edges=20), st.data())
 def test_the_estimate_is_near_the_exact_availability(graph: Graph, data: st.DataObject) -> None:
     # a band of 4.5 standard deviations: a deterministic test that a wrong estimate fails

@@ -15,6 +15,7 @@ from graph.dependencies import AssetRow, Edges
 from simulation.capacity import Cascade, _Cycles, cascade
 from simulation.propagation import propagate
 from simulation.snapshot import Snapshot, build_snapshot
+from tests.conftest import examples
 
 # ---------------------------------------------------------------------------- hand-built
 
@@ -786,7 +787,7 @@ def oracle(scenario: Scenario) -> tuple[list[Trips], Round]:
         tripped |= set(new)
 
 
-@settings(max_examples=600, deadline=None, derandomize=True)
+@settings(max_examples=examples(600), deadline=None, derandomize=True)
 @given(scenarios() | sites(), st.booleans())
 def test_the_cascade_agrees_with_a_plain_reimplementation(scenario: Scenario, light: bool) -> None:
     if light:  # loads a tenth: fewer trips, more load still moved and flowing at the end
@@ -815,7 +816,7 @@ def test_the_cascade_agrees_with_a_plain_reimplementation(scenario: Scenario, li
     assert {(m.source, m.target): m.amount for m in result.flowed} == pytest.approx(last.flowed)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=examples(300), deadline=None, derandomize=True)
 @given(scenarios() | sites())
 def test_where_the_cascade_settles_and_that_it_settles_there_every_time(
     scenario: Scenario,
@@ -876,7 +877,7 @@ def test_where_the_cascade_settles_and_that_it_settles_there_every_time(
         assert carried <= rating or (node not in received and own(load, node) > rating)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=examples(150), deadline=None, derandomize=True)
 @given(scenarios())
 def test_without_capacities_the_cascade_is_the_propagation(scenario: Scenario) -> None:
     unrated = dataclasses.replace(scenario.snapshot, capacity=(None,) * len(scenario.snapshot))
@@ -905,7 +906,7 @@ def test_a_cycle_up_a_chain_is_placed_whole() -> None:
     assert not cycles.on_cycle(node(snapshot, "a"), node(snapshot, "s"))
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=examples(300), deadline=None, derandomize=True)
 @given(scenarios(), st.booleans(), st.randoms(use_true_random=False))
 def test_the_relationships_on_a_cycle_are_found_whatever_is_asked_first(
     scenario: Scenario, all_rated: bool, random: Random

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from simulation.propagation import Outcome, propagate
 from simulation.snapshot import Snapshot
+from tests.conftest import examples
 from tests.simulation.graphs import Graph, Oracle, Pair, at, graphs, named, names
 
 
@@ -40,7 +41,7 @@ def check_paths(outcome: Outcome, oracle: Oracle, failed: frozenset[int]) -> Non
         assert outcome.path(node) == ((node,), False)
 
 
-@settings(max_examples=2000, deadline=None, derandomize=True)
+@settings(max_examples=examples(2000), deadline=None, derandomize=True)
 @given(scenarios())
 def test_propagation_equals_the_oracle(
     scenario: tuple[Graph, frozenset[int], frozenset[Pair]],
@@ -68,7 +69,7 @@ def test_propagation_equals_the_oracle(
             assert outcome.lost.get(n, 0) == len(lost[n])
 
 
-@settings(max_examples=1000, deadline=None, derandomize=True)
+@settings(max_examples=examples(1000), deadline=None, derandomize=True)
 @given(scenarios(), st.data())
 def test_within_the_ancestors_a_target_falls_as_in_the_whole_graph(
     scenario: tuple[Graph, frozenset[int], frozenset[Pair]], data: st.DataObject

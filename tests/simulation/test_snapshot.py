@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from graph.dependencies import Edges
 from graph.topology import Reach, breadth_first
 from simulation.snapshot import Snapshot, build_snapshot
+from tests.conftest import examples
 
 TYPES = ("FEEDS", "DEPENDS_ON")  # DEPENDS_ON points from consumer to supplier
 REVERSED = frozenset({"DEPENDS_ON"})
@@ -63,7 +64,7 @@ graphs = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=examples(300), deadline=None, derandomize=True)
 @given(
     graphs,
     st.integers(0, 15),

@@ -8,10 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulation.spof import Ranked, rank_by_targets, single_points_of_failure, upstream
+from tests.conftest import examples
 from tests.simulation.graphs import Graph, Oracle, at, graphs, named, names, node_id
 
 
-@settings(max_examples=2000, deadline=None, derandomize=True)
+@settings(max_examples=examples(2000), deadline=None, derandomize=True)
 @given(graphs(), st.data())
 def test_single_points_of_failure_equal_the_oracle(graph: Graph, data: st.DataObject) -> None:
     target = data.draw(st.integers(0, graph.size - 1))
@@ -21,7 +22,7 @@ def test_single_points_of_failure_equal_the_oracle(graph: Graph, data: st.DataOb
     assert upstream(snapshot, {target}) == oracle.ancestors({target})
 
 
-@settings(max_examples=1000, deadline=None, derandomize=True)
+@settings(max_examples=examples(1000), deadline=None, derandomize=True)
 @given(graphs(), st.data())
 def test_ranking_equals_the_oracle(graph: Graph, data: st.DataObject) -> None:
     targets = data.draw(st.frozensets(st.integers(0, graph.size - 1), min_size=1))
