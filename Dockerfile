@@ -21,6 +21,7 @@ COPY simulation ./simulation
 # The devkit: docker-compose.yml's `simulator` service runs `kgtwin simulate-telemetry`, one
 # of its commands. Without this line the image holds the core alone.
 COPY devkit ./devkit
+COPY kgtwin ./kgtwin
 # The cache mount (BuildKit, the default builder) keeps downloaded wheels between builds
 # without putting them in a layer.
 RUN --mount=type=cache,target=/root/.cache/pip \

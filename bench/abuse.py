@@ -34,16 +34,16 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from bench.neo4j_server import empty_database, neo4j_server  # noqa: E402
-from devkit.launcher import free_ports  # noqa: E402
-from graph.connection import open_driver  # noqa: E402
-from graph.tokens import create_token  # noqa: E402
-from ontology.files import default_ontology_files  # noqa: E402
-from ontology.validate import Ontology  # noqa: E402
-from server.loading import load_model  # noqa: E402
+from kgtwin.devkit.launcher import free_ports  # noqa: E402
+from kgtwin.graph.connection import open_driver  # noqa: E402
+from kgtwin.graph.tokens import create_token  # noqa: E402
+from kgtwin.ontology.files import default_ontology_files  # noqa: E402
+from kgtwin.ontology.validate import Ontology  # noqa: E402
+from kgtwin.server.loading import load_model  # noqa: E402
 from tests.server.attacks import SCENARIOS, Run, Scenario, Target, measure  # noqa: E402
 
 DC1 = REPO / "ontology" / "sites" / "dc1.ttl"
-SERVE = "import sys; from server.cli import main; sys.exit(main())"
+SERVE = "import sys; from kgtwin.server.cli import main; sys.exit(main())"
 
 
 def log(message: str) -> None:

@@ -23,10 +23,10 @@ from neo4j import Driver
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
 
-from devkit import launcher
-from devkit.broker import LocalBroker
-from graph.connection import open_driver
-from ingest.address import BrokerAddress
+from kgtwin.devkit import launcher
+from kgtwin.devkit.broker import LocalBroker
+from kgtwin.graph.connection import open_driver
+from kgtwin.ingest.address import BrokerAddress
 
 REPO = Path(__file__).resolve().parent.parent
 KGTWIN = str(Path(sys.executable).with_name("kgtwin"))

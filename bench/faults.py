@@ -43,12 +43,12 @@ sys.path.insert(0, str(REPO))
 
 from bench.fault_rig import KGTWIN, DeadLetters, Ingest, Publisher, Rig, rig, wait  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
-from devkit.broker import LocalBroker  # noqa: E402
-from ontology.errors import UnitError  # noqa: E402
-from ontology.files import default_ontology_files  # noqa: E402
-from ontology.units import ParseBudget, Units  # noqa: E402
-from ontology.validate import Ontology  # noqa: E402
-from server.loading import load_model  # noqa: E402
+from kgtwin.devkit.broker import LocalBroker  # noqa: E402
+from kgtwin.ontology.errors import UnitError  # noqa: E402
+from kgtwin.ontology.files import default_ontology_files  # noqa: E402
+from kgtwin.ontology.units import ParseBudget, Units  # noqa: E402
+from kgtwin.ontology.validate import Ontology  # noqa: E402
+from kgtwin.server.loading import load_model  # noqa: E402
 
 DC1 = REPO / "ontology" / "sites" / "dc1.ttl"
 PARTS = ("zero-loss", "flood", "memory", "units", "loads", "graceful")

@@ -77,22 +77,22 @@ from bench.cpu import CpuMeter, process_cpu  # noqa: E402
 from bench.mqtt_flood import Flood, FloodError, FloodJob, FloodResult, clear_session  # noqa: E402
 from bench.neo4j_server import neo4j_server  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
-from devkit.broker import LocalBroker, install_mosquitto  # noqa: E402
-from devkit.launcher import free_ports  # noqa: E402
-from graph.connection import open_driver  # noqa: E402
-from graph.live import LiveValue, read_points, write_live_values  # noqa: E402
-from graph.reader import Reader  # noqa: E402
-from ingest.address import BrokerAddress, configure  # noqa: E402
-from ingest.errors import Rejected  # noqa: E402
-from ingest.events import PointUpdate, StalenessChange  # noqa: E402
-from ingest.messages import observations  # noqa: E402
-from ingest.metrics import IngestMetrics  # noqa: E402
-from ingest.topics import PointTable  # noqa: E402
-from ingest.worker import IngestConfig, IngestWorker  # noqa: E402
-from ontology.files import default_ontology_files  # noqa: E402
-from ontology.units import Units  # noqa: E402
-from ontology.validate import Ontology  # noqa: E402
-from server.loading import load_model  # noqa: E402
+from kgtwin.devkit.broker import LocalBroker, install_mosquitto  # noqa: E402
+from kgtwin.devkit.launcher import free_ports  # noqa: E402
+from kgtwin.graph.connection import open_driver  # noqa: E402
+from kgtwin.graph.live import LiveValue, read_points, write_live_values  # noqa: E402
+from kgtwin.graph.reader import Reader  # noqa: E402
+from kgtwin.ingest.address import BrokerAddress, configure  # noqa: E402
+from kgtwin.ingest.errors import Rejected  # noqa: E402
+from kgtwin.ingest.events import PointUpdate, StalenessChange  # noqa: E402
+from kgtwin.ingest.messages import observations  # noqa: E402
+from kgtwin.ingest.metrics import IngestMetrics  # noqa: E402
+from kgtwin.ingest.topics import PointTable  # noqa: E402
+from kgtwin.ingest.worker import IngestConfig, IngestWorker  # noqa: E402
+from kgtwin.ontology.files import default_ontology_files  # noqa: E402
+from kgtwin.ontology.units import Units  # noqa: E402
+from kgtwin.ontology.validate import Ontology  # noqa: E402
+from kgtwin.server.loading import load_model  # noqa: E402
 
 NEO4J_NAME = "neo4j-bench-ingest"
 DC1 = REPO / "ontology" / "sites" / "dc1.ttl"

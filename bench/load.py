@@ -24,12 +24,12 @@ sys.path.insert(0, str(REPO))
 
 from bench.neo4j_server import empty_database, neo4j_server  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
-from graph.connection import open_driver  # noqa: E402
-from graph.schema import ensure_schema  # noqa: E402
-from graph.sync import ONTOLOGY, sync_model  # noqa: E402
-from ontology.files import default_ontology_files  # noqa: E402
-from ontology.mapping import ONTOLOGY_MODEL, map_ontology  # noqa: E402
-from ontology.validate import Ontology, validate  # noqa: E402
+from kgtwin.graph.connection import open_driver  # noqa: E402
+from kgtwin.graph.schema import ensure_schema  # noqa: E402
+from kgtwin.graph.sync import ONTOLOGY, sync_model  # noqa: E402
+from kgtwin.ontology.files import default_ontology_files  # noqa: E402
+from kgtwin.ontology.mapping import ONTOLOGY_MODEL, map_ontology  # noqa: E402
+from kgtwin.ontology.validate import Ontology, validate  # noqa: E402
 
 BASELINE: str = "CREATE (n:Twin) SET n:$($labels), n = $props"
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from devkit.broker.probe import connect_packet, mqtt_string, remaining_length
+from kgtwin.devkit.broker.probe import connect_packet, mqtt_string, remaining_length
 
 TICK = 0.01  # seconds between pacing decisions
 MAX_WINDOW = 65_000  # packet ids are 1..65535: fewer than that may be in flight

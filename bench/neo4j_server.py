@@ -16,8 +16,8 @@ from typing import LiteralString
 
 from neo4j import Driver
 
-from devkit import launcher
-from server.settings import Settings
+from kgtwin.devkit import launcher
+from kgtwin.server.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.synthetic import write_site
-from ontology.files import default_ontology_files
-from ontology.validate import Ontology
-from server.schema import prices as priced
-from server.schema.prices import GraphSize
-from simulation.availability import monte_carlo, unavailability
-from simulation.batch import upstream
-from simulation.capacity import cascade
-from simulation.propagation import propagate
-from simulation.spof import rank_by_targets, single_points_of_failure
+from kgtwin.ontology.files import default_ontology_files
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.schema import prices as priced
+from kgtwin.server.schema.prices import GraphSize
+from kgtwin.simulation.availability import monte_carlo, unavailability
+from kgtwin.simulation.batch import upstream
+from kgtwin.simulation.capacity import cascade
+from kgtwin.simulation.propagation import propagate
+from kgtwin.simulation.spof import rank_by_targets, single_points_of_failure
 from tests.simulation.sites import site_of
 
 UNIT = 10e-6  # seconds a unit of cost stands for

@@ -51,20 +51,20 @@ from strawberry.dataloader import DataLoader  # noqa: E402
 
 from bench.neo4j_server import neo4j_server  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
-from graph.connection import open_driver  # noqa: E402
-from graph.ontology_read import read_terms  # noqa: E402
-from graph.reader import Reader  # noqa: E402
-from graph.topology import direction_for  # noqa: E402
-from ontology.catalogue import Catalogue  # noqa: E402
-from ontology.files import default_ontology_files  # noqa: E402
-from ontology.units import Units  # noqa: E402
-from ontology.validate import Ontology  # noqa: E402
-from server.app import create_app  # noqa: E402
-from server.loading import load_model  # noqa: E402
-from server.schema import TwinSchema, build_schema  # noqa: E402
-from server.schema.context import Services, make_context  # noqa: E402
-from server.schema.loaders import Loaders  # noqa: E402
-from server.settings import Settings  # noqa: E402
+from kgtwin.graph.connection import open_driver  # noqa: E402
+from kgtwin.graph.ontology_read import read_terms  # noqa: E402
+from kgtwin.graph.reader import Reader  # noqa: E402
+from kgtwin.graph.topology import direction_for  # noqa: E402
+from kgtwin.ontology.catalogue import Catalogue  # noqa: E402
+from kgtwin.ontology.files import default_ontology_files  # noqa: E402
+from kgtwin.ontology.units import Units  # noqa: E402
+from kgtwin.ontology.validate import Ontology  # noqa: E402
+from kgtwin.server.app import create_app  # noqa: E402
+from kgtwin.server.loading import load_model  # noqa: E402
+from kgtwin.server.schema import TwinSchema, build_schema  # noqa: E402
+from kgtwin.server.schema.context import Services, make_context  # noqa: E402
+from kgtwin.server.schema.loaders import Loaders  # noqa: E402
+from kgtwin.server.settings import Settings  # noqa: E402
 from tests.server.serving import serving  # noqa: E402
 
 DEPTH = 5

@@ -89,17 +89,17 @@ import numpy as np  # noqa: E402
 
 from bench.neo4j_server import neo4j_server  # noqa: E402
 from bench.query import load_site, log, p50, p95, timed  # noqa: E402
-from graph.connection import open_driver  # noqa: E402
-from graph.dependencies import AssetRow, Edges, read_assets, read_edges  # noqa: E402
-from graph.ontology_read import Terms, read_terms  # noqa: E402
-from graph.reader import Reader  # noqa: E402
-from graph.versions import graph_version  # noqa: E402
-from ontology.files import default_ontology_files  # noqa: E402
-from ontology.validate import Ontology  # noqa: E402
-from simulation.availability import monte_carlo, unavailability  # noqa: E402
-from simulation.propagation import propagate  # noqa: E402
-from simulation.snapshot import Snapshot, build_snapshot  # noqa: E402
-from simulation.spof import single_points_of_failure, upstream  # noqa: E402
+from kgtwin.graph.connection import open_driver  # noqa: E402
+from kgtwin.graph.dependencies import AssetRow, Edges, read_assets, read_edges  # noqa: E402
+from kgtwin.graph.ontology_read import Terms, read_terms  # noqa: E402
+from kgtwin.graph.reader import Reader  # noqa: E402
+from kgtwin.graph.versions import graph_version  # noqa: E402
+from kgtwin.ontology.files import default_ontology_files  # noqa: E402
+from kgtwin.ontology.validate import Ontology  # noqa: E402
+from kgtwin.simulation.availability import monte_carlo, unavailability  # noqa: E402
+from kgtwin.simulation.propagation import propagate  # noqa: E402
+from kgtwin.simulation.snapshot import Snapshot, build_snapshot  # noqa: E402
+from kgtwin.simulation.spof import single_points_of_failure, upstream  # noqa: E402
 
 GOAL_PROPAGATION_MS = 50.0
 GOAL_TRIALS_S = 10.0

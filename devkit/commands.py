@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from devkit import launcher
-from devkit.errors import DevkitError
-from devkit.settings import local_neo4j
-from devkit.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
-from server.cli import add_broker_options
-from server.commands import Command, Subcommands
-from server.settings import Settings
+from kgtwin.devkit import launcher
+from kgtwin.devkit.errors import DevkitError
+from kgtwin.devkit.settings import local_neo4j
+from kgtwin.devkit.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
+from kgtwin.server.cli import add_broker_options
+from kgtwin.server.commands import Command, Subcommands
+from kgtwin.server.settings import Settings
 
 Body = Callable[[Settings, argparse.Namespace, TextIO, TextIO], int]
 
@@ -95,7 +95,7 @@ def _add_demo(commands: Subcommands, name: str) -> argparse.ArgumentParser:
 
 
 def _run_demo(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from devkit.demo import DemoOptions, cmd_demo
+    from kgtwin.devkit.demo import DemoOptions, cmd_demo
 
     options = DemoOptions(args.speed, tuple(args.fault), args.embedded_broker)
     return cmd_demo(settings.override(mqtt_url=args.broker), options, args.log_level, out, err)
@@ -254,9 +254,9 @@ def _run_simulate(settings: Settings, args: argparse.Namespace, out: TextIO, err
     import signal
     import threading
 
-    from devkit.simulator import TelemetrySimulator
-    from graph.connection import open_driver
-    from graph.reader import Reader
+    from kgtwin.devkit.simulator import TelemetrySimulator
+    from kgtwin.graph.connection import open_driver
+    from kgtwin.graph.reader import Reader
 
     settings = settings.override(mqtt_url=args.broker)
     address = settings.broker_address()

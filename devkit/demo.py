@@ -18,17 +18,17 @@ from dataclasses import dataclass, replace
 from types import FrameType
 from typing import TextIO
 
-from devkit import launcher
-from devkit.broker import EmbeddedBroker, LocalBroker, find_mosquitto
-from devkit.launcher.process import free_ports
-from devkit.settings import local_neo4j
-from graph.connection import open_driver, ping
-from graph.reader import Reader
-from graph.tokens import create_token
-from ontology.files import SITES_DIR
-from ontology.validate import Ontology
-from server.loading import load_model
-from server.settings import Settings
+from kgtwin.devkit import launcher
+from kgtwin.devkit.broker import EmbeddedBroker, LocalBroker, find_mosquitto
+from kgtwin.devkit.launcher.process import free_ports
+from kgtwin.devkit.settings import local_neo4j
+from kgtwin.graph.connection import open_driver, ping
+from kgtwin.graph.reader import Reader
+from kgtwin.graph.tokens import create_token
+from kgtwin.ontology.files import SITES_DIR
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.loading import load_model
+from kgtwin.server.settings import Settings
 
 DEMO_SITE = SITES_DIR / "dc1.ttl"
 DEMO_MODEL = "dc1"
@@ -153,7 +153,7 @@ def _broker(settings: Settings, embedded: bool, say: Say) -> Iterator[Settings]:
 def _simulator(
     settings: Settings, reader: Reader, options: DemoOptions, say: Say
 ) -> Iterator[None]:
-    from devkit.simulator import SimulatorOptions, TelemetrySimulator
+    from kgtwin.devkit.simulator import SimulatorOptions, TelemetrySimulator
 
     simulator = TelemetrySimulator(
         settings.broker_address(),
@@ -177,8 +177,8 @@ def _serve(settings: Settings, log_level: str, say: Say) -> int:
     is in place, so that nothing interrupts the clean-up of what the demo started."""
     import uvicorn
 
-    from server.app import create_app
-    from server.listener import uvicorn_config
+    from kgtwin.server.app import create_app
+    from kgtwin.server.listener import uvicorn_config
 
     config = uvicorn_config(create_app(settings), settings, log_level=log_level.lower())
     server = uvicorn.Server(config)

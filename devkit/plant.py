@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from enum import Enum
 
-from simulation.errors import UnknownAsset
-from simulation.propagation import Outcome, Pair, propagate
-from simulation.snapshot import AMBIGUOUS, Policy, Snapshot
+from kgtwin.simulation.errors import UnknownAsset
+from kgtwin.simulation.propagation import Outcome, Pair, propagate
+from kgtwin.simulation.snapshot import AMBIGUOUS, Policy, Snapshot
 
 
 class Role(Enum):

@@ -10,8 +10,8 @@ Its instance folder is ``KGTWIN_HOME/neo4j``, where the launcher keeps the passw
 
 from __future__ import annotations
 
-from devkit.launcher import LocalNeo4jConfig
-from server.settings import LOCAL_NEO4J_INSTANCE, Settings
+from kgtwin.devkit.launcher import LocalNeo4jConfig
+from kgtwin.server.settings import LOCAL_NEO4J_INSTANCE, Settings
 
 
 def local_neo4j(settings: Settings) -> LocalNeo4jConfig:

@@ -37,17 +37,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from devkit.telemetry import Sample, SiteTelemetry
-from graph.dependencies import read_edges
-from graph.live import PointRow, read_points
-from graph.reader import Reader
-from ingest.address import BrokerAddress, configure
-from ingest.encoding import Encoding, Spelling, alternate, encode
-from ingest.raw import Quality
-from ontology.namespaces import KGT
-from ontology.vocabulary import local_name, relationship_type
-from server.graph_cache import GraphCache
-from simulation.snapshot import Snapshot
+from kgtwin.devkit.telemetry import Sample, SiteTelemetry
+from kgtwin.graph.dependencies import read_edges
+from kgtwin.graph.live import PointRow, read_points
+from kgtwin.graph.reader import Reader
+from kgtwin.ingest.address import BrokerAddress, configure
+from kgtwin.ingest.encoding import Encoding, Spelling, alternate, encode
+from kgtwin.ingest.raw import Quality
+from kgtwin.ontology.namespaces import KGT
+from kgtwin.ontology.vocabulary import local_name, relationship_type
+from kgtwin.server.graph_cache import GraphCache
+from kgtwin.simulation.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 

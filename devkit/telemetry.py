@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from devkit.errors import NothingToSimulate
-from devkit.plant import COLD_AISLE, Plant, PlantState, Role, resolve_assets
-from graph.live import PointRow
-from simulation.snapshot import AMBIGUOUS, Snapshot
+from kgtwin.devkit.errors import NothingToSimulate
+from kgtwin.devkit.plant import COLD_AISLE, Plant, PlantState, Role, resolve_assets
+from kgtwin.graph.live import PointRow
+from kgtwin.simulation.snapshot import AMBIGUOUS, Snapshot
 
 Value = bool | int | float | str
 

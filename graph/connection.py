@@ -20,7 +20,7 @@ from neo4j.exceptions import (
     SessionExpired,
 )
 
-from graph.errors import (
+from kgtwin.graph.errors import (
     CommitUnknown,
     GraphError,
     Neo4jUnavailable,

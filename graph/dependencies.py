@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import LiteralString
 
-from graph.reader import Reader
+from kgtwin.graph.reader import Reader
 
 DEPENDENCY_EDGES: LiteralString = """
 MATCH (a:Twin)-[r]->(b:Twin) WHERE type(r) IN $types

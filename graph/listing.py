@@ -15,9 +15,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
-from graph.errors import InvalidRead, UnknownProperty
-from graph.nodes import TwinNode
-from graph.reader import Reader
+from kgtwin.graph.errors import InvalidRead, UnknownProperty
+from kgtwin.graph.nodes import TwinNode
+from kgtwin.graph.reader import Reader
 
 OPERATORS = ("eq", "gt", "gte", "lt", "lte")
 

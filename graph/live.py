@@ -24,8 +24,8 @@ from typing import Any, LiteralString
 import neo4j
 from neo4j import Driver
 
-from graph.connection import encoding_errors, neo4j_errors
-from graph.reader import Reader
+from kgtwin.graph.connection import encoding_errors, neo4j_errors
+from kgtwin.graph.reader import Reader
 
 MAX_KEYS = 32
 """Keys of messages kept per point at its current ``observedAt`` (module docstring)."""

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
-from graph.reader import Reader, Row
+from kgtwin.graph.reader import Reader, Row
 
 TWIN = "Twin"
 OUT = "OUT"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import LiteralString
 
-from graph.errors import UnknownClass, UnknownRelationship
-from graph.reader import Reader
+from kgtwin.graph.errors import UnknownClass, UnknownRelationship
+from kgtwin.graph.reader import Reader
 
 SUPPLIER_TO_CONSUMER = "SupplierToConsumer"
 CONSUMER_TO_SUPPLIER = "ConsumerToSupplier"

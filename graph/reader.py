@@ -20,8 +20,8 @@ from typing import Any, LiteralString
 import neo4j
 from neo4j import Driver
 
-from graph.connection import neo4j_errors
-from graph.errors import ReadTimedOut
+from kgtwin.graph.connection import neo4j_errors
+from kgtwin.graph.errors import ReadTimedOut
 
 Row = dict[str, Any]
 StatementObserver = Callable[[LiteralString], None]

@@ -20,8 +20,8 @@ from typing import Any, LiteralString
 
 from neo4j import Driver
 
-from graph.connection import neo4j_errors
-from graph.reader import Reader
+from kgtwin.graph.connection import neo4j_errors
+from kgtwin.graph.reader import Reader
 
 SAVE: LiteralString = """
 CREATE (s:Scenario)

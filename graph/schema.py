@@ -7,7 +7,7 @@ from typing import LiteralString
 
 from neo4j import Driver
 
-from graph.connection import neo4j_errors
+from kgtwin.graph.connection import neo4j_errors
 
 SCHEMA: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT twin_iri IF NOT EXISTS FOR (n:Twin) REQUIRE n.iri IS UNIQUE",

@@ -7,7 +7,7 @@ from typing import LiteralString
 
 from neo4j import Driver, RoutingControl
 
-from graph.connection import neo4j_errors
+from kgtwin.graph.connection import neo4j_errors
 
 MODELS: LiteralString = """
 MATCH (m:Model) WHERE NOT m:Twin

@@ -54,9 +54,9 @@ from typing import Any, LiteralString
 
 from neo4j import Driver, Result, Transaction
 
-from graph.connection import neo4j_errors
-from graph.errors import CommitUnknown, GraphError, ModelConflict
-from graph.records import NodeRecord, PropertyGraph
+from kgtwin.graph.connection import neo4j_errors
+from kgtwin.graph.errors import CommitUnknown, GraphError, ModelConflict
+from kgtwin.graph.records import NodeRecord, PropertyGraph
 
 logger = logging.getLogger(__name__)
 

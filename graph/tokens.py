@@ -23,9 +23,9 @@ from typing import Any, LiteralString
 
 from neo4j import Driver
 
-from graph.connection import neo4j_errors
-from graph.errors import GraphError
-from graph.reader import Reader
+from kgtwin.graph.connection import neo4j_errors
+from kgtwin.graph.errors import GraphError
+from kgtwin.graph.reader import Reader
 
 TOKEN_PREFIX = "kgt_"
 TOKEN_BYTES = 32

@@ -20,8 +20,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import LiteralString
 
-from graph.nodes import TwinNode
-from graph.reader import Reader
+from kgtwin.graph.nodes import TwinNode
+from kgtwin.graph.reader import Reader
 
 NEIGHBOURS: LiteralString = """
 UNWIND $frontier AS key

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import LiteralString
 
-from graph.reader import Reader
+from kgtwin.graph.reader import Reader
 
 MODEL_DIGESTS: LiteralString = """
 MATCH (m:Model) WHERE NOT m:Twin RETURN collect([m.name, coalesce(m.digest, '')]) AS models

@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 
-from ingest.errors import IngestError
+from kgtwin.ingest.errors import IngestError
 
 MQTT_PORT = 1883
 MQTTS_PORT = 8883

@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from graph.live import MAX_KEYS, LiveValue
-from ingest.errors import Rejected
-from ingest.readings import Observation
+from kgtwin.graph.live import MAX_KEYS, LiveValue
+from kgtwin.ingest.errors import Rejected
+from kgtwin.ingest.readings import Observation
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ingest.address import BrokerAddress, configure
+from kgtwin.ingest.address import BrokerAddress, configure
 
 logger = logging.getLogger(__name__)
 

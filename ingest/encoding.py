@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from ingest.raw import Quality, Value
+from kgtwin.ingest.raw import Quality, Value
 
 
 class Encoding(StrEnum):

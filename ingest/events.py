@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ingest.raw import Value
+from kgtwin.ingest.raw import Value
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,11 @@ import json
 from datetime import UTC, datetime
 from typing import Final
 
-from ingest.errors import Reason, Rejected
-from ingest.payloads import decode
-from ingest.readings import Observation, check
-from ingest.topics import DEAD_LETTER_PREFIX, PointTable, valid_topic
-from ontology.units import Units
+from kgtwin.ingest.errors import Reason, Rejected
+from kgtwin.ingest.payloads import decode
+from kgtwin.ingest.readings import Observation, check
+from kgtwin.ingest.topics import DEAD_LETTER_PREFIX, PointTable, valid_topic
+from kgtwin.ontology.units import Units
 
 HASHED_PREFIX: Final = DEAD_LETTER_PREFIX + "~hashed/"
 MAX_KEPT_TOPIC_BYTES: Final = 512

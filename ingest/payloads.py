@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final, NoReturn
 
-from ingest.raw import (
+from kgtwin.ingest.raw import (
     PayloadFormat,
     Quality,
     RawReading,
@@ -45,7 +45,7 @@ from ingest.raw import (
     scalar,
     unparseable,
 )
-from ingest.senml import decode_pack
+from kgtwin.ingest.senml import decode_pack
 
 EPOCH_MS_THRESHOLD: Final = 1e11
 """Epoch numbers of at least this magnitude are milliseconds (see the module docstring)."""

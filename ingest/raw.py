@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, NoReturn
 
-from ingest.errors import Reason, Rejected
+from kgtwin.ingest.errors import Reason, Rejected
 
 Value = float | int | bool | str
 """A reading's value as JSON gives it (Python's bool is an int: test for bool first)."""

@@ -32,11 +32,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
-from ingest.errors import InvalidPoint, Reason, Rejected
-from ingest.raw import PayloadFormat, Quality, RawReading, Value, clip, json_type
-from ingest.storable import check_text, check_time
-from ontology.errors import UnitError, UnitProblem
-from ontology.units import DIMENSIONLESS, IDENTITY, Unit, Units
+from kgtwin.ingest.errors import InvalidPoint, Reason, Rejected
+from kgtwin.ingest.raw import PayloadFormat, Quality, RawReading, Value, clip, json_type
+from kgtwin.ingest.storable import check_text, check_time
+from kgtwin.ontology.errors import UnitError, UnitProblem
+from kgtwin.ontology.units import DIMENSIONLESS, IDENTITY, Unit, Units
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1

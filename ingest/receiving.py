@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
-from ingest.batch import Message
-from ingest.errors import Reason, Rejected
-from ingest.messages import KEPT_PAYLOAD_BYTES, message_key, observations, too_large
-from ingest.topics import PointTable, is_dead_letter
-from ontology.units import Units
+from kgtwin.ingest.batch import Message
+from kgtwin.ingest.errors import Reason, Rejected
+from kgtwin.ingest.messages import KEPT_PAYLOAD_BYTES, message_key, observations, too_large
+from kgtwin.ingest.topics import PointTable, is_dead_letter
+from kgtwin.ontology.units import Units
 
 logger = logging.getLogger(__name__)
 

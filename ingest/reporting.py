@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from neo4j import Driver
 
-from graph.errors import GraphError
-from graph.live import PointRow, mark_stale
-from ingest.batch import Pick
-from ingest.events import LiveListener, PointUpdate, StalenessChange
-from ingest.metrics import IngestMetrics
+from kgtwin.graph.errors import GraphError
+from kgtwin.graph.live import PointRow, mark_stale
+from kgtwin.ingest.batch import Pick
+from kgtwin.ingest.events import LiveListener, PointUpdate, StalenessChange
+from kgtwin.ingest.metrics import IngestMetrics
 
 logger = logging.getLogger(__name__)
 

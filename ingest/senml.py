@@ -23,8 +23,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ingest.errors import Reason, Rejected
-from ingest.raw import (
+from kgtwin.ingest.errors import Reason, Rejected
+from kgtwin.ingest.raw import (
     PayloadFormat,
     RawReading,
     Value,

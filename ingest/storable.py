@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-from ingest.errors import Reason, Rejected
-from ingest.raw import clip
+from kgtwin.ingest.errors import Reason, Rejected
+from kgtwin.ingest.raw import clip
 
 EARLIEST: Final = 0.0
 """Epoch seconds of 1970-01-01T00:00:00Z: the earliest time stored."""

@@ -15,11 +15,11 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from graph.live import PointRow
-from ingest.errors import IngestError, InvalidPoint, Reason, Rejected
-from ingest.readings import Datatype, PointSpec
-from ontology.errors import UnitError
-from ontology.units import Units
+from kgtwin.graph.live import PointRow
+from kgtwin.ingest.errors import IngestError, InvalidPoint, Reason, Rejected
+from kgtwin.ingest.readings import Datatype, PointSpec
+from kgtwin.ontology.errors import UnitError
+from kgtwin.ontology.units import Units
 
 logger = logging.getLogger(__name__)
 

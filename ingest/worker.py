@@ -49,25 +49,25 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from graph.errors import GraphError, ValueRefused
-from graph.live import Applied, LiveValue, read_points, write_live_values
-from graph.reader import Reader
-from graph.versions import graph_version
-from ingest.address import BrokerAddress, configure
-from ingest.batch import Message, Pick, newest, tally
-from ingest.budget import ByteBudget
-from ingest.client import IngestClient
-from ingest.deadletters import DeadLetterPublisher
-from ingest.errors import Reason, Rejected
-from ingest.events import LiveListener
-from ingest.health import IngestHealth, Progress
-from ingest.messages import dead_letter, dead_letter_topic
-from ingest.metrics import IngestMetrics
-from ingest.receiving import PER_MESSAGE_BYTES, Limits, receive
-from ingest.reporting import Reporter
-from ingest.topics import PointTable
-from ingest.writes import write_isolating
-from ontology.units import Units
+from kgtwin.graph.errors import GraphError, ValueRefused
+from kgtwin.graph.live import Applied, LiveValue, read_points, write_live_values
+from kgtwin.graph.reader import Reader
+from kgtwin.graph.versions import graph_version
+from kgtwin.ingest.address import BrokerAddress, configure
+from kgtwin.ingest.batch import Message, Pick, newest, tally
+from kgtwin.ingest.budget import ByteBudget
+from kgtwin.ingest.client import IngestClient
+from kgtwin.ingest.deadletters import DeadLetterPublisher
+from kgtwin.ingest.errors import Reason, Rejected
+from kgtwin.ingest.events import LiveListener
+from kgtwin.ingest.health import IngestHealth, Progress
+from kgtwin.ingest.messages import dead_letter, dead_letter_topic
+from kgtwin.ingest.metrics import IngestMetrics
+from kgtwin.ingest.receiving import PER_MESSAGE_BYTES, Limits, receive
+from kgtwin.ingest.reporting import Reporter
+from kgtwin.ingest.topics import PointTable
+from kgtwin.ingest.writes import write_isolating
+from kgtwin.ontology.units import Units
 
 logger = logging.getLogger(__name__)
 

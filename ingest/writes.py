@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from graph.errors import ValueRefused
-from graph.live import Applied, LiveValue
+from kgtwin.graph.errors import ValueRefused
+from kgtwin.graph.live import Applied, LiveValue
 
 Write = Callable[[Sequence[LiveValue]], Applied]
 

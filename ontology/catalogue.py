@@ -19,8 +19,8 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from ontology.namespaces import KGT, RDFS, SH, XSD
-from ontology.vocabulary import PropertyInfo, Vocabulary, local_name
+from kgtwin.ontology.namespaces import KGT, RDFS, SH, XSD
+from kgtwin.ontology.vocabulary import PropertyInfo, Vocabulary, local_name
 
 # Datatype properties whose unit is not fixed but held by another property of the node.
 UNIT_FROM: Mapping[str, str] = {

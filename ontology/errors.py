@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ontology.problems import Problem
+    from kgtwin.ontology.problems import Problem
 
 
 class OntologyError(Exception):

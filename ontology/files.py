@@ -11,8 +11,8 @@ from pathlib import Path
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
-from ontology.errors import FileUnreadable, TurtleSyntaxError
-from ontology.triples import Quad, Triple, TripleIndex, read_turtle, to_rdflib
+from kgtwin.ontology.errors import FileUnreadable, TurtleSyntaxError
+from kgtwin.ontology.triples import Quad, Triple, TripleIndex, read_turtle, to_rdflib
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SITES_DIR = PACKAGE_DIR / "sites"

@@ -18,12 +18,12 @@ from decimal import Decimal
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from graph.records import NodeRecord, PropertyGraph, RelRecord, Value
-from ontology.files import Locator
-from ontology.namespaces import ANNOTATIONS, RDF
-from ontology.problems import Problem
-from ontology.triples import TripleIndex
-from ontology.vocabulary import Vocabulary, local_name
+from kgtwin.graph.records import NodeRecord, PropertyGraph, RelRecord, Value
+from kgtwin.ontology.files import Locator
+from kgtwin.ontology.namespaces import ANNOTATIONS, RDF
+from kgtwin.ontology.problems import Problem
+from kgtwin.ontology.triples import TripleIndex
+from kgtwin.ontology.vocabulary import Vocabulary, local_name
 
 TWIN_LABEL = "Twin"
 ONTOLOGY_MODEL = "ontology"

@@ -12,11 +12,11 @@ from fractions import Fraction
 from rdflib import Literal, URIRef
 from rdflib.term import Node
 
-from ontology.errors import VocabularyError
-from ontology.namespaces import QUDT, RDF
-from ontology.pint_parsing import BASE, Dimension
-from ontology.triples import Triple
-from ontology.vocabulary import local_name
+from kgtwin.ontology.errors import VocabularyError
+from kgtwin.ontology.namespaces import QUDT, RDF
+from kgtwin.ontology.pint_parsing import BASE, Dimension
+from kgtwin.ontology.triples import Triple
+from kgtwin.ontology.vocabulary import local_name
 
 _QKDV = re.compile(
     r"A(?P<A>-?\d+(?:dot\d+)?)E(?P<E>-?\d+(?:dot\d+)?)L(?P<L>-?\d+(?:dot\d+)?)"

@@ -25,8 +25,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from ontology.namespaces import OWL, RDF, RDFS, SH, XSD
-from ontology.triples import TripleIndex
+from kgtwin.ontology.namespaces import OWL, RDF, RDFS, SH, XSD
+from kgtwin.ontology.triples import TripleIndex
 
 # Shape predicates that carry no constraint (documentation, targets, structure).
 _NON_CONSTRAINT = frozenset(

@@ -16,7 +16,7 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from ontology.namespaces import XSD
+from kgtwin.ontology.namespaces import XSD
 
 Triple = tuple[Node, Node, Node]
 Quad = ox.Quad

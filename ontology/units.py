@@ -17,9 +17,9 @@ from typing import Final
 
 import pint
 
-from ontology.errors import UnitError, UnitProblem
-from ontology.files import parse_files
-from ontology.pint_parsing import (
+from kgtwin.ontology.errors import UnitError, UnitProblem
+from kgtwin.ontology.files import parse_files
+from kgtwin.ontology.pint_parsing import (
     PINT_NAME,
     Charged,
     Dimension,
@@ -29,9 +29,9 @@ from ontology.pint_parsing import (
     registry,
     to_si,
 )
-from ontology.qudt import Unit, dimension_of_unit, read_units
-from ontology.triples import Triple
-from ontology.unit_names import SENML_ONLY, SENML_UNITS, SPELLINGS
+from kgtwin.ontology.qudt import Unit, dimension_of_unit, read_units
+from kgtwin.ontology.triples import Triple
+from kgtwin.ontology.unit_names import SENML_ONLY, SENML_UNITS, SPELLINGS
 
 __all__ = ["DIMENSIONLESS", "IDENTITY", "Conversion", "ParseBudget", "Unit", "Units"]
 

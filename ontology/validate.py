@@ -19,13 +19,13 @@ from rdflib import BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from graph.records import PropertyGraph
-from ontology.errors import ModelInvalid, ShapesUnusable, TurtleSyntaxError
-from ontology.files import Locator, SourceFile, digest, index, merge, parse_files
-from ontology.mapping import map_model
-from ontology.namespaces import RDF, SH
-from ontology.problems import Problem
-from ontology.shacl import (
+from kgtwin.graph.records import PropertyGraph
+from kgtwin.ontology.errors import ModelInvalid, ShapesUnusable, TurtleSyntaxError
+from kgtwin.ontology.files import Locator, SourceFile, digest, index, merge, parse_files
+from kgtwin.ontology.mapping import map_model
+from kgtwin.ontology.namespaces import RDF, SH
+from kgtwin.ontology.problems import Problem
+from kgtwin.ontology.shacl import (
     CHECKING,
     Progress,
     Shapes,
@@ -33,8 +33,8 @@ from ontology.shacl import (
     ValidationResult,
     compile_shapes,
 )
-from ontology.triples import TripleIndex
-from ontology.vocabulary import Vocabulary, local_name
+from kgtwin.ontology.triples import TripleIndex
+from kgtwin.ontology.vocabulary import Vocabulary, local_name
 
 READING = "reading the model"
 MAPPING = "mapping to the graph"

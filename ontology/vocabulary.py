@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from rdflib import Graph, Literal, URIRef
 
-from graph.labels import SYSTEM_LABELS, SYSTEM_TYPES
-from ontology.errors import VocabularyError
-from ontology.namespaces import KGT, OWL, QUDT, RDF, RDFS, RESERVED_KEYS
+from kgtwin.graph.labels import SYSTEM_LABELS, SYSTEM_TYPES
+from kgtwin.ontology.errors import VocabularyError
+from kgtwin.ontology.namespaces import KGT, OWL, QUDT, RDF, RDFS, RESERVED_KEYS
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

@@ -32,15 +32,15 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.types.unset import UnsetType
 
-from graph.connection import open_driver
-from graph.errors import GraphError
-from graph.reader import Reader
-from ingest.worker import IngestWorker
-from ontology.catalogue import Catalogue
-from ontology.units import Units
-from ontology.validate import Ontology
-from server import graphiql, neo4j_browser
-from server.auth import (
+from kgtwin.graph.connection import open_driver
+from kgtwin.graph.errors import GraphError
+from kgtwin.graph.reader import Reader
+from kgtwin.ingest.worker import IngestWorker
+from kgtwin.ontology.catalogue import Catalogue
+from kgtwin.ontology.units import Units
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server import graphiql, neo4j_browser
+from kgtwin.server.auth import (
     BearerTokenBackend,
     Refused,
     middleware_for,
@@ -48,19 +48,19 @@ from server.auth import (
     refusal_response,
     token_backend,
 )
-from server.graph_cache import keep_fresh
-from server.graphql_http import GraphQLOverHTTP
-from server.graphql_ws import PROTOCOLS, ClosingAdapter, connect
-from server.ingest_health import shut_down_when_failed
-from server.live import LiveHub
-from server.loops import OperationLoops
-from server.metrics import Metrics
-from server.ratelimit import request_fee
-from server.schema import TwinSchema, build_schema
-from server.schema.admission import NEEDS_TOKEN, rate_limited
-from server.schema.context import Context, Services, client_key, make_context
-from server.schema.loaders import in_thread
-from server.settings import Settings
+from kgtwin.server.graph_cache import keep_fresh
+from kgtwin.server.graphql_http import GraphQLOverHTTP
+from kgtwin.server.graphql_ws import PROTOCOLS, ClosingAdapter, connect
+from kgtwin.server.ingest_health import shut_down_when_failed
+from kgtwin.server.live import LiveHub
+from kgtwin.server.loops import OperationLoops
+from kgtwin.server.metrics import Metrics
+from kgtwin.server.ratelimit import request_fee
+from kgtwin.server.schema import TwinSchema, build_schema
+from kgtwin.server.schema.admission import NEEDS_TOKEN, rate_limited
+from kgtwin.server.schema.context import Context, Services, client_key, make_context
+from kgtwin.server.schema.loaders import in_thread
+from kgtwin.server.settings import Settings
 
 MAX_OPERATIONS_PER_CONNECTION = 50  # running at once on one WebSocket
 

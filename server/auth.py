@@ -46,8 +46,8 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
-from graph.errors import GraphError
-from graph.tokens import hash_token, lookup_token
+from kgtwin.graph.errors import GraphError
+from kgtwin.graph.tokens import hash_token, lookup_token
 
 logger = logging.getLogger(__name__)
 

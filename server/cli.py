@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from graph.connection import open_driver, ping
-from graph.errors import CommitUnknown, GraphError, Neo4jUnavailable
-from graph.summary import summarize
-from graph.tokens import (
+from kgtwin.graph.connection import open_driver, ping
+from kgtwin.graph.errors import CommitUnknown, GraphError, Neo4jUnavailable
+from kgtwin.graph.summary import summarize
+from kgtwin.graph.tokens import (
     TokenError,
     TokenInfo,
     check_token_name,
@@ -21,12 +21,12 @@ from graph.tokens import (
     list_tokens,
     revoke_token,
 )
-from ontology.errors import OntologyError
-from server.auth import Role
-from server.commands import Command, Subcommands, discover
-from server.model_commands import Output, cmd_load, cmd_validate
-from server.settings import Settings, SettingsError, check_model_name
-from simulation.errors import SimulationError, UnknownAsset
+from kgtwin.ontology.errors import OntologyError
+from kgtwin.server.auth import Role
+from kgtwin.server.commands import Command, Subcommands, discover
+from kgtwin.server.model_commands import Output, cmd_load, cmd_validate
+from kgtwin.server.settings import Settings, SettingsError, check_model_name
+from kgtwin.simulation.errors import SimulationError, UnknownAsset
 
 LOAD_UNKNOWN = 3  # `kgtwin load`: whether the model was saved is unknown
 
@@ -395,8 +395,8 @@ def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:
     # Imported here: the other commands do not need the web stack.
     import uvicorn
 
-    from server.app import create_app
-    from server.listener import uvicorn_config
+    from kgtwin.server.app import create_app
+    from kgtwin.server.listener import uvicorn_config
 
     app = create_app(settings)
     print(
@@ -435,10 +435,10 @@ def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int
 
     from prometheus_client import CollectorRegistry
 
-    from ingest.metrics import IngestMetrics
-    from ingest.worker import IngestWorker
-    from ontology.units import Units
-    from server.ingest_health import serve_ingest_http
+    from kgtwin.ingest.metrics import IngestMetrics
+    from kgtwin.ingest.worker import IngestWorker
+    from kgtwin.ontology.units import Units
+    from kgtwin.server.ingest_health import serve_ingest_http
 
     config = settings.ingest_config()
     units = Units.read(settings.ontology)  # the units of ontology/core/units.ttl and others

@@ -3,7 +3,7 @@
 A package declares each of its commands in its ``pyproject.toml``, named as the command::
 
     [project.entry-points."kgtwin.commands"]
-    demo = "devkit.commands:DEMO"
+    demo = "kgtwin.devkit.commands:DEMO"
 
 and the object named there is a :class:`Command`. The core imports none of them by name:
 :func:`discover` loads what the installed distributions declare in the group
@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol, TextIO, TypeAlias, runtime_checkable
 
-from server.settings import Settings
+from kgtwin.server.settings import Settings
 
 logger = logging.getLogger(__name__)
 

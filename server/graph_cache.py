@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import anyio.to_thread
 
-from graph.dependencies import read_assets, read_edges
-from graph.errors import GraphError
-from graph.ontology_read import Terms, read_terms
-from graph.reader import Reader
-from graph.versions import graph_version
-from simulation.snapshot import Snapshot, build_snapshot
+from kgtwin.graph.dependencies import read_assets, read_edges
+from kgtwin.graph.errors import GraphError
+from kgtwin.graph.ontology_read import Terms, read_terms
+from kgtwin.graph.reader import Reader
+from kgtwin.graph.versions import graph_version
+from kgtwin.simulation.snapshot import Snapshot, build_snapshot
 
 logger = logging.getLogger(__name__)
 

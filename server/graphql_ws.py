@@ -32,8 +32,8 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from server.auth import BearerTokenBackend, Principal, Refused, bearer_token
-from server.schema.context import Context
+from kgtwin.server.auth import BearerTokenBackend, Principal, Refused, bearer_token
+from kgtwin.server.schema.context import Context
 
 PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
 FORBIDDEN = 4403  # graphql-transport-ws: connection_init refused

@@ -21,8 +21,8 @@ import anyio
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from starlette.datastructures import State
 
-from ingest.health import IngestHealth
-from ingest.worker import IngestWorker
+from kgtwin.ingest.health import IngestHealth
+from kgtwin.ingest.worker import IngestWorker
 
 logger = logging.getLogger(__name__)
 

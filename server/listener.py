@@ -20,7 +20,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from server.settings import Settings
+from kgtwin.server.settings import Settings
 
 logger = logging.getLogger(__name__)
 

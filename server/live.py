@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Generic, TypeVar
 
-from ingest.events import PointUpdate, StalenessChange
+from kgtwin.ingest.events import PointUpdate, StalenessChange
 
 E = TypeVar("E", PointUpdate, StalenessChange)
 

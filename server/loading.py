@@ -13,11 +13,11 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from graph.errors import CommitUnknown, Neo4jUnavailable
-from graph.schema import ensure_schema
-from graph.sync import ONTOLOGY, Progress, SyncSummary, sync_model
-from ontology.mapping import ONTOLOGY_MODEL, map_ontology
-from ontology.validate import Ontology, Report, validate
+from kgtwin.graph.errors import CommitUnknown, Neo4jUnavailable
+from kgtwin.graph.schema import ensure_schema
+from kgtwin.graph.sync import ONTOLOGY, Progress, SyncSummary, sync_model
+from kgtwin.ontology.mapping import ONTOLOGY_MODEL, map_ontology
+from kgtwin.ontology.validate import Ontology, Report, validate
 
 
 @dataclass(frozen=True, slots=True)

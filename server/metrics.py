@@ -22,7 +22,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.execution import StreamExecutionResult
 from strawberry.types.graphql import OperationType
 
-from ingest.metrics import IngestMetrics
+from kgtwin.ingest.metrics import IngestMetrics
 
 # Latency buckets for an interactive API, in seconds.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -15,13 +15,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
-from graph.connection import open_driver, ping
-from graph.sync import Progress, SyncSummary
-from ontology.problems import Problem
-from ontology.validate import Ontology, Report
-from server.loading import load_model, validate_model
-from server.progress import ProgressDisplay, silent
-from server.settings import Settings
+from kgtwin.graph.connection import open_driver, ping
+from kgtwin.graph.sync import Progress, SyncSummary
+from kgtwin.ontology.problems import Problem
+from kgtwin.ontology.validate import Ontology, Report
+from kgtwin.server.loading import load_model, validate_model
+from kgtwin.server.progress import ProgressDisplay, silent
+from kgtwin.server.settings import Settings
 
 
 class Output(Enum):

@@ -29,8 +29,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from graph.labels import SYSTEM_LABELS
-from ontology.catalogue import Catalogue, ClassSpec
+from kgtwin.graph.labels import SYSTEM_LABELS
+from kgtwin.ontology.catalogue import Catalogue, ClassSpec
 
 RECIPES = Path(__file__).resolve().parent / "static" / "browser" / "recipes.cypher"
 CORS = {"access-control-allow-origin": "*"}

@@ -66,9 +66,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ingest.address import BrokerAddress, InvalidBrokerUrl
-from ingest.worker import IngestConfig
-from ontology.files import default_ontology_files
+from kgtwin.ingest.address import BrokerAddress, InvalidBrokerUrl
+from kgtwin.ingest.worker import IngestConfig
+from kgtwin.ontology.files import default_ontology_files
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RESERVED_MODELS = frozenset({"ontology"})

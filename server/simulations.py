@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from simulation.deadline import Deadline
+from kgtwin.simulation.deadline import Deadline
 
 T = TypeVar("T")
 GIVE_WAY = 0.001  # seconds a simulation sleeps at a deadline check while others wait

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from simulation.batch import BUDGET, ONE, WORD, Bits, Index, Layers, upstream
-from simulation.deadline import NO_DEADLINE, Deadline
-from simulation.snapshot import Snapshot
+from kgtwin.simulation.batch import BUDGET, ONE, WORD, Bits, Index, Layers, upstream
+from kgtwin.simulation.deadline import NO_DEADLINE, Deadline
+from kgtwin.simulation.snapshot import Snapshot
 
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile: a two-sided 95% interval
 RARE = 32  # at most this many failures expected in a pass of trials: drawn as gaps

@@ -18,7 +18,7 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
-from simulation.snapshot import Snapshot
+from kgtwin.simulation.snapshot import Snapshot
 
 Bits = npt.NDArray[np.uint64]  # one row per node, bit j of the row: scenario j
 Index = npt.NDArray[np.intp]

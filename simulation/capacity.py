@@ -14,9 +14,9 @@ from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from simulation.deadline import NO_DEADLINE, Deadline
-from simulation.propagation import Outcome, Pair, propagate
-from simulation.snapshot import Snapshot
+from kgtwin.simulation.deadline import NO_DEADLINE, Deadline
+from kgtwin.simulation.propagation import Outcome, Pair, propagate
+from kgtwin.simulation.snapshot import Snapshot
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from simulation.errors import DeadlineExceeded
+from kgtwin.simulation.errors import DeadlineExceeded
 
 Clock = Callable[[], float]
 

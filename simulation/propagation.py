@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from simulation.deadline import NO_DEADLINE, Deadline
-from simulation.snapshot import Snapshot
+from kgtwin.simulation.deadline import NO_DEADLINE, Deadline
+from kgtwin.simulation.snapshot import Snapshot
 
 Pair = tuple[int, int]  # (supplier, consumer)
 CHECK_EVERY = 4096  # nodes walked between two looks at the deadline

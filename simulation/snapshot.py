@@ -21,8 +21,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from graph.dependencies import AssetRow, Edges
-from graph.topology import DEFAULT_NODE_BUDGET, Reach, Reached
+from kgtwin.graph.dependencies import AssetRow, Edges
+from kgtwin.graph.topology import DEFAULT_NODE_BUDGET, Reach, Reached
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation.batch import BUDGET, ONE, WORD, Layers, one_failure_each, unpack, upstream
-from simulation.deadline import NO_DEADLINE, Deadline
-from simulation.snapshot import Snapshot
+from kgtwin.simulation.batch import BUDGET, ONE, WORD, Layers, one_failure_each, unpack, upstream
+from kgtwin.simulation.deadline import NO_DEADLINE, Deadline
+from kgtwin.simulation.snapshot import Snapshot
 
 
 def single_points_of_failure(

@@ -32,11 +32,11 @@ import pytest
 from hypothesis import settings
 from neo4j import Driver
 
-from devkit.broker import LocalBroker
-from devkit.launcher import LocalNeo4jConfig, Neo4jStatus, start
-from graph.connection import open_driver
-from ontology.files import default_ontology_files
-from ontology.validate import Ontology
+from kgtwin.devkit.broker import LocalBroker
+from kgtwin.devkit.launcher import LocalNeo4jConfig, Neo4jStatus, start
+from kgtwin.graph.connection import open_driver
+from kgtwin.ontology.files import default_ontology_files
+from kgtwin.ontology.validate import Ontology
 from tests.mqtt_service import (
     LocalBrokers,
     MqttService,

@@ -32,9 +32,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from devkit.broker import LocalBroker, install_mosquitto, stop_leftover
-from devkit.launcher import free_ports
-from ingest.address import BrokerAddress, configure, parse_broker_url
+from kgtwin.devkit.broker import LocalBroker, install_mosquitto, stop_leftover
+from kgtwin.devkit.launcher import free_ports
+from kgtwin.ingest.address import BrokerAddress, configure, parse_broker_url
 from tests.neo4j_service import alive
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from typing import LiteralString
 
 from neo4j import Driver
 
-from devkit.launcher import LocalNeo4jConfig, Neo4jStatus, free_ports, start, stop
+from kgtwin.devkit.launcher import LocalNeo4jConfig, Neo4jStatus, free_ports, start, stop
 
 logger = logging.getLogger(__name__)
 

@@ -24,16 +24,16 @@ from typing import Any
 import pytest
 import yaml
 
-from devkit.broker import (
+from kgtwin.devkit.broker import (
     DEFAULT_MAX_INFLIGHT_MESSAGES,
     DEFAULT_MAX_QUEUED_MESSAGES,
     find_mosquitto_passwd,
     install_mosquitto,
 )
-from devkit.broker.probe import ProbeFailed, connack_code
-from devkit.launcher import free_ports
-from server.cli import build_parser
-from server.settings import Settings
+from kgtwin.devkit.broker.probe import ProbeFailed, connack_code
+from kgtwin.devkit.launcher import free_ports
+from kgtwin.server.cli import build_parser
+from kgtwin.server.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"

@@ -1,8 +1,9 @@
-"""The core packages never import the devkit: no ``import devkit...`` or ``from devkit...``
-anywhere in graph/, ingest/, ontology/, simulation/ or server/ (in a function too), and no
-module name of it in a string (``importlib.import_module("devkit.demo")``). The devkit's
-commands reach the CLI through entry points (server/commands.py). ruff's banned-api rule
-(pyproject.toml) says the same at lint time."""
+"""The core packages never import the devkit: no ``import kgtwin.devkit...`` or
+``from kgtwin.devkit...`` anywhere in graph/, ingest/, ontology/, simulation/ or server/
+(in a function too), and no module name of it in a string
+(``importlib.import_module("kgtwin.devkit.demo")``). The devkit's commands reach the CLI
+through entry points (server/commands.py). ruff's banned-api rule (pyproject.toml) says
+the same at lint time. And every import of kgtwin's own modules goes through ``kgtwin.``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from tests.conftest import REPO
 
 CORE = ("graph", "ingest", "ontology", "simulation", "server")
-DEVKIT_NAME = re.compile(r"devkit(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_.]*)?")
+DEVKIT_NAME = re.compile(r"(kgtwin\.)?devkit(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_.]*)?")
 
 
 def devkit_uses(tree: ast.AST) -> Iterator[tuple[int, str]]:
@@ -38,13 +39,13 @@ def core_files() -> list[Path]:
 
 def test_the_check_finds_each_way_of_importing_the_devkit() -> None:
     source = (
-        "import devkit\n"
-        "import devkit.launcher as launcher\n"
-        "from devkit.broker import LocalBroker\n"
+        "import kgtwin.devkit\n"
+        "import kgtwin.devkit.launcher as launcher\n"
+        "from kgtwin.devkit.broker import LocalBroker\n"
         "def later():\n"
-        "    from devkit import demo\n"
-        "    return importlib.import_module('devkit.demo')\n"
-        "from graph import devkit_like\n"
+        "    from kgtwin.devkit import demo\n"
+        "    return importlib.import_module('kgtwin.devkit.demo')\n"
+        "from kgtwin.graph import devkit_like\n"
         "text = 'the devkit is apart'\n"
     )
     assert sorted(line for line, _ in devkit_uses(ast.parse(source))) == [1, 2, 3, 5, 6]
@@ -72,3 +73,28 @@ def test_the_core_packages_hold_no_development_tooling() -> None:
     ]
     left = [p for p in moved if (REPO / p).is_file() or any((REPO / p).glob("**/*.py"))]
     assert left == []
+
+
+PACKAGES = (*CORE, "devkit")
+
+
+def test_every_import_of_kgtwin_goes_through_the_kgtwin_namespace() -> None:
+    """``kgtwin.graph``, never ``graph``: the bare folder names resolve only from the
+    repository's root, and a module imported under both names would be two modules (two
+    ``GraphError`` classes, say, that do not catch each other)."""
+    files = [p for d in (*PACKAGES, "tests", "bench") for p in (REPO / d).rglob("*.py")]
+    assert len(files) > 200
+    bare = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            bare += [
+                f"{path.relative_to(REPO)}:{node.lineno}: {name}"
+                for name in names
+                if name.split(".")[0] in PACKAGES
+            ]
+    assert bare == [], "imports outside the kgtwin namespace:\n" + "\n".join(bare)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import functools
 
-from ontology.files import default_ontology_files, parse_files
-from ontology.triples import Triple
-from ontology.units import ParseBudget, Units
+from kgtwin.ontology.files import default_ontology_files, parse_files
+from kgtwin.ontology.triples import Triple
+from kgtwin.ontology.units import ParseBudget, Units
 
 
 @functools.cache

@@ -25,21 +25,21 @@ and everything else a caller needs are importable from ``devkit.broker`` itself.
 
 from __future__ import annotations
 
-from devkit.broker.config import (
+from kgtwin.devkit.broker.config import (
     DEFAULT_MAX_INFLIGHT_MESSAGES,
     DEFAULT_MAX_QUEUED_MESSAGES,
     LocalBrokerConfig,
     render_config,
 )
-from devkit.broker.embedded import EmbeddedBroker
-from devkit.broker.install import (
+from kgtwin.devkit.broker.embedded import EmbeddedBroker
+from kgtwin.devkit.broker.install import (
     find_mosquitto,
     find_mosquitto_passwd,
     install_mosquitto,
     require_mosquitto,
 )
-from devkit.broker.local import LocalBroker, stop_leftover
-from devkit.errors import (
+from kgtwin.devkit.broker.local import LocalBroker, stop_leftover
+from kgtwin.devkit.errors import (
     BrokerExited,
     InstallFailed,
     LocalBrokerError,

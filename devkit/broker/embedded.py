@@ -41,8 +41,8 @@ import threading
 import uuid
 from types import TracebackType
 
-from devkit.broker.config import DEFAULT_MAX_INFLIGHT_MESSAGES, HOST
-from devkit.broker.packets import (
+from kgtwin.devkit.broker.config import DEFAULT_MAX_INFLIGHT_MESSAGES, HOST
+from kgtwin.devkit.broker.packets import (
     ASSIGNED_CLIENT_IDENTIFIER,
     AUTHENTICATION_METHOD,
     BAD_AUTH_METHOD,
@@ -98,7 +98,7 @@ from devkit.broker.packets import (
     prop,
     read_packet,
 )
-from devkit.broker.sessions import (
+from kgtwin.devkit.broker.sessions import (
     NEVER,
     Delivery,
     Message,
@@ -108,8 +108,8 @@ from devkit.broker.sessions import (
     valid_topic_filter,
     valid_topic_name,
 )
-from devkit.errors import LocalBrokerError, PortInUse, StartTimeout
-from ingest.address import BrokerAddress
+from kgtwin.devkit.errors import LocalBrokerError, PortInUse, StartTimeout
+from kgtwin.ingest.address import BrokerAddress
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from devkit.errors import InstallFailed, MosquittoMissing
+from kgtwin.devkit.errors import InstallFailed, MosquittoMissing
 
 PACKAGES = ("mosquitto", "mosquitto-clients")  # the broker; mosquitto_pub and mosquitto_sub
 

@@ -22,24 +22,24 @@ from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
-from devkit.broker.config import (
+from kgtwin.devkit.broker.config import (
     DEFAULT_MAX_INFLIGHT_MESSAGES,
     DEFAULT_MAX_QUEUED_MESSAGES,
     HOST,
     LocalBrokerConfig,
     render_config,
 )
-from devkit.broker.install import find_mosquitto_passwd, require_mosquitto
-from devkit.broker.probe import CONNACK_CODES, ProbeFailed, connack_code
-from devkit.errors import (
+from kgtwin.devkit.broker.install import find_mosquitto_passwd, require_mosquitto
+from kgtwin.devkit.broker.probe import CONNACK_CODES, ProbeFailed, connack_code
+from kgtwin.devkit.errors import (
     BrokerExited,
     LocalBrokerError,
     MosquittoMissing,
     PortInUse,
     StartTimeout,
 )
-from devkit.launcher.process import port_taken, runs_with
-from ingest.address import BrokerAddress
+from kgtwin.devkit.launcher.process import port_taken, runs_with
+from kgtwin.ingest.address import BrokerAddress
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import asyncio
 import struct
 from dataclasses import dataclass
 
-from devkit.broker.probe import mqtt_string, remaining_length
+from kgtwin.devkit.broker.probe import mqtt_string, remaining_length
 
 # Packet types: the high four bits of the first byte.
 CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7

@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from devkit.broker.packets import (
+from kgtwin.devkit.broker.packets import (
     BAD_CREDENTIALS,
     NOT_AUTHORIZED,
     SESSION_TAKEN_OVER,

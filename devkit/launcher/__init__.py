@@ -24,10 +24,10 @@ Everything a caller needs is importable from ``devkit.launcher`` itself.
 
 from __future__ import annotations
 
-from devkit.launcher.config import NEO4J_VERSION, LocalNeo4jConfig, Neo4jStatus
-from devkit.launcher.install import BROWSER_VERSION, install
-from devkit.launcher.lifecycle import credentials, start, status, stop
-from devkit.launcher.process import free_ports
+from kgtwin.devkit.launcher.config import NEO4J_VERSION, LocalNeo4jConfig, Neo4jStatus
+from kgtwin.devkit.launcher.install import BROWSER_VERSION, install
+from kgtwin.devkit.launcher.lifecycle import credentials, start, status, stop
+from kgtwin.devkit.launcher.process import free_ports
 
 __all__ = [
     "BROWSER_VERSION",

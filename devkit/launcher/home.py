@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from devkit.launcher.config import HOST, LocalNeo4jConfig
-from devkit.launcher.files import TAIL_LINES, read_from, read_text, tail_text, write_atomic
+from kgtwin.devkit.launcher.config import HOST, LocalNeo4jConfig
+from kgtwin.devkit.launcher.files import TAIL_LINES, read_from, read_text, tail_text, write_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from devkit.errors import DownloadFailed
-from devkit.launcher.config import LocalNeo4jConfig, Progress
-from devkit.launcher.files import exclusive, read_text, tail_text, write_atomic
+from kgtwin.devkit.errors import DownloadFailed
+from kgtwin.devkit.launcher.config import LocalNeo4jConfig, Progress
+from kgtwin.devkit.launcher.files import exclusive, read_text, tail_text, write_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from devkit.errors import JavaMissing
-from devkit.launcher.config import LocalNeo4jConfig
-from devkit.launcher.files import tail_text
+from kgtwin.devkit.errors import JavaMissing
+from kgtwin.devkit.launcher.config import LocalNeo4jConfig
+from kgtwin.devkit.launcher.files import tail_text
 
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 

@@ -12,10 +12,10 @@ import logging
 import time
 from pathlib import Path
 
-from devkit.errors import LauncherError, PortInUse
-from devkit.launcher.config import HOST, USER, LocalNeo4jConfig, Neo4jStatus, Progress
-from devkit.launcher.files import exclusive, read_text, write_atomic
-from devkit.launcher.home import (
+from kgtwin.devkit.errors import LauncherError, PortInUse
+from kgtwin.devkit.launcher.config import HOST, USER, LocalNeo4jConfig, Neo4jStatus, Progress
+from kgtwin.devkit.launcher.files import exclusive, read_text, write_atomic
+from kgtwin.devkit.launcher.home import (
     configured_ports,
     console_log,
     neo4j_log_size,
@@ -24,10 +24,10 @@ from devkit.launcher.home import (
     prepare_home,
     read_pid,
 )
-from devkit.launcher.install import install
-from devkit.launcher.java import find_java, java_command
-from devkit.launcher.process import is_our_java, port_taken, spawn, terminate
-from devkit.launcher.readiness import wait_until_ready
+from kgtwin.devkit.launcher.install import install
+from kgtwin.devkit.launcher.java import find_java, java_command
+from kgtwin.devkit.launcher.process import is_our_java, port_taken, spawn, terminate
+from kgtwin.devkit.launcher.readiness import wait_until_ready
 
 logger = logging.getLogger(__name__)
 

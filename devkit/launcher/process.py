@@ -17,9 +17,9 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from devkit.errors import LauncherError
-from devkit.launcher.config import HOST
-from devkit.launcher.java import ENTRY_POINT, home_argument
+from kgtwin.devkit.errors import LauncherError
+from kgtwin.devkit.launcher.config import HOST
+from kgtwin.devkit.launcher.java import ENTRY_POINT, home_argument
 
 logger = logging.getLogger(__name__)
 

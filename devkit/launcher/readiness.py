@@ -29,11 +29,11 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from devkit.errors import LauncherError, StartTimeout
-from devkit.launcher.config import HOST, USER
-from devkit.launcher.files import read_text, write_atomic
-from devkit.launcher.home import log_tail, password_file
-from devkit.launcher.process import is_our_java, port_open, reap
+from kgtwin.devkit.errors import LauncherError, StartTimeout
+from kgtwin.devkit.launcher.config import HOST, USER
+from kgtwin.devkit.launcher.files import read_text, write_atomic
+from kgtwin.devkit.launcher.home import log_tail, password_file
+from kgtwin.devkit.launcher.process import is_our_java, port_open, reap
 
 logger = logging.getLogger(__name__)
 

@@ -29,15 +29,15 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from server.loops import OperationLoops
-from server.schema.admission import Limits, admission_checks, request_refusal
-from server.schema.caching import parsed
-from server.schema.context import Context, PerOperation, renewed
-from server.schema.errors import ApiError, ErrorCodes, Timeout, format_error, log_errors
-from server.schema.mutation import Mutation
-from server.schema.query import Query
-from server.schema.subscription import Subscription
-from server.settings import Settings
+from kgtwin.server.loops import OperationLoops
+from kgtwin.server.schema.admission import Limits, admission_checks, request_refusal
+from kgtwin.server.schema.caching import parsed
+from kgtwin.server.schema.context import Context, PerOperation, renewed
+from kgtwin.server.schema.errors import ApiError, ErrorCodes, Timeout, format_error, log_errors
+from kgtwin.server.schema.mutation import Mutation
+from kgtwin.server.schema.query import Query
+from kgtwin.server.schema.subscription import Subscription
+from kgtwin.server.settings import Settings
 
 ExtensionFactory = type[SchemaExtension] | Callable[[], SchemaExtension]
 # (operation name, whether a token sent it, errors)

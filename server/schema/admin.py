@@ -13,9 +13,9 @@ from datetime import datetime
 
 import strawberry
 
-from graph.tokens import TokenInfo, list_tokens
-from server.schema.context import GraphInfo, reader
-from server.schema.loaders import in_thread
+from kgtwin.graph.tokens import TokenInfo, list_tokens
+from kgtwin.server.schema.context import GraphInfo, reader
+from kgtwin.server.schema.loaders import in_thread
 
 
 @strawberry.type(description="An API token: never its secret or its hash.")

@@ -35,16 +35,16 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_variable_values
 from strawberry.extensions import SchemaExtension
 
-from server.ratelimit import Budgets, request_fee
-from server.schema.caching import (
+from kgtwin.server.ratelimit import Budgets, request_fee
+from kgtwin.server.schema.caching import (
     CACHED_DOCUMENTS,
     MAX_TOKENS,
     parse_fee,
     parsed,
     validated,
 )
-from server.schema.context import Context, client_of
-from server.schema.errors import (
+from kgtwin.server.schema.context import Context, client_of
+from kgtwin.server.schema.errors import (
     ApiError,
     BadUserInput,
     ComplexityLimitExceeded,
@@ -56,10 +56,10 @@ from server.schema.errors import (
     TooManyAliases,
     Unauthenticated,
 )
-from server.schema.limits import LIST_ESTIMATE, measure
-from server.schema.operations import unnamed_choice
-from server.schema.prices import GraphSize
-from server.settings import Settings
+from kgtwin.server.schema.limits import LIST_ESTIMATE, measure
+from kgtwin.server.schema.operations import unnamed_choice
+from kgtwin.server.schema.prices import GraphSize
+from kgtwin.server.settings import Settings
 
 INTROSPECTION = frozenset({"__schema", "__type"})
 NEEDS_TOKEN = (

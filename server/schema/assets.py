@@ -13,12 +13,12 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from graph.nodes import IN, OUT, TwinNode
-from ontology.catalogue import NODE_KEYS
-from server.schema.context import GraphInfo, loaders, services
-from server.schema.loaders import RelationQuery
-from server.schema.ontology import OntologyClass
-from server.schema.values import check_first, moment, number, plain
+from kgtwin.graph.nodes import IN, OUT, TwinNode
+from kgtwin.ontology.catalogue import NODE_KEYS
+from kgtwin.server.schema.context import GraphInfo, loaders, services
+from kgtwin.server.schema.loaders import RelationQuery
+from kgtwin.server.schema.ontology import OntologyClass
+from kgtwin.server.schema.values import check_first, moment, number, plain
 
 DEFAULT_NESTED_FIRST = 20
 HIDDEN_KEYS = frozenset({"iri", "model", "modelKeys", *NODE_KEYS})

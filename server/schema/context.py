@@ -21,17 +21,17 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
-from graph.reader import Reader
-from ontology.catalogue import Catalogue
-from ontology.units import Units
-from server.auth import Principal
-from server.graph_cache import Cached, GraphCache
-from server.live import LiveHub
-from server.ratelimit import Budgets
-from server.schema.loaders import Loaders
-from server.settings import Settings
-from server.simulations import Busy, Simulations
-from simulation.deadline import Deadline
+from kgtwin.graph.reader import Reader
+from kgtwin.ontology.catalogue import Catalogue
+from kgtwin.ontology.units import Units
+from kgtwin.server.auth import Principal
+from kgtwin.server.graph_cache import Cached, GraphCache
+from kgtwin.server.live import LiveHub
+from kgtwin.server.ratelimit import Budgets
+from kgtwin.server.schema.loaders import Loaders
+from kgtwin.server.settings import Settings
+from kgtwin.server.simulations import Busy, Simulations
+from kgtwin.simulation.deadline import Deadline
 
 T = TypeVar("T")
 NO_BUDGETS = Budgets(0, 1)  # no rate limit (tests; the app builds them from its settings)

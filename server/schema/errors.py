@@ -38,7 +38,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult, StreamExecutionResult
 
-from graph.errors import (
+from kgtwin.graph.errors import (
     InvalidRead,
     Neo4jUnavailable,
     NotFound,
@@ -46,7 +46,7 @@ from graph.errors import (
     UnknownClass,
     UnknownRelationship,
 )
-from simulation.errors import DeadlineExceeded
+from kgtwin.simulation.errors import DeadlineExceeded
 
 logger = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values
 
-from server.schema.prices import PRICES, GraphSize
+from kgtwin.server.schema.prices import PRICES, GraphSize
 
 LIST_ESTIMATE = 10  # assumed length of a list field without a `first` argument
 META_FIELDS: dict[str, GraphQLField] = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}

@@ -8,11 +8,11 @@ from datetime import datetime
 
 import strawberry
 
-from graph.dependencies import ReportedFailure as Reported
-from graph.dependencies import read_reported_failures
-from server.schema.context import GraphInfo, reader
-from server.schema.loaders import in_thread
-from server.schema.values import moment
+from kgtwin.graph.dependencies import ReportedFailure as Reported
+from kgtwin.graph.dependencies import read_reported_failures
+from kgtwin.server.schema.context import GraphInfo, reader
+from kgtwin.server.schema.loaders import in_thread
+from kgtwin.server.schema.values import moment
 
 
 @strawberry.type(

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from strawberry.dataloader import DataLoader
 
-from graph.nodes import Relation, TwinNode, nodes_by_iri, points_of, relationships_of
-from graph.ontology_read import ClassTerm, Terms, read_terms
-from graph.reader import Reader
+from kgtwin.graph.nodes import Relation, TwinNode, nodes_by_iri, points_of, relationships_of
+from kgtwin.graph.ontology_read import ClassTerm, Terms, read_terms
+from kgtwin.graph.reader import Reader
 
 T = TypeVar("T")
 K = TypeVar("K")

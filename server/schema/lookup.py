@@ -3,12 +3,12 @@ relationship types (checked) and directions a walk follows."""
 
 from __future__ import annotations
 
-from graph.errors import NotFound
-from graph.nodes import TwinNode, nodes_by_id
-from graph.topology import Direction, direction_for
-from server.schema.context import GraphInfo, loaders, reader
-from server.schema.errors import BadUserInput
-from server.schema.loaders import in_thread
+from kgtwin.graph.errors import NotFound
+from kgtwin.graph.nodes import TwinNode, nodes_by_id
+from kgtwin.graph.topology import Direction, direction_for
+from kgtwin.server.schema.context import GraphInfo, loaders, reader
+from kgtwin.server.schema.errors import BadUserInput
+from kgtwin.server.schema.loaders import in_thread
 
 
 async def find_node(

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import strawberry
 
-from server.auth import Role
-from server.schema.context import GraphInfo
-from server.schema.permissions import require_role
-from server.schema.query import (
+from kgtwin.server.auth import Role
+from kgtwin.server.schema.context import GraphInfo
+from kgtwin.server.schema.permissions import require_role
+from kgtwin.server.schema.query import (
     FailArgument,
     FailRelationshipsArgument,
     FromLiveStateArgument,
     LoadsArgument,
 )
-from server.schema.scenarios import Scenario, save
-from server.schema.whatif import WhatIfMode
+from kgtwin.server.schema.scenarios import Scenario, save
+from kgtwin.server.schema.whatif import WhatIfMode
 
 
 @strawberry.type

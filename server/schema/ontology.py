@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import strawberry
 
-from ontology.catalogue import Catalogue, ClassSpec, PropertySpec, RelationshipSpec
-from server.schema.context import GraphInfo, services
+from kgtwin.ontology.catalogue import Catalogue, ClassSpec, PropertySpec, RelationshipSpec
+from kgtwin.server.schema.context import GraphInfo, services
 
 
 @strawberry.type(description="A property a class may have, as its SHACL shapes allow it.")

@@ -15,12 +15,12 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from graph.listing import Page, Position, PropertyFilter, count_of_class
-from graph.reader import Reader
-from ontology.catalogue import Catalogue
-from server.schema.assets import Asset
-from server.schema.errors import BadUserInput
-from server.schema.loaders import in_thread
+from kgtwin.graph.listing import Page, Position, PropertyFilter, count_of_class
+from kgtwin.graph.reader import Reader
+from kgtwin.ontology.catalogue import Catalogue
+from kgtwin.server.schema.assets import Asset
+from kgtwin.server.schema.errors import BadUserInput
+from kgtwin.server.schema.loaders import in_thread
 
 CURSOR_VERSION = "k1"
 MAX_CURSOR = 4096  # characters: an id and an IRI, base64'd, are far shorter

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from server.auth import Principal, Role, role_allows
-from server.schema.context import GraphInfo
-from server.schema.errors import Forbidden, Unauthenticated
+from kgtwin.server.auth import Principal, Role, role_allows
+from kgtwin.server.schema.context import GraphInfo
+from kgtwin.server.schema.errors import Forbidden, Unauthenticated
 
 
 def require_role(info: GraphInfo, role: Role) -> Principal | None:

@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.topology import DEFAULT_NODE_BUDGET, DEFAULT_STEP_BUDGET
-from simulation.batch import upstream
-from simulation.snapshot import Snapshot
+from kgtwin.graph.topology import DEFAULT_NODE_BUDGET, DEFAULT_STEP_BUDGET
+from kgtwin.simulation.batch import upstream
+from kgtwin.simulation.snapshot import Snapshot
 
 # Work per unit of cost (one unit ~ 10 µs), measured by `bench/abuse.py --prices`.
 LAYOUT_BASE = 70  # availability and single points: setting up the bit-parallel layers

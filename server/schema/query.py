@@ -7,23 +7,23 @@ from typing import Annotated
 
 import strawberry
 
-from graph.listing import check_filters, page_of_class
-from server.auth import Role
-from server.schema.admin import ApiToken, api_tokens
-from server.schema.assets import Asset
-from server.schema.context import GraphInfo, loaders, reader, services
-from server.schema.live_failures import ReportedFailure, read_failures, reported_failure
-from server.schema.loaders import in_thread
-from server.schema.lookup import find_node
-from server.schema.ontology import Ontology
-from server.schema.pagination import (
+from kgtwin.graph.listing import check_filters, page_of_class
+from kgtwin.server.auth import Role
+from kgtwin.server.schema.admin import ApiToken, api_tokens
+from kgtwin.server.schema.assets import Asset
+from kgtwin.server.schema.context import GraphInfo, loaders, reader, services
+from kgtwin.server.schema.live_failures import ReportedFailure, read_failures, reported_failure
+from kgtwin.server.schema.loaders import in_thread
+from kgtwin.server.schema.lookup import find_node
+from kgtwin.server.schema.ontology import Ontology
+from kgtwin.server.schema.pagination import (
     AssetConnection,
     PropertyFilterInput,
     decode_cursor,
     to_filters,
 )
-from server.schema.permissions import require_role
-from server.schema.reliability import (
+from kgtwin.server.schema.permissions import require_role
+from kgtwin.server.schema.reliability import (
     DEFAULT_TRIALS,
     AvailabilityAnswer,
     ClassArgument,
@@ -32,11 +32,11 @@ from server.schema.reliability import (
     availability_of,
     single_points,
 )
-from server.schema.scenarios import Scenario, ScenarioComparison, compare, recent
-from server.schema.topology import DEFAULT_PATHS, AssetPath, Reachability, find_paths, walk
-from server.schema.values import check_first
-from server.schema.whatif import WhatIfMode, WhatIfResult, what_if
-from server.schema.whatif_inputs import LoadInput, RelationshipInput
+from kgtwin.server.schema.scenarios import Scenario, ScenarioComparison, compare, recent
+from kgtwin.server.schema.topology import DEFAULT_PATHS, AssetPath, Reachability, find_paths, walk
+from kgtwin.server.schema.values import check_first
+from kgtwin.server.schema.whatif import WhatIfMode, WhatIfResult, what_if
+from kgtwin.server.schema.whatif_inputs import LoadInput, RelationshipInput
 
 DEFAULT_PAGE = 20
 

@@ -8,15 +8,15 @@ from typing import Annotated
 
 import strawberry
 
-from server.schema.assets import Asset
-from server.schema.context import GraphInfo, loaders, services, simulate
-from server.schema.errors import BadUserInput
-from server.schema.values import check_first
-from server.schema.whatif_inputs import node_of, nodes_of, nodes_of_class, snapshot_of
-from simulation.availability import monte_carlo, unavailability
-from simulation.deadline import Deadline
-from simulation.snapshot import Snapshot
-from simulation.spof import rank_by_targets, single_points_of_failure
+from kgtwin.server.schema.assets import Asset
+from kgtwin.server.schema.context import GraphInfo, loaders, services, simulate
+from kgtwin.server.schema.errors import BadUserInput
+from kgtwin.server.schema.values import check_first
+from kgtwin.server.schema.whatif_inputs import node_of, nodes_of, nodes_of_class, snapshot_of
+from kgtwin.simulation.availability import monte_carlo, unavailability
+from kgtwin.simulation.deadline import Deadline
+from kgtwin.simulation.snapshot import Snapshot
+from kgtwin.simulation.spof import rank_by_targets, single_points_of_failure
 
 DEFAULT_TRIALS = 1_000
 MAX_TRIALS = 100_000

@@ -9,14 +9,14 @@ from datetime import datetime
 
 import strawberry
 
-from graph.errors import NotFound
-from graph.scenarios import ScenarioRecord, list_scenarios, save_scenario, scenarios_by_id
-from server.schema.context import GraphInfo, reader, services
-from server.schema.errors import BadUserInput
-from server.schema.loaders import in_thread
-from server.schema.values import check_first
-from server.schema.whatif import WhatIfMode, impacted_nodes, what_if
-from server.schema.whatif_inputs import LoadInput, RelationshipInput
+from kgtwin.graph.errors import NotFound
+from kgtwin.graph.scenarios import ScenarioRecord, list_scenarios, save_scenario, scenarios_by_id
+from kgtwin.server.schema.context import GraphInfo, reader, services
+from kgtwin.server.schema.errors import BadUserInput
+from kgtwin.server.schema.loaders import in_thread
+from kgtwin.server.schema.values import check_first
+from kgtwin.server.schema.whatif import WhatIfMode, impacted_nodes, what_if
+from kgtwin.server.schema.whatif_inputs import LoadInput, RelationshipInput
 
 MAX_NAME = 200
 

@@ -19,13 +19,13 @@ from typing import Annotated, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
-from ingest import events
-from server.auth import Role
-from server.live import Feed, LiveHub
-from server.schema.context import GraphInfo, loaders, services
-from server.schema.lookup import find_node
-from server.schema.permissions import require_role
-from server.schema.values import plain
+from kgtwin.ingest import events
+from kgtwin.server.auth import Role
+from kgtwin.server.live import Feed, LiveHub
+from kgtwin.server.schema.context import GraphInfo, loaders, services
+from kgtwin.server.schema.lookup import find_node
+from kgtwin.server.schema.permissions import require_role
+from kgtwin.server.schema.values import plain
 
 E = TypeVar("E", events.PointUpdate, events.StalenessChange)
 T = TypeVar("T")

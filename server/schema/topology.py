@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.topology import Path, paths_between, reachable
-from server.schema.assets import Asset
-from server.schema.context import GraphInfo, loaders, reader, services
-from server.schema.loaders import in_thread
-from server.schema.lookup import find_node, walk_direction
-from server.schema.values import check_depth, check_first
+from kgtwin.graph.topology import Path, paths_between, reachable
+from kgtwin.server.schema.assets import Asset
+from kgtwin.server.schema.context import GraphInfo, loaders, reader, services
+from kgtwin.server.schema.loaders import in_thread
+from kgtwin.server.schema.lookup import find_node, walk_direction
+from kgtwin.server.schema.values import check_depth, check_first
 
 DEFAULT_PATHS = 10
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import neo4j.time
 
-from server.schema.errors import BadUserInput
-from server.settings import Settings
+from kgtwin.server.schema.errors import BadUserInput
+from kgtwin.server.settings import Settings
 
 
 def plain(value: Any) -> Any:

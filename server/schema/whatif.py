@@ -13,12 +13,12 @@ from typing import Annotated
 
 import strawberry
 
-from server.schema.assets import Asset
-from server.schema.context import GraphInfo, loaders, services, simulate
-from server.schema.errors import BadUserInput
-from server.schema.live_failures import ReportedFailure, read_failures, reported_failure
-from server.schema.values import check_first
-from server.schema.whatif_inputs import (
+from kgtwin.server.schema.assets import Asset
+from kgtwin.server.schema.context import GraphInfo, loaders, services, simulate
+from kgtwin.server.schema.errors import BadUserInput
+from kgtwin.server.schema.live_failures import ReportedFailure, read_failures, reported_failure
+from kgtwin.server.schema.values import check_first
+from kgtwin.server.schema.whatif_inputs import (
     LoadInput,
     Loads,
     LoadSource,
@@ -28,10 +28,10 @@ from server.schema.whatif_inputs import (
     pairs_of,
     snapshot_of,
 )
-from simulation.capacity import Cascade, Moved, cascade
-from simulation.deadline import Deadline
-from simulation.propagation import Outcome, Pair, propagate
-from simulation.snapshot import Policy, Snapshot
+from kgtwin.simulation.capacity import Cascade, Moved, cascade
+from kgtwin.simulation.deadline import Deadline
+from kgtwin.simulation.propagation import Outcome, Pair, propagate
+from kgtwin.simulation.snapshot import Policy, Snapshot
 
 DEFAULT_ITEMS = 100
 

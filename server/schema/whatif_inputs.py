@@ -15,16 +15,16 @@ from enum import Enum
 
 import strawberry
 
-from graph.dependencies import LoadReading, read_load_points
-from graph.errors import NotFound
-from graph.ontology_read import Terms
-from ontology.errors import UnitError
-from ontology.units import Units
-from server.schema.context import GraphInfo, loaders, reader, services
-from server.schema.errors import BadUserInput, SnapshotNotReady
-from server.schema.loaders import in_thread
-from simulation.propagation import Pair
-from simulation.snapshot import AMBIGUOUS, Snapshot
+from kgtwin.graph.dependencies import LoadReading, read_load_points
+from kgtwin.graph.errors import NotFound
+from kgtwin.graph.ontology_read import Terms
+from kgtwin.ontology.errors import UnitError
+from kgtwin.ontology.units import Units
+from kgtwin.server.schema.context import GraphInfo, loaders, reader, services
+from kgtwin.server.schema.errors import BadUserInput, SnapshotNotReady
+from kgtwin.server.schema.loaders import in_thread
+from kgtwin.simulation.propagation import Pair
+from kgtwin.simulation.snapshot import AMBIGUOUS, Snapshot
 
 logger = logging.getLogger(__name__)
 

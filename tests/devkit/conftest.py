@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from neo4j import Driver
 
-from ontology.validate import Ontology
-from server.loading import load_model
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.loading import load_model
 from tests.conftest import DC1
 from tests.neo4j_service import clean_database
 from tests.simulation.sites import Site, site_of

@@ -27,7 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from devkit.broker import (
+from kgtwin.devkit.broker import (
     BrokerExited,
     LocalBroker,
     LocalBrokerConfig,
@@ -37,8 +37,8 @@ from devkit.broker import (
     render_config,
     stop_leftover,
 )
-from devkit.launcher import free_ports
-from ingest.address import BrokerAddress, configure, parse_broker_url
+from kgtwin.devkit.launcher import free_ports
+from kgtwin.ingest.address import BrokerAddress, configure, parse_broker_url
 from tests.mqtt_service import LocalBrokers, MqttService, session_folder, unique
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -352,7 +352,7 @@ def test_start_refuses_a_port_in_use(own_brokers: LocalBrokers) -> None:
 _DYING_SESSION = """
 import os, sys
 from pathlib import Path
-from devkit.broker import LocalBroker
+from kgtwin.devkit.broker import LocalBroker
 broker = LocalBroker(Path(sys.argv[1]) / f"mqtt-test-{os.getpid()}" / "session", int(sys.argv[2]))
 broker.start()
 print(broker.pid, broker.config.conf_file, flush=True)

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from devkit.commands import DEMO, NEO4J, SIMULATE_TELEMETRY, DevkitCommand
-from devkit.launcher import credentials
-from devkit.launcher.files import write_atomic
-from devkit.launcher.home import password_file
-from devkit.settings import local_neo4j
-from server.cli import main
-from server.commands import GROUP, discover
-from server.settings import Settings
+from kgtwin.devkit.commands import DEMO, NEO4J, SIMULATE_TELEMETRY, DevkitCommand
+from kgtwin.devkit.launcher import credentials
+from kgtwin.devkit.launcher.files import write_atomic
+from kgtwin.devkit.launcher.home import password_file
+from kgtwin.devkit.settings import local_neo4j
+from kgtwin.server.cli import main
+from kgtwin.server.commands import GROUP, discover
+from kgtwin.server.settings import Settings
 from tests.conftest import REPO
 
 EXPECTED = {"demo": DEMO, "neo4j": NEO4J, "simulate-telemetry": SIMULATE_TELEMETRY}

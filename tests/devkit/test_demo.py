@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from devkit.launcher import free_ports
-from devkit.launcher.home import read_pid
-from devkit.launcher.process import port_open
+from kgtwin.devkit.launcher import free_ports
+from kgtwin.devkit.launcher.home import read_pid
+from kgtwin.devkit.launcher.process import port_open
 from tests.browser import GRAPHIQL_RENDERED, browser, not_neo4j_browsers
 from tests.conftest import REPO
 from tests.neo4j_service import Neo4jService, alive

@@ -17,10 +17,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from devkit.broker import EmbeddedBroker, PortInUse
-from devkit.broker.probe import connack_code, connect_packet, mqtt_string, remaining_length
-from devkit.broker.sessions import topic_matches, valid_topic_filter
-from ingest.address import BrokerAddress, configure
+from kgtwin.devkit.broker import EmbeddedBroker, PortInUse
+from kgtwin.devkit.broker.probe import connack_code, connect_packet, mqtt_string, remaining_length
+from kgtwin.devkit.broker.sessions import topic_matches, valid_topic_filter
+from kgtwin.ingest.address import BrokerAddress, configure
 from tests.ingest.mqtt_clients import TIMEOUT, running_worker, wait_until
 from tests.mqtt_service import unique
 

@@ -10,15 +10,17 @@ from collections import defaultdict
 
 import pytest
 
-import devkit.broker
-from devkit import errors
-from graph.errors import GraphError
-from ingest.errors import IngestError
-from ontology.errors import OntologyError
-from server.settings import SettingsError
-from simulation.errors import SimulationError
+import kgtwin.devkit.broker
+from kgtwin.devkit import errors
+from kgtwin.graph.errors import GraphError
+from kgtwin.ingest.errors import IngestError
+from kgtwin.ontology.errors import OntologyError
+from kgtwin.server.settings import SettingsError
+from kgtwin.simulation.errors import SimulationError
 
-PACKAGES = ("graph", "ingest", "ontology", "simulation", "server", "devkit")
+PACKAGES = tuple(
+    f"kgtwin.{p}" for p in ("graph", "ingest", "ontology", "simulation", "server", "devkit")
+)
 DEVKIT_ERRORS = [
     value
     for value in vars(errors).values()
@@ -50,5 +52,5 @@ def test_each_exception_class_is_defined_once() -> None:
 
 
 def test_the_brokers_and_the_launcher_raise_the_same_port_and_timeout_errors() -> None:
-    assert devkit.broker.PortInUse is errors.PortInUse
-    assert devkit.broker.StartTimeout is errors.StartTimeout
+    assert kgtwin.devkit.broker.PortInUse is errors.PortInUse
+    assert kgtwin.devkit.broker.StartTimeout is errors.StartTimeout

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from neo4j import Driver, GraphDatabase
 
-from devkit.errors import DownloadFailed, JavaMissing, LauncherError, PortInUse, StartTimeout
-from devkit.launcher import (
+from kgtwin.devkit.errors import DownloadFailed, JavaMissing, LauncherError, PortInUse, StartTimeout
+from kgtwin.devkit.launcher import (
     NEO4J_VERSION,
     LocalNeo4jConfig,
     credentials,

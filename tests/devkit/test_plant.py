@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from devkit.plant import EFFICIENCY, Plant, PlantState, Role, resolve_assets
-from simulation.errors import UnknownAsset
+from kgtwin.devkit.plant import EFFICIENCY, Plant, PlantState, Role, resolve_assets
+from kgtwin.simulation.errors import UnknownAsset
 from tests.simulation.sites import Site
 
 FULL_LOAD = 1.0

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from devkit.simulator import Format, SimulatorOptions, TelemetrySimulator
-from graph.dependencies import read_load_points
-from graph.live import read_points
-from graph.reader import Reader
-from server.cli import main
+from kgtwin.devkit.simulator import Format, SimulatorOptions, TelemetrySimulator
+from kgtwin.graph.dependencies import read_load_points
+from kgtwin.graph.live import read_points
+from kgtwin.graph.reader import Reader
+from kgtwin.server.cli import main
 from tests.conftest import REPO
 from tests.ingest.mqtt_clients import Running, Subscriber, running_worker, wait_until
 from tests.mqtt_service import MqttService, unique
@@ -179,7 +179,7 @@ def test_sigterm_stops_the_command_cleanly(
         [
             sys.executable,
             "-c",
-            "import sys; from server.cli import main; sys.exit(main())",
+            "import sys; from kgtwin.server.cli import main; sys.exit(main())",
             "simulate-telemetry",
             "--broker",
             mqtt_broker.url,

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 import pytest
 
-from devkit.errors import NothingToSimulate
-from devkit.telemetry import DAY, Quantity, Sample, SiteTelemetry, load_factor
-from simulation.errors import UnknownAsset
+from kgtwin.devkit.errors import NothingToSimulate
+from kgtwin.devkit.telemetry import DAY, Quantity, Sample, SiteTelemetry, load_factor
+from kgtwin.simulation.errors import UnknownAsset
 from tests.simulation.sites import Site
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z

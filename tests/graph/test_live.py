@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from neo4j import Driver
 
-from graph.errors import ValueRefused
-from graph.live import MAX_KEYS, LiveValue, write_live_values
+from kgtwin.graph.errors import ValueRefused
+from kgtwin.graph.live import MAX_KEYS, LiveValue, write_live_values
 
 IRI = "urn:test:point"
 SECOND = "urn:test:second"

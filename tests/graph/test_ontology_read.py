@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from neo4j import Driver
 
-from graph.errors import UnknownClass, UnknownRelationship
-from graph.ontology_read import Terms, read_terms
-from graph.reader import Reader
-from graph.schema import ensure_schema
-from graph.sync import ONTOLOGY, sync_model
-from ontology.mapping import ONTOLOGY_MODEL, map_ontology
-from ontology.validate import Ontology
+from kgtwin.graph.errors import UnknownClass, UnknownRelationship
+from kgtwin.graph.ontology_read import Terms, read_terms
+from kgtwin.graph.reader import Reader
+from kgtwin.graph.schema import ensure_schema
+from kgtwin.graph.sync import ONTOLOGY, sync_model
+from kgtwin.ontology.mapping import ONTOLOGY_MODEL, map_ontology
+from kgtwin.ontology.validate import Ontology
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import time
 import pytest
 from neo4j import Driver
 
-from devkit.launcher import free_ports
-from graph.connection import open_driver
-from graph.errors import Neo4jUnavailable, QueryFailed, ReadTimedOut
-from graph.reader import Reader
+from kgtwin.devkit.launcher import free_ports
+from kgtwin.graph.connection import open_driver
+from kgtwin.graph.errors import Neo4jUnavailable, QueryFailed, ReadTimedOut
+from kgtwin.graph.reader import Reader
 
 
 def test_rows_are_dicts_and_every_statement_is_observed(driver: Driver) -> None:

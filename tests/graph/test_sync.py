@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from graph.errors import ModelConflict, QueryFailed
-from graph.records import NodeRecord, PropertyGraph, RelRecord
-from graph.schema import describe_schema, ensure_schema
-from graph.sync import TWINS, SyncSummary, sync_model
-from ontology.validate import Ontology
-from server.loading import load_model
+from kgtwin.graph.errors import ModelConflict, QueryFailed
+from kgtwin.graph.records import NodeRecord, PropertyGraph, RelRecord
+from kgtwin.graph.schema import describe_schema, ensure_schema
+from kgtwin.graph.sync import TWINS, SyncSummary, sync_model
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.loading import load_model
 from tests.conftest import DC1, FIXTURES
 
 VALID = FIXTURES / "ontology" / "valid"

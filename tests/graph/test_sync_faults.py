@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import pytest
 from neo4j import Driver
 
-from graph.connection import open_driver
-from graph.errors import CommitUnknown, GraphError
-from graph.records import PropertyGraph, RelRecord
-from graph.schema import ensure_schema
-from graph.sync import WAIT_NOTICE, SyncSummary, sync_model
+from kgtwin.graph.connection import open_driver
+from kgtwin.graph.errors import CommitUnknown, GraphError
+from kgtwin.graph.records import PropertyGraph, RelRecord
+from kgtwin.graph.schema import ensure_schema
+from kgtwin.graph.sync import WAIT_NOTICE, SyncSummary, sync_model
 from tests.faults import BOLT_COMMIT, FaultProxy
 from tests.graph.test_sync import NS, count, node, site
 from tests.ingest.mqtt_clients import wait_until

@@ -9,9 +9,9 @@ import re
 import pytest
 from neo4j import Driver
 
-from graph.connection import open_driver
-from graph.errors import GraphError, Neo4jUnavailable
-from graph.tokens import (
+from kgtwin.graph.connection import open_driver
+from kgtwin.graph.errors import GraphError, Neo4jUnavailable
+from kgtwin.graph.tokens import (
     InvalidTokenRequest,
     TokenError,
     TokenInfo,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from neo4j import Driver
 
-from graph.nodes import nodes_by_id
-from graph.reader import Reader
-from graph.topology import Direction, direction_for, paths_between, reachable
+from kgtwin.graph.nodes import nodes_by_id
+from kgtwin.graph.reader import Reader
+from kgtwin.graph.topology import Direction, direction_for, paths_between, reachable
 
 # a feeds b and c, both feed d, d feeds e, e feeds a (a cycle); x depends on d.
 GRAPH = """

@@ -15,11 +15,11 @@ from neo4j import Driver
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import CollectorRegistry
 
-from ingest.address import BrokerAddress, configure
-from ingest.events import LiveListener
-from ingest.metrics import IngestMetrics
-from ingest.worker import IngestConfig, IngestWorker
-from ontology.units import Units
+from kgtwin.ingest.address import BrokerAddress, configure
+from kgtwin.ingest.events import LiveListener
+from kgtwin.ingest.metrics import IngestMetrics
+from kgtwin.ingest.worker import IngestConfig, IngestWorker
+from kgtwin.ontology.units import Units
 from tests.mqtt_service import unique
 from tests.units import ontology_units
 

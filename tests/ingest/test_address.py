@@ -8,14 +8,14 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ingest.address import (
+from kgtwin.ingest.address import (
     BrokerAddress,
     InvalidBrokerUrl,
     configure,
     parse_broker_url,
     redact_url,
 )
-from ingest.errors import IngestError
+from kgtwin.ingest.errors import IngestError
 
 SECRET = "s3cr3t-pw"
 

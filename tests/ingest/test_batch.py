@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ingest.batch import Message, newest, tally
-from ingest.errors import Reason, Rejected
-from ingest.raw import Quality
-from ingest.readings import Observation
+from kgtwin.ingest.batch import Message, newest, tally
+from kgtwin.ingest.errors import Reason, Rejected
+from kgtwin.ingest.raw import Quality
+from kgtwin.ingest.readings import Observation
 
 POINT = "urn:p"
 

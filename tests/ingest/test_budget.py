@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from ingest.budget import ByteBudget
+from kgtwin.ingest.budget import ByteBudget
 
 
 def test_bytes_past_the_limit_wait_for_a_release() -> None:

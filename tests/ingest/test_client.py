@@ -33,9 +33,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from devkit.broker import LocalBroker
-from ingest import client as ingest_client
-from ingest.client import PAHO_RELEASES, IngestClient
+from kgtwin.devkit.broker import LocalBroker
+from kgtwin.ingest import client as ingest_client
+from kgtwin.ingest.client import PAHO_RELEASES, IngestClient
 from tests.ingest.mqtt_clients import Publisher, running_worker, wait_until
 from tests.ingest.test_dead_letter_faults import nothing_left
 from tests.ingest.test_worker import POWER, POWER_ID, live
@@ -481,14 +481,14 @@ def test_without_manual_ack_the_client_acknowledges_itself_and_ack_many_adds_not
 
 
 def client_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "ingest.client"]
+    return [r.getMessage() for r in caplog.records if r.name == "kgtwin.ingest.client"]
 
 
 def test_another_paho_release_takes_paho_s_own_path_and_says_so_once(
     other_paho: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Before: ``UnsupportedPaho`` at start-up, so paho-mqtt was pinned below 2.3."""
-    caplog.set_level(logging.WARNING, logger="ingest.client")
+    caplog.set_level(logging.WARNING, logger="kgtwin.ingest.client")
     clients = [IngestClient(CallbackAPIVersion.VERSION2, client_id=unique("other")) for _ in "abc"]
     assert [c.fast_receive for c in clients] == [False, False, False]
     (warning,) = client_warnings(caplog)
@@ -504,7 +504,7 @@ def test_another_paho_release_takes_paho_s_own_path_and_says_so_once(
 def test_the_release_it_was_written_for_takes_the_fast_path_unless_told_and_says_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="ingest.client")
+    caplog.set_level(logging.DEBUG, logger="kgtwin.ingest.client")
     fast = IngestClient(CallbackAPIVersion.VERSION2, client_id=unique("fast"))
     told = IngestClient(CallbackAPIVersion.VERSION2, client_id=unique("told"), paho_receive=True)
     assert (fast.fast_receive, told.fast_receive) == (True, False)
@@ -627,7 +627,7 @@ def test_on_paho_s_own_path_what_was_not_acknowledged_comes_again_after_a_reconn
     broker restarts: paho reconnects, the worker drops what came on the old connection,
     the broker delivers the 20 again, and each settles once; nothing stays with the broker.
     Two clients made, one warning."""
-    caplog.set_level(logging.WARNING, logger="ingest.client")
+    caplog.set_level(logging.WARNING, logger="kgtwin.ingest.client")
     client_id = unique("paho-restart")
     with (
         running_worker(site, own_broker.address, client_id=client_id) as running,

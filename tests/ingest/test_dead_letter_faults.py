@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import pytest
 from neo4j import Driver
 
-from devkit.broker import LocalBroker
-from ingest.address import BrokerAddress
+from kgtwin.devkit.broker import LocalBroker
+from kgtwin.ingest.address import BrokerAddress
 from tests.faults import FaultProxy
 from tests.ingest.mqtt_clients import Publisher, Subscriber, running_worker, wait_until
 from tests.ingest.test_worker import POWER, POWER_ID, live

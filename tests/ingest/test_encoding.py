@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from ingest.encoding import ALTERNATES, SENML_SYMBOLS, Encoding, Spelling, alternate, encode
-from ingest.payloads import decode
-from ingest.raw import PayloadFormat, Quality, Value
-from ingest.readings import Datatype, PointSpec, check
-from ingest.topics import PointTable
+from kgtwin.ingest.encoding import ALTERNATES, SENML_SYMBOLS, Encoding, Spelling, alternate, encode
+from kgtwin.ingest.payloads import decode
+from kgtwin.ingest.raw import PayloadFormat, Quality, Value
+from kgtwin.ingest.readings import Datatype, PointSpec, check
+from kgtwin.ingest.topics import PointTable
 from tests.units import ontology_units
 
 NOW = 1_767_225_600.0

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ingest.health import Progress
+from kgtwin.ingest.health import Progress
 
 
 class Clock:

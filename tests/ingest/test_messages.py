@@ -11,15 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.errors import Reason, Rejected
-from ingest.messages import (
+from kgtwin.ingest.errors import Reason, Rejected
+from kgtwin.ingest.messages import (
     HASHED_PREFIX,
     MAX_KEPT_TOPIC_BYTES,
     dead_letter,
     dead_letter_topic,
     message_key,
 )
-from ingest.topics import DEAD_LETTER_PREFIX, valid_topic
+from kgtwin.ingest.topics import DEAD_LETTER_PREFIX, valid_topic
 
 REJECTED = Rejected(Reason.UNPARSEABLE, "payload is empty")
 

@@ -7,7 +7,7 @@ import math
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from ingest.metrics import LAG_BUCKETS, BatchHistogram
+from kgtwin.ingest.metrics import LAG_BUCKETS, BatchHistogram
 
 
 def exposition(registry: CollectorRegistry) -> list[str]:

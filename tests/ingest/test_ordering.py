@@ -19,10 +19,10 @@ import pytest
 from neo4j import Driver
 from prometheus_client.parser import text_string_to_metric_families
 
-from devkit.broker import LocalBroker
-from devkit.launcher import free_ports
-from ingest.address import BrokerAddress
-from ingest.events import PointUpdate, StalenessChange
+from kgtwin.devkit.broker import LocalBroker
+from kgtwin.devkit.launcher import free_ports
+from kgtwin.ingest.address import BrokerAddress
+from kgtwin.ingest.events import PointUpdate, StalenessChange
 from tests.faults import FaultProxy
 from tests.ingest.mqtt_clients import Publisher, Subscriber, running_worker, wait_until
 from tests.ingest.test_worker import POWER, POWER_ID, live, wait_value

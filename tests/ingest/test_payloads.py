@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.errors import Reason, Rejected
-from ingest.payloads import EPOCH_MS_THRESHOLD, decode
-from ingest.raw import PayloadFormat, Quality, RawReading
+from kgtwin.ingest.errors import Reason, Rejected
+from kgtwin.ingest.payloads import EPOCH_MS_THRESHOLD, decode
+from kgtwin.ingest.raw import PayloadFormat, Quality, RawReading
 
 NOW = 1_700_000_000.0
 

@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 import pytest
 from neo4j import Driver
 
-from ingest.batch import Message
-from ingest.errors import Reason
-from ingest.events import PointUpdate, StalenessChange
-from ingest.worker import IngestWorker, _Written
+from kgtwin.ingest.batch import Message
+from kgtwin.ingest.errors import Reason
+from kgtwin.ingest.events import PointUpdate, StalenessChange
+from kgtwin.ingest.worker import IngestWorker, _Written
 from tests.ingest.mqtt_clients import Publisher, Running, Subscriber, running_worker, wait_until
 from tests.ingest.test_worker import POSITION, POWER, POWER_ID, live, wait_value
 from tests.ingest.test_worker_outages import double_points

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ingest.errors import InvalidPoint, Reason, Rejected
-from ingest.payloads import decode
-from ingest.raw import PayloadFormat, Quality, RawReading, Value
-from ingest.readings import Datatype, Observation, PointSpec, check
-from ontology.units import Units
+from kgtwin.ingest.errors import InvalidPoint, Reason, Rejected
+from kgtwin.ingest.payloads import decode
+from kgtwin.ingest.raw import PayloadFormat, Quality, RawReading, Value
+from kgtwin.ingest.readings import Datatype, Observation, PointSpec, check
+from kgtwin.ontology.units import Units
 from tests.units import ontology_units
 
 RECEIVED = 1_700_000_000.0

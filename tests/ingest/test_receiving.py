@@ -9,11 +9,11 @@ import json
 import paho.mqtt.client as mqtt
 import pytest
 
-from graph.live import PointRow
-from ingest.errors import Reason
-from ingest.receiving import PER_MESSAGE_BYTES, Limits, receive
-from ingest.topics import PointTable
-from ontology.units import Conversion, Unit, Units
+from kgtwin.graph.live import PointRow
+from kgtwin.ingest.errors import Reason
+from kgtwin.ingest.receiving import PER_MESSAGE_BYTES, Limits, receive
+from kgtwin.ingest.topics import PointTable
+from kgtwin.ontology.units import Conversion, Unit, Units
 from tests.units import ontology_units
 
 TOPIC = "dc1/ups-a1/output-power"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from ingest.errors import Reason, Rejected
-from ingest.payloads import decode
-from ingest.raw import PayloadFormat, RawReading
-from ingest.senml import RELATIVE_BELOW
+from kgtwin.ingest.errors import Reason, Rejected
+from kgtwin.ingest.payloads import decode
+from kgtwin.ingest.raw import PayloadFormat, RawReading
+from kgtwin.ingest.senml import RELATIVE_BELOW
 
 NOW = 1_700_000_000.0
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from ingest.errors import Reason, Rejected
-from ingest.payloads import decode
-from ingest.readings import Datatype, PointSpec, check
-from ingest.storable import EARLIEST, LATEST, MAX_STRING_BYTES, check_text, check_time
+from kgtwin.ingest.errors import Reason, Rejected
+from kgtwin.ingest.payloads import decode
+from kgtwin.ingest.readings import Datatype, PointSpec, check
+from kgtwin.ingest.storable import EARLIEST, LATEST, MAX_STRING_BYTES, check_text, check_time
 from tests.units import ontology_units
 
 RECEIVED = 1_700_000_000.0

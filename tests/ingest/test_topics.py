@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from graph.live import PointRow
-from ingest.errors import Reason, Rejected
-from ingest.topics import PointTable, is_dead_letter, topic_filter
+from kgtwin.graph.live import PointRow
+from kgtwin.ingest.errors import Reason, Rejected
+from kgtwin.ingest.topics import PointTable, is_dead_letter, topic_filter
 from tests.units import ontology_units
 
 

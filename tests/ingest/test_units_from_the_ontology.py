@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from ingest.errors import Reason
-from ontology.files import PACKAGE_DIR, default_ontology_files
-from ontology.units import Units
-from ontology.validate import Ontology
-from server.app import create_app
-from server.loading import load_model
+from kgtwin.ingest.errors import Reason
+from kgtwin.ontology.files import PACKAGE_DIR, default_ontology_files
+from kgtwin.ontology.units import Units
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.app import create_app
+from kgtwin.server.loading import load_model
 from tests.conftest import DC1
 from tests.ingest.mqtt_clients import Publisher, Subscriber, running_worker, wait_until
 from tests.mqtt_service import MqttService, unique

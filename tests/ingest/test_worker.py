@@ -19,11 +19,11 @@ import pytest
 from neo4j import Driver
 from prometheus_client import CollectorRegistry
 
-from ingest.errors import Reason
-from ingest.metrics import IngestMetrics
-from ingest.worker import IngestConfig, IngestWorker
-from ontology.validate import Ontology
-from server.loading import load_model
+from kgtwin.ingest.errors import Reason
+from kgtwin.ingest.metrics import IngestMetrics
+from kgtwin.ingest.worker import IngestConfig, IngestWorker
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.loading import load_model
 from tests.ingest.conftest import FAST
 from tests.ingest.mqtt_clients import (
     Publisher,

@@ -20,15 +20,15 @@ import pytest
 from neo4j import Driver
 from prometheus_client import CollectorRegistry
 
-from devkit import launcher
-from devkit.broker import LocalBroker
-from devkit.launcher import LocalNeo4jConfig, Neo4jStatus
-from graph.connection import open_driver
-from ingest.address import BrokerAddress
-from ingest.metrics import IngestMetrics
-from ingest.worker import IngestConfig, IngestWorker
-from ontology.validate import Ontology
-from server.loading import load_model
+from kgtwin.devkit import launcher
+from kgtwin.devkit.broker import LocalBroker
+from kgtwin.devkit.launcher import LocalNeo4jConfig, Neo4jStatus
+from kgtwin.graph.connection import open_driver
+from kgtwin.ingest.address import BrokerAddress
+from kgtwin.ingest.metrics import IngestMetrics
+from kgtwin.ingest.worker import IngestConfig, IngestWorker
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.loading import load_model
 from tests.conftest import DC1
 from tests.ingest.mqtt_clients import Publisher, wait_until
 from tests.mqtt_service import MqttService, unique

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from graph.errors import Neo4jUnavailable, ValueRefused
-from graph.live import Applied, LiveValue
-from ingest.writes import write_isolating
+from kgtwin.graph.errors import Neo4jUnavailable, ValueRefused
+from kgtwin.graph.live import Applied, LiveValue
+from kgtwin.ingest.writes import write_isolating
 
 
 def values(count: int) -> list[LiveValue]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ontology.catalogue import Catalogue
-from ontology.validate import Ontology
+from kgtwin.ontology.catalogue import Catalogue
+from kgtwin.ontology.validate import Ontology
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ontology.validate import Ontology, validate
+from kgtwin.ontology.validate import Ontology, validate
 from tests.conftest import DC1, FIXTURES
 
 VALID = sorted((FIXTURES / "ontology" / "valid").glob("*.ttl"))

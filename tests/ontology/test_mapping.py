@@ -6,10 +6,10 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
-from ontology.files import Locator, index, parse_file
-from ontology.mapping import map_model, map_ontology, to_neo4j_value
-from ontology.triples import TripleIndex
-from ontology.vocabulary import Vocabulary
+from kgtwin.ontology.files import Locator, index, parse_file
+from kgtwin.ontology.mapping import map_model, map_ontology, to_neo4j_value
+from kgtwin.ontology.triples import TripleIndex
+from kgtwin.ontology.vocabulary import Vocabulary
 from tests.ontology.test_vocabulary import ONTOLOGY
 
 UNITS = """

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
-from ontology.files import default_ontology_files
-from ontology.namespaces import KGT, RDF, RDFS, SH, XSD
-from ontology.shacl import Unsupported, ValidationResult, compile_shapes
-from ontology.triples import Triple, TripleIndex
-from ontology.validate import Ontology, pyshacl_results
+from kgtwin.ontology.files import default_ontology_files
+from kgtwin.ontology.namespaces import KGT, RDF, RDFS, SH, XSD
+from kgtwin.ontology.shacl import Unsupported, ValidationResult, compile_shapes
+from kgtwin.ontology.triples import Triple, TripleIndex
+from kgtwin.ontology.validate import Ontology, pyshacl_results
 from tests.conftest import examples
 
 EX = Namespace("https://example.org/test#")

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 
-from ontology.errors import UnitError, UnitProblem
-from ontology.namespaces import QUDT, UNIT
-from ontology.unit_names import SENML_UNITS, SPELLINGS
-from ontology.units import IDENTITY, Conversion, ParseBudget, Units
+from kgtwin.ontology.errors import UnitError, UnitProblem
+from kgtwin.ontology.namespaces import QUDT, UNIT
+from kgtwin.ontology.unit_names import SENML_UNITS, SPELLINGS
+from kgtwin.ontology.units import IDENTITY, Conversion, ParseBudget, Units
 from tests.units import ontology_units
 
 UNITS_TTL = Path(__file__).resolve().parents[2] / "ontology" / "core" / "units.ttl"

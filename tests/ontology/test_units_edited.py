@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ontology.errors import UnitError, UnitProblem, VocabularyError
-from ontology.units import Units
+from kgtwin.ontology.errors import UnitError, UnitProblem, VocabularyError
+from kgtwin.ontology.units import Units
 
 UNITS_TTL = Path(__file__).resolve().parents[2] / "ontology" / "core" / "units.ttl"
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from rdflib import Graph
 
-from graph.labels import SYSTEM_LABELS, SYSTEM_TYPES
-from ontology.errors import VocabularyError
-from ontology.vocabulary import Vocabulary, local_name, relationship_type
+from kgtwin.graph.labels import SYSTEM_LABELS, SYSTEM_TYPES
+from kgtwin.ontology.errors import VocabularyError
+from kgtwin.ontology.vocabulary import Vocabulary, local_name, relationship_type
 
 ONTOLOGY = """
 @prefix owl: <http://www.w3.org/2002/07/owl#> .

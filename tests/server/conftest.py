@@ -10,9 +10,9 @@ import httpx
 import pytest
 from neo4j import Driver
 
-from ontology.validate import Ontology
-from server.app import create_app
-from server.loading import load_model
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.app import create_app
+from kgtwin.server.loading import load_model
 from tests.conftest import DC1
 from tests.neo4j_service import Neo4jService, clean_database
 from tests.server.serving import serving, settings_for

@@ -14,9 +14,9 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
-from devkit.launcher import free_ports
-from server.listener import uvicorn_config
-from server.settings import Settings
+from kgtwin.devkit.launcher import free_ports
+from kgtwin.server.listener import uvicorn_config
+from kgtwin.server.settings import Settings
 
 
 @contextmanager

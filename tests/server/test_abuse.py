@@ -19,9 +19,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from graph.tokens import create_token
-from server.app import create_app
-from server.settings import Settings
+from kgtwin.graph.tokens import create_token
+from kgtwin.server.app import create_app
+from kgtwin.server.settings import Settings
 from tests.neo4j_service import Neo4jService
 from tests.server.serving import serving, settings_for
 

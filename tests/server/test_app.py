@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 from neo4j import Driver
 
-from devkit import launcher
-from devkit.launcher import LocalNeo4jConfig, Neo4jStatus, free_ports
-from graph.tokens import create_token
-from server.app import create_app
-from server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE
+from kgtwin.devkit import launcher
+from kgtwin.devkit.launcher import LocalNeo4jConfig, Neo4jStatus, free_ports
+from kgtwin.graph.tokens import create_token
+from kgtwin.server.app import create_app
+from kgtwin.server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE
 from tests.neo4j_service import Neo4jService
 from tests.server.serving import serving, settings_for
 

@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from graph import tokens
-from graph.connection import open_driver
-from graph.tokens import create_token, list_tokens, lookup_token, revoke_token
-from server.auth import (
+from kgtwin.graph import tokens
+from kgtwin.graph.connection import open_driver
+from kgtwin.graph.tokens import create_token, list_tokens, lookup_token, revoke_token
+from kgtwin.server.auth import (
     AuthenticatedUser,
     Principal,
     Role,
@@ -32,7 +32,7 @@ from server.auth import (
     principal_of,
     role_allows,
 )
-from server.cli import main
+from kgtwin.server.cli import main
 from tests.conftest import REPO
 
 WELL_FORMED_UNKNOWN = "kgt_" + "A" * 43
@@ -301,7 +301,7 @@ def test_token_create_in_a_subprocess_is_capturable(
         [
             sys.executable,
             "-c",
-            "import sys; from server.cli import main; sys.exit(main())",
+            "import sys; from kgtwin.server.cli import main; sys.exit(main())",
             "token",
             "create",
             "--role",

@@ -7,8 +7,8 @@ import json
 import pytest
 from neo4j import Driver
 
-from ontology.files import default_ontology_files
-from server.cli import main
+from kgtwin.ontology.files import default_ontology_files
+from kgtwin.server.cli import main
 from tests.conftest import DC1, FIXTURES
 
 INVALID = FIXTURES / "ontology" / "invalid"

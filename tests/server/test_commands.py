@@ -15,9 +15,9 @@ from typing import TextIO
 
 import pytest
 
-from server.cli import CORE_COMMANDS, build_parser
-from server.commands import GROUP, Subcommands, discover
-from server.settings import Settings
+from kgtwin.server.cli import CORE_COMMANDS, build_parser
+from kgtwin.server.commands import GROUP, Subcommands, discover
+from kgtwin.server.settings import Settings
 from tests.conftest import DC1, REPO
 
 DEVKIT_COMMANDS = ("demo", "neo4j", "simulate-telemetry")
@@ -67,7 +67,7 @@ def test_a_command_whose_package_is_not_installed_is_left_out() -> None:
 def test_a_command_that_fails_to_import_is_left_out_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert discover([point("broken", "server.commands:NO_SUCH_NAME")]) == {}
+    assert discover([point("broken", "kgtwin.server.commands:NO_SUCH_NAME")]) == {}
     assert "ignoring the kgtwin command 'broken'" in caplog.text
 
 
@@ -95,7 +95,10 @@ def test_without_other_commands_help_lists_only_the_core_ones(
 
 def run_without_devkit(*args: str) -> subprocess.CompletedProcess[str]:
     """``kgtwin ARGS`` in a Python where ``import devkit`` fails, as where it is missing."""
-    code = "import sys; sys.modules['devkit'] = None; from server.cli import main; sys.exit(main())"
+    code = (
+        "import sys; sys.modules['kgtwin.devkit'] = None; "
+        "from kgtwin.server.cli import main; sys.exit(main())"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "KGTWIN_"))}
     return subprocess.run(
         [sys.executable, "-c", code, *args],

@@ -11,15 +11,15 @@ import httpx
 import pytest
 from neo4j import Driver
 
-from graph.nodes import nodes_by_id
-from graph.ontology_read import read_terms
-from graph.reader import Reader
-from graph.tokens import create_token
-from graph.topology import direction_for, reachable
-from graph.versions import graph_version
-from ontology.validate import Ontology
-from server.graph_cache import GraphCache
-from server.loading import load_model
+from kgtwin.graph.nodes import nodes_by_id
+from kgtwin.graph.ontology_read import read_terms
+from kgtwin.graph.reader import Reader
+from kgtwin.graph.tokens import create_token
+from kgtwin.graph.topology import direction_for, reachable
+from kgtwin.graph.versions import graph_version
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.graph_cache import GraphCache
+from kgtwin.server.loading import load_model
 from tests.conftest import DC1
 
 DOWNSTREAM = '{ downstream(id: "transformer-a", maxDepth: 2) { via items { id depth } } }'

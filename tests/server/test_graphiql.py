@@ -15,8 +15,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
 
-from graph.tokens import create_token
-from server.app import create_app
+from kgtwin.graph.tokens import create_token
+from kgtwin.server.app import create_app
 from tests.browser import GRAPHIQL_RENDERED, Page, browser
 from tests.neo4j_service import Neo4jService
 from tests.server.serving import serving, settings_for

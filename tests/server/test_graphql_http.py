@@ -9,7 +9,12 @@ import pytest
 from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
-from server.graphql_http import GRAPHQL_RESPONSE_JSON, JSON, failed_before_execution, negotiate
+from kgtwin.server.graphql_http import (
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    failed_before_execution,
+    negotiate,
+)
 
 GR_JSON = {"accept": GRAPHQL_RESPONSE_JSON}
 

@@ -12,12 +12,12 @@ from starlette.types import Message
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 
-from graph.reader import Reader
-from graph.tokens import hash_token
-from ontology.catalogue import Catalogue
-from ontology.validate import Ontology
-from server.auth import BearerTokenBackend, Principal, Refused, Role, TokenCache
-from server.graphql_ws import (
+from kgtwin.graph.reader import Reader
+from kgtwin.graph.tokens import hash_token
+from kgtwin.ontology.catalogue import Catalogue
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.auth import BearerTokenBackend, Principal, Refused, Role, TokenCache
+from kgtwin.server.graphql_ws import (
     FORBIDDEN,
     MAX_REASON_BYTES,
     REFUSAL,
@@ -27,8 +27,8 @@ from server.graphql_ws import (
     connect,
     credential,
 )
-from server.schema.context import Context, Services, make_context
-from server.settings import Settings
+from kgtwin.server.schema.context import Context, Services, make_context
+from kgtwin.server.settings import Settings
 from tests.units import ontology_units
 
 VIEWER = Principal("dash", Role.VIEWER)

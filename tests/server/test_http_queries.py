@@ -19,10 +19,10 @@ import httpx
 import pytest
 from neo4j import Driver
 
-from graph.tokens import IssuedToken, create_token, hash_token, revoke_token
-from server.app import create_app
-from server.auth import DEFAULT_CACHE_TTL
-from server.graphql_http import GRAPHQL_RESPONSE_JSON
+from kgtwin.graph.tokens import IssuedToken, create_token, hash_token, revoke_token
+from kgtwin.server.app import create_app
+from kgtwin.server.auth import DEFAULT_CACHE_TTL
+from kgtwin.server.graphql_http import GRAPHQL_RESPONSE_JSON
 from tests.neo4j_service import Neo4jService
 from tests.server.dc1_expected import (
     ASSET,

@@ -16,9 +16,9 @@ from httpx import Response
 from neo4j import Driver
 from starlette.datastructures import State
 
-from graph.tokens import create_token
-from server.app import create_app
-from server.ingest_health import shut_down_when_failed
+from kgtwin.graph.tokens import create_token
+from kgtwin.server.app import create_app
+from kgtwin.server.ingest_health import shut_down_when_failed
 from tests.ingest.mqtt_clients import Publisher, wait_until
 from tests.mqtt_service import MqttService, unique
 from tests.neo4j_service import Neo4jService

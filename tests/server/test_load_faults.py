@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from server.cli import LOAD_UNKNOWN, main
+from kgtwin.server.cli import LOAD_UNKNOWN, main
 from tests.conftest import DC1
 from tests.faults import BOLT_COMMIT, FaultProxy
 from tests.ingest.mqtt_clients import wait_until

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from devkit.launcher import free_ports
-from devkit.launcher.home import browser_settings
-from ontology.catalogue import Catalogue
-from ontology.files import default_ontology_files
-from ontology.validate import Ontology
-from server.app import create_app
-from server.neo4j_browser import RECIPES, grass, guide, recipes
+from kgtwin.devkit.launcher import free_ports
+from kgtwin.devkit.launcher.home import browser_settings
+from kgtwin.ontology.catalogue import Catalogue
+from kgtwin.ontology.files import default_ontology_files
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.app import create_app
+from kgtwin.server.neo4j_browser import RECIPES, grass, guide, recipes
 from tests.browser import browser, not_neo4j_browsers
 from tests.conftest import REPO
 from tests.neo4j_service import private_neo4j

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from server.progress import ProgressDisplay
+from kgtwin.server.progress import ProgressDisplay
 
 
 class Clock:

@@ -22,14 +22,14 @@ import httpx
 import pytest
 from neo4j import Driver
 
-from devkit.launcher import free_ports
-from graph.tokens import create_token
+from kgtwin.devkit.launcher import free_ports
+from kgtwin.graph.tokens import create_token
 from tests.conftest import REPO
 from tests.neo4j_service import Neo4jService
 from tests.server.attacks import SCENARIOS, Scenario, Target, measure
 
 SECONDS = 3.0  # cheap queries timed per attack
-SERVE = "import sys; from server.cli import main; sys.exit(main())"
+SERVE = "import sys; from kgtwin.server.cli import main; sys.exit(main())"
 
 # how each attack's requests may end: refused, or (the costly operation within the
 # limits) answered until its client's budget is spent

@@ -11,8 +11,8 @@ import time
 import httpx
 import pytest
 
-from devkit.launcher import free_ports
-from server.cli import main
+from kgtwin.devkit.launcher import free_ports
+from kgtwin.server.cli import main
 from tests.conftest import REPO
 
 
@@ -25,7 +25,7 @@ def test_serve_answers_health_and_graphql_then_stops_cleanly(
         [
             sys.executable,
             "-c",
-            "import sys; from server.cli import main; sys.exit(main())",
+            "import sys; from kgtwin.server.cli import main; sys.exit(main())",
             "serve",
             "--port",
             str(port),

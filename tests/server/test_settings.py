@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.settings import Settings, SettingsError
+from kgtwin.server.settings import Settings, SettingsError
 
 CONFIG = """
 [neo4j]

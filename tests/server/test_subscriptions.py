@@ -35,12 +35,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from graph.tokens import create_token
-from ingest.address import configure
-from ingest.messages import dead_letter_topic
-from ontology.validate import Ontology
-from server.app import create_app
-from server.loading import load_model
+from kgtwin.graph.tokens import create_token
+from kgtwin.ingest.address import configure
+from kgtwin.ingest.messages import dead_letter_topic
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.app import create_app
+from kgtwin.server.loading import load_model
 from tests.mqtt_service import MqttService, unique
 from tests.neo4j_service import Neo4jService
 from tests.server.serving import serving, settings_for

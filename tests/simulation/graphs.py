@@ -18,8 +18,8 @@ from itertools import product
 
 from hypothesis import strategies as st
 
-from graph.dependencies import AssetRow, Edges
-from simulation.snapshot import Snapshot, build_snapshot
+from kgtwin.graph.dependencies import AssetRow, Edges
+from kgtwin.simulation.snapshot import Snapshot, build_snapshot
 
 TYPES = ("FEEDS", "DEPENDS_ON")  # DEPENDS_ON points from consumer to supplier
 REVERSED = frozenset({"DEPENDS_ON"})

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.dependencies import AssetRow, Edges
-from graph.live import PointRow
-from graph.records import PropertyGraph
-from ontology.validate import Ontology, validate
-from simulation.snapshot import Snapshot, build_snapshot
+from kgtwin.graph.dependencies import AssetRow, Edges
+from kgtwin.graph.live import PointRow
+from kgtwin.graph.records import PropertyGraph
+from kgtwin.ontology.validate import Ontology, validate
+from kgtwin.simulation.snapshot import Snapshot, build_snapshot
 
 REVERSED = "ConsumerToSupplier"
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation.availability import Availability, _rare, monte_carlo, unavailability, wilson
-from simulation.snapshot import Snapshot
+from kgtwin.simulation.availability import Availability, _rare, monte_carlo, unavailability, wilson
+from kgtwin.simulation.snapshot import Snapshot
 from tests.conftest import examples
 from tests.simulation.graphs import Graph, Oracle, PolicySpec, at, graphs, named
 

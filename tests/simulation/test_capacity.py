@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graph.dependencies import AssetRow, Edges
-from simulation.capacity import Cascade, _Cycles, cascade
-from simulation.propagation import propagate
-from simulation.snapshot import Snapshot, build_snapshot
+from kgtwin.graph.dependencies import AssetRow, Edges
+from kgtwin.simulation.capacity import Cascade, _Cycles, cascade
+from kgtwin.simulation.propagation import propagate
+from kgtwin.simulation.snapshot import Snapshot, build_snapshot
 from tests.conftest import examples
 
 # ---------------------------------------------------------------------------- hand-built

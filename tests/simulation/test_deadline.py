@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from simulation.availability import monte_carlo, unavailability
-from simulation.capacity import cascade
-from simulation.deadline import NO_DEADLINE, Deadline
-from simulation.errors import DeadlineExceeded
-from simulation.propagation import CHECK_EVERY, propagate
-from simulation.spof import rank_by_targets, single_points_of_failure
+from kgtwin.simulation.availability import monte_carlo, unavailability
+from kgtwin.simulation.capacity import cascade
+from kgtwin.simulation.deadline import NO_DEADLINE, Deadline
+from kgtwin.simulation.errors import DeadlineExceeded
+from kgtwin.simulation.propagation import CHECK_EVERY, propagate
+from kgtwin.simulation.spof import rank_by_targets, single_points_of_failure
 from tests.simulation.graphs import Graph
 
 

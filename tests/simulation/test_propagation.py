@@ -9,8 +9,8 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation.propagation import Outcome, propagate
-from simulation.snapshot import Snapshot
+from kgtwin.simulation.propagation import Outcome, propagate
+from kgtwin.simulation.snapshot import Snapshot
 from tests.conftest import examples
 from tests.simulation.graphs import Graph, Oracle, Pair, at, graphs, named, names
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graph.dependencies import Edges
-from graph.topology import Reach, breadth_first
-from simulation.snapshot import Snapshot, build_snapshot
+from kgtwin.graph.dependencies import Edges
+from kgtwin.graph.topology import Reach, breadth_first
+from kgtwin.simulation.snapshot import Snapshot, build_snapshot
 from tests.conftest import examples
 
 TYPES = ("FEEDS", "DEPENDS_ON")  # DEPENDS_ON points from consumer to supplier

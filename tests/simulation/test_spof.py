@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation.spof import Ranked, rank_by_targets, single_points_of_failure, upstream
+from kgtwin.simulation.spof import Ranked, rank_by_targets, single_points_of_failure, upstream
 from tests.conftest import examples
 from tests.simulation.graphs import Graph, Oracle, at, graphs, named, names, node_id
 

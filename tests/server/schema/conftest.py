@@ -16,16 +16,16 @@ from graphql import GraphQLError
 from neo4j import Driver
 from strawberry.types import ExecutionResult
 
-from graph.reader import Reader
-from ontology.catalogue import Catalogue
-from ontology.units import Units
-from ontology.validate import Ontology
-from server.auth import Principal
-from server.graph_cache import GraphCache
-from server.loading import load_model
-from server.schema import TwinSchema, build_schema
-from server.schema.context import Services, make_context
-from server.settings import Settings
+from kgtwin.graph.reader import Reader
+from kgtwin.ontology.catalogue import Catalogue
+from kgtwin.ontology.units import Units
+from kgtwin.ontology.validate import Ontology
+from kgtwin.server.auth import Principal
+from kgtwin.server.graph_cache import GraphCache
+from kgtwin.server.loading import load_model
+from kgtwin.server.schema import TwinSchema, build_schema
+from kgtwin.server.schema.context import Services, make_context
+from kgtwin.server.settings import Settings
 from tests.conftest import DC1
 from tests.neo4j_service import clean_database
 

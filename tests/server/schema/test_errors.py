@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from devkit.launcher import free_ports
-from graph.connection import open_driver
-from graph.reader import Reader
-from server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE
+from kgtwin.devkit.launcher import free_ports
+from kgtwin.graph.connection import open_driver
+from kgtwin.graph.reader import Reader
+from kgtwin.server.schema.errors import NEO4J_UNAVAILABLE_MESSAGE
 from tests.server.schema.conftest import Api
 
 
@@ -115,7 +115,7 @@ def test_unexpected_errors_are_masked_and_logged(
     # a database that does not exist: Neo4j refuses the statement, which the API does not
     # expect; the client learns nothing of it but a reference to the log
     reader = Reader(api.driver, "nosuchdatabase")
-    with caplog.at_level(logging.ERROR, logger="server.schema.errors"):
+    with caplog.at_level(logging.ERROR, logger="kgtwin.server.schema.errors"):
         error = api.error('{ asset(id: "ups-a1") { id } }', reader=reader)
     assert error.extensions is not None
     assert error.extensions["code"] == "INTERNAL"
@@ -137,7 +137,7 @@ def test_an_exception_in_an_extension_is_masked_and_coded(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("secret internals at /srv/kgtwin")
 
-    monkeypatch.setattr("server.schema.admission.measure", broken)
+    monkeypatch.setattr("kgtwin.server.schema.admission.measure", broken)
     error = api.error("{ __typename }")
     assert error.extensions is not None
     assert error.extensions["code"] == "INTERNAL"

@@ -10,9 +10,9 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_variable_values
 
-from server.schema import build_schema
-from server.schema.limits import LIST_ESTIMATE, measure
-from server.settings import Settings
+from kgtwin.server.schema import build_schema
+from kgtwin.server.schema.limits import LIST_ESTIMATE, measure
+from kgtwin.server.settings import Settings
 from tests.server.schema.conftest import Api
 
 NESTED = """

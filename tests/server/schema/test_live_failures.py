@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from server.auth import Principal, Role
-from server.graph_cache import GraphCache
+from kgtwin.server.auth import Principal, Role
+from kgtwin.server.graph_cache import GraphCache
 from tests.server.schema.conftest import Api, LiveWriter
 
 RACKS_H1 = {f"rack-h1-r{i:02d}" for i in range(1, 41)}

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from graph.listing import Position
-from server.schema.pagination import decode_cursor, encode_cursor
+from kgtwin.graph.listing import Position
+from kgtwin.server.schema.pagination import decode_cursor, encode_cursor
 from tests.server.schema.conftest import Api
 
 PAGE = """

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from graph.tokens import IssuedToken, create_token, hash_token, revoke_token
-from server.auth import Principal, Role
-from server.schema.errors import Forbidden, Unauthenticated
-from server.schema.permissions import require_role
-from server.settings import Settings
+from kgtwin.graph.tokens import IssuedToken, create_token, hash_token, revoke_token
+from kgtwin.server.auth import Principal, Role
+from kgtwin.server.schema.errors import Forbidden, Unauthenticated
+from kgtwin.server.schema.permissions import require_role
+from kgtwin.server.settings import Settings
 from tests.server.schema.conftest import Api
 
 QUERY = '{ asset(id: "ups-a1") { id } }'

@@ -17,15 +17,15 @@ from neo4j import Driver
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
-from graph.reader import Reader
-from ingest.events import PointUpdate, StalenessChange
-from ontology.catalogue import Catalogue
-from server.auth import Principal, Role
-from server.live import LiveHub
-from server.schema import build_schema
-from server.schema.context import Services, make_context
-from server.schema.subscription import LiveFilter
-from server.settings import Settings
+from kgtwin.graph.reader import Reader
+from kgtwin.ingest.events import PointUpdate, StalenessChange
+from kgtwin.ontology.catalogue import Catalogue
+from kgtwin.server.auth import Principal, Role
+from kgtwin.server.live import LiveHub
+from kgtwin.server.schema import build_schema
+from kgtwin.server.schema.context import Services, make_context
+from kgtwin.server.schema.subscription import LiveFilter
+from kgtwin.server.settings import Settings
 from tests.units import ontology_units
 
 WAIT = 10.0

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from server.auth import Principal, Role
-from server.graph_cache import GraphCache
+from kgtwin.server.auth import Principal, Role
+from kgtwin.server.graph_cache import GraphCache
 from tests.server.schema.conftest import Api, LiveWriter
 
 SIDE_A = ["utility-feed-a", "generator-a"]
