@@ -38,6 +38,7 @@ from kgtwin.ingest import client as ingest_client
 from kgtwin.ingest.client import PAHO_RELEASES, IngestClient
 from tests.ingest.mqtt_clients import Publisher, running_worker, wait_until
 from tests.ingest.test_dead_letter_faults import nothing_left
+from tests.ingest.test_poison import only_the_receive_maximum_arrives
 from tests.ingest.test_worker import POWER, POWER_ID, live
 from tests.mqtt_service import MqttService, unique
 
@@ -603,20 +604,7 @@ def test_on_paho_s_own_path_nothing_is_acknowledged_before_it_is_written(
         site.session() as session,
     ):
         assert not running.worker.client.fast_receive
-        lock = session.begin_transaction()
-        lock.run("MATCH (p:Point {id: $id}) SET p.locked = true", id=POWER_ID).consume()
-        for n in range(50):
-            publisher.send(POWER, str(n))
-        wait_until(
-            lambda: running.count("kgtwin_ingest_messages_received_total") >= 5,
-            TIMEOUT,
-            lambda: "not even five messages arrived",
-        )
-        time.sleep(1.0)  # were the broker to send more, they would be here by now
-        assert running.count("kgtwin_ingest_messages_received_total") == 5
-        assert running.count("kgtwin_ingest_pending") == 5
-        lock.rollback()
-        assert running.settled(50, timeout=60)["applied"] >= 1
+        only_the_receive_maximum_arrives(running, session, publisher, 5)
     assert live(site, POWER_ID)["value"] == 49.0
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 import pytest
-from neo4j import Driver
+from neo4j import Driver, Session
 
 from kgtwin.ingest.batch import Message
 from kgtwin.ingest.errors import Reason
@@ -294,21 +294,30 @@ def test_while_nothing_can_be_acknowledged_the_broker_sends_only_the_receive_max
         running_worker(site, mqtt_broker.address, receive_maximum=5) as running,
         site.session() as session,
     ):
-        lock = session.begin_transaction()
-        lock.run("MATCH (p:Point {id: $id}) SET p.locked = true", id=POWER_ID).consume()
-        for n in range(50):
-            publisher.send(POWER, str(n))
-        wait_until(
-            lambda: running.count("kgtwin_ingest_messages_received_total") >= 5,
-            10,
-            lambda: "not even five messages arrived",
-        )
-        time.sleep(1.0)  # were the broker to send more, they would be here by now
-        assert running.count("kgtwin_ingest_messages_received_total") == 5
-        assert running.count("kgtwin_ingest_pending") == 5
-        lock.rollback()
-        assert running.settled(50, timeout=60)["applied"] >= 1
+        only_the_receive_maximum_arrives(running, session, publisher, 5)
     assert live(site, POWER_ID)["value"] == 49.0
+
+
+def only_the_receive_maximum_arrives(
+    running: Running, session: Session, publisher: Publisher, receive_maximum: int
+) -> None:
+    """50 messages to a point write-locked by another transaction: the worker receives
+    ``receive_maximum`` of them, acknowledges none, and gets no more; once the lock goes,
+    all 50 settle."""
+    lock = session.begin_transaction()
+    lock.run("MATCH (p:Point {id: $id}) SET p.locked = true", id=POWER_ID).consume()
+    for n in range(50):
+        publisher.send(POWER, str(n))
+    wait_until(
+        lambda: running.count("kgtwin_ingest_messages_received_total") >= receive_maximum,
+        30,
+        lambda: f"not even {receive_maximum} messages arrived",
+    )
+    time.sleep(1.0)  # were the broker to send more, they would be here by now
+    assert running.count("kgtwin_ingest_messages_received_total") == receive_maximum
+    assert running.count("kgtwin_ingest_pending") == receive_maximum
+    lock.rollback()
+    assert running.settled(50, timeout=60)["applied"] >= 1
 
 
 # --- finding 8: unknown units ---------------------------------------------------------------
