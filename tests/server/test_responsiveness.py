@@ -3,10 +3,12 @@
 ``kgtwin serve`` runs as users run it (its own process, settings as shipped, anonymous
 read off) with the example site. A stream of cheap queries is timed on the idle server,
 then beside each attack of the hardening review (``tests/server/attacks.py``, sent by
-another client from a process of its own): the cheap queries' P95 stays within twice the
-idle one (or 10 ms of it: at a few milliseconds, scheduling jitter is that large), none
-of them fails, and the attacks are refused rather than served. ``bench/abuse.py`` runs the
-same for longer, beside the code before the hardening.
+another client from a process of its own): the cheap queries' P95 stays within three times
+the idle one (or 25 ms of it: at a few milliseconds on two shared cores, scheduling jitter
+and a what-if the rate limit lets through are that large; before the hardening the same
+attacks held them for seconds), none of them fails, and the attacks are refused rather
+than served. ``bench/abuse.py`` runs the same for longer, beside the code before the
+hardening.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def test_cheap_queries_keep_their_latency_beside_every_attack(dc1: Driver, serve
         unexpected = set(run.outcomes) - REFUSED[scenario.name]
         assert not unexpected, (scenario.name, run.outcomes)
         assert run.outcomes or _holds_connections(scenario), (scenario.name, "no requests")
-        if run.p95 > max(2 * idle.p95, idle.p95 + 0.010):
+        if run.p95 > max(3 * idle.p95, idle.p95 + 0.025):
             slow.append(scenario.name)
     print("\n".join(report))  # shown with -s, and on failure
     assert not slow, "\n".join(report)
