@@ -5,11 +5,13 @@ little more than its payload."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from kgtwin.graph.live import PointRow
+from kgtwin.ingest.batch import Message
 from kgtwin.ingest.errors import Reason
 from kgtwin.ingest.receiving import PER_MESSAGE_BYTES, Limits, receive
 from kgtwin.ingest.topics import PointTable
@@ -31,22 +33,33 @@ def delivered(payload: bytes, topic: bytes = TOPIC.encode(), mid: int = 7) -> mq
     return message
 
 
-def bugs() -> tuple[list[BaseException], object]:
+def bugs() -> tuple[list[BaseException], Callable[[BaseException], None]]:
     seen: list[BaseException] = []
     return seen, seen.append
 
 
-def test_a_good_message_has_its_observations_key_and_cost() -> None:
-    seen, on_bug = bugs()
-    message = receive(
-        delivered(b"12.5"),
-        connection=3,
+def received(
+    message: mqtt.MQTTMessage,
+    *,
+    connection: int = 1,
+    units: Units = UNITS,
+    on_bug: Callable[[BaseException], None] = lambda _exc: None,
+) -> Message:
+    """What the worker holds of ``message``, received at 2023-11-14T22:13:20Z."""
+    return receive(
+        message,
+        connection=connection,
         received_at=1_700_000_000.0,
         table=TABLE,
-        units=UNITS,
+        units=units,
         limits=LIMITS,
-        on_bug=on_bug,  # type: ignore[arg-type]
+        on_bug=on_bug,
     )
+
+
+def test_a_good_message_has_its_observations_key_and_cost() -> None:
+    seen, on_bug = bugs()
+    message = received(delivered(b"12.5"), connection=3, on_bug=on_bug)
     assert [o.value for o in message.observations] == [12.5]
     assert (message.connection, message.mid, message.redelivered) == (3, 7, True)
     assert message.cost == 4 + len(TOPIC) + PER_MESSAGE_BYTES
@@ -58,15 +71,7 @@ def test_a_rejected_message_keeps_no_traceback() -> None:
     """Issue 21: the exception's traceback kept the network thread's frames alive, the
     packet and its decoded text with them, 3-4 times the payload per rejected message
     (4,000 messages of 100 KB of garbage took the worker from 1.1 to 1.7 GB)."""
-    message = receive(
-        delivered(b"{" + b"x" * 500),
-        connection=1,
-        received_at=1_700_000_000.0,
-        table=TABLE,
-        units=UNITS,
-        limits=LIMITS,
-        on_bug=lambda _exc: None,
-    )
+    message = received(delivered(b"{" + b"x" * 500))
     assert message.rejected is not None
     assert message.rejected.reason is Reason.UNPARSEABLE
     assert message.rejected.__traceback__ is None
@@ -74,15 +79,7 @@ def test_a_rejected_message_keeps_no_traceback() -> None:
 
 
 def test_a_payload_past_the_limit_keeps_1_kib_and_its_digest() -> None:
-    message = receive(
-        delivered(json.dumps("y" * 5000).encode()),
-        connection=1,
-        received_at=1_700_000_000.0,
-        table=TABLE,
-        units=UNITS,
-        limits=LIMITS,
-        on_bug=lambda _exc: None,
-    )
+    message = received(delivered(json.dumps("y" * 5000).encode()))
     assert message.rejected is not None
     assert message.rejected.reason is Reason.TOO_LARGE
     assert (len(message.payload), message.size) == (1024, 5002)
@@ -92,15 +89,7 @@ def test_a_payload_past_the_limit_keeps_1_kib_and_its_digest() -> None:
 
 
 def test_a_topic_that_is_not_utf8_is_rejected() -> None:
-    message = receive(
-        delivered(b"1.0", topic=b"dc1/\xff"),
-        connection=1,
-        received_at=1_700_000_000.0,
-        table=TABLE,
-        units=UNITS,
-        limits=LIMITS,
-        on_bug=lambda _exc: None,
-    )
+    message = received(delivered(b"1.0", topic=b"dc1/\xff"))
     assert message.rejected is not None
     assert message.rejected.message == "the topic is not UTF-8 text"
 
@@ -114,14 +103,10 @@ class BrokenUnits(Units):
 
 def test_a_bug_in_decoding_dead_letters_the_message_and_is_reported() -> None:
     seen, on_bug = bugs()
-    message = receive(
+    message = received(
         delivered(b'{"value": 1, "unit": "W"}'),
-        connection=1,
-        received_at=1_700_000_000.0,
-        table=TABLE,
         units=BrokenUnits(UNITS.declared.values(), {}),
-        limits=LIMITS,
-        on_bug=on_bug,  # type: ignore[arg-type]
+        on_bug=on_bug,
     )
     assert message.rejected is not None
     assert message.rejected.reason is Reason.INTERNAL_ERROR
@@ -131,14 +116,6 @@ def test_a_bug_in_decoding_dead_letters_the_message_and_is_reported() -> None:
 
 @pytest.mark.parametrize("topic", [b"kgtwin/deadletter/dc1/x"])
 def test_a_dead_letter_read_back_is_ignored(topic: bytes) -> None:
-    message = receive(
-        delivered(b"{}", topic=topic),
-        connection=1,
-        received_at=1_700_000_000.0,
-        table=TABLE,
-        units=UNITS,
-        limits=LIMITS,
-        on_bug=lambda _exc: None,
-    )
+    message = received(delivered(b"{}", topic=topic))
     assert message.ignored
     assert message.rejected is None
