@@ -5,6 +5,14 @@ literal values become node properties; object values that name another subject o
 model become relationships typed ``UPPER_SNAKE`` after the ontology's object property;
 object values that name an ontology individual (a QUDT unit, say) become a property holding
 that individual's local name.
+
+A blank node a subject describes (``ref:hasExternalReference [ a ref:TimeseriesReference ;
+ref:hasTimeseriesId "..." ]``, ``brick:area [ brick:value 100 ]``) becomes a node of its own
+with a stable IRI named after the path to it (``...#ahu1_hasExternalReference_1``), linked
+like any other. Alignments (``kgt:means``, ``kgt:path``) add the kgtwin labels and keys the
+engine reads; a node lists the ones added so in ``alignedLabels`` and ``alignedKeys``.
+Statements in the live namespace (``kgtlive:``, written by ``kgtwin export --live``) are
+not the model's and are skipped.
 """
 
 from __future__ import annotations
@@ -20,13 +28,16 @@ from rdflib.term import Node
 
 from kgtwin.graph.records import NodeRecord, PropertyGraph, RelRecord, Value
 from kgtwin.ontology.files import Locator
-from kgtwin.ontology.namespaces import ANNOTATIONS, RDF
+from kgtwin.ontology.namespaces import ANNOTATIONS, LIVE, RDF
+from kgtwin.ontology.naming import plain_name
 from kgtwin.ontology.problems import Problem
 from kgtwin.ontology.triples import TripleIndex
-from kgtwin.ontology.vocabulary import Vocabulary, local_name
+from kgtwin.ontology.vocabulary import PropertyInfo, Vocabulary, local_name
 
 TWIN_LABEL = "Twin"
 ONTOLOGY_MODEL = "ontology"
+ALIGNED_LABELS = "alignedLabels"
+ALIGNED_KEYS = "alignedKeys"
 
 
 def map_model(
@@ -66,6 +77,9 @@ def map_ontology(vocabulary: Vocabulary) -> PropertyGraph:
         direction = vocabulary.dependency_direction(prop.iri)
         if direction is not None:
             props["dependencyDirection"] = direction
+        means = vocabulary.engine_meaning(prop.iri)
+        if means:
+            props["means"] = sorted(vocabulary.properties[m].rel_type for m in means)
         if prop.range and all(r in individual_classes for r in prop.range):
             props["asProperty"] = True
         nodes[prop.iri] = NodeRecord(prop.iri, ("OntologyTerm", "Relationship"), props)
@@ -93,6 +107,10 @@ class _Mapper:
         self.vocab = vocabulary
         self.rdf_type = data.intern(RDF.type)
         self.problems: list[Problem] = []
+        self.skolem: dict[int, URIRef] = {}  # blank node id -> the IRI its node gets
+        self.meant: dict[str, list[Value]] = defaultdict(list)  # keys alignments give a node
+        # property -> the kgtwin key properties it means (brick:hasUnit -> kgt:unit)
+        self.key_meanings: dict[str, list[PropertyInfo]] = {}
 
     def problem(
         self,
@@ -119,23 +137,24 @@ class _Mapper:
 
     def run(self) -> PropertyGraph:
         terms = self.data.terms
-        subjects = {s for s in self.data.spo if isinstance(terms[s], URIRef)}
+        named = {s for s in self.data.spo if isinstance(terms[s], URIRef)}
+        self.skolemize(named)
+        subjects = named | self.skolem.keys()
         for s in self.data.spo:
-            if isinstance(terms[s], BNode):
+            if isinstance(terms[s], BNode) and s not in self.skolem:
                 self.problem(
                     terms[s],
                     None,
-                    "blank nodes are not supported as subjects; give it an IRI",
+                    "a blank node no subject of the model describes; give it an IRI",
                     "blank-node",
                 )
 
         nodes: dict[str, NodeRecord] = {}
         rels: set[RelRecord] = set()
         ids: dict[str, str] = {}
-        for subject_id in sorted(subjects, key=lambda i: str(terms[i])):
-            subject = terms[subject_id]
-            assert isinstance(subject, URIRef)
-            record = self.node(subject, self.data.spo[subject_id], subjects, rels)
+        for subject_id in sorted(subjects, key=lambda i: str(self.iri(i))):
+            subject = self.iri(subject_id)
+            record = self.node(subject_id, self.data.spo[subject_id], subjects, rels)
             if record is None:
                 continue
             other = ids.setdefault(str(record.props["id"]), record.iri)
@@ -150,16 +169,57 @@ class _Mapper:
             nodes[record.iri] = record
         return PropertyGraph(nodes, frozenset(rels))
 
+    def iri(self, term_id: int) -> URIRef:
+        """The IRI of a subject: its own, or the one its blank node was given."""
+        term = self.skolem.get(term_id) or self.data.terms[term_id]
+        assert isinstance(term, URIRef)
+        return term
+
+    def skolemize(self, named: set[int]) -> None:
+        """Give every blank node a named subject describes (directly or through other blank
+        nodes) an IRI: the describing subject's IRI, ``_``, the property's local name, ``_``
+        and its rank among that property's blank values (ordered by what they say)."""
+        terms, spo = self.data.terms, self.data.spo
+        taken = {str(terms[s]) for s in named}
+        queue = sorted(named, key=lambda i: str(terms[i]))
+        while queue:
+            parent = queue.pop(0)
+            base = str(self.iri(parent))
+            for p_id in sorted(spo[parent], key=lambda i: str(terms[i])):
+                blanks = [
+                    o
+                    for o in spo[parent][p_id]
+                    if isinstance(terms[o], BNode) and o not in self.skolem and o in spo
+                ]
+                blanks.sort(key=self.signature)
+                for rank, blank in enumerate(blanks, start=1):
+                    iri = f"{base}_{plain_name(local_name(str(terms[p_id])))}_{rank}"
+                    while iri in taken:
+                        iri += "_"
+                    taken.add(iri)
+                    self.skolem[blank] = URIRef(iri)
+                    queue.append(blank)
+
+    def signature(self, blank: int) -> list[tuple[str, str]]:
+        terms = self.data.terms
+        return sorted(
+            (str(terms[p]), "" if isinstance(terms[o], BNode) else str(terms[o]))
+            for p, objects in self.data.spo.get(blank, {}).items()
+            for o in objects
+        )
+
     def node(
         self,
-        subject: URIRef,
+        subject_id: int,
         pairs: dict[int, list[int]],
         subjects: set[int],
         rels: set[RelRecord],
     ) -> NodeRecord | None:
         terms = self.data.terms
+        subject = self.iri(subject_id)
+        described = subject_id in self.skolem
         types = [str(terms[o]) for o in pairs.get(self.rdf_type, ())]
-        if not types:
+        if not types and not described:
             self.problem(
                 subject, None, "has no class; add `a <Class>` (e.g. `a kgt:Asset`)", "no-class"
             )
@@ -181,6 +241,11 @@ class _Mapper:
             p = terms[p_id]
             for o_id in objects:
                 self.value(subject, p, o_id, subjects, values, rels)
+        self.align_paths(subject_id)
+        aligned_keys = {key for key in self.meant if key not in values}
+        for key in aligned_keys:
+            values[key] = self.meant[key]
+        self.meant = defaultdict(list)
         props: dict[str, Value] = {"iri": str(subject), "id": local_name(str(subject))}
         for key, vals in values.items():
             if len(vals) == 1:
@@ -195,7 +260,46 @@ class _Mapper:
                 )
             else:
                 props[key] = sorted(vals)
-        return NodeRecord(str(subject), (TWIN_LABEL, *self.vocab.labels_for(types)), props)
+        if aligned_keys:
+            props[ALIGNED_KEYS] = sorted(aligned_keys)
+        aligned_labels = self.vocab.aligned_labels(types)
+        if aligned_labels:
+            props[ALIGNED_LABELS] = list(aligned_labels)
+        labels = (TWIN_LABEL, *sorted({*self.vocab.labels_for(types), *aligned_labels}))
+        return NodeRecord(str(subject), labels, props)
+
+    def align_paths(self, subject_id: int) -> None:
+        """Values the vocabulary's path alignments reach from the subject, as meant keys."""
+        spo, terms = self.data.spo, self.data.terms
+        for alignment in self.vocab.paths:
+            reached = [subject_id]
+            for step in alignment.path:
+                step_id = self.data.find(URIRef(step))
+                if step_id is None:
+                    reached = []
+                    break
+                reached = [o for s in reached for o in spo.get(s, {}).get(step_id, ())]
+            for term in map(terms.__getitem__, reached):
+                value = to_neo4j_value(term) if isinstance(term, Literal) else None
+                if value is not None:
+                    self.meant[self.vocab.properties[alignment.means].name].append(value)
+
+    def meant_keys(self, prop: PropertyInfo) -> list[PropertyInfo]:
+        """The kgtwin properties holding a value that ``prop`` means (not itself)."""
+        found = self.key_meanings.get(prop.iri)
+        if found is None:
+            found = self.key_meanings[prop.iri] = [
+                self.vocab.properties[m]
+                for m in sorted(self.vocab.engine_meaning(prop.iri))
+                if m != prop.iri and self.is_key(self.vocab.properties[m])
+            ]
+        return found
+
+    def is_key(self, prop: PropertyInfo) -> bool:
+        if prop.kind == "datatype":
+            return True
+        classes = {c for found in self.vocab.individuals.values() for c in found}
+        return prop.kind == "object" and bool(prop.range) and set(prop.range) <= classes
 
     def value(
         self,
@@ -208,7 +312,9 @@ class _Mapper:
     ) -> None:
         """Record one statement about ``subject``: a property value, a relationship, or a
         problem."""
-        o = self.data.terms[o_id]
+        o = self.skolem.get(o_id) or self.data.terms[o_id]
+        if str(p).startswith(str(LIVE)):
+            return
         if p in ANNOTATIONS:
             if isinstance(o, Literal):
                 key = local_name(str(p))
@@ -248,6 +354,8 @@ class _Mapper:
                 )
                 return
             values[prop.name].append(value)
+            for meant in self.meant_keys(prop):
+                self.meant[meant.name].append(value)
         elif isinstance(o, URIRef):
             if o_id in subjects:
                 if prop.kind == "object":
@@ -262,6 +370,8 @@ class _Mapper:
                     )
             elif str(o) in self.vocab.individuals:
                 values[prop.name].append(local_name(str(o)))
+                for meant in self.meant_keys(prop):
+                    self.meant[meant.name].append(local_name(str(o)))
             else:
                 self.problem(
                     subject,

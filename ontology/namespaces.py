@@ -8,6 +8,8 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 KGT = Namespace("https://w3id.org/kgtwin/core#")
 QUDT = Namespace("http://qudt.org/schema/qudt/")
 UNIT = Namespace("http://qudt.org/vocab/unit/")
+# Live values in an export (`kgtwin export --live`); a model's mapping skips them.
+LIVE = Namespace("https://w3id.org/kgtwin/live#")
 
 # Properties a model file may use on any subject besides the ontology's own.
 ANNOTATIONS = frozenset({RDFS.label, RDFS.comment, RDFS.seeAlso})
@@ -26,12 +28,15 @@ RESERVED_KEYS = frozenset(
         "receivedAt",
         "quality",
         "stale",
+        "alignedLabels",
+        "alignedKeys",
     }
 )
 
 __all__ = [
     "ANNOTATIONS",
     "KGT",
+    "LIVE",
     "OWL",
     "QUDT",
     "RDF",

@@ -66,7 +66,10 @@ class Ontology:
         except Unsupported as exc:
             log.info("validating with pySHACL: the shapes use a feature not compiled (%s)", exc)
             shapes = None
-        return cls(tuple(files), graph, Vocabulary.from_graph(graph), shapes, digest(files))
+        declared = [item for f in files for item in f.prefixes.items()]
+        vocabulary = Vocabulary.from_graph(graph, declared)
+        log.info("ontology: %s", vocabulary.summary())
+        return cls(tuple(files), graph, vocabulary, shapes, digest(files))
 
     def check(self, data: TripleIndex, progress: Progress | None = None) -> list[ValidationResult]:
         """SHACL results for ``data`` (a model merged with this ontology's triples)."""
