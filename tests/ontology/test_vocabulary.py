@@ -4,7 +4,6 @@ import pytest
 from rdflib import Graph
 
 from kgtwin.graph.labels import SYSTEM_LABELS, SYSTEM_TYPES
-from kgtwin.ontology.errors import VocabularyError
 from kgtwin.ontology.vocabulary import Vocabulary, local_name, relationship_type
 
 ONTOLOGY = """
@@ -166,5 +165,6 @@ def test_the_summary_counts_what_is_ignored_and_never_fetches_imports() -> None:
         " owl:someValuesFrom kgt:Asset ] ; owl:equivalentClass x:Pompe .\n"
     )
     line = vocab.summary()
-    assert "1 OWL restrictions" in line and "1 class equivalences" in line
+    assert "1 OWL restrictions" in line
+    assert "1 class equivalences" in line
     assert "never fetched: <https://example.org/remote>" in line
