@@ -79,7 +79,7 @@ def _run(settings: Settings, options: DemoOptions, log_level: str, out: TextIO, 
             driver,
             [DEMO_SITE],
             DEMO_MODEL,
-            Ontology.load(settings.ontology),
+            Ontology.load(settings.ontology_files),
             database=settings.neo4j_database,
         )
         if not result.report.ok:

@@ -13,6 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import LiteralString
 
+from kgtwin.graph.engine_types import LOAD_POINT_TYPES, POINT_TYPES
 from kgtwin.graph.reader import Reader
 
 DEPENDENCY_EDGES: LiteralString = """
@@ -98,10 +99,13 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
-LOAD_POINTS: LiteralString = """
-MATCH (a:Twin:Asset)-[:LOAD_POINT]->(p:Twin)
+LOAD_POINTS: LiteralString = (
+    LOAD_POINT_TYPES
+    + """
+MATCH (a:Twin:Asset)-[r]->(p:Twin) WHERE type(r) IN loadPointTypes
 RETURN a.iri AS asset, p.id AS point, p.unit AS unit, p.value AS value, p.stale AS stale
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +128,18 @@ def read_load_points(reader: Reader) -> list[LoadReading]:
     ]
 
 
-REPORTED_FAILURES: LiteralString = """
+REPORTED_FAILURES: LiteralString = (
+    POINT_TYPES
+    + """
 MATCH (p:Point:Twin) WHERE p.failedWhen IS NOT NULL AND p.value = p.failedWhen
   AND coalesce(p.stale, false) = false AND coalesce(p.quality, 'good') <> 'bad'
-MATCH (a:Twin:Asset)-[:HAS_POINT]->(p)
+MATCH (a:Twin:Asset)-[r]->(p) WHERE type(r) IN pointTypes
+WITH DISTINCT a, p
 RETURN a.iri AS asset, a.id AS asset_id, p.id AS point, p.value AS value,
        p.observedAt.epochMillis AS observed
 ORDER BY asset_id, point
 """
+)
 
 
 @dataclass(frozen=True, slots=True)

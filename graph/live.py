@@ -25,18 +25,22 @@ import neo4j
 from neo4j import Driver
 
 from kgtwin.graph.connection import encoding_errors, neo4j_errors
+from kgtwin.graph.engine_types import POINT_TYPES
 from kgtwin.graph.reader import Reader
 
 MAX_KEYS = 32
 """Keys of messages kept per point at its current ``observedAt`` (module docstring)."""
 
-POINTS: LiteralString = """
+POINTS: LiteralString = (
+    POINT_TYPES
+    + """
 MATCH (p:Point:Twin) WHERE p.mqttTopic IS NOT NULL
-OPTIONAL MATCH (a:Twin)-[:HAS_POINT]->(p)
+OPTIONAL MATCH (a:Twin)-[r]->(p) WHERE type(r) IN pointTypes
 RETURN collect([p.iri, p.id, p.mqttTopic, p.unit, p.datatype, p.minValue, p.maxValue,
                 p.expectedInterval, p.receivedAt.epochMillis, p.stale, a.id,
                 [label IN labels(a) WHERE label <> 'Twin'], p.failedWhen]) AS points
 """
+)
 
 APPLY: LiteralString = """
 UNWIND range(0, size($iris) - 1) AS i

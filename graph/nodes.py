@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
+from kgtwin.graph.engine_types import POINT_TYPES
 from kgtwin.graph.reader import Reader, Row
 
 TWIN = "Twin"
@@ -29,15 +30,18 @@ MATCH (n:Twin {iri: key})
 RETURN key, n {.*} AS props, labels(n) AS labels
 """
 
-POINTS_OF: LiteralString = """
+POINTS_OF: LiteralString = (
+    POINT_TYPES
+    + """
 UNWIND $keys AS key
 MATCH (a:Twin {iri: key})
-CALL (a) {
-  MATCH (a)-[:HAS_POINT]->(p:Twin)
-  RETURN p ORDER BY p.id LIMIT $limit
+CALL (a, pointTypes) {
+  MATCH (a)-[r]->(p:Twin) WHERE type(r) IN pointTypes
+  RETURN DISTINCT p ORDER BY p.id LIMIT $limit
 }
 RETURN key, p {.*} AS props, labels(p) AS labels
 """
+)
 
 RELATIONSHIPS_OF: LiteralString = """
 UNWIND $keys AS key

@@ -15,7 +15,7 @@ from kgtwin.ontology.errors import FileUnreadable, TurtleSyntaxError
 from kgtwin.ontology.triples import Quad, Triple, TripleIndex, read_turtle, to_rdflib
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-SITES_DIR = PACKAGE_DIR / "sites"
+SITES_DIR = PACKAGE_DIR / "sites"  # example sites: models, not ontology
 
 _LOCAL = re.compile(r"[A-Za-z0-9_][\w.-]*(?<!\.)")
 _PREFIX = re.compile(
@@ -24,8 +24,12 @@ _PREFIX = re.compile(
 
 
 def default_ontology_files(root: Path = PACKAGE_DIR) -> list[Path]:
-    """The bundled vocabulary: every ``.ttl`` under ``root`` except example sites."""
-    return sorted(p for p in root.rglob("*.ttl") if SITES_DIR not in p.parents)
+    """The bundled vocabulary: every ``.ttl`` under ``root`` except example sites and the
+    alignments of other vocabularies (``--vocabulary`` adds those)."""
+    skipped = (root / "sites", root / "alignments")
+    return sorted(
+        p for p in root.rglob("*.ttl") if not any(folder in p.parents for folder in skipped)
+    )
 
 
 @dataclass(slots=True)

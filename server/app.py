@@ -190,7 +190,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         worker: IngestWorker | None = None
         try:
-            ontology = await in_thread(Ontology.load, list(settings.ontology))
+            ontology = await in_thread(Ontology.load, list(settings.ontology_files))
             catalogue = Catalogue.build(ontology.graph, ontology.vocabulary)
             units = Units.of(ontology.graph)  # what-if's and ingestion's: one table
             services = Services.of(settings, reader, catalogue, units, LiveHub(), loops.in_flight)

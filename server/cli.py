@@ -22,6 +22,7 @@ from kgtwin.graph.tokens import (
     revoke_token,
 )
 from kgtwin.ontology.errors import OntologyError
+from kgtwin.ontology.standards import STANDARDS
 from kgtwin.server.auth import Role
 from kgtwin.server.commands import Command, Subcommands, discover
 from kgtwin.server.model_commands import Output, cmd_load, cmd_validate
@@ -269,7 +270,17 @@ def _add_model_files(command: argparse.ArgumentParser) -> None:
         action="append",
         type=Path,
         metavar="TTL",
-        help="ontology file (repeatable; default: every .ttl under ontology/ but sites/)",
+        help="ontology file (repeatable; default: every .ttl under ontology/ but sites/ and "
+        "alignments/)",
+    )
+    command.add_argument(
+        "--vocabulary",
+        action="append",
+        choices=sorted(STANDARDS),
+        metavar="NAME",
+        help="add a standard vocabulary and its alignment (repeatable): "
+        + ", ".join(sorted(STANDARDS))
+        + " (Brick 1.5, from the brickschema package)",
     )
     shown = command.add_mutually_exclusive_group()
     shown.add_argument(
@@ -302,12 +313,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(config=args.config)
         if args.command == "validate":
             return cmd_validate(
-                settings.with_ontology(args.ontology), args.files, args.output, out, err
+                settings.with_ontology(args.ontology, args.vocabulary),
+                args.files,
+                args.output,
+                out,
+                err,
             )
         if args.command == "load":
             model = check_model_name(args.model or args.files[0].stem)
             return cmd_load(
-                settings.with_ontology(args.ontology),
+                settings.with_ontology(args.ontology, args.vocabulary),
                 args.files,
                 model,
                 args.batch_size,
@@ -441,7 +456,7 @@ def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int
     from kgtwin.server.ingest_health import serve_ingest_http
 
     config = settings.ingest_config()
-    units = Units.read(settings.ontology)  # the units of ontology/core/units.ttl and others
+    units = Units.read(settings.ontology_files)  # the units of ontology/core/units.ttl and others
     registry = CollectorRegistry()
     driver = open_driver(*settings.neo4j_connection())
     worker = IngestWorker(config, driver, IngestMetrics(registry), units)

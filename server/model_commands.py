@@ -131,7 +131,7 @@ def _progress(output: Output, err: TextIO) -> tuple[Progress, ProgressDisplay | 
 
 def _read_ontology(settings: Settings, progress: Progress) -> Ontology:
     progress("reading the ontology", 0, 0)
-    return Ontology.load(settings.ontology)
+    return Ontology.load(settings.ontology_files)
 
 
 def _print_problems(problems: Sequence[Problem], out: TextIO) -> None:

@@ -68,7 +68,9 @@ from typing import Any
 
 from kgtwin.ingest.address import BrokerAddress, InvalidBrokerUrl
 from kgtwin.ingest.worker import IngestConfig
+from kgtwin.ontology.errors import OntologyError
 from kgtwin.ontology.files import default_ontology_files
+from kgtwin.ontology.standards import STANDARDS, vocabulary_files
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RESERVED_MODELS = frozenset({"ontology"})
@@ -112,7 +114,8 @@ class Settings:
     home: Path = Path(".kgtwin")
     local_bolt_port: int = 7687
     local_http_port: int = 7474
-    ontology: tuple[Path, ...] = ()
+    ontology: tuple[Path, ...] = ()  # the base ontology files (default: the bundled ones)
+    vocabularies: tuple[str, ...] = ()  # standard vocabularies added, with their alignments
     host: str = "127.0.0.1"
     port: int = 8000
     anonymous_read: bool = False
@@ -175,8 +178,24 @@ class Settings:
                 given[option.field] = option.parse(given[option.field], f"--{option.flag}")
         return replace(self, **given)
 
-    def with_ontology(self, paths: list[Path] | None) -> Settings:
-        return replace(self, ontology=tuple(paths)) if paths else self
+    def with_ontology(
+        self, paths: list[Path] | None, vocabularies: list[str] | None = None
+    ) -> Settings:
+        """These settings with ``--ontology`` files (replacing the base ontology) and
+        ``--vocabulary`` names (added to the configured ones) applied."""
+        changed = replace(self, ontology=tuple(paths)) if paths else self
+        if vocabularies:
+            added = tuple(v for v in vocabularies if v not in changed.vocabularies)
+            changed = replace(changed, vocabularies=changed.vocabularies + added)
+        return changed
+
+    @property
+    def ontology_files(self) -> tuple[Path, ...]:
+        """The ontology's files: the base ones, then each vocabulary's file and alignment."""
+        try:
+            return self.ontology + tuple(vocabulary_files(self.vocabularies))
+        except OntologyError as exc:
+            raise SettingsError(str(exc)) from None
 
     @property
     def local_password_file(self) -> Path:
@@ -293,6 +312,28 @@ def _path(value: object, name: str) -> Path:
     return Path(_text(value, name))
 
 
+def _paths(value: object, name: str) -> tuple[Path, ...]:
+    """A list of files: a TOML array, or text separated by the OS path separator."""
+    items = value if isinstance(value, list) else _text(value, name).split(os.pathsep)
+    paths = tuple(Path(_text(item, name)) for item in items if item != "")
+    if not paths:
+        raise SettingsError(f"{name}: give at least one ontology file")
+    return paths
+
+
+def _vocabularies(value: object, name: str) -> tuple[str, ...]:
+    """Names of standard vocabularies: a TOML array, or comma-separated text."""
+    items = value if isinstance(value, list) else _text(value, name).split(",")
+    names = tuple(_text(item, name).strip() for item in items if str(item).strip())
+    unknown = [n for n in names if n not in STANDARDS]
+    if unknown:
+        raise SettingsError(
+            f"{name}: unknown vocabulary {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(STANDARDS))}"
+        )
+    return names
+
+
 def _bool(value: object, name: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -352,6 +393,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("home", "KGTWIN_HOME", "local", "home", _path),
     Option("local_bolt_port", "KGTWIN_NEO4J_BOLT_PORT", "local", "bolt_port", _port),
     Option("local_http_port", "KGTWIN_NEO4J_HTTP_PORT", "local", "http_port", _port),
+    Option("ontology", "KGTWIN_ONTOLOGY", "ontology", "files", _paths),
+    Option("vocabularies", "KGTWIN_VOCABULARIES", "ontology", "vocabularies", _vocabularies),
     Option("host", "KGTWIN_HOST", "server", "host", _text),
     Option("port", "KGTWIN_PORT", "server", "port", _port),
     Option("anonymous_read", "KGTWIN_ANONYMOUS_READ", "server", "anonymous_read", _bool),
