@@ -36,6 +36,7 @@ from kgtwin.devkit.broker import LocalBroker
 from kgtwin.devkit.launcher import LocalNeo4jConfig, Neo4jStatus, start
 from kgtwin.graph.connection import open_driver
 from kgtwin.ontology.files import default_ontology_files
+from kgtwin.ontology.standards import vocabulary_files
 from kgtwin.ontology.validate import Ontology
 from tests.mqtt_service import (
     LocalBrokers,
@@ -48,6 +49,7 @@ from tests.neo4j_service import Neo4jService, clean_database, neo4j_service, pri
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+OFFICE = REPO / "ontology" / "sites" / "office.ttl"
 DC1 = REPO / "ontology" / "sites" / "dc1.ttl"
 
 # --- Hypothesis profiles -----------------------------------------------------------------
@@ -266,3 +268,9 @@ def own_brokers(mqtt_folder: Path) -> Iterator[LocalBrokers]:
 def own_broker(own_brokers: LocalBrokers) -> LocalBroker:
     """A started anonymous broker for this test only: restart it at will."""
     return own_brokers.start()
+
+
+@pytest.fixture(scope="session")
+def brick_ontology() -> Ontology:
+    """The bundled ontology with Brick 1.5 (brickschema) and its alignment added."""
+    return Ontology.load([*default_ontology_files(), *vocabulary_files(["brick"])])
