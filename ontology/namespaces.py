@@ -8,6 +8,8 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 KGT = Namespace("https://w3id.org/kgtwin/core#")
 QUDT = Namespace("http://qudt.org/schema/qudt/")
 UNIT = Namespace("http://qudt.org/vocab/unit/")
+# Live state (value, observedAt, ...) in an export; a model's mapper ignores it on reload.
+KGTLIVE = Namespace("https://w3id.org/kgtwin/live#")
 
 # Properties a model file may use on any subject besides the ontology's own.
 ANNOTATIONS = frozenset({RDFS.label, RDFS.comment, RDFS.seeAlso})
@@ -32,6 +34,7 @@ RESERVED_KEYS = frozenset(
 __all__ = [
     "ANNOTATIONS",
     "KGT",
+    "KGTLIVE",
     "OWL",
     "QUDT",
     "RDF",
