@@ -35,14 +35,18 @@ MATCH (m:Model {name: $model}) WHERE NOT m:Twin
 RETURN m.loadId AS loadId, m.nodes AS nodes
 """
 
-# A page of the model's nodes after IRI $after, each with [type, target IRI] of every
-# relationship to another node of the model (as graph.sync counts them: all of those).
+# A page of the model's nodes after IRI $after, each with [type, target IRI, target's
+# model, target is a twin] of every relationship out of it; those to other nodes of the
+# model are the model's (as graph.sync counts them). A range seek on the IRI index gives
+# the nodes in order, so a page reads no further than its last node; the relationships are
+# filtered here, not in Cypher, as a predicate on the far end let the planner scan the
+# whole model for every node (Expand(Into) from the model index).
 PAGE: LiteralString = """
-MATCH (n:Twin) WHERE n.model = $model AND n.iri > $after
+MATCH (n:Twin) USING INDEX SEEK n:Twin(iri)
+WHERE n.iri > $after AND n.model = $model
 WITH n ORDER BY n.iri LIMIT $limit
 RETURN n.iri AS iri, n {.*} AS props, labels(n) AS labels,
-       COLLECT { MATCH (n)-[x]->(m:Twin) WHERE m.model = $model
-                 RETURN [type(x), m.iri] } AS rels
+       [(n)-[x]->(m) | [type(x), m.iri, m.model, m:Twin]] AS rels
 ORDER BY iri
 """
 
@@ -87,7 +91,10 @@ def read_model(reader: Reader, model: str, *, page_size: int = PAGE_SIZE) -> Ite
             for row in rows
         )
         rels = tuple(
-            RelRecord(row["iri"], kind, target) for row in rows for kind, target in row["rels"]
+            RelRecord(row["iri"], kind, target)
+            for row in rows
+            for kind, target, owner, twin in row["rels"]
+            if twin and owner == model
         )
         yield ModelPage(nodes, rels)
         if len(rows) < page_size:
