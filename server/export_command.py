@@ -53,14 +53,14 @@ Exit status: 0 written, 1 an error (nothing is written), 2 a bad argument or unk
 """
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Export:
     """An exported model: its RDF, and what the ontology could not name (left out)."""
 
     graph: Graph
-    nodes: int = 0
-    relationships: int = 0
-    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    nodes: int
+    relationships: int
+    skipped: dict[str, dict[str, int]] = field(hash=False)
 
 
 def export_model(
@@ -81,16 +81,15 @@ def export_model(
         model_prefix=model,
         live=live,
     )
-    result = Export(writer.graph)
+    nodes = relationships = 0
     progress(READING, 0, total)
     for page in read_model(reader, model, page_size=page_size):
         writer.add(page.nodes, page.rels)
-        result.nodes += len(page.nodes)
-        result.relationships += len(page.rels)
-        progress(READING, result.nodes, max(total, result.nodes))
-    result.graph = writer.finish()
-    result.skipped = {kind: dict(names) for kind, names in writer.skipped.items()}
-    return result
+        nodes += len(page.nodes)
+        relationships += len(page.rels)
+        progress(READING, nodes, max(total, nodes))
+    skipped = {kind: dict(names) for kind, names in writer.skipped.items()}
+    return Export(writer.finish(), nodes, relationships, skipped)
 
 
 def add_export_parser(commands: Subcommands) -> argparse.ArgumentParser:

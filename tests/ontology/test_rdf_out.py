@@ -178,6 +178,17 @@ def test_live_keys_go_to_the_live_namespace_only_when_asked(ontology: Ontology) 
     assert "@prefix kgtlive: <https://w3id.org/kgtwin/live#> ." in serialize(live, "turtle")
 
 
+def test_live_keys_of_any_name_make_valid_iris(ontology: Ontology) -> None:
+    odd = ["my key", "a/b#c", "<script>", "ünïcode", "x y\n> ."]
+    p = node("p", ("Point",), label="P", modelKeys=["iri", "id", "label"], **dict.fromkeys(odd, 1))
+    out = write(ontology, PropertyGraph({p.iri: p}, frozenset()), live=True)
+    back = Graph().parse(data=serialize(out, "turtle"), format="turtle")
+    assert set(back) == set(out)
+    live = {str(pred) for pred in back.predicates(URIRef(p.iri)) if pred.startswith(KGTLIVE)}
+    assert len(live) == len(odd)
+    assert all(" " not in iri and ">" not in iri and "#" not in iri[len(KGTLIVE) :] for iri in live)
+
+
 @pytest.mark.parametrize(
     ("value", "datatype", "expected"),
     [
