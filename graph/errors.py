@@ -9,11 +9,13 @@
     │   ├── ReadTimedOut        a statement ran past its transaction timeout
     │   └── ValueRefused        a value the driver or Neo4j cannot store (not retryable)
     ├── ModelConflict           a load would take over another model's nodes
+    ├── ModelChanged            a model was loaded again while it was being exported
     ├── NotFound                no twin node has the id or IRI asked for
     └── InvalidRead             a read asked with arguments the graph cannot answer
         ├── UnknownClass        a class name that is not one of the ontology's classes
         ├── UnknownRelationship a relationship type that is not one of the ontology's
-        └── UnknownProperty     a property name that is not one of the ontology's
+        ├── UnknownProperty     a property name that is not one of the ontology's
+        └── UnknownModel        a model name the graph holds no model by
 
 The local Neo4j launcher's errors live in ``devkit.errors`` (development tooling), so
 nothing that catches ``GraphError`` (the ingestion worker's retries, say) catches them.
@@ -57,6 +59,12 @@ class ModelConflict(GraphError):
     """The model being loaded names subjects that belong to another model."""
 
 
+class ModelChanged(GraphError):
+    """A model was loaded again while a reader went through it page by page."""
+
+    retryable = True
+
+
 class NotFound(GraphError):
     """No twin node has the id or IRI that was asked for."""
 
@@ -75,3 +83,7 @@ class UnknownRelationship(InvalidRead):
 
 class UnknownProperty(InvalidRead):
     """A property name that is not one of the ontology's; the message lists them."""
+
+
+class UnknownModel(InvalidRead):
+    """A model name the graph holds no model by; the message lists the models there are."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kgtwin.graph.connection import open_driver, ping
-from kgtwin.graph.errors import CommitUnknown, GraphError, Neo4jUnavailable
+from kgtwin.graph.errors import CommitUnknown, GraphError, Neo4jUnavailable, UnknownModel
 from kgtwin.graph.summary import summarize
 from kgtwin.graph.tokens import (
     TokenError,
@@ -25,6 +25,8 @@ from kgtwin.ontology.errors import OntologyError
 from kgtwin.ontology.standards import STANDARDS
 from kgtwin.server.auth import Role
 from kgtwin.server.commands import Command, Subcommands, discover
+from kgtwin.server.export_command import EXAMPLES as EXPORT_EXAMPLES
+from kgtwin.server.export_command import add_export_parser, cmd_export
 from kgtwin.server.model_commands import Output, cmd_load, cmd_validate
 from kgtwin.server.settings import Settings, SettingsError, check_model_name
 from kgtwin.simulation.errors import SimulationError, UnknownAsset
@@ -42,6 +44,7 @@ EXAMPLES = (
     "  kgtwin validate ontology/sites/dc1.ttl     check a site, change nothing",
     "  kgtwin load ontology/sites/dc1.ttl         validate, then sync the site into Neo4j",
     "  kgtwin info                                what the graph holds and how to look at it",
+    *EXPORT_EXAMPLES,
     "  kgtwin serve --port 8000                   the GraphQL API at http://127.0.0.1:8000/graphql",
     "  kgtwin ingest --broker mqtt://127.0.0.1:1883   live telemetry from MQTT onto the points",
 )
@@ -53,7 +56,7 @@ it keeps under KGTWIN_HOME). Every setting can also come from a TOML file (--con
 KGTWIN_CONFIG); flags override the environment, which overrides the file.
 """
 
-CORE_COMMANDS = ("validate", "load", "info", "serve", "ingest", "token")
+CORE_COMMANDS = ("validate", "load", "export", "info", "serve", "ingest", "token")
 
 
 def epilog(commands: Mapping[str, Command]) -> str:
@@ -105,6 +108,8 @@ def build_parser(others: Mapping[str, Command] | None = None) -> argparse.Argume
     _add_model_files(load)
     load.add_argument("--model", help="model name (default: the first file's name without .ttl)")
     load.add_argument("--batch-size", type=int, default=10_000, help="rows per UNWIND batch")
+
+    add_export_parser(commands)
 
     commands.add_parser("info", help="summarise what the graph holds and how to look at it")
 
@@ -330,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out,
                 err,
             )
+        if args.command == "export":
+            return cmd_export(settings, args, out, err)
         if args.command == "info":
             return cmd_info(settings, out)
         if args.command == "token":
@@ -360,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, Neo4jUnavailable) and local and args.command != "neo4j":
             start = " `kgtwin neo4j start`" if "neo4j" in commands else ""
             print(f"kgtwin: is the local Neo4j running?{start}", file=err)
-        return 2 if isinstance(exc, SettingsError | UnknownAsset) else 1
+        return 2 if isinstance(exc, SettingsError | UnknownAsset | UnknownModel) else 1
     except KeyboardInterrupt:
         print("kgtwin: interrupted", file=err)
         return 130

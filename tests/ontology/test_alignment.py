@@ -35,4 +35,3 @@ def test_an_aligned_vocabulary_gives_the_engine_its_labels_keys_and_directions()
     rels = {(r.source, r.type, r.target) for r in graph.rels}
     assert (PLANT + "press", "POWERED_BY", PLANT + "drive") in rels
     assert (PLANT + "press", "READING", PLANT + "press.temp") in rels
-
