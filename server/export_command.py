@@ -29,6 +29,7 @@ from kgtwin.ontology.rdf_out import (
     ontology_prefixes,
     serialize,
 )
+from kgtwin.ontology.standards import STANDARDS
 from kgtwin.ontology.validate import Ontology
 from kgtwin.server.commands import Subcommands
 from kgtwin.server.progress import ProgressDisplay, silent
@@ -126,7 +127,16 @@ def add_export_parser(commands: Subcommands) -> argparse.ArgumentParser:
         action="append",
         type=Path,
         metavar="TTL",
-        help="ontology file (repeatable; default: every .ttl under ontology/ but sites/)",
+        help="ontology file (repeatable; default: every .ttl under ontology/ but sites/ and "
+        "alignments/)",
+    )
+    export.add_argument(
+        "--vocabulary",
+        action="append",
+        choices=sorted(STANDARDS),
+        metavar="NAME",
+        help="add a standard vocabulary and its alignment (repeatable): "
+        + ", ".join(sorted(STANDARDS)),
     )
     export.add_argument(
         "--page-size",
@@ -150,7 +160,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace, out: TextIO, err: T
     progress: Progress = display or silent
     started = time.perf_counter()
     progress("reading the ontology", 0, 0)
-    ontology = Ontology.load(settings.with_ontology(args.ontology).ontology)
+    ontology = Ontology.load(settings.with_ontology(args.ontology, args.vocabulary).ontology_files)
     uri, user, password = settings.neo4j_connection()
     driver = open_driver(uri, user, password)
     try:
