@@ -33,7 +33,8 @@ def read_turtle(path: Path, text: str) -> tuple[list[Quad], dict[str, str]]:
 
 
 def to_rdflib(term: object) -> Node:
-    """An Oxigraph term as the equal rdflib term."""
+    """An Oxigraph term as the equal rdflib term; literals keep their lexical form as
+    written (``"1"^^xsd:boolean`` is not the literal ``true``: SHACL tells them apart)."""
     if isinstance(term, ox.NamedNode):
         return URIRef(term.value)
     if isinstance(term, ox.BlankNode):
@@ -43,7 +44,7 @@ def to_rdflib(term: object) -> Node:
             return Literal(term.value, lang=term.language)
         if term.datatype.value == _STRING:
             return Literal(term.value)
-        return Literal(term.value, datatype=URIRef(term.datatype.value))
+        return Literal(term.value, datatype=URIRef(term.datatype.value), normalize=False)
     raise SyntaxError(f"unsupported term {term!r}")  # RDF-star triple terms
 
 

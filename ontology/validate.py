@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyshacl
-from pyshacl.errors import ReportableRuntimeError
 from rdflib import BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
@@ -22,17 +20,11 @@ from rdflib.term import Node
 from kgtwin.graph.records import PropertyGraph
 from kgtwin.ontology.errors import ModelInvalid, ShapesUnusable, TurtleSyntaxError
 from kgtwin.ontology.files import Locator, SourceFile, digest, index, merge, parse_files
+from kgtwin.ontology.hybrid import Checker, pyshacl_results
 from kgtwin.ontology.mapping import map_model
 from kgtwin.ontology.namespaces import RDF, SH
 from kgtwin.ontology.problems import Problem
-from kgtwin.ontology.shacl import (
-    CHECKING,
-    Progress,
-    Shapes,
-    Unsupported,
-    ValidationResult,
-    compile_shapes,
-)
+from kgtwin.ontology.shacl import Progress, ValidationResult
 from kgtwin.ontology.triples import TripleIndex
 from kgtwin.ontology.vocabulary import Vocabulary, local_name
 
@@ -41,18 +33,20 @@ MAPPING = "mapping to the graph"
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Ontology", "Report", "pyshacl_results", "validate"]
+
 
 @dataclass(frozen=True, slots=True)
 class Ontology:
     """The vocabulary and shapes a model is checked against.
 
-    ``shapes`` is the compiled SHACL checker, or None when the shapes use a feature it does
-    not implement; pySHACL then checks models instead (slower, same results)."""
+    ``shapes`` checks each shape with the compiled SHACL checker, or with pySHACL for the
+    few shapes it does not implement (SPARQL-based ones; docs/shacl.md)."""
 
     files: tuple[SourceFile, ...]
     graph: Graph
     vocabulary: Vocabulary
-    shapes: Shapes | None
+    shapes: Checker
     digest: str
 
     @classmethod
@@ -61,21 +55,12 @@ class Ontology:
         if errors:
             raise errors[0]
         graph = merge(files)
-        try:
-            shapes: Shapes | None = compile_shapes(graph)
-        except Unsupported as exc:
-            log.info("validating with pySHACL: the shapes use a feature not compiled (%s)", exc)
-            shapes = None
-        return cls(tuple(files), graph, Vocabulary.from_graph(graph), shapes, digest(files))
+        vocabulary = Vocabulary.from_graph(graph)
+        return cls(tuple(files), graph, vocabulary, Checker(graph), digest(files))
 
     def check(self, data: TripleIndex, progress: Progress | None = None) -> list[ValidationResult]:
         """SHACL results for ``data`` (a model merged with this ontology's triples)."""
-        if self.shapes is not None:
-            return self.shapes.check(data, progress)
-        results = pyshacl_results(data.to_graph(), self.graph)
-        if progress is not None:
-            progress(CHECKING, 1, 1)
-        return results
+        return self.shapes.check(data, progress)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,58 +155,6 @@ def _syntax_problem(error: TurtleSyntaxError) -> Problem:
         message=f"Turtle syntax error: {error.reason}; nothing in this file was read",
         kind="syntax",
     )
-
-
-def pyshacl_results(data: Graph, shapes: Graph) -> list[ValidationResult]:
-    """pySHACL over ``data`` (which must include the ontology), as plain results; raises
-    :class:`ShapesUnusable` when pySHACL refuses a shape."""
-    try:
-        _conforms, report, _text = pyshacl.validate(
-            data,
-            shacl_graph=shapes,
-            inference="none",
-            inplace=True,
-            allow_warnings=True,
-            allow_infos=True,
-        )
-    except (ReportableRuntimeError, AssertionError, ValueError, TypeError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ShapesUnusable(
-            f"the SHACL shapes cannot be run, so the model was not checked: pySHACL refused "
-            f"them ({reason}); fix that shape in the ontology's shapes files"
-        ) from exc
-    if not isinstance(report, Graph):
-        raise ShapesUnusable("pySHACL answered without a report graph; the model was not checked")
-    results = []
-    # top-level results only: nested ones (sh:detail of an sh:node result) are not problems
-    for result in report.objects(None, SH.result):
-        focus = report.value(result, SH.focusNode)
-        component = report.value(result, SH.sourceConstraintComponent)
-        shape = report.value(result, SH.sourceShape)
-        severity = report.value(result, SH.resultSeverity)
-        message = report.value(result, SH.resultMessage)
-        path = report.value(result, SH.resultPath)
-        if focus is None or shape is None or not isinstance(component, URIRef):
-            continue  # not a result pySHACL writes; nothing to report
-        results.append(
-            ValidationResult(
-                focus=focus,
-                path=_shape_path(shapes, shape, path),
-                value=report.value(result, SH.value),
-                component=component,
-                shape=shape,
-                severity=severity if isinstance(severity, URIRef) else SH.Violation,
-                message=str(message) if message is not None else None,
-            )
-        )
-    return results
-
-
-def _shape_path(shapes: Graph, shape: Node, reported: Node | None) -> Node | None:
-    """pySHACL copies blank-node paths into its report; point at the shape's own path."""
-    if isinstance(reported, BNode):
-        return shapes.value(shape, SH.path) or reported
-    return reported
 
 
 class _Explainer:
