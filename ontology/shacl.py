@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import pyoxigraph as ox
 from rdflib import Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
@@ -36,6 +37,7 @@ from kgtwin.ontology.shacl_components import (
     is_true,
 )
 from kgtwin.ontology.shacl_paths import Path, PathError, compile_path, walk
+from kgtwin.ontology.shacl_sparql import build_sparql, select, target_nodes
 from kgtwin.ontology.triples import TripleIndex
 
 __all__ = [
@@ -64,10 +66,12 @@ _NON_CONSTRAINT = frozenset(
         SH.deactivated,
         SH.path,
         SH.property,
+        SH.target,  # read by _Compiler.target
         SH.rule,  # SHACL-AF inference, not a constraint: not run (docs/shacl.md)
         SH.prefixes,  # read by SPARQL-based constraints, which are refused on their own
     }
 )
+_BUILDERS = {**BUILDERS, "sparql": build_sparql}
 SHAPE_LINKS = (SH.property, SH.node, SH["not"], SH.qualifiedValueShape)
 SHAPE_LISTS = (SH["or"], SH["and"], SH.xone)
 _MAX_NESTING = 32
@@ -107,6 +111,7 @@ class _Target:
     nodes: tuple[int, ...]
     subjects_of: tuple[int, ...]
     objects_of: tuple[int, ...]
+    queries: tuple[str, ...]  # SPARQL-based targets
 
 
 class Shapes:
@@ -160,6 +165,17 @@ class _Context:
         self.sub_class_of = data.intern(RDFS.subClassOf)
         self._supers: dict[int, frozenset[int]] = {}
         self._instances: dict[int, list[int]] | None = None
+        self._store: ox.Store | None = None
+        self.sparql: dict[str, list[ox.QuerySolution]] = {}
+
+    def store(self) -> ox.Store:
+        """The data in Oxigraph, for SPARQL-based targets and constraints; built once."""
+        if self._store is None:
+            self._store = self.data.to_store()
+        return self._store
+
+    def term_id(self, term: object) -> int:
+        return self.data.ox_id(term)
 
     def superclasses(self, cls: int) -> frozenset[int]:
         """``cls`` and everything it is an ``rdfs:subClassOf*`` of, in the data graph."""
@@ -198,6 +214,8 @@ class _Context:
                 found.update(dict.fromkeys(subjects))
         for p in target.objects_of:
             found.update(dict.fromkeys(self.data.by_predicate(p)))
+        for query in target.queries:
+            found.update(dict.fromkeys(target_nodes(self, query)))
         return list(found)
 
     def values(self, focus: int, predicate: int) -> list[int]:
@@ -299,10 +317,9 @@ class _Compiler:
         for node in self.roots():
             if node in skip:
                 continue
-            target = self.target(node)
-            if target is None or self.deactivated(node) or not self.has_constraints(node):
+            if self.deactivated(node) or not self.has_constraints(node):
                 continue
-            targeted.append((self.shape(node), target))
+            targeted.append((self.shape(node), self.target(node)))
         return targeted
 
     def partition(self) -> dict[Node, str]:
@@ -311,8 +328,7 @@ class _Compiler:
             if self.deactivated(node):
                 continue
             try:
-                if self.target(node) is None:  # a SPARQL-based target
-                    raise Unsupported("a SPARQL-based target (sh:target)")
+                self.target(node)
                 self.shape(node)
             except Unsupported as exc:
                 if self.has_constraints(node):
@@ -359,11 +375,14 @@ class _Compiler:
             (node, RDF.type, RDFS.Class) in g or (node, RDF.type, OWL.Class) in g
         )
 
-    def target(self, node: Node) -> _Target | None:
-        """The node's targets; None when it has a SPARQL-based one (``sh:target``)."""
+    def target(self, node: Node) -> _Target:
+        """The node's targets; :class:`Unsupported` for a custom target type."""
         g = self.g
-        if (node, SH.target, None) in g:
-            return None
+        queries = []
+        for target in g.objects(node, SH.target):
+            if (target, RDF.type, SH.SPARQLTarget) not in g:
+                raise Unsupported("a custom target type (SHACL-AF)")
+            queries.append(select(g, target, constraint=False))
         classes: tuple[Node, ...] = _iris(g.objects(node, SH.targetClass))
         if self.is_class(node):
             classes += (node,)  # implicit class target
@@ -372,6 +391,7 @@ class _Compiler:
             nodes=tuple(map(self.id, g.objects(node, SH.targetNode))),
             subjects_of=tuple(map(self.id, _iris(g.objects(node, SH.targetSubjectsOf)))),
             objects_of=tuple(map(self.id, _iris(g.objects(node, SH.targetObjectsOf)))),
+            queries=tuple(queries),
         )
 
     def shape(self, node: Node, depth: int = 0) -> _Shape:
@@ -411,7 +431,7 @@ class _Compiler:
             if predicate in _NON_CONSTRAINT or not str(predicate).startswith(str(SH)):
                 continue
             name = str(predicate)[len(str(SH)) :]
-            build = BUILDERS.get(name)
+            build = _BUILDERS.get(name)
             if build is None:
                 raise Unsupported(f"sh:{name} is not compiled")
             shape.constraints.append(build(self, node, value, depth))

@@ -48,6 +48,21 @@ def to_rdflib(term: object) -> Node:
     raise SyntaxError(f"unsupported term {term!r}")  # RDF-star triple terms
 
 
+def to_oxigraph(term: Node, blank: str) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """An rdflib term as the equal Oxigraph term; a blank node is labelled ``blank``."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(blank)
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype is not None:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
 class TripleIndex:
     """subject -> predicate -> objects over integer term ids, plus predicate -> object ->
     subjects built on first use. Ids are only meaningful within one index."""
@@ -159,6 +174,25 @@ class TripleIndex:
         for triple in self:
             graph.add(triple)
         return graph
+
+    def to_store(self) -> ox.Store:
+        """The triples in an in-memory Oxigraph store (for SPARQL); blank node ``k<id>``
+        is the term of id ``id`` here."""
+        terms = [to_oxigraph(t, f"k{i}") for i, t in enumerate(self.terms)]
+        store = ox.Store()
+        store.extend(
+            ox.Quad(terms[s], terms[p], terms[o])  # type: ignore[arg-type]
+            for s, pairs in self.spo.items()
+            for p, objects in pairs.items()
+            for o in objects
+        )
+        return store
+
+    def ox_id(self, term: object) -> int:
+        """The id of an Oxigraph term from :meth:`to_store`'s store."""
+        if isinstance(term, ox.BlankNode) and term.value.startswith("k"):
+            return int(term.value[1:])
+        return self.intern(to_rdflib(term))
 
     def objects(self, subject: Node, predicate: Node) -> list[Node]:
         s, p = self.find(subject), self.find(predicate)
