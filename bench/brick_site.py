@@ -24,6 +24,7 @@ PREFIXES = """\
 """
 BLDG = "urn:kgtwin-bench:building#"
 SH = "http://www.w3.org/ns/shacl#"
+REF_HAS_EXTERNAL_REFERENCE = "https://brickschema.org/schema/Brick/ref#hasExternalReference"
 
 # (point class, unit) per kind of equipment
 VAV_POINTS = (
@@ -59,6 +60,7 @@ class Seeded:
     kind: str
     focus: str  # the IRI of the focus node, or of the subject pointing at a blank focus
     component: str  # the constraint component's IRI
+    via: str | None = None  # the property from ``focus`` to a blank focus node
 
 
 @dataclass
@@ -223,4 +225,5 @@ def _seed(
         else:
             equipment_writer.lines.append(f"{equip} {_reference(f'eq-{i}')} .\n")
             focus = equip
-        yield Seeded(kind, BLDG + focus.removeprefix("bldg:"), SH + comp)
+        via = REF_HAS_EXTERNAL_REFERENCE if kind == "reference-without-id" else None
+        yield Seeded(kind, BLDG + focus.removeprefix("bldg:"), SH + comp, via)

@@ -63,7 +63,12 @@ def select(graph: Graph, node: Node, *, constraint: bool) -> str:
             where = _EXISTS.sub("", where)
         if not _THIS.search(where) or where.count("{") != 1:
             raise Unsupported("a SPARQL constraint whose pattern does not bind $this")
-    return f"{prefixes(graph, node)}\n{body}"
+    query = f"{prefixes(graph, node)}\n{body}"
+    try:
+        ox.Store().query(query)  # syntax only: the store is empty
+    except SyntaxError as exc:
+        raise Unsupported(f"a SPARQL query Oxigraph does not read ({exc})") from exc
+    return query
 
 
 def run(ctx: _Context, query: str) -> list[ox.QuerySolution]:

@@ -6,6 +6,7 @@ Every problem is reported in words a domain expert can act on. Nothing here writ
 
 from __future__ import annotations
 
+import difflib
 import gc
 import logging
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ from kgtwin.ontology.mapping import map_model
 from kgtwin.ontology.namespaces import RDF, SH
 from kgtwin.ontology.problems import Problem
 from kgtwin.ontology.shacl import Progress, ValidationResult
+from kgtwin.ontology.shacl_paths import PathError, compile_path, path_text, walk
 from kgtwin.ontology.triples import TripleIndex
 from kgtwin.ontology.vocabulary import Vocabulary, local_name
 
@@ -176,20 +178,30 @@ class _Explainer:
             line=self.locator.line(result.focus),
             subject=self.qname(result.focus),
             property=self.path_text(result.path),
-            message=result.message or kind,
+            message=result.message or self.message(kind, result),
             expected=expected,
             found=found,
             kind=kind,
             severity=local_name(str(result.severity)),
         )
 
+    def message(self, kind: str, result: ValidationResult) -> str:
+        if kind == "SPARQLConstraintComponent":
+            return self.sparql_message(result) or kind
+        return kind
+
     def path_values(self, focus: Node | None, path: Node | None) -> list[Node]:
         if focus is None or path is None:
             return []
         if isinstance(path, URIRef):
             return self.data.objects(focus, path)
-        inverse = self.shapes.value(path, SH.inversePath)
-        return self.data.subjects_of(inverse, focus) if isinstance(inverse, URIRef) else []
+        start = self.data.find(focus)
+        try:
+            compiled = compile_path(self.shapes, path, self.data.intern)
+        except PathError:
+            return []
+        found = walk(self.data, compiled, [start]) if start is not None else []
+        return [self.data.term(v) for v in found]
 
     def expected_found(
         self,
@@ -238,12 +250,61 @@ class _Explainer:
             return f"text matching {param(SH.pattern)}", self.qname(value)
         if kind == "NodeKindConstraintComponent":
             return f"a {local_name(str(param(SH.nodeKind)))}", self.qname(value)
+        if kind in ("QualifiedMinCountConstraintComponent", "QualifiedMaxCountConstraintComponent"):
+            least = kind.startswith("QualifiedMin")
+            bound = param(SH.qualifiedMinCount if least else SH.qualifiedMaxCount)
+            wanted = self.shape_text(param(SH.qualifiedValueShape))
+            found = ", ".join(self.typed(v) for v in values) or "none"
+            return f"{'at least' if least else 'at most'} {bound} value(s) {wanted}", found
+        if kind == "ClosedConstraintComponent":
+            allowed = self.allowed(shape)
+            near = difflib.get_close_matches(self.qname(path), allowed, n=2, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(near)}?" if near else ""
+            found = f"{self.qname(path)} {self.qname(value)} (a property the shape does not allow"
+            return "only " + ", ".join(allowed), found + hint + ")"
         return None, self.qname(value) if value is not None else None
+
+    def typed(self, node: Node) -> str:
+        types = sorted(self.qname(t) for t in self.data.objects(node, RDF.type))
+        return self.qname(node) + (f" (a {', '.join(types)})" if types else "")
+
+    def shape_text(self, shape: Node | None) -> str:
+        """A value shape in words: its class when it names one, else its name."""
+        if shape is None:
+            return ""
+        cls = self.shapes.value(shape, SH["class"])
+        if cls is not None:
+            return f"that are instances of {self.qname(cls)}"
+        if isinstance(shape, BNode):
+            return "that conform to the qualified value shape"
+        return f"that conform to {self.qname(shape)}"
+
+    def allowed(self, shape: Node | None) -> list[str]:
+        """The properties closed shape ``shape`` allows (its property paths and ignored)."""
+        if shape is None:
+            return []
+        s = self.shapes
+        paths = [s.value(p, SH.path) for p in s.objects(shape, SH.property)]
+        ignored = s.value(shape, SH.ignoredProperties)
+        paths.extend(Collection(s, ignored) if ignored is not None else [])
+        return sorted({self.qname(p) for p in paths if isinstance(p, URIRef)})
+
+    def sparql_message(self, result: ValidationResult) -> str | None:
+        """The sh:message of the SPARQL constraint that reported ``result``, with $this and
+        $value filled in."""
+        for constraint in self.shapes.objects(result.shape, SH.sparql):
+            message = self.shapes.value(constraint, SH.message)
+            if message is not None:
+                text = str(message)
+                for var, term in (("this", result.focus), ("value", result.value)):
+                    for mark in "$?":
+                        text = text.replace(f"{{{mark}{var}}}", self.qname(term))
+                return text
+        return None
 
     def path_text(self, path: Node | None) -> str | None:
         if path is None:
             return None
         if isinstance(path, BNode):
-            inverse = self.shapes.value(path, SH.inversePath)
-            return f"^{self.qname(inverse)}" if inverse is not None else "a property path"
+            return path_text(self.shapes, path, self.qname)
         return self.qname(path)
