@@ -83,7 +83,8 @@ ex:Nested a sh:NodeShape ; sh:targetClass ex:D ; sh:property [ sh:path ex:p ; sh
 ex:Sparql a sh:NodeShape ; sh:targetClass ex:C ;
     sh:sparql [ a sh:SPARQLConstraint ; sh:message "{$this} has an odd ex:p" ;
         sh:select '''PREFIX ex: <https://example.org/test#>
-            SELECT $this ?value WHERE { $this ex:p ?value . MINUS { $this ex:q ?x } }''' ] .
+            SELECT $this ?value WHERE {
+                $this ex:p ?value . OPTIONAL { $this ex:q ?x } FILTER (!bound(?x)) }''' ] .
 ex:Once a sh:NodeShape ; sh:targetClass ex:D ;
     sh:sparql [ a sh:SPARQLConstraint ;
         sh:select '''PREFIX ex: <https://example.org/test#>
