@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test test-fast lint bench-load bench-query bench-ingest bench-whatif neo4j-stop clean
+.PHONY: help install demo test test-fast lint bench-load bench-query bench-ingest bench-whatif bench-brick neo4j-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench-ingest: install ## MQTT ingestion throughput and freshness against one sta
 
 bench-whatif: install ## what-if speed against Cypher and networkx (100k synthetic assets)
 	$(BIN)/python bench/whatif.py
+
+bench-brick: install ## Brick 1.5 shapes over a 5,000-entity Brick building against pySHACL alone
+	$(BIN)/python bench/brick_validate.py
 
 neo4j-stop: ## stop the local Neo4j
 	$(BIN)/kgtwin neo4j stop

@@ -2,35 +2,60 @@
 
 pySHACL is the reference implementation but needs minutes for a 100,000-asset site. The
 shapes graph is compiled here once into plain Python objects and evaluated over a
-:class:`~ontology.triples.TripleIndex`, with the same results pySHACL reports (focus node,
-path, value, constraint component, source shape, severity, message); the tests compare
-the two on random models. The checker is generic: it knows the W3C SHACL Core components,
-not the kgtwin vocabulary. A shapes graph using anything it does not implement (SPARQL
-constraints, complex property paths, qualified value shapes, closed shapes) makes
-:func:`compile_shapes` raise :class:`Unsupported`, and the caller falls back to pySHACL.
+:class:`~kgtwin.ontology.triples.TripleIndex`, with the results SHACL Core defines (focus
+node, path, value, constraint component, source shape, severity, message); the tests run
+the W3C SHACL Core suite and compare with pySHACL on random models. The checker is generic:
+it knows the W3C SHACL Core components, not any vocabulary. A shape using something it does
+not implement (SPARQL constraints and targets, custom components) is refused with
+:class:`Unsupported`; :mod:`kgtwin.ontology.hybrid` sends just those shapes to pySHACL.
+SHACL-AF rules (``sh:rule``) are inference, not constraints, and are not run (docs/shacl.md).
 
-Each shape is checked for all its focus nodes at once (``_Pairs``), so the per-node cost
+Each shape is checked for all its focus nodes at once (``Pairs``), so the per-node cost
 is a few dict lookups, not a function call per constraint.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal
 
-from rdflib import BNode, Graph, Literal, URIRef
+import pyoxigraph as ox
+from rdflib import Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from kgtwin.ontology.namespaces import OWL, RDF, RDFS, SH, XSD
+from kgtwin.ontology.namespaces import OWL, RDF, RDFS, SH
+from kgtwin.ontology.shacl_components import (
+    BUILDERS,
+    PARAMETERS,
+    Check,
+    Pairs,
+    Unsupported,
+    compare,
+    distinct_values,
+    is_true,
+)
+from kgtwin.ontology.shacl_paths import Path, PathError, compile_path, walk
+from kgtwin.ontology.shacl_sparql import build_sparql, select, target_nodes
 from kgtwin.ontology.triples import TripleIndex
 
-# Shape predicates that carry no constraint (documentation, targets, structure).
+__all__ = [
+    "CHECKING",
+    "Progress",
+    "Shapes",
+    "Unsupported",
+    "ValidationResult",
+    "compare",
+    "compile_shapes",
+]
+
+_TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf)
+# Shape predicates that carry no constraint (documentation, targets, structure, rules).
 _NON_CONSTRAINT = frozenset(
     {
+        *_TARGETS,
+        *PARAMETERS,
         SH.name,
         SH.description,
         SH.order,
@@ -40,25 +65,20 @@ _NON_CONSTRAINT = frozenset(
         SH.severity,
         SH.deactivated,
         SH.path,
-        SH.targetClass,
-        SH.targetNode,
-        SH.targetSubjectsOf,
-        SH.targetObjectsOf,
         SH.property,
-        SH.flags,  # read with sh:pattern
+        SH.target,  # read by _Compiler.target
+        SH.rule,  # SHACL-AF inference, not a constraint: not run (docs/shacl.md)
+        SH.prefixes,  # read by SPARQL-based constraints, which are refused on their own
     }
 )
-_SHAPE_LINKS = (SH.property, SH.node, SH["not"], SH.qualifiedValueShape)
-_SHAPE_LISTS = (SH["or"], SH["and"], SH.xone)
+_BUILDERS = {**BUILDERS, "sparql": build_sparql}
+SHAPE_LINKS = (SH.property, SH.node, SH["not"], SH.qualifiedValueShape)
+SHAPE_LISTS = (SH["or"], SH["and"], SH.xone)
 _MAX_NESTING = 32
 
 
 CHECKING = "checking shapes"
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
-
-
-class Unsupported(Exception):
-    """The shapes use a SHACL feature this checker does not implement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +97,12 @@ class ValidationResult:
 @dataclass(slots=True)
 class _Shape:
     node: Node
-    path: tuple[bool, int] | None  # (inverse?, predicate id)
+    path: Path | None
     path_node: Node | None
     severity: URIRef
     message: str | None
-    constraints: list[_Check] = field(default_factory=list)
+    constraints: list[Check] = field(default_factory=list)
     properties: list[_Shape] = field(default_factory=list)
-
-
-# A check looks at focus nodes with their value nodes (term ids), in bulk, and yields
-# (focus, component, value) per violation; value is None for constraints on the whole set.
-_Pairs = list[tuple[int, list[int]]]
-_Violation = tuple[int, URIRef, int | None]
-_Check = Callable[["_Context", _Pairs], Iterator[_Violation]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,24 +111,31 @@ class _Target:
     nodes: tuple[int, ...]
     subjects_of: tuple[int, ...]
     objects_of: tuple[int, ...]
+    queries: tuple[str, ...]  # SPARQL-based targets
 
 
 class Shapes:
-    """A shapes graph known to be within what this checker implements.
+    """The targeted shapes of a shapes graph but those in ``skip``; :class:`Unsupported` if
+    one of them uses something this checker does not implement (``skip=None``: if any does).
 
     Checks are bound to the term ids of the data they run over, so the (cheap) compilation
     is redone for each :meth:`check`."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, skip: Iterable[Node] | None = None) -> None:
         self.graph = graph
-        _Compiler(graph, TripleIndex()).run()  # raises Unsupported
+        self.skip = frozenset(skip or ())
+        compiler = _Compiler(graph, TripleIndex())
+        if skip is None:
+            for node, reason in compiler.partition().items():
+                raise Unsupported(f"{node}: {reason}")
+        self.size = len(compiler.run(self.skip))  # raises Unsupported
 
     def check(self, data: TripleIndex, progress: Progress | None = None) -> list[ValidationResult]:
         """The results of every shape over ``data``; ``progress`` hears ("checking shapes",
         shapes done, shapes in all) after each."""
         context = _Context(data)
         results: list[ValidationResult] = []
-        shapes = _Compiler(self.graph, data).run()
+        shapes = _Compiler(self.graph, data).run(self.skip)
         for done, (shape, target) in enumerate(shapes, start=1):
             results.extend(context.validate(shape, context.focus_nodes(target)))
             if progress is not None:
@@ -129,6 +149,11 @@ def compile_shapes(shapes: Graph) -> Shapes:
     return Shapes(shapes)
 
 
+def unsupported_shapes(graph: Graph) -> dict[Node, str]:
+    """The targeted shapes of ``graph`` the checker cannot compile, with the reason."""
+    return _Compiler(graph, TripleIndex()).partition()
+
+
 class _Context:
     """The data graph with the derived facts the checks need, computed once per run."""
 
@@ -140,6 +165,17 @@ class _Context:
         self.sub_class_of = data.intern(RDFS.subClassOf)
         self._supers: dict[int, frozenset[int]] = {}
         self._instances: dict[int, list[int]] | None = None
+        self._store: ox.Store | None = None
+        self.sparql: dict[str, list[ox.QuerySolution]] = {}
+
+    def store(self) -> ox.Store:
+        """The data in Oxigraph, for SPARQL-based targets and constraints; built once."""
+        if self._store is None:
+            self._store = self.data.to_store()
+        return self._store
+
+    def term_id(self, term: object) -> int:
+        return self.data.ox_id(term)
 
     def superclasses(self, cls: int) -> frozenset[int]:
         """``cls`` and everything it is an ``rdfs:subClassOf*`` of, in the data graph."""
@@ -178,48 +214,63 @@ class _Context:
                 found.update(dict.fromkeys(subjects))
         for p in target.objects_of:
             found.update(dict.fromkeys(self.data.by_predicate(p)))
+        for query in target.queries:
+            found.update(dict.fromkeys(target_nodes(self, query)))
         return list(found)
 
-    def values(self, focus: int, path: tuple[bool, int]) -> list[int]:
-        inverse, predicate = path
-        if inverse:
-            return self.data.by_predicate(predicate).get(focus, _NONE)
+    def values(self, focus: int, predicate: int) -> list[int]:
         return self.spo.get(focus, _NO_PAIRS).get(predicate, _NONE)
 
-    def pairs(self, shape: _Shape, nodes: list[int]) -> _Pairs:
+    def pairs(self, shape: _Shape, nodes: list[int]) -> Pairs:
         """Each node with its value nodes for ``shape``."""
-        if shape.path is None:
+        path = shape.path
+        if path is None:
             return [(n, [n]) for n in nodes]
-        inverse, predicate = shape.path
+        simple = path.simple
+        if simple is None:
+            return [(n, walk(self.data, path, (n,))) for n in nodes]
+        inverse, predicate = simple
         if inverse:
             by_object = self.data.by_predicate(predicate)
             return [(n, by_object.get(n, _NONE)) for n in nodes]
         spo = self.spo
         return [(n, spo.get(n, _NO_PAIRS).get(predicate, _NONE)) for n in nodes]
 
-    def validate(self, shape: _Shape, nodes: list[int], depth: int = 0) -> list[ValidationResult]:
-        """The results of validating every node of ``nodes`` against ``shape``."""
+    def validate(
+        self, shape: _Shape, nodes: list[int], times: dict[int, int] | None = None, depth: int = 0
+    ) -> list[ValidationResult]:
+        """The results of validating every node of ``nodes`` against ``shape``; a node
+        reached ``times[node]`` times (from as many focus nodes) is reported as often."""
         if depth > _MAX_NESTING:
             raise Unsupported("shapes nest deeper than 32 levels (recursive shapes?)")
         pairs = self.pairs(shape, nodes)
         terms = self.terms
-        results = [
-            ValidationResult(
-                terms[focus],
-                shape.path_node,
-                terms[value] if value is not None else None,
-                component,
-                shape.node,
-                shape.severity,
-                shape.message,
-            )
-            for check in shape.constraints
-            for focus, component, value in check(self, pairs)
-        ]
+        results: list[ValidationResult] = []
+        for check in shape.constraints:
+            for focus, component, value, path in check(self, pairs):
+                result = ValidationResult(
+                    terms[focus],
+                    shape.path_node if path is None else terms[path],
+                    terms[value] if value is not None else None,
+                    component,
+                    shape.node,
+                    shape.severity,
+                    shape.message,
+                )
+                if times is None or times.get(focus, 1) == 1:
+                    results.append(result)
+                else:
+                    results.extend([result] * times[focus])
         if shape.properties:
-            inner = _distinct_values(pairs)
+            # A value reached from two focus nodes is validated for each (one result each).
+            reached: Counter[int] = Counter()
+            for focus, values in pairs:
+                weight = 1 if times is None else times.get(focus, 1)
+                for v in values:
+                    reached[v] += weight
+            inner = list(reached)
             for prop in shape.properties:
-                results.extend(self.validate(prop, inner, depth + 1))
+                results.extend(self.validate(prop, inner, reached, depth + 1))
         return results
 
     def failing(self, shape: _Shape, nodes: list[int], depth: int = 1) -> set[int]:
@@ -227,9 +278,9 @@ class _Context:
         if depth > _MAX_NESTING:
             raise Unsupported("shapes nest deeper than 32 levels (recursive shapes?)")
         pairs = self.pairs(shape, nodes)
-        bad = {focus for check in shape.constraints for focus, _, _ in check(self, pairs)}
+        bad = {focus for check in shape.constraints for focus, *_ in check(self, pairs)}
         if shape.properties:
-            inner = _distinct_values(pairs)
+            inner = distinct_values(pairs)
             for prop in shape.properties:
                 bad_values = self.failing(prop, inner, depth + 1)
                 if bad_values:
@@ -241,10 +292,6 @@ _NONE: list[int] = []
 _NO_PAIRS: dict[int, list[int]] = {}
 
 
-def _distinct_values(pairs: _Pairs) -> list[int]:
-    return list(dict.fromkeys(v for _, values in pairs for v in values))
-
-
 class _Compiler:
     """Turns the shapes graph into :class:`_Shape` objects bound to ``data``'s term ids."""
 
@@ -252,15 +299,49 @@ class _Compiler:
         self.g = graph
         self.data = data
         self.compiled: dict[Node, _Shape] = {}
+        self.refused: dict[Node, str] = {}
+        self.custom = frozenset(  # parameters of SPARQL-based constraint components
+            path
+            for c in graph.subjects(RDF.type, SH.ConstraintComponent)
+            for param in graph.objects(c, SH.parameter)
+            for path in graph.objects(param, SH.path)
+        )
 
-    def run(self) -> list[tuple[_Shape, _Target]]:
+    def roots(self) -> list[Node]:
+        """The shapes with a target, in a stable order."""
+        nodes = {s for s in self.shape_nodes() if self.has_target(s)}
+        return sorted(nodes, key=str)
+
+    def run(self, skip: frozenset[Node] = frozenset()) -> list[tuple[_Shape, _Target]]:
         targeted: list[tuple[_Shape, _Target]] = []
-        for node in sorted(self.shape_nodes(), key=str):
-            target = self.target(node)
-            if target is None or self.deactivated(node):
+        for node in self.roots():
+            if node in skip:
                 continue
-            targeted.append((self.shape(node), target))
+            if self.deactivated(node) or not self.has_constraints(node):
+                continue
+            targeted.append((self.shape(node), self.target(node)))
         return targeted
+
+    def partition(self) -> dict[Node, str]:
+        refused: dict[Node, str] = {}
+        for node in self.roots():
+            if self.deactivated(node):
+                continue
+            try:
+                self.target(node)
+                self.shape(node)
+            except Unsupported as exc:
+                if self.has_constraints(node):
+                    refused[node] = str(exc)
+        return refused
+
+    def has_constraints(self, node: Node) -> bool:
+        """Whether ``node`` can report anything (a shape holding only rules cannot)."""
+        return any(
+            p not in (SH.rule, SH.target, RDF.type, *_TARGETS, SH.prefixes)
+            and (str(p).startswith(str(SH)) or p in self.custom)
+            for p in self.g.predicates(node, None)
+        )
 
     def id(self, node: Node) -> int:
         return self.data.intern(node)
@@ -269,11 +350,11 @@ class _Compiler:
         g = self.g
         nodes: set[Node] = set(g.subjects(RDF.type, SH.NodeShape))
         nodes.update(g.subjects(RDF.type, SH.PropertyShape))
-        for p in (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf):
+        for p in (*_TARGETS, SH.target):
             nodes.update(g.subjects(p, None))
-        for p in _SHAPE_LINKS:
+        for p in SHAPE_LINKS:
             nodes.update(g.objects(None, p))
-        for p in _SHAPE_LISTS:
+        for p in SHAPE_LISTS:
             for head in g.objects(None, p):
                 nodes.update(self.members(head))
         return nodes
@@ -282,31 +363,52 @@ class _Compiler:
         return list(Collection(self.g, head))
 
     def deactivated(self, node: Node) -> bool:
-        value = self.g.value(node, SH.deactivated)
-        return isinstance(value, Literal) and value.value is True
+        return is_true(self.g.value(node, SH.deactivated))
 
-    def target(self, node: Node) -> _Target | None:
+    def has_target(self, node: Node) -> bool:
         g = self.g
-        classes = _iris(g.objects(node, SH.targetClass))
-        if isinstance(node, URIRef) and (
+        return any((node, p, None) in g for p in (*_TARGETS, SH.target)) or self.is_class(node)
+
+    def is_class(self, node: Node) -> bool:
+        g = self.g
+        return isinstance(node, URIRef) and (
             (node, RDF.type, RDFS.Class) in g or (node, RDF.type, OWL.Class) in g
-        ):
+        )
+
+    def target(self, node: Node) -> _Target:
+        """The node's targets; :class:`Unsupported` for a custom target type."""
+        g = self.g
+        queries = []
+        for target in g.objects(node, SH.target):
+            if (target, RDF.type, SH.SPARQLTarget) not in g:
+                raise Unsupported("a custom target type (SHACL-AF)")
+            queries.append(select(g, target, constraint=False))
+        classes: tuple[Node, ...] = _iris(g.objects(node, SH.targetClass))
+        if self.is_class(node):
             classes += (node,)  # implicit class target
-        target = _Target(
+        return _Target(
             classes=tuple(map(self.id, classes)),
             nodes=tuple(map(self.id, g.objects(node, SH.targetNode))),
             subjects_of=tuple(map(self.id, _iris(g.objects(node, SH.targetSubjectsOf)))),
             objects_of=tuple(map(self.id, _iris(g.objects(node, SH.targetObjectsOf)))),
+            queries=tuple(queries),
         )
-        if not any((target.classes, target.nodes, target.subjects_of, target.objects_of)):
-            return None
-        return target
 
     def shape(self, node: Node, depth: int = 0) -> _Shape:
+        if node in self.refused:
+            raise Unsupported(self.refused[node])
         if node in self.compiled:
             return self.compiled[node]
         if depth > _MAX_NESTING:
             raise Unsupported("shapes nest deeper than 32 levels")
+        try:
+            return self._shape(node, depth)
+        except Unsupported as exc:
+            self.compiled.pop(node, None)
+            self.refused[node] = str(exc)
+            raise
+
+    def _shape(self, node: Node, depth: int) -> _Shape:
         g = self.g
         path_node = g.value(node, SH.path)
         severity = g.value(node, SH.severity)
@@ -319,10 +421,13 @@ class _Compiler:
             message=str(message) if message is not None else None,
         )
         self.compiled[node] = shape
+        if self.deactivated(node):
+            return shape  # every node conforms to a deactivated shape
         for prop in g.objects(node, SH.property):
-            if not self.deactivated(prop):
-                shape.properties.append(self.shape(prop, depth + 1))
+            shape.properties.append(self.shape(prop, depth + 1))
         for predicate, value in g.predicate_objects(node):
+            if predicate in self.custom:
+                raise Unsupported(f"{predicate} is a parameter of a SPARQL-based component")
             if predicate in _NON_CONSTRAINT or not str(predicate).startswith(str(SH)):
                 continue
             name = str(predicate)[len(str(SH)) :]
@@ -332,308 +437,28 @@ class _Compiler:
             shape.constraints.append(build(self, node, value, depth))
         return shape
 
-    def path(self, node: Node) -> tuple[bool, int]:
-        if isinstance(node, URIRef):
-            return (False, self.id(node))
-        inverse = self.g.value(node, SH.inversePath)
-        if isinstance(inverse, URIRef) and len(list(self.g.predicate_objects(node))) == 1:
-            return (True, self.id(inverse))
-        raise Unsupported("only predicate and inverse paths are compiled")
+    def path(self, node: Node) -> Path:
+        try:
+            return compile_path(self.g, node, self.id)
+        except PathError as exc:
+            raise Unsupported(str(exc)) from exc
+
+    def paths_of(self, prop: Node) -> list[URIRef]:
+        """The predicate path of property shape ``prop``, if it is one (sh:closed)."""
+        return [p for p in self.g.objects(prop, SH.path) if isinstance(p, URIRef)]
+
+    def siblings(self, node: Node) -> list[Node]:
+        """The sibling shapes of qualified value shape holder ``node`` (SHACL 4.7.3)."""
+        g = self.g
+        own = set(g.objects(node, SH.qualifiedValueShape))
+        found: dict[Node, None] = {}
+        for parent in g.subjects(SH.property, node):
+            for prop in g.objects(parent, SH.property):
+                for q in g.objects(prop, SH.qualifiedValueShape):
+                    if q not in own:
+                        found[q] = None
+        return list(found)
 
 
 def _iris(nodes: Iterable[Node]) -> tuple[URIRef, ...]:
     return tuple(n for n in nodes if isinstance(n, URIRef))
-
-
-def _component(name: str) -> URIRef:
-    return SH[f"{name}ConstraintComponent"]
-
-
-# --- builders: one per constraint parameter --------------------------------------------
-
-
-def _each(component: URIRef, ok: Callable[[_Context, int], bool]) -> _Check:
-    def check(ctx: _Context, pairs: _Pairs) -> Iterator[_Violation]:
-        for focus, values in pairs:
-            for v in values:
-                if not ok(ctx, v):
-                    yield focus, component, v
-
-    return check
-
-
-def _each_term(component: URIRef, ok: Callable[[Node], bool]) -> _Check:
-    """A check that depends on the value term alone, memoised per term."""
-    memo: dict[int, bool] = {}
-
-    def check(ctx: _Context, pairs: _Pairs) -> Iterator[_Violation]:
-        for focus, values in pairs:
-            for v in values:
-                passed = memo.get(v)
-                if passed is None:
-                    passed = memo[v] = ok(ctx.terms[v])
-                if not passed:
-                    yield focus, component, v
-
-    return check
-
-
-def _each_failing(component: URIRef, failing: Callable[[_Context, list[int]], set[int]]) -> _Check:
-    """A check whose failing value nodes are found for all of them at once."""
-
-    def check(ctx: _Context, pairs: _Pairs) -> Iterator[_Violation]:
-        bad = failing(ctx, _distinct_values(pairs))
-        for focus, values in pairs:
-            for v in values:
-                if v in bad:
-                    yield focus, component, v
-
-    return check
-
-
-def _class(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-    cls = c.id(value)
-    return _each(_component("Class"), lambda ctx, v: ctx.is_instance(v, cls))
-
-
-def _datatype(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-    def ok(v: Node) -> bool:
-        if not isinstance(v, Literal):
-            return False
-        if v.language is not None:
-            return value == RDF.langString
-        actual = v.datatype if v.datatype is not None else XSD.string
-        return actual == value and not v.ill_typed
-
-    return _each_term(_component("Datatype"), ok)
-
-
-_NODE_KINDS: dict[Node, tuple[type, ...]] = {
-    SH.IRI: (URIRef,),
-    SH.BlankNode: (BNode,),
-    SH.Literal: (Literal,),
-    SH.BlankNodeOrIRI: (BNode, URIRef),
-    SH.BlankNodeOrLiteral: (BNode, Literal),
-    SH.IRIOrLiteral: (URIRef, Literal),
-}
-
-
-def _node_kind(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-    kinds = _NODE_KINDS.get(value)
-    if kinds is None:
-        raise Unsupported(f"unknown sh:nodeKind {value}")
-    return _each_term(_component("NodeKind"), lambda v: isinstance(v, kinds))
-
-
-def _count(name: str, bound: Callable[[int, int], bool]) -> _Builder:
-    def build(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-        limit = _int(value)
-        component = _component(name)
-
-        def check(ctx: _Context, pairs: _Pairs) -> Iterator[_Violation]:
-            for focus, values in pairs:
-                if not bound(len(values), limit):
-                    yield focus, component, None
-
-        return check
-
-    return build
-
-
-def _range(name: str, holds: Callable[[int], bool]) -> _Builder:
-    def build(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-        def ok(v: Node) -> bool:
-            order = compare(v, value)
-            return order is not None and holds(order)
-
-        return _each_term(_component(name), ok)
-
-    return build
-
-
-def _length(name: str, holds: Callable[[int, int], bool]) -> _Builder:
-    def build(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-        limit = _int(value)
-        return _each_term(
-            _component(name), lambda v: not isinstance(v, BNode) and holds(len(str(v)), limit)
-        )
-
-    return build
-
-
-def _pattern(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-    flags = 0
-    for letter in str(c.g.value(node, SH.flags) or ""):
-        flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}.get(
-            letter, 0
-        )
-    regex = re.compile(str(value), flags)
-    return _each_term(
-        _component("Pattern"),
-        lambda v: not isinstance(v, BNode) and regex.search(str(v)) is not None,
-    )
-
-
-def _in(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-    allowed = frozenset(map(c.id, c.members(value)))
-    return _each(_component("In"), lambda ctx, v: v in allowed)
-
-
-def _language_in(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-    tags = [str(t).lower() for t in c.members(value)]
-
-    def ok(v: Node) -> bool:
-        lang = v.language.lower() if isinstance(v, Literal) and v.language else None
-        return lang is not None and any(
-            t == "*" or lang == t or lang.startswith(t + "-") for t in tags
-        )
-
-    return _each_term(_component("LanguageIn"), ok)
-
-
-def _unique_lang(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-    on = isinstance(value, Literal) and value.value is True
-    component = _component("UniqueLang")
-
-    def check(ctx: _Context, pairs: _Pairs) -> Iterator[_Violation]:
-        if not on:
-            return
-        for focus, values in pairs:
-            terms = [ctx.terms[v] for v in values]
-            tags = [t.language.lower() for t in terms if isinstance(t, Literal) and t.language]
-            for _ in {tag for tag in tags if tags.count(tag) > 1}:
-                yield focus, component, None
-
-    return check
-
-
-def _has_value(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-    wanted = c.id(value)
-    component = _component("HasValue")
-
-    def check(ctx: _Context, pairs: _Pairs) -> Iterator[_Violation]:
-        for focus, values in pairs:
-            if wanted not in values:
-                yield focus, component, None
-
-    return check
-
-
-def _pair(name: str) -> _Builder:
-    def build(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-        if not isinstance(value, URIRef):
-            raise Unsupported(f"sh:{name} needs an IRI")
-        other = c.id(value)
-        component = _component(name[0].upper() + name[1:])
-
-        def check(ctx: _Context, pairs: _Pairs) -> Iterator[_Violation]:
-            for focus, values in pairs:
-                others = ctx.values(focus, (False, other))
-                if name == "equals":
-                    yield from ((focus, component, v) for v in values if v not in others)
-                    yield from ((focus, component, o) for o in others if o not in values)
-                elif name == "disjoint":
-                    yield from ((focus, component, v) for v in values if v in others)
-                else:
-                    strict = name == "lessThan"
-                    for v in values:
-                        for o in others:
-                            order = compare(ctx.terms[v], ctx.terms[o])
-                            if order is None or order > 0 or (strict and order == 0):
-                                yield focus, component, v
-
-        return check
-
-    return build
-
-
-def _node(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-    inner = c.shape(value, depth + 1)
-    return _each_failing(_component("Node"), lambda ctx, nodes: ctx.failing(inner, nodes))
-
-
-def _not(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-    inner = c.shape(value, depth + 1)
-
-    def failing(ctx: _Context, nodes: list[int]) -> set[int]:
-        return set(nodes) - ctx.failing(inner, nodes)
-
-    return _each_failing(_component("Not"), failing)
-
-
-def _logical(name: str, holds: Callable[[int, int], bool]) -> _Builder:
-    def build(c: _Compiler, node: Node, value: Node, depth: int) -> _Check:
-        shapes = [c.shape(m, depth + 1) for m in c.members(value)]
-
-        def failing(ctx: _Context, nodes: list[int]) -> set[int]:
-            failed = [ctx.failing(s, nodes) for s in shapes]
-            return {n for n in nodes if not holds(sum(n not in f for f in failed), len(shapes))}
-
-        return _each_failing(_component(name), failing)
-
-    return build
-
-
-_Builder = Callable[[_Compiler, Node, Node, int], _Check]
-
-_BUILDERS: dict[str, _Builder] = {
-    "class": _class,
-    "datatype": _datatype,
-    "nodeKind": _node_kind,
-    "minCount": _count("MinCount", lambda n, k: n >= k),
-    "maxCount": _count("MaxCount", lambda n, k: n <= k),
-    "minInclusive": _range("MinInclusive", lambda order: order >= 0),
-    "minExclusive": _range("MinExclusive", lambda order: order > 0),
-    "maxInclusive": _range("MaxInclusive", lambda order: order <= 0),
-    "maxExclusive": _range("MaxExclusive", lambda order: order < 0),
-    "minLength": _length("MinLength", lambda n, k: n >= k),
-    "maxLength": _length("MaxLength", lambda n, k: n <= k),
-    "pattern": _pattern,
-    "in": _in,
-    "languageIn": _language_in,
-    "uniqueLang": _unique_lang,
-    "hasValue": _has_value,
-    "equals": _pair("equals"),
-    "disjoint": _pair("disjoint"),
-    "lessThan": _pair("lessThan"),
-    "lessThanOrEquals": _pair("lessThanOrEquals"),
-    "node": _node,
-    "not": _not,
-    "and": _logical("And", lambda passed, n: passed == n),
-    "or": _logical("Or", lambda passed, n: passed >= 1),
-    "xone": _logical("Xone", lambda passed, n: passed == 1),
-}
-
-
-def _int(value: Node) -> int:
-    if isinstance(value, Literal) and isinstance(value.value, int):
-        return value.value
-    raise Unsupported(f"expected an integer, found {value!r}")
-
-
-_Comparable = int | float | Decimal | str | date | datetime | time
-
-
-def compare(a: Node, b: Node) -> int | None:
-    """-1, 0 or 1 comparing two literals by value; None when they cannot be compared."""
-    x, y = _comparable(a), _comparable(b)
-    if x is None or y is None:
-        return None
-    numeric = (int, float, Decimal)
-    if isinstance(x, numeric) and isinstance(y, numeric):
-        pass
-    elif type(x) is not type(y):
-        return None
-    try:
-        return (x > y) - (x < y)  # type: ignore[operator]
-    except TypeError:  # e.g. a datetime with a time zone against one without
-        return None
-
-
-def _comparable(node: Node) -> _Comparable | None:
-    if not isinstance(node, Literal) or node.ill_typed:
-        return None
-    value = node.value if node.datatype is not None else str(node)
-    if isinstance(value, bool) or not isinstance(value, _Comparable):
-        return None
-    return value

@@ -33,7 +33,8 @@ def read_turtle(path: Path, text: str) -> tuple[list[Quad], dict[str, str]]:
 
 
 def to_rdflib(term: object) -> Node:
-    """An Oxigraph term as the equal rdflib term."""
+    """An Oxigraph term as the equal rdflib term; literals keep their lexical form as
+    written (``"1"^^xsd:boolean`` is not the literal ``true``: SHACL tells them apart)."""
     if isinstance(term, ox.NamedNode):
         return URIRef(term.value)
     if isinstance(term, ox.BlankNode):
@@ -43,8 +44,23 @@ def to_rdflib(term: object) -> Node:
             return Literal(term.value, lang=term.language)
         if term.datatype.value == _STRING:
             return Literal(term.value)
-        return Literal(term.value, datatype=URIRef(term.datatype.value))
+        return Literal(term.value, datatype=URIRef(term.datatype.value), normalize=False)
     raise SyntaxError(f"unsupported term {term!r}")  # RDF-star triple terms
+
+
+def to_oxigraph(term: Node, blank: str) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """An rdflib term as the equal Oxigraph term; a blank node is labelled ``blank``."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(blank)
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype is not None:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise TypeError(f"not an RDF term: {term!r}")
 
 
 class TripleIndex:
@@ -158,6 +174,25 @@ class TripleIndex:
         for triple in self:
             graph.add(triple)
         return graph
+
+    def to_store(self) -> ox.Store:
+        """The triples in an in-memory Oxigraph store (for SPARQL); blank node ``k<id>``
+        is the term of id ``id`` here."""
+        terms = [to_oxigraph(t, f"k{i}") for i, t in enumerate(self.terms)]
+        store = ox.Store()
+        store.extend(
+            ox.Quad(terms[s], terms[p], terms[o])  # type: ignore[arg-type]
+            for s, pairs in self.spo.items()
+            for p, objects in pairs.items()
+            for o in objects
+        )
+        return store
+
+    def ox_id(self, term: object) -> int:
+        """The id of an Oxigraph term from :meth:`to_store`'s store."""
+        if isinstance(term, ox.BlankNode) and term.value.startswith("k"):
+            return int(term.value[1:])
+        return self.intern(to_rdflib(term))
 
     def objects(self, subject: Node, predicate: Node) -> list[Node]:
         s, p = self.find(subject), self.find(predicate)

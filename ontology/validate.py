@@ -6,6 +6,7 @@ Every problem is reported in words a domain expert can act on. Nothing here writ
 
 from __future__ import annotations
 
+import difflib
 import gc
 import logging
 from collections.abc import Iterator, Sequence
@@ -13,8 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyshacl
-from pyshacl.errors import ReportableRuntimeError
 from rdflib import BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
@@ -22,17 +21,12 @@ from rdflib.term import Node
 from kgtwin.graph.records import PropertyGraph
 from kgtwin.ontology.errors import ModelInvalid, ShapesUnusable, TurtleSyntaxError
 from kgtwin.ontology.files import Locator, SourceFile, digest, index, merge, parse_files
+from kgtwin.ontology.hybrid import Checker, pyshacl_results
 from kgtwin.ontology.mapping import map_model
 from kgtwin.ontology.namespaces import RDF, SH
 from kgtwin.ontology.problems import Problem
-from kgtwin.ontology.shacl import (
-    CHECKING,
-    Progress,
-    Shapes,
-    Unsupported,
-    ValidationResult,
-    compile_shapes,
-)
+from kgtwin.ontology.shacl import Progress, ValidationResult
+from kgtwin.ontology.shacl_paths import PathError, compile_path, path_text, walk
 from kgtwin.ontology.triples import TripleIndex
 from kgtwin.ontology.vocabulary import Vocabulary, local_name
 
@@ -41,18 +35,20 @@ MAPPING = "mapping to the graph"
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Ontology", "Report", "pyshacl_results", "validate"]
+
 
 @dataclass(frozen=True, slots=True)
 class Ontology:
     """The vocabulary and shapes a model is checked against.
 
-    ``shapes`` is the compiled SHACL checker, or None when the shapes use a feature it does
-    not implement; pySHACL then checks models instead (slower, same results)."""
+    ``shapes`` checks each shape with the compiled SHACL checker, or with pySHACL for the
+    few shapes it does not implement (SPARQL-based ones; docs/shacl.md)."""
 
     files: tuple[SourceFile, ...]
     graph: Graph
     vocabulary: Vocabulary
-    shapes: Shapes | None
+    shapes: Checker
     digest: str
 
     @classmethod
@@ -61,24 +57,14 @@ class Ontology:
         if errors:
             raise errors[0]
         graph = merge(files)
-        try:
-            shapes: Shapes | None = compile_shapes(graph)
-        except Unsupported as exc:
-            log.info("validating with pySHACL: the shapes use a feature not compiled (%s)", exc)
-            shapes = None
         declared = [item for f in files for item in f.prefixes.items()]
         vocabulary = Vocabulary.from_graph(graph, declared)
         log.info("ontology: %s", vocabulary.summary())
-        return cls(tuple(files), graph, vocabulary, shapes, digest(files))
+        return cls(tuple(files), graph, vocabulary, Checker(graph), digest(files))
 
     def check(self, data: TripleIndex, progress: Progress | None = None) -> list[ValidationResult]:
         """SHACL results for ``data`` (a model merged with this ontology's triples)."""
-        if self.shapes is not None:
-            return self.shapes.check(data, progress)
-        results = pyshacl_results(data.to_graph(), self.graph)
-        if progress is not None:
-            progress(CHECKING, 1, 1)
-        return results
+        return self.shapes.check(data, progress)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,58 +171,6 @@ def _syntax_problem(error: TurtleSyntaxError) -> Problem:
     )
 
 
-def pyshacl_results(data: Graph, shapes: Graph) -> list[ValidationResult]:
-    """pySHACL over ``data`` (which must include the ontology), as plain results; raises
-    :class:`ShapesUnusable` when pySHACL refuses a shape."""
-    try:
-        _conforms, report, _text = pyshacl.validate(
-            data,
-            shacl_graph=shapes,
-            inference="none",
-            inplace=True,
-            allow_warnings=True,
-            allow_infos=True,
-        )
-    except (ReportableRuntimeError, AssertionError, ValueError, TypeError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ShapesUnusable(
-            f"the SHACL shapes cannot be run, so the model was not checked: pySHACL refused "
-            f"them ({reason}); fix that shape in the ontology's shapes files"
-        ) from exc
-    if not isinstance(report, Graph):
-        raise ShapesUnusable("pySHACL answered without a report graph; the model was not checked")
-    results = []
-    # top-level results only: nested ones (sh:detail of an sh:node result) are not problems
-    for result in report.objects(None, SH.result):
-        focus = report.value(result, SH.focusNode)
-        component = report.value(result, SH.sourceConstraintComponent)
-        shape = report.value(result, SH.sourceShape)
-        severity = report.value(result, SH.resultSeverity)
-        message = report.value(result, SH.resultMessage)
-        path = report.value(result, SH.resultPath)
-        if focus is None or shape is None or not isinstance(component, URIRef):
-            continue  # not a result pySHACL writes; nothing to report
-        results.append(
-            ValidationResult(
-                focus=focus,
-                path=_shape_path(shapes, shape, path),
-                value=report.value(result, SH.value),
-                component=component,
-                shape=shape,
-                severity=severity if isinstance(severity, URIRef) else SH.Violation,
-                message=str(message) if message is not None else None,
-            )
-        )
-    return results
-
-
-def _shape_path(shapes: Graph, shape: Node, reported: Node | None) -> Node | None:
-    """pySHACL copies blank-node paths into its report; point at the shape's own path."""
-    if isinstance(reported, BNode):
-        return shapes.value(shape, SH.path) or reported
-    return reported
-
-
 class _Explainer:
     """Turns one SHACL result into a :class:`Problem` with expected and found."""
 
@@ -256,20 +190,30 @@ class _Explainer:
             line=self.locator.line(result.focus),
             subject=self.qname(result.focus),
             property=self.path_text(result.path),
-            message=result.message or kind,
+            message=result.message or self.message(kind, result),
             expected=expected,
             found=found,
             kind=kind,
             severity=local_name(str(result.severity)),
         )
 
+    def message(self, kind: str, result: ValidationResult) -> str:
+        if kind == "SPARQLConstraintComponent":
+            return self.sparql_message(result) or kind
+        return kind
+
     def path_values(self, focus: Node | None, path: Node | None) -> list[Node]:
         if focus is None or path is None:
             return []
         if isinstance(path, URIRef):
             return self.data.objects(focus, path)
-        inverse = self.shapes.value(path, SH.inversePath)
-        return self.data.subjects_of(inverse, focus) if isinstance(inverse, URIRef) else []
+        start = self.data.find(focus)
+        try:
+            compiled = compile_path(self.shapes, path, self.data.intern)
+        except PathError:
+            return []
+        found = walk(self.data, compiled, [start]) if start is not None else []
+        return [self.data.term(v) for v in found]
 
     def expected_found(
         self,
@@ -318,12 +262,61 @@ class _Explainer:
             return f"text matching {param(SH.pattern)}", self.qname(value)
         if kind == "NodeKindConstraintComponent":
             return f"a {local_name(str(param(SH.nodeKind)))}", self.qname(value)
+        if kind in ("QualifiedMinCountConstraintComponent", "QualifiedMaxCountConstraintComponent"):
+            least = kind.startswith("QualifiedMin")
+            bound = param(SH.qualifiedMinCount if least else SH.qualifiedMaxCount)
+            wanted = self.shape_text(param(SH.qualifiedValueShape))
+            found = ", ".join(self.typed(v) for v in values) or "none"
+            return f"{'at least' if least else 'at most'} {bound} value(s) {wanted}", found
+        if kind == "ClosedConstraintComponent":
+            allowed = self.allowed(shape)
+            near = difflib.get_close_matches(self.qname(path), allowed, n=2, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(near)}?" if near else ""
+            found = f"{self.qname(path)} {self.qname(value)} (a property the shape does not allow"
+            return "only " + ", ".join(allowed), found + hint + ")"
         return None, self.qname(value) if value is not None else None
+
+    def typed(self, node: Node) -> str:
+        types = sorted(self.qname(t) for t in self.data.objects(node, RDF.type))
+        return self.qname(node) + (f" (a {', '.join(types)})" if types else "")
+
+    def shape_text(self, shape: Node | None) -> str:
+        """A value shape in words: its class when it names one, else its name."""
+        if shape is None:
+            return ""
+        cls = self.shapes.value(shape, SH["class"])
+        if cls is not None:
+            return f"that are instances of {self.qname(cls)}"
+        if isinstance(shape, BNode):
+            return "that conform to the qualified value shape"
+        return f"that conform to {self.qname(shape)}"
+
+    def allowed(self, shape: Node | None) -> list[str]:
+        """The properties closed shape ``shape`` allows (its property paths and ignored)."""
+        if shape is None:
+            return []
+        s = self.shapes
+        paths = [s.value(p, SH.path) for p in s.objects(shape, SH.property)]
+        ignored = s.value(shape, SH.ignoredProperties)
+        paths.extend(Collection(s, ignored) if ignored is not None else [])
+        return sorted({self.qname(p) for p in paths if isinstance(p, URIRef)})
+
+    def sparql_message(self, result: ValidationResult) -> str | None:
+        """The sh:message of the SPARQL constraint that reported ``result``, with $this and
+        $value filled in."""
+        for constraint in self.shapes.objects(result.shape, SH.sparql):
+            message = self.shapes.value(constraint, SH.message)
+            if message is not None:
+                text = str(message)
+                for var, term in (("this", result.focus), ("value", result.value)):
+                    for mark in "$?":
+                        text = text.replace(f"{{{mark}{var}}}", self.qname(term))
+                return text
+        return None
 
     def path_text(self, path: Node | None) -> str | None:
         if path is None:
             return None
         if isinstance(path, BNode):
-            inverse = self.shapes.value(path, SH.inversePath)
-            return f"^{self.qname(inverse)}" if inverse is not None else "a property path"
+            return path_text(self.shapes, path, self.qname)
         return self.qname(path)
