@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from kgtwin.devkit import launcher
+from kgtwin.devkit.demo_sites import DEFAULT_SITE, SITES
 from kgtwin.devkit.errors import DevkitError
 from kgtwin.devkit.settings import local_neo4j
 from kgtwin.devkit.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
@@ -63,9 +64,17 @@ def _add_demo(commands: Subcommands, name: str) -> argparse.ArgumentParser:
         help="the whole twin at once: Neo4j, broker, example site, telemetry, API",
         description="Start the local Neo4j (unless NEO4J_URI is set), an MQTT broker on "
         "127.0.0.1 (Mosquitto where it is installed, else an embedded Python broker; or "
-        "--broker), load the example site, start the telemetry simulator and the GraphQL "
+        "--broker), load an example site (--site), start the telemetry simulator and the GraphQL "
         "server with ingestion on, and print the URLs and a token. Ctrl-C stops everything "
         "it started.",
+    )
+    demo.add_argument(
+        "--site",
+        choices=list(SITES),
+        default=DEFAULT_SITE,
+        help="the example site: "
+        + "; ".join(f"{s.name}, {s.description}" for s in SITES.values())
+        + f" (default {DEFAULT_SITE})",
     )
     demo.add_argument(
         "--broker",
@@ -97,7 +106,7 @@ def _add_demo(commands: Subcommands, name: str) -> argparse.ArgumentParser:
 def _run_demo(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from kgtwin.devkit.demo import DemoOptions, cmd_demo
 
-    options = DemoOptions(args.speed, tuple(args.fault), args.embedded_broker)
+    options = DemoOptions(args.speed, tuple(args.fault), args.embedded_broker, args.site)
     return cmd_demo(settings.override(mqtt_url=args.broker), options, args.log_level, out, err)
 
 
@@ -107,6 +116,8 @@ DEMO = DevkitCommand(
     examples=(
         "  kgtwin demo                                "
         "everything at once: Neo4j, broker, dc1, telemetry, API",
+        "  kgtwin demo --site office --fault chwp-1   "
+        "the Brick office building, chilled water pump 1 failed",
     ),
 )
 

@@ -3,9 +3,11 @@
 In order: the local Neo4j (started unless ``NEO4J_URI`` names a server, or it already
 runs); an MQTT broker on 127.0.0.1 (``--broker`` if given, else Mosquitto where it is
 installed, else the embedded Python broker, so no root is needed); the example site
-loaded (a no-op when it is there already); an operator token; the telemetry simulator;
-and the server with ingestion on. It prints where to look, then serves until Ctrl-C
-(or SIGTERM), and stops everything it started, in reverse order: nothing is left running.
+``--site`` names (:mod:`devkit.demo_sites`) loaded, a no-op when it is there already, with
+the vocabularies it needs added to the ontology the server then reads too; an operator
+token; the telemetry simulator; and the server with ingestion on. It prints where to look,
+then serves until Ctrl-C (or SIGTERM), and stops everything it started, in reverse order:
+nothing is left running.
 """
 
 from __future__ import annotations
@@ -18,20 +20,19 @@ from dataclasses import dataclass, replace
 from types import FrameType
 from typing import TextIO
 
+from neo4j import Driver
+
 from kgtwin.devkit import launcher
 from kgtwin.devkit.broker import EmbeddedBroker, LocalBroker, find_mosquitto
+from kgtwin.devkit.demo_sites import SITES, DemoSite, Example
 from kgtwin.devkit.launcher.process import free_ports
 from kgtwin.devkit.settings import local_neo4j
 from kgtwin.graph.connection import open_driver, ping
 from kgtwin.graph.reader import Reader
 from kgtwin.graph.tokens import create_token
-from kgtwin.ontology.files import SITES_DIR
 from kgtwin.ontology.validate import Ontology
 from kgtwin.server.loading import load_model
 from kgtwin.server.settings import Settings
-
-DEMO_SITE = SITES_DIR / "dc1.ttl"
-DEMO_MODEL = "dc1"
 
 Say = Callable[[str], None]
 
@@ -41,6 +42,7 @@ class DemoOptions:
     speed: float  # the simulator's speed-up of each point's reporting interval
     faults: tuple[str, ...]  # assets the simulator reports failed from the start
     embedded_broker: bool = False  # the embedded broker even where Mosquitto is installed
+    site: str = "dc1"  # the example site, a name of devkit.demo_sites.SITES
 
 
 def cmd_demo(
@@ -67,6 +69,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _run(settings: Settings, options: DemoOptions, log_level: str, out: TextIO, say: Say) -> int:
+    site = SITES[options.site]
+    # the site's vocabularies: for its validation, and for the API served (same ontology)
+    settings = site.settings(settings)
     with contextlib.ExitStack() as stack:
         settings = stack.enter_context(_neo4j(settings, say))
         settings = stack.enter_context(_broker(settings, options.embedded_broker, say))
@@ -74,17 +79,7 @@ def _run(settings: Settings, options: DemoOptions, log_level: str, out: TextIO, 
         driver = open_driver(uri, user, password)
         stack.callback(driver.close)
         ping(driver, settings.neo4j_database)
-        say(f"loading the example site {DEMO_SITE.name} (validated first)")
-        result = load_model(
-            driver,
-            [DEMO_SITE],
-            DEMO_MODEL,
-            Ontology.load(settings.ontology_files),
-            database=settings.neo4j_database,
-        )
-        if not result.report.ok:
-            for problem in result.report.problems:
-                say(problem.render())
+        if not load_site(driver, site, settings, say):
             return 1
         token = create_token(
             driver, "operator", f"demo-{secrets.token_hex(3)}", database=settings.neo4j_database
@@ -98,8 +93,25 @@ def _run(settings: Settings, options: DemoOptions, log_level: str, out: TextIO, 
             settings.override(ingest=True, mqtt_client_id=f"kgtwin-demo-{secrets.token_hex(3)}"),
             anonymous_read=True,
         )
-        _print_welcome(served, (uri, user, password), token.token, out)
+        _print_welcome(served, site, (uri, user, password), token.token, out)
         return _serve(served, log_level, say)
+
+
+def load_site(driver: Driver, site: DemoSite, settings: Settings, say: Say) -> bool:
+    """Validate and load ``site`` against the ontology of ``settings`` (with the site's
+    vocabularies, see :meth:`DemoSite.settings`); False, its problems said, if invalid."""
+    extra = f" with {', '.join(site.vocabularies)}" if site.vocabularies else ""
+    say(f"loading the example site {site.file.name}: {site.description} (validated{extra} first)")
+    result = load_model(
+        driver,
+        [site.file],
+        site.model,
+        Ontology.load(settings.ontology_files),
+        database=settings.neo4j_database,
+    )
+    for problem in result.report.problems:
+        say(problem.render())
+    return result.report.ok
 
 
 @contextlib.contextmanager
@@ -163,7 +175,7 @@ def _simulator(
     )
     simulator.start()
     faults = f" with {', '.join(options.faults)} failed" if options.faults else ""
-    say(f"telemetry simulator publishing every dc1 point{faults}")
+    say(f"telemetry simulator publishing every point in the graph{faults}")
     try:
         yield
     finally:
@@ -198,7 +210,11 @@ def _serve(settings: Settings, log_level: str, say: Say) -> int:
 
 
 def _print_welcome(
-    settings: Settings, neo4j: tuple[str, str, str | None], token: str, out: TextIO
+    settings: Settings,
+    site: DemoSite,
+    neo4j: tuple[str, str, str | None],
+    token: str,
+    out: TextIO,
 ) -> None:
     uri, user, password = neo4j
     base = f"http://{settings.host}:{settings.port}"
@@ -211,6 +227,7 @@ def _print_welcome(
         f"""
 kgtwin demo is running. Ctrl-C stops everything.
 
+  site            {site.name}: {site.description}
   GraphiQL        {base}/graphql
   metrics         {base}/metrics      health: {base}/healthz
   Neo4j Browser   {browser}
@@ -221,19 +238,22 @@ kgtwin demo is running. Ctrl-C stops everything.
 Reading needs no token here (anonymous read is on); to save a what-if scenario, add the
 header {{"Authorization": "Bearer {token}"}}. In GraphiQL, try:
 
-  {{ asset(id: "ups-a1") {{ label points {{ id value unit observedAt stale }} }} }}
-  {{ whatIf(fail: ["utility-feed-a", "generator-a"]) {{
-      summary degraded(first: 3) {{ id spare explanation }} }} }}
-  {{ whatIf(fail: ["ups-a1"], mode: CAPACITY) {{
-      trips {{ id load capacity }} loads(first: 5) {{ id load capacity source }} }} }}
+{_examples(site.examples)}
 
 What the telemetry reports failed, and a what-if that starts from it (run the demo with
---fault ups-a1 and UPS B1 failing takes hall 1's racks down):
+{site.fault_hint} to see them change):
 
-  {{ reportedFailures {{ id point observedAt }} }}
-  {{ whatIf(fail: ["ups-b1"], fromLiveState: true) {{
-      summary impacted(first: 3) {{ id explanation }} }} }}
+{_examples(site.live_examples)}
 """,
         file=out,
         flush=True,
     )
+
+
+def _examples(examples: tuple[Example, ...]) -> str:
+    """Each example as a GraphQL comment and its query, indented, ready to paste."""
+    lines: list[str] = []
+    for example in examples:
+        lines.append(f"  # {example.says}")
+        lines.extend(f"  {line}" for line in example.query.splitlines())
+    return "\n".join(lines)

@@ -102,7 +102,7 @@ class Site:
 
     points: list[PointRow]
     snapshot: Snapshot
-    locations: dict[str, str]  # asset IRI -> location IRI (kgt:locatedIn)
+    locations: dict[str, str]  # asset IRI -> location IRI (kgt:locatedIn, or what means it)
 
 
 def read_site(reader: Reader) -> Site:
@@ -113,8 +113,9 @@ def read_site(reader: Reader) -> Site:
     cache.refresh(reader)
     assert cache.current is not None  # refresh always builds the first time
     locations: dict[str, str] = {}
-    if LOCATED_IN in cache.current.terms.edges:
-        edges = read_edges(reader, [LOCATED_IN])
+    located_in = cache.current.terms.types_meaning(LOCATED_IN)  # brick:hasLocation too
+    if located_in:
+        edges = read_edges(reader, located_in)
         locations = dict(zip(edges.sources, edges.targets, strict=True))
     return Site(points, cache.current.snapshot, locations)
 

@@ -445,8 +445,8 @@ class SiteTelemetry:
         point, binding = self.points[index], self._bindings[index]
         if q is Quantity.AMBIENT:
             return 24.0
-        if point.datatype == "boolean":
-            return True
+        if point.datatype == "boolean":  # working: not the value that says failed
+            return point.failed_when is not True
         if point.datatype == "string":
             return "normal"
         low, high = point.min_value, point.max_value
@@ -471,6 +471,8 @@ class SiteTelemetry:
         role = Role.OTHER if node is None else self.plant.roles[node]
         name = _name(point)
         quantity, arg = _quantity(point.datatype or "double", kind, role, name, self.plant, node)
+        if point.failed_when is True and quantity in (Quantity.UP, Quantity.RUNNING):
+            quantity = Quantity.ALARM  # a fault status, whatever its name: false while working
         if node is None and quantity is not Quantity.AMBIENT:
             quantity = Quantity.NOMINAL
         bias = 0.0

@@ -31,7 +31,7 @@ OPTIONAL MATCH (r)-[:SUBPROPERTY_OF]->(p:Relationship)
 WITH r, collect(p.type) AS parents
 RETURN 'relationship' AS kind,
        r {.iri, .name, .type, .label, .comment, .dependencyDirection, .domain, .range,
-          .asProperty} AS term,
+          .asProperty, .means} AS term,
        parents
 """
 
@@ -57,6 +57,7 @@ class RelationshipTerm:
     range: tuple[str, ...]
     parents: tuple[str, ...]  # types
     as_property: bool = False  # values are ontology individuals, stored as a node property
+    means: tuple[str, ...] = ()  # the types of kgtwin's it is aligned to (kgt:means)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,13 @@ class Terms:
     def edges(self) -> dict[str, RelationshipTerm]:
         """The relationship types that are edges in the graph (not stored as properties)."""
         return {t: r for t, r in self.relationships.items() if not r.as_property}
+
+    def types_meaning(self, rel_type: str) -> tuple[str, ...]:
+        """The edge types that are ``rel_type`` or mean it (``brick:hasLocation kgt:means
+        kgt:locatedIn``: ``HAS_LOCATION`` means ``LOCATED_IN``), sorted."""
+        return tuple(
+            sorted(t for t, r in self.edges.items() if t == rel_type or rel_type in r.means)
+        )
 
     @cached_property
     def dependency_types(self) -> tuple[str, ...]:
@@ -152,6 +160,7 @@ def read_terms(reader: Reader) -> Terms:
                 range=tuple(term["range"] or ()),
                 parents=parents,
                 as_property=term["asProperty"] is True,
+                means=tuple(term["means"] or ()),
             )
     return Terms(classes, relationships)
 
