@@ -23,6 +23,10 @@ REL_TYPES: LiteralString = """
 MATCH (:Twin)-[r]->(:Twin)
 RETURN type(r) AS type, count(*) AS count ORDER BY count DESC, type
 """
+TERMS: LiteralString = """
+MATCH (t:OntologyTerm) WHERE NOT t:Twin AND (t:Class OR t:Relationship)
+RETURN t.iri AS iri, coalesce(t.type, t.name) AS name ORDER BY iri
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class GraphSummary:
     models: tuple[ModelInfo, ...]
     labels: tuple[tuple[str, int], ...]
     rel_types: tuple[tuple[str, int], ...]
+    terms: tuple[tuple[str, str], ...] = ()  # the ontology's (IRI, label or type)
 
 
 def summarize(driver: Driver, database: str | None = None) -> GraphSummary:
@@ -52,6 +57,7 @@ def summarize(driver: Driver, database: str | None = None) -> GraphSummary:
         rels, _, _ = driver.execute_query(
             REL_TYPES, database_=database, routing_=RoutingControl.READ
         )
+        terms, _, _ = driver.execute_query(TERMS, database_=database, routing_=RoutingControl.READ)
     return GraphSummary(
         models=tuple(
             ModelInfo(
@@ -61,4 +67,5 @@ def summarize(driver: Driver, database: str | None = None) -> GraphSummary:
         ),
         labels=tuple((r["label"], r["count"]) for r in labels),
         rel_types=tuple((r["type"], r["count"]) for r in rels),
+        terms=tuple((r["iri"], r["name"]) for r in terms),
     )

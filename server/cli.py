@@ -22,6 +22,7 @@ from kgtwin.graph.tokens import (
     revoke_token,
 )
 from kgtwin.ontology.errors import OntologyError
+from kgtwin.ontology.naming import local_name, plain_name, relationship_type
 from kgtwin.ontology.standards import STANDARDS
 from kgtwin.server.auth import Role
 from kgtwin.server.commands import Command, Subcommands, discover
@@ -396,6 +397,7 @@ def cmd_info(settings: Settings, out: TextIO) -> int:
     if summary.rel_types:
         print("Relationships by type:", file=out)
         print("  " + ", ".join(f"{t} {count}" for t, count in summary.rel_types), file=out)
+    _print_renamed(summary.terms, out)
     if not settings.neo4j_uri:
         print(
             f"\nNeo4j Browser: http://127.0.0.1:{settings.local_http_port}/browser/ "
@@ -411,6 +413,29 @@ def cmd_info(settings: Settings, out: TextIO) -> int:
         file=out,
     )
     return 0
+
+
+def _print_renamed(terms: Sequence[tuple[str, str]], out: TextIO, shown: int = 10) -> None:
+    """The ontology terms whose label or type is not their plain local name (README,
+    "Names in the graph")."""
+    renamed = [
+        (iri, name)
+        for iri, name in terms
+        if name not in (plain_name(local_name(iri)), relationship_type(plain_name(local_name(iri))))
+    ]
+    if not renamed:
+        return
+    print(
+        f"Ontology terms named with their prefix (local name shared, reserved or not a "
+        f"label): {len(renamed)}",
+        file=out,
+    )
+    for iri, name in renamed[:shown]:
+        print(f"  {name} <{iri}>", file=out)
+    if len(renamed) > shown:
+        print(
+            f"  ... and {len(renamed) - shown} more: MATCH (c:Class) RETURN c.name, c.iri", file=out
+        )
 
 
 def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:

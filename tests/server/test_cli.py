@@ -123,6 +123,21 @@ def test_load_prints_a_summary_and_reload_is_up_to_date(
     info = capsys.readouterr().out
     assert "model dc1:" in info
     assert "FEEDS" in info
+    assert "named with their prefix" not in info  # dc1's ontology has no shared names
+
+
+def test_info_lists_the_terms_named_with_their_prefix(
+    driver: Driver, neo4j_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    collisions = FIXTURES / "ontology" / "collisions"
+    ontology = [f"--ontology={p}" for p in default_ontology_files()]
+    ontology.append(f"--ontology={collisions / 'vocabulary.ttl'}")
+    assert main(["load", *ontology, "-q", str(collisions / "model.ttl")]) == 0
+    capsys.readouterr()
+    assert main(["info"]) == 0
+    info = capsys.readouterr().out
+    assert "Ontology terms named with their prefix" in info
+    assert "  a_ApiToken <https://example.org/a#ApiToken>" in info
 
 
 def test_load_of_invalid_model_exits_nonzero_and_writes_nothing(
