@@ -23,12 +23,11 @@ from kgtwin.graph.tokens import (
 )
 from kgtwin.ontology.errors import OntologyError
 from kgtwin.ontology.naming import local_name, plain_name, relationship_type
-from kgtwin.ontology.standards import STANDARDS
 from kgtwin.server.auth import Role
 from kgtwin.server.commands import Command, Subcommands, discover
 from kgtwin.server.export_command import EXAMPLES as EXPORT_EXAMPLES
 from kgtwin.server.export_command import add_export_parser, cmd_export
-from kgtwin.server.model_commands import Output, cmd_load, cmd_validate
+from kgtwin.server.model_commands import Output, add_ontology_arguments, cmd_load, cmd_validate
 from kgtwin.server.settings import Settings, SettingsError, check_model_name
 from kgtwin.simulation.errors import SimulationError, UnknownAsset
 
@@ -271,23 +270,7 @@ def _token_name(value: str) -> str:
 def _add_model_files(command: argparse.ArgumentParser) -> None:
     """The FILE..., --ontology, --quiet and --json arguments that validate and load share."""
     command.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    command.add_argument(
-        "--ontology",
-        action="append",
-        type=Path,
-        metavar="TTL",
-        help="ontology file (repeatable; default: every .ttl under ontology/ but sites/ and "
-        "alignments/)",
-    )
-    command.add_argument(
-        "--vocabulary",
-        action="append",
-        choices=sorted(STANDARDS),
-        metavar="NAME",
-        help="add a standard vocabulary and its alignment (repeatable): "
-        + ", ".join(sorted(STANDARDS))
-        + " (Brick 1.5, from the brickschema package)",
-    )
+    add_ontology_arguments(command)
     shown = command.add_mutually_exclusive_group()
     shown.add_argument(
         "--quiet",

@@ -29,9 +29,9 @@ from kgtwin.ontology.rdf_out import (
     ontology_prefixes,
     serialize,
 )
-from kgtwin.ontology.standards import STANDARDS
 from kgtwin.ontology.validate import Ontology
 from kgtwin.server.commands import Subcommands
+from kgtwin.server.model_commands import add_ontology_arguments
 from kgtwin.server.progress import ProgressDisplay, silent
 from kgtwin.server.settings import Settings, check_model_name
 
@@ -122,22 +122,7 @@ def add_export_parser(commands: Subcommands) -> argparse.ArgumentParser:
         metavar="FILE",
         help="write to FILE (replaced only once the export is complete; default: stdout)",
     )
-    export.add_argument(
-        "--ontology",
-        action="append",
-        type=Path,
-        metavar="TTL",
-        help="ontology file (repeatable; default: every .ttl under ontology/ but sites/ and "
-        "alignments/)",
-    )
-    export.add_argument(
-        "--vocabulary",
-        action="append",
-        choices=sorted(STANDARDS),
-        metavar="NAME",
-        help="add a standard vocabulary and its alignment (repeatable): "
-        + ", ".join(sorted(STANDARDS)),
-    )
+    add_ontology_arguments(export)
     export.add_argument(
         "--page-size",
         type=_positive,

@@ -8,6 +8,7 @@ terminal and plain lines elsewhere, see :mod:`server.progress`, then a summary),
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -18,6 +19,7 @@ from typing import Any, TextIO
 from kgtwin.graph.connection import open_driver, ping
 from kgtwin.graph.sync import Progress, SyncSummary
 from kgtwin.ontology.problems import Problem
+from kgtwin.ontology.standards import STANDARDS
 from kgtwin.ontology.validate import Ontology, Report
 from kgtwin.server.loading import load_model, validate_model
 from kgtwin.server.progress import ProgressDisplay, silent
@@ -172,3 +174,25 @@ def _summary_json(summary: SyncSummary | None) -> dict[str, Any] | None:
 def _print_json(out: TextIO, document: dict[str, Any]) -> None:
     json.dump(document, out, indent=2)
     print(file=out)
+
+
+def add_ontology_arguments(command: argparse.ArgumentParser) -> None:
+    """--ontology and --vocabulary, for every command that reads the ontology's files
+    (applied with :meth:`Settings.with_ontology`)."""
+    command.add_argument(
+        "--ontology",
+        action="append",
+        type=Path,
+        metavar="TTL",
+        help="ontology file (repeatable; default: every .ttl under ontology/ but sites/ and "
+        "alignments/)",
+    )
+    command.add_argument(
+        "--vocabulary",
+        action="append",
+        choices=sorted(STANDARDS),
+        metavar="NAME",
+        help="add a standard vocabulary and its alignment (repeatable): "
+        + ", ".join(sorted(STANDARDS))
+        + " (Brick 1.5, from the brickschema package)",
+    )
