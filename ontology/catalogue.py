@@ -179,15 +179,12 @@ def _merge(old: PropertySpec | None, new: PropertySpec) -> PropertySpec:
 def _literals(vocabulary: Vocabulary) -> dict[str, PropertySpec]:
     """Node property keys: the fixed ones, datatype properties, and object properties whose
     values are ontology individuals (units, quantity kinds), stored as their local name."""
-    individual_classes = {c for classes in vocabulary.individuals.values() for c in classes}
     specs = {
         name: PropertySpec(name, name, "annotation", name, "", "string", None, (), 0, 1, None, None)
         for name in NODE_KEYS
     }
     for info in vocabulary.properties.values():
-        if info.kind == "datatype" or (
-            info.kind == "object" and info.range and set(info.range) <= individual_classes
-        ):
+        if vocabulary.is_key(info):
             specs[info.name] = PropertySpec(
                 iri=info.iri,
                 name=info.name,

@@ -52,9 +52,6 @@ def map_ontology(vocabulary: Vocabulary) -> PropertyGraph:
     """The ontology as ``(:Class)-[:SUBCLASS_OF]->(:Class)`` and ``(:Relationship)`` nodes."""
     nodes: dict[str, NodeRecord] = {}
     rels: set[RelRecord] = set()
-    # classes of the ontology's individuals (units, quantity kinds): a property ranging over
-    # them is stored as a node property holding the individual's name, never as an edge
-    individual_classes = frozenset().union(*vocabulary.individuals.values())
     for info in vocabulary.classes.values():
         nodes[info.iri] = NodeRecord(
             info.iri,
@@ -80,7 +77,7 @@ def map_ontology(vocabulary: Vocabulary) -> PropertyGraph:
         means = vocabulary.engine_meaning(prop.iri)
         if means:
             props["means"] = sorted(vocabulary.properties[m].rel_type for m in means)
-        if prop.range and all(r in individual_classes for r in prop.range):
+        if vocabulary.is_key(prop):  # stored as a node property, never as an edge
             props["asProperty"] = True
         nodes[prop.iri] = NodeRecord(prop.iri, ("OntologyTerm", "Relationship"), props)
         rels.update(RelRecord(prop.iri, "SUBPROPERTY_OF", parent) for parent in prop.parents)
@@ -111,6 +108,15 @@ class _Mapper:
         self.meant: dict[str, list[Value]] = defaultdict(list)  # keys alignments give a node
         # property -> the kgtwin key properties it means (brick:hasUnit -> kgt:unit)
         self.key_meanings: dict[str, list[PropertyInfo]] = {}
+        # each path alignment as (its property's key, its steps' term ids; None: a step
+        # this model never uses, so the path reaches nothing)
+        self.paths = [
+            (
+                vocabulary.properties[alignment.means].name,
+                [data.find(URIRef(step)) for step in alignment.path],
+            )
+            for alignment in vocabulary.paths
+        ]
 
     def problem(
         self,
@@ -271,10 +277,9 @@ class _Mapper:
     def align_paths(self, subject_id: int) -> None:
         """Values the vocabulary's path alignments reach from the subject, as meant keys."""
         spo, terms = self.data.spo, self.data.terms
-        for alignment in self.vocab.paths:
+        for key, steps in self.paths:
             reached = [subject_id]
-            for step in alignment.path:
-                step_id = self.data.find(URIRef(step))
+            for step_id in steps:
                 if step_id is None:
                     reached = []
                     break
@@ -282,7 +287,7 @@ class _Mapper:
             for term in map(terms.__getitem__, reached):
                 value = to_neo4j_value(term) if isinstance(term, Literal) else None
                 if value is not None:
-                    self.meant[self.vocab.properties[alignment.means].name].append(value)
+                    self.meant[key].append(value)
 
     def meant_keys(self, prop: PropertyInfo) -> list[PropertyInfo]:
         """The kgtwin properties holding a value that ``prop`` means (not itself)."""
@@ -291,15 +296,9 @@ class _Mapper:
             found = self.key_meanings[prop.iri] = [
                 self.vocab.properties[m]
                 for m in sorted(self.vocab.engine_meaning(prop.iri))
-                if m != prop.iri and self.is_key(self.vocab.properties[m])
+                if m != prop.iri and self.vocab.is_key(self.vocab.properties[m])
             ]
         return found
-
-    def is_key(self, prop: PropertyInfo) -> bool:
-        if prop.kind == "datatype":
-            return True
-        classes = {c for found in self.vocab.individuals.values() for c in found}
-        return prop.kind == "object" and bool(prop.range) and set(prop.range) <= classes
 
     def value(
         self,
@@ -313,8 +312,6 @@ class _Mapper:
         """Record one statement about ``subject``: a property value, a relationship, or a
         problem."""
         o = self.skolem.get(o_id) or self.data.terms[o_id]
-        if str(p).startswith(str(LIVE)):
-            return
         if p in ANNOTATIONS:
             if isinstance(o, Literal):
                 key = local_name(str(p))
@@ -323,6 +320,8 @@ class _Mapper:
             return
         prop = self.vocab.properties.get(str(p))
         if prop is None:
+            if str(p).startswith(LIVE):  # no ontology property is in the live namespace
+                return
             self.problem(
                 subject,
                 p,

@@ -5,7 +5,6 @@ files declare; nothing here lists domain terms. Names follow :mod:`ontology.nami
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -32,8 +31,6 @@ __all__ = [
     "local_name",
     "relationship_type",
 ]
-
-log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # reserved property names, as the relationship types they would give
@@ -88,6 +85,7 @@ class Vocabulary:
     paths: tuple[PathAlignment, ...] = ()
     ignored: dict[str, int] = field(default_factory=dict)  # OWL constructs not used, counted
     imports: tuple[str, ...] = ()  # owl:imports not given as files (never fetched)
+    individual_classes: frozenset[str] = frozenset()  # the classes of ``individuals``
 
     @classmethod
     def from_graph(cls, graph: Graph, prefixes: Sequence[tuple[str, str]] = ()) -> Vocabulary:
@@ -115,6 +113,7 @@ class Vocabulary:
             _paths(graph, properties),
             _ignored(graph),
             _imports(graph),
+            frozenset().union(*individuals.values()),
         )
         vocabulary.check()
         return vocabulary
@@ -152,6 +151,16 @@ class Vocabulary:
             self.classes[c].name for t in types for c in self.ancestors(t) if c in self.classes
         }
         return tuple(sorted(names))
+
+    def is_key(self, prop: PropertyInfo) -> bool:
+        """Whether ``prop``'s values are node keys rather than relationships: a datatype
+        property, or an object property ranging over the ontology's individuals (units,
+        quantity kinds), whose values are stored as the individual's local name."""
+        return prop.kind == "datatype" or (
+            prop.kind == "object"
+            and bool(prop.range)
+            and set(prop.range) <= self.individual_classes
+        )
 
     def aligned_labels(self, types: Iterable[str]) -> tuple[str, ...]:
         """The labels of the kgtwin classes (and their superclasses) that the subject's

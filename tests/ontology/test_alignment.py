@@ -3,6 +3,8 @@ file, maps to the labels, keys and dependency directions the engine reads."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kgtwin.ontology.files import default_ontology_files
 from kgtwin.ontology.validate import Ontology, validate
 from tests.conftest import FIXTURES
@@ -35,3 +37,23 @@ def test_an_aligned_vocabulary_gives_the_engine_its_labels_keys_and_directions()
     rels = {(r.source, r.type, r.target) for r in graph.rels}
     assert (PLANT + "press", "POWERED_BY", PLANT + "drive") in rels
     assert (PLANT + "press", "READING", PLANT + "press.temp") in rels
+
+
+def test_live_values_of_an_export_are_not_the_models(tmp_path: Path) -> None:
+    """`kgtwin export --live` writes kgtlive: statements; validating or loading the file
+    skips them (no unknown-property problem, no key)."""
+    ontology = Ontology.load(
+        [*default_ontology_files(), ACME / "acme.ttl", ACME / "acme-alignment.ttl"]
+    )
+    site = tmp_path / "site.ttl"
+    site.write_text(
+        "@prefix kgtlive: <https://w3id.org/kgtwin/live#> .\n"
+        + (ACME / "site.ttl").read_text(encoding="utf-8")
+        + 'p:press.temp kgtlive:value 21.5 ; kgtlive:quality "good" .\n',
+        encoding="utf-8",
+    )
+    report = validate([site], ontology)
+    assert report.problems == ()
+    temp = report.raise_for_problems().nodes[PLANT + "press.temp"]
+    assert "value" not in temp.props
+    assert "quality" not in temp.props
