@@ -59,6 +59,13 @@ def plain_name(local: str) -> str:
     return _INVALID.sub("_", local) or "_"
 
 
+def renamed(iri: str, name: str) -> bool:
+    """Whether ``name`` (a label, key or relationship type) is not the plain form of the
+    term's local name: the term got its prefix or a hash (rules 2 and 3)."""
+    plain = plain_name(local_name(iri))
+    return name not in (plain, relationship_type(plain))
+
+
 def namespace_prefixes(declared: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Namespace -> prefix from ``(prefix, namespace)`` declarations in file order; the
     first declaration of a namespace wins, empty prefixes are skipped."""

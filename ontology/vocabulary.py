@@ -21,6 +21,7 @@ from kgtwin.ontology.naming import (
     local_name,
     namespace_prefixes,
     relationship_type,
+    renamed,
 )
 
 __all__ = [
@@ -121,13 +122,13 @@ class Vocabulary:
     def summary(self) -> str:
         """One line: what the ontology holds, and what of it kgtwin does not use."""
         terms: list[ClassInfo | PropertyInfo] = [*self.classes.values(), *self.properties.values()]
-        renamed = sum(info.name != local_name(info.iri) for info in terms)
+        prefixed = sum(renamed(info.iri, info.name) for info in terms)
         text = (
             f"{len(self.classes)} classes, "
             f"{sum(p.kind != 'annotation' for p in self.properties.values())} properties"
         )
-        if renamed:
-            text += f" ({renamed} named with their prefix: shared or reserved local names)"
+        if prefixed:
+            text += f" ({prefixed} named with their prefix: shared or reserved local names)"
         if self.ignored:
             text += "; not used by kgtwin, ignored: " + ", ".join(
                 f"{count} {what}" for what, count in sorted(self.ignored.items())

@@ -22,7 +22,7 @@ from kgtwin.graph.tokens import (
     revoke_token,
 )
 from kgtwin.ontology.errors import OntologyError
-from kgtwin.ontology.naming import local_name, plain_name, relationship_type
+from kgtwin.ontology.naming import renamed
 from kgtwin.server.auth import Role
 from kgtwin.server.commands import Command, Subcommands, discover
 from kgtwin.server.export_command import EXAMPLES as EXPORT_EXAMPLES
@@ -401,23 +401,20 @@ def cmd_info(settings: Settings, out: TextIO) -> int:
 def _print_renamed(terms: Sequence[tuple[str, str]], out: TextIO, shown: int = 10) -> None:
     """The ontology terms whose label or type is not their plain local name (README,
     "Names in the graph")."""
-    renamed = [
-        (iri, name)
-        for iri, name in terms
-        if name not in (plain_name(local_name(iri)), relationship_type(plain_name(local_name(iri))))
-    ]
-    if not renamed:
+    prefixed = [(iri, name) for iri, name in terms if renamed(iri, name)]
+    if not prefixed:
         return
     print(
         f"Ontology terms named with their prefix (local name shared, reserved or not a "
-        f"label): {len(renamed)}",
+        f"label): {len(prefixed)}",
         file=out,
     )
-    for iri, name in renamed[:shown]:
+    for iri, name in prefixed[:shown]:
         print(f"  {name} <{iri}>", file=out)
-    if len(renamed) > shown:
+    if len(prefixed) > shown:
         print(
-            f"  ... and {len(renamed) - shown} more: MATCH (c:Class) RETURN c.name, c.iri", file=out
+            f"  ... and {len(prefixed) - shown} more: MATCH (c:Class) RETURN c.name, c.iri",
+            file=out,
         )
 
 
