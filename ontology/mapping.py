@@ -18,7 +18,7 @@ not the model's and are skipped.
 from __future__ import annotations
 
 import difflib
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -38,6 +38,9 @@ TWIN_LABEL = "Twin"
 ONTOLOGY_MODEL = "ontology"
 ALIGNED_LABELS = "alignedLabels"
 ALIGNED_KEYS = "alignedKeys"
+# Blank nodes inside blank nodes get IRIs to this depth (each level lengthens the IRI, so a
+# hostile chain would otherwise cost memory quadratic in its length); deeper is a problem.
+MAX_BLANK_NESTING = 8
 
 
 def map_model(
@@ -105,6 +108,7 @@ class _Mapper:
         self.rdf_type = data.intern(RDF.type)
         self.problems: list[Problem] = []
         self.skolem: dict[int, URIRef] = {}  # blank node id -> the IRI its node gets
+        self.too_deep: set[int] = set()  # described blank nodes below MAX_BLANK_NESTING
         self.meant: dict[str, list[Value]] = defaultdict(list)  # keys alignments give a node
         # property -> the kgtwin key properties it means (brick:hasUnit -> kgt:unit)
         self.key_meanings: dict[str, list[PropertyInfo]] = {}
@@ -151,7 +155,10 @@ class _Mapper:
                 self.problem(
                     terms[s],
                     None,
-                    "a blank node no subject of the model describes; give it an IRI",
+                    f"blank nodes nest more than {MAX_BLANK_NESTING} deep here; give this "
+                    "one an IRI"
+                    if s in self.too_deep
+                    else "a blank node no subject of the model describes; give it an IRI",
                     "blank-node",
                 )
 
@@ -183,20 +190,32 @@ class _Mapper:
 
     def skolemize(self, named: set[int]) -> None:
         """Give every blank node a named subject describes (directly or through other blank
-        nodes) an IRI: the describing subject's IRI, ``_``, the property's local name, ``_``
-        and its rank among that property's blank values (ordered by what they say)."""
+        nodes, at most :data:`MAX_BLANK_NESTING` deep) an IRI: the describing subject's IRI,
+        ``_``, the property's local name, ``_`` and its rank among that property's blank
+        values (ordered by what they say). A model without blank nodes costs one pass over
+        its subjects."""
         terms, spo = self.data.terms, self.data.spo
+        described = {s for s in spo if isinstance(terms[s], BNode)}
+        if not described:
+            return
+        parents = sorted(
+            (
+                s
+                for s in named
+                if any(o in described for objects in spo[s].values() for o in objects)
+            ),
+            key=lambda i: str(terms[i]),
+        )
         taken = {str(terms[s]) for s in named}
-        queue = sorted(named, key=lambda i: str(terms[i]))
+        queue = deque((parent, 0) for parent in parents)
         while queue:
-            parent = queue.pop(0)
+            parent, depth = queue.popleft()
             base = str(self.iri(parent))
             for p_id in sorted(spo[parent], key=lambda i: str(terms[i])):
-                blanks = [
-                    o
-                    for o in spo[parent][p_id]
-                    if isinstance(terms[o], BNode) and o not in self.skolem and o in spo
-                ]
+                blanks = [o for o in spo[parent][p_id] if o in described and o not in self.skolem]
+                if depth == MAX_BLANK_NESTING:
+                    self.too_deep.update(blanks)
+                    continue
                 blanks.sort(key=self.signature)
                 for rank, blank in enumerate(blanks, start=1):
                     iri = f"{base}_{plain_name(local_name(str(terms[p_id])))}_{rank}"
@@ -204,7 +223,7 @@ class _Mapper:
                         iri += "_"
                     taken.add(iri)
                     self.skolem[blank] = URIRef(iri)
-                    queue.append(blank)
+                    queue.append((blank, depth + 1))
 
     def signature(self, blank: int) -> list[tuple[str, str]]:
         terms = self.data.terms

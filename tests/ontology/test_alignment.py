@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kgtwin.ontology.files import default_ontology_files
+from kgtwin.ontology.mapping import MAX_BLANK_NESTING
 from kgtwin.ontology.validate import Ontology, validate
 from tests.conftest import FIXTURES
 
@@ -57,3 +58,46 @@ def test_live_values_of_an_export_are_not_the_models(tmp_path: Path) -> None:
     temp = report.raise_for_problems().nodes[PLANT + "press.temp"]
     assert "value" not in temp.props
     assert "quality" not in temp.props
+
+
+def blank_chain(depth: int) -> str:
+    nested = "[ a acme:Sensor ]"
+    for _ in range(depth - 1):
+        nested = f"[ a acme:Sensor ; acme:reading {nested} ]"
+    return nested
+
+
+def test_blank_nodes_a_subject_describes_become_nodes_even_in_a_cycle(tmp_path: Path) -> None:
+    ontology = Ontology.load([*default_ontology_files(), ACME / "acme.ttl"])
+    site = tmp_path / "site.ttl"
+    site.write_text(
+        "@prefix acme: <https://example.org/acme#> .\n@prefix p: <https://example.org/plant#> .\n"
+        f"p:press a acme:Machine ; acme:reading {blank_chain(3)}, _:a .\n"
+        "_:a a acme:Sensor ; acme:reading _:b .\n_:b a acme:Sensor ; acme:reading _:a .\n",
+        encoding="utf-8",
+    )
+    graph = validate([site], ontology).raise_for_problems()
+    ids = sorted(n.props["id"] for n in graph.nodes.values())
+    assert len(ids) == 6  # the press, three nested sensors, the two of the cycle
+    assert "press_reading_1_reading_1_reading_1" in ids
+    assert {(r.source, r.target) for r in graph.rels} >= {
+        (PLANT + "press", PLANT + "press_reading_1"),
+        (PLANT + "press_reading_1", PLANT + "press_reading_1_reading_1"),
+    }
+
+
+def test_a_hostile_chain_of_blank_nodes_is_cut_at_the_nesting_bound(tmp_path: Path) -> None:
+    """Each level lengthens the IRI the next one gets: a chain 2,000 deep would otherwise
+    cost memory quadratic in its length. Past the bound it is a problem, not a node."""
+    ontology = Ontology.load([*default_ontology_files(), ACME / "acme.ttl"])
+    site = tmp_path / "site.ttl"
+    site.write_text(
+        "@prefix acme: <https://example.org/acme#> .\n@prefix p: <https://example.org/plant#> .\n"
+        f"p:press a acme:Machine ; acme:reading {blank_chain(2000)} .\n",
+        encoding="utf-8",
+    )
+    report = validate([site], ontology)
+    deep = [p for p in report.problems if p.kind == "blank-node"]
+    assert len(deep) == 2000 - MAX_BLANK_NESTING
+    assert f"nest more than {MAX_BLANK_NESTING} deep" in deep[0].message
+    assert not report.ok
