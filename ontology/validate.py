@@ -171,6 +171,39 @@ def _syntax_problem(error: TurtleSyntaxError) -> Problem:
     )
 
 
+# What a violation of each SHACL Core component means, for shapes that say nothing.
+_IN_WORDS = {
+    "Class": "a value of the wrong class",
+    "Datatype": "a value of the wrong datatype",
+    "NodeKind": "a value of the wrong kind",
+    "MinCount": "too few values",
+    "MaxCount": "too many values",
+    "MinInclusive": "a value out of range",
+    "MinExclusive": "a value out of range",
+    "MaxInclusive": "a value out of range",
+    "MaxExclusive": "a value out of range",
+    "MinLength": "a value too short",
+    "MaxLength": "a value too long",
+    "Pattern": "a value that does not match the pattern",
+    "LanguageIn": "a value in a language not allowed",
+    "UniqueLang": "two values in one language",
+    "Equals": "values that differ from another property's",
+    "Disjoint": "a value another property also has",
+    "LessThan": "a value not less than another property's",
+    "LessThanOrEquals": "a value greater than another property's",
+    "Not": "a value that conforms to a shape it must not",
+    "And": "a value that does not conform to every shape",
+    "Or": "a value that conforms to none of the shapes allowed",
+    "Xone": "a value that does not conform to exactly one shape",
+    "Node": "a value that does not conform to its shape",
+    "QualifiedMinCount": "too few values of the kind required",
+    "QualifiedMaxCount": "too many values of one kind",
+    "Closed": "a property the shape does not allow",
+    "HasValue": "a required value is missing",
+    "In": "a value that is not one of those allowed",
+}
+
+
 class _Explainer:
     """Turns one SHACL result into a :class:`Problem` with expected and found."""
 
@@ -198,9 +231,10 @@ class _Explainer:
         )
 
     def message(self, kind: str, result: ValidationResult) -> str:
+        """For a shape without ``sh:message`` (most of Brick's): what is wrong, in words."""
         if kind == "SPARQLConstraintComponent":
             return self.sparql_message(result) or kind
-        return kind
+        return _IN_WORDS.get(kind.removesuffix("ConstraintComponent"), kind)
 
     def path_values(self, focus: Node | None, path: Node | None) -> list[Node]:
         if focus is None or path is None:

@@ -34,6 +34,7 @@ def problems(tmp_path: Path) -> dict[tuple[str, str], Problem]:
 def test_a_closed_shape_names_the_property_and_a_near_allowed_one(tmp_path: Path) -> None:
     closed = problems(tmp_path)["ClosedConstraintComponent", "p:temp"]
     assert closed.line == 6
+    assert closed.message == "a property the shape does not allow"  # the shape says nothing
     assert closed.expected == "only acme:engUnit, acme:tag, rdf:type, rdfs:label"
     assert closed.found is not None
     assert closed.found.startswith('acme:tags "plant/press/temp"')
@@ -43,6 +44,7 @@ def test_a_closed_shape_names_the_property_and_a_near_allowed_one(tmp_path: Path
 def test_a_qualified_count_says_what_it_wanted_and_lists_what_it_found(tmp_path: Path) -> None:
     qualified = problems(tmp_path)["QualifiedMinCountConstraintComponent", "p:press"]
     assert qualified.property == "acme:reading"
+    assert qualified.message == "too few values of the kind required"
     assert qualified.expected == "at least 1 value(s) that are instances of acme:Sensor"
     assert qualified.found == "p:drive (a acme:Machine)"
 

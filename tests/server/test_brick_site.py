@@ -217,3 +217,4 @@ def test_the_office_validates_against_brick_shapes_and_a_broken_copy_does_not(
     assert problem.file == broken
     assert problem.property == "ref:hasTimeseriesId"
     assert problem.expected == "at least 1 value(s)"
+    assert problem.message == "too few values"  # Brick's shape gives no sh:message
