@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import LiteralString
 
-from kgtwin.graph.engine_types import LOAD_POINT_TYPES, POINT_TYPES
+from kgtwin.graph.engine_types import HAS_POINT_EDGE, LOAD_POINT_TYPES, POINT_TYPES
 from kgtwin.graph.reader import Reader
 
 DEPENDENCY_EDGES: LiteralString = """
@@ -102,8 +102,11 @@ def _number(value: object) -> float | None:
 LOAD_POINTS: LiteralString = (
     LOAD_POINT_TYPES
     + """
-MATCH (a:Twin:Asset)-[r]->(p:Twin) WHERE type(r) IN loadPointTypes
-RETURN a.iri AS asset, p.id AS point, p.unit AS unit, p.value AS value, p.stale AS stale
+MATCH (a:Twin:Asset)-[r]-(p:Twin)
+WHERE (type(r) IN loadPointTypes AND startNode(r) = a)
+   OR (type(r) IN loadPointOfTypes AND endNode(r) = a)
+RETURN DISTINCT a.iri AS asset, p.id AS point, p.unit AS unit, p.value AS value,
+       p.stale AS stale
 """
 )
 
@@ -133,7 +136,9 @@ REPORTED_FAILURES: LiteralString = (
     + """
 MATCH (p:Point:Twin) WHERE p.failedWhen IS NOT NULL AND p.value = p.failedWhen
   AND coalesce(p.stale, false) = false AND coalesce(p.quality, 'good') <> 'bad'
-MATCH (a:Twin:Asset)-[r]->(p) WHERE type(r) IN pointTypes
+MATCH (a:Twin:Asset)-[r]-(p) WHERE"""
+    + HAS_POINT_EDGE
+    + """
 WITH DISTINCT a, p
 RETURN a.iri AS asset, a.id AS asset_id, p.id AS point, p.value AS value,
        p.observedAt.epochMillis AS observed

@@ -25,7 +25,7 @@ import neo4j
 from neo4j import Driver
 
 from kgtwin.graph.connection import encoding_errors, neo4j_errors
-from kgtwin.graph.engine_types import POINT_TYPES
+from kgtwin.graph.engine_types import HAS_POINT_EDGE, POINT_TYPES
 from kgtwin.graph.reader import Reader
 
 MAX_KEYS = 32
@@ -35,7 +35,10 @@ POINTS: LiteralString = (
     POINT_TYPES
     + """
 MATCH (p:Point:Twin) WHERE p.mqttTopic IS NOT NULL
-OPTIONAL MATCH (a:Twin)-[r]->(p) WHERE type(r) IN pointTypes
+OPTIONAL MATCH (a:Twin)-[r]-(p) WHERE"""
+    + HAS_POINT_EDGE
+    + """
+WITH DISTINCT p, a
 RETURN collect([p.iri, p.id, p.mqttTopic, p.unit, p.datatype, p.minValue, p.maxValue,
                 p.expectedInterval, p.receivedAt.epochMillis, p.stale, a.id,
                 [label IN labels(a) WHERE label <> 'Twin'], p.failedWhen]) AS points

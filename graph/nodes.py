@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
-from kgtwin.graph.engine_types import POINT_TYPES
+from kgtwin.graph.engine_types import HAS_POINT_EDGE, POINT_TYPES
 from kgtwin.graph.reader import Reader, Row
 
 TWIN = "Twin"
@@ -35,9 +35,10 @@ POINTS_OF: LiteralString = (
     + """
 UNWIND $keys AS key
 MATCH (a:Twin {iri: key})
-CALL (a, pointTypes) {
-  MATCH (a)-[r]->(p:Twin) WHERE type(r) IN pointTypes
-  RETURN DISTINCT p ORDER BY p.id LIMIT $limit
+CALL (a, pointTypes, pointOfTypes) {
+  MATCH (a)-[r]-(p:Twin) WHERE"""
+    + HAS_POINT_EDGE
+    + """  RETURN DISTINCT p ORDER BY p.id LIMIT $limit
 }
 RETURN key, p {.*} AS props, labels(p) AS labels
 """

@@ -77,9 +77,12 @@ def map_ontology(vocabulary: Vocabulary) -> PropertyGraph:
         direction = vocabulary.dependency_direction(prop.iri)
         if direction is not None:
             props["dependencyDirection"] = direction
-        means = vocabulary.engine_meaning(prop.iri)
-        if means:
-            props["means"] = sorted(vocabulary.properties[m].rel_type for m in means)
+        for key, meant in (
+            ("means", vocabulary.engine_meaning(prop.iri)),
+            ("meansInverse", vocabulary.engine_meaning_inverse(prop.iri)),
+        ):
+            if meant:
+                props[key] = sorted(vocabulary.properties[m].rel_type for m in meant)
         if vocabulary.is_key(prop):  # stored as a node property, never as an edge
             props["asProperty"] = True
         nodes[prop.iri] = NodeRecord(prop.iri, ("OntologyTerm", "Relationship"), props)

@@ -34,6 +34,10 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_OTHER_WAY = {
+    "SupplierToConsumer": "ConsumerToSupplier",
+    "ConsumerToSupplier": "SupplierToConsumer",
+}
 # reserved property names, as the relationship types they would give
 _RESERVED_TYPES = frozenset(SYSTEM_TYPES | {relationship_type(k) for k in RESERVED_KEYS})
 
@@ -61,6 +65,7 @@ class PropertyInfo:
     unit: str | None  # QUDT unit of a datatype property's values, when declared
     dependency: str | None  # local name of the kgt:dependencyDirection individual, inherited
     means: tuple[str, ...] = ()  # kgtwin properties it means to the engine (kgt:means)
+    means_inverse: tuple[str, ...] = ()  # ... read the other way round (kgt:meansInverseOf)
 
     @property
     def rel_type(self) -> str:
@@ -177,11 +182,27 @@ class Vocabulary:
             iri for iri in self.property_ancestors(property_iri) if iri.startswith(str(KGT))
         )
 
+    def engine_meaning_inverse(self, property_iri: str) -> frozenset[str]:
+        """The kgtwin properties ``property_iri`` means read the other way round
+        (``brick:isPointOf kgt:meansInverseOf kgt:hasPoint``), with their super-properties."""
+        return frozenset(
+            iri
+            for ancestor in self.property_ancestors(property_iri)
+            if ancestor in self.properties
+            for inverse in self.properties[ancestor].means_inverse
+            for iri in self.property_ancestors(inverse)
+            if iri.startswith(str(KGT))
+        )
+
     def dependency_direction(self, property_iri: str) -> str | None:
         for iri in self.property_ancestors(property_iri):
             info = self.properties.get(iri)
             if info is not None and info.dependency is not None:
                 return info.dependency
+        for iri in self.engine_meaning_inverse(property_iri):
+            direction = self.dependency_direction(iri)
+            if direction is not None:
+                return _OTHER_WAY[direction]
         return None
 
     def check(self) -> None:
@@ -265,6 +286,9 @@ def _properties(graph: Graph, prefixes: dict[str, str]) -> dict[str, PropertyInf
             unit=str(unit) if isinstance(unit, URIRef) else None,
             dependency=local_name(str(direction)) if isinstance(direction, URIRef) else None,
             means=tuple(m for m in _iris(graph, iri, KGT.means) if URIRef(m) in found),
+            means_inverse=tuple(
+                m for m in _iris(graph, iri, KGT.meansInverseOf) if URIRef(m) in found
+            ),
         )
     return properties
 

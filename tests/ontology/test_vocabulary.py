@@ -168,3 +168,17 @@ def test_the_summary_counts_what_is_ignored_and_never_fetches_imports() -> None:
     assert "1 OWL restrictions" in line
     assert "1 class equivalences" in line
     assert "never fetched: <https://example.org/remote>" in line
+
+
+def test_an_inverse_alignment_reads_the_property_the_other_way_round() -> None:
+    vocab = vocabulary(
+        "@prefix b: <https://example.org/b#> .\n"
+        "kgt:hasPoint a owl:ObjectProperty .\n"
+        "b:isPointOf a owl:ObjectProperty . b:isFedBy a owl:ObjectProperty .\n"
+        "b:isPointOf kgt:meansInverseOf kgt:hasPoint . b:isFedBy kgt:meansInverseOf kgt:feeds .\n"
+    )
+    assert vocab.engine_meaning_inverse("https://example.org/b#isPointOf") == {
+        "https://w3id.org/kgtwin/core#hasPoint"
+    }
+    assert vocab.engine_meaning("https://example.org/b#isPointOf") == frozenset()
+    assert vocab.dependency_direction("https://example.org/b#isFedBy") == "ConsumerToSupplier"

@@ -13,6 +13,7 @@ import pytest
 from neo4j import Driver
 from rdflib import Graph, Literal, Namespace
 
+from kgtwin.graph.reader import Reader
 from kgtwin.ontology.catalogue import Catalogue
 from kgtwin.ontology.units import Units
 from kgtwin.ontology.validate import Ontology
@@ -57,8 +58,6 @@ def api(both: Driver, brick_ontology: Ontology) -> Api:
 
 @pytest.fixture(scope="module")
 def cache(both: Driver) -> GraphCache:
-    from kgtwin.graph.reader import Reader
-
     cache = GraphCache()
     assert cache.refresh(Reader(both))
     return cache
@@ -218,3 +217,46 @@ def test_the_office_validates_against_brick_shapes_and_a_broken_copy_does_not(
     assert problem.property == "ref:hasTimeseriesId"
     assert problem.expected == "at least 1 value(s)"
     assert problem.message == "too few values"  # Brick's shape gives no sh:message
+
+
+ANNEX = """
+@prefix brick: <https://brickschema.org/schema/Brick#> .
+@prefix ref:   <https://brickschema.org/schema/Brick/ref#> .
+@prefix kgt:   <https://w3id.org/kgtwin/core#> .
+@prefix unit:  <http://qudt.org/vocab/unit/> .
+@prefix an:    <https://example.org/annex#> .
+an:annex-pump a brick:Pump .
+an:annex-ahu a brick:AHU ; brick:isFedBy an:annex-pump .
+an:annex-pump.fault a brick:Fault_Status ; brick:isPointOf an:annex-pump ;
+    brick:hasUnit unit:UNITLESS ; kgt:datatype "boolean" ; kgt:expectedInterval 10 ;
+    kgt:failedWhen true ;
+    ref:hasExternalReference [ a ref:TimeseriesReference ;
+        ref:hasTimeseriesId "annex/pump/fault" ] .
+"""
+
+
+def test_points_and_dependencies_written_the_other_way_round(
+    both: Driver, brick_ontology: Ontology, api: Api, tmp_path: Any
+) -> None:
+    """brick:isPointOf and brick:isFedBy, the way many Brick models are written: the
+    point is the equipment's, its failure is reported, and the AHU depends on the pump."""
+    annex = tmp_path / "annex.ttl"
+    annex.write_text(ANNEX, encoding="utf-8")
+    result = load_model(both, [annex], "annex", brick_ontology)
+    assert result.report.ok, result.report.problems
+    try:
+        data = api.data('{ asset(id: "annex-pump") { points { id mqttTopic } } }')
+        assert data["asset"]["points"] == [
+            {"id": "annex-pump.fault", "mqttTopic": "annex/pump/fault"}
+        ]
+        cache = GraphCache()
+        assert cache.refresh(Reader(both))
+        impacted = api.data('{ whatIf(fail: ["annex-pump"]) { impacted { id } } }', cache=cache)
+        assert impacted["whatIf"]["impacted"] == [{"id": "annex-ahu"}]
+        both.execute_query(
+            "MATCH (p:Twin {id: 'annex-pump.fault'}) SET p.value = true, p.stale = false"
+        )
+        failures = api.data("{ reportedFailures { id point } }")["reportedFailures"]
+        assert {"id": "annex-pump", "point": "annex-pump.fault"} in failures
+    finally:
+        both.execute_query("MATCH (n:Twin {model: 'annex'}) DETACH DELETE n")
