@@ -9,6 +9,7 @@
     │   ├── ReadTimedOut        a statement ran past its transaction timeout
     │   └── ValueRefused        a value the driver or Neo4j cannot store (not retryable)
     ├── ModelConflict           a load would take over another model's nodes
+    ├── OntologyConflict        a load's ontology lacks terms other models' nodes carry
     ├── ModelChanged            a model was loaded again while it was being exported
     ├── NotFound                no twin node has the id or IRI asked for
     └── InvalidRead             a read asked with arguments the graph cannot answer
@@ -57,6 +58,11 @@ class ValueRefused(QueryFailed):
 
 class ModelConflict(GraphError):
     """The model being loaded names subjects that belong to another model."""
+
+
+class OntologyConflict(GraphError):
+    """The ontology a load would write lacks labels or relationship types that nodes of
+    other models carry (they were loaded with another ontology, say with Brick)."""
 
 
 class ModelChanged(GraphError):

@@ -14,9 +14,10 @@ from pathlib import Path
 from neo4j import Driver
 
 from kgtwin.graph.errors import CommitUnknown, Neo4jUnavailable
+from kgtwin.graph.ontology_guard import check_ontology_covers
 from kgtwin.graph.schema import ensure_schema
 from kgtwin.graph.sync import ONTOLOGY, Progress, SyncSummary, sync_model
-from kgtwin.ontology.mapping import ONTOLOGY_MODEL, map_ontology
+from kgtwin.ontology.mapping import ONTOLOGY_MODEL, TWIN_LABEL, map_ontology
 from kgtwin.ontology.validate import Ontology, Report, validate
 
 
@@ -58,6 +59,14 @@ def load_model(
         return LoadResult(report, seconds)
     desired = report.raise_for_problems()
     ensure_schema(driver, database)
+    vocabulary = ontology.vocabulary
+    check_ontology_covers(
+        driver,
+        {TWIN_LABEL, *(c.name for c in vocabulary.classes.values())},
+        {p.rel_type for p in vocabulary.properties.values() if p.kind != "annotation"},
+        model,
+        database,
+    )
     try:
         ontology_summary = sync_model(
             driver,

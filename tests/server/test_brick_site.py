@@ -13,6 +13,7 @@ import pytest
 from neo4j import Driver
 from rdflib import Graph, Literal, Namespace
 
+from kgtwin.graph.errors import OntologyConflict
 from kgtwin.graph.reader import Reader
 from kgtwin.ontology.catalogue import Catalogue
 from kgtwin.ontology.units import Units
@@ -260,3 +261,15 @@ def test_points_and_dependencies_written_the_other_way_round(
         assert {"id": "annex-pump", "point": "annex-pump.fault"} in failures
     finally:
         both.execute_query("MATCH (n:Twin {model: 'annex'}) DETACH DELETE n")
+
+
+def test_a_load_with_an_ontology_lacking_the_office_terms_is_refused(
+    both: Driver, ontology: Ontology
+) -> None:
+    """Loading dc1 without Brick would drop Brick's Class and Relationship nodes, and with
+    them the meanings the engine follows on the office: refused, nothing written."""
+    before, _, _ = both.execute_query("MATCH (t:OntologyTerm) RETURN count(t) AS n")
+    with pytest.raises(OntologyConflict, match="model\\(s\\) 'office' in the graph carry"):
+        load_model(both, [DC1], "dc1", ontology)
+    after, _, _ = both.execute_query("MATCH (t:OntologyTerm) RETURN count(t) AS n")
+    assert after[0]["n"] == before[0]["n"]
