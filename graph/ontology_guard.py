@@ -80,7 +80,7 @@ def check_ontology_covers(
     raise OntologyConflict(
         f"model(s) {', '.join(repr(m) for m in models)} in the graph carry labels or "
         f"relationship types this ontology does not have ({shown}): they were loaded with "
-        "another ontology. Load with that one too (e.g. --vocabulary brick, or "
-        "vocabularies = [...] in the config file's [ontology] section), so that one "
-        "ontology serves every model in the graph; nothing was written"
+        "another ontology. Load with that one too (e.g. --vocabulary brick, "
+        "KGTWIN_VOCABULARIES=brick, or vocabularies = [...] in the config file's [ontology] "
+        "section), so that one ontology serves every model in the graph; nothing was written"
     )
