@@ -194,13 +194,16 @@ class Vocabulary:
             if iri.startswith(str(KGT))
         )
 
-    def dependency_direction(self, property_iri: str) -> str | None:
+    def dependency_direction(
+        self, property_iri: str, _seen: frozenset[str] = frozenset()
+    ) -> str | None:
         for iri in self.property_ancestors(property_iri):
             info = self.properties.get(iri)
             if info is not None and info.dependency is not None:
                 return info.dependency
-        for iri in self.engine_meaning_inverse(property_iri):
-            direction = self.dependency_direction(iri)
+        seen = _seen | {property_iri}  # an alignment may say two terms invert each other
+        for iri in sorted(self.engine_meaning_inverse(property_iri) - seen):
+            direction = self.dependency_direction(iri, seen)
             if direction is not None:
                 return _OTHER_WAY[direction]
         return None

@@ -182,3 +182,11 @@ def test_an_inverse_alignment_reads_the_property_the_other_way_round() -> None:
     }
     assert vocab.engine_meaning("https://example.org/b#isPointOf") == frozenset()
     assert vocab.dependency_direction("https://example.org/b#isFedBy") == "ConsumerToSupplier"
+
+
+def test_two_terms_said_to_invert_each_other_end_the_search_for_a_direction() -> None:
+    vocab = vocabulary(
+        "kgt:x a owl:ObjectProperty . kgt:y a owl:ObjectProperty .\n"
+        "kgt:x kgt:meansInverseOf kgt:y . kgt:y kgt:meansInverseOf kgt:x .\n"
+    )
+    assert vocab.dependency_direction("https://w3id.org/kgtwin/core#x") is None
