@@ -273,3 +273,15 @@ def test_a_load_with_an_ontology_lacking_the_office_terms_is_refused(
         load_model(both, [DC1], "dc1", ontology)
     after, _, _ = both.execute_query("MATCH (t:OntologyTerm) RETURN count(t) AS n")
     assert after[0]["n"] == before[0]["n"]
+
+
+def test_availability_of_a_zone_follows_its_plant(api: Api, cache: GraphCache) -> None:
+    """kgt:mtbfHours and kgt:mttrHours on Brick equipment: a zone behind the chiller, the
+    panel and its air handler (single points of failure) is available less than always."""
+    data = api.data(
+        '{ availability(targets: ["' + HQ + 'zone-4"], trials: 4000, seed: 1) {'
+        " targets { availability } } }",
+        cache=cache,
+    )
+    (zone,) = data["availability"]["targets"]
+    assert 0.9 < zone["availability"] < 1.0
