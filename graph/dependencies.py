@@ -15,12 +15,18 @@ from typing import LiteralString
 
 from kgtwin.graph.engine_types import HAS_POINT_EDGE, LOAD_POINT_TYPES, POINT_TYPES
 from kgtwin.graph.reader import Reader
+from kgtwin.graph.visibility import HIDDEN_MODELS, visible
 
-DEPENDENCY_EDGES: LiteralString = """
-MATCH (a:Twin)-[r]->(b:Twin) WHERE type(r) IN $types
+DEPENDENCY_EDGES: LiteralString = (
+    HIDDEN_MODELS
+    + """
+MATCH (a:Twin)-[r]->(b:Twin) WHERE type(r) IN $types AND """
+    + visible("a")
+    + """
 RETURN collect(a.iri) AS sources, collect(a.id) AS source_ids,
        collect(b.iri) AS targets, collect(b.id) AS target_ids, collect(type(r)) AS types
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +48,17 @@ def read_edges(reader: Reader, types: Collection[str]) -> Edges:
 
 
 # one list per asset (collect() would drop the nulls of absent properties); labels sorted
-ASSET_ATTRIBUTES: LiteralString = """
-MATCH (a:Twin:Asset)
+ASSET_ATTRIBUTES: LiteralString = (
+    HIDDEN_MODELS
+    + """
+MATCH (a:Twin:Asset) WHERE """
+    + visible("a")
+    + """
 RETURN collect([a.iri, a.id, a.redundancyPolicy, a.requiredSuppliers, a.ratedCapacity,
                 a.capacityUnit, a.designLoad, a.mtbfHours, a.mttrHours]) AS rows,
        collect(labels(a)) AS labels
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
