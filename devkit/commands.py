@@ -201,10 +201,10 @@ def _print_status(status: launcher.Neo4jStatus, out: TextIO) -> None:
     memory = status.memory
     print(
         f"  memory:  heap {memory.heap} ({_origin(memory.heap_origin)}), page cache "
-        f"{memory.pagecache} ({_origin(memory.pagecache_origin)}), transactions "
-        f"{memory.transactions} together",
+        f"{memory.pagecache} ({_origin(memory.pagecache_origin)})",
         file=out,
     )
+    print(f"           transactions at most {memory.transactions} together", file=out)
 
 
 def _origin(origin: str | None) -> str:

@@ -55,7 +55,7 @@ def test_status_of_a_local_neo4j_never_started(
     assert ": not running" in out
     assert "password (set on first start)" in out
     assert "  memory:  heap 2g (from a setting), page cache " in out
-    assert "m (from the machine), transactions 1433m together" in out
+    assert "m (from the machine)\n           transactions at most 1433m together\n" in out
 
 
 @pytest.mark.parametrize(
