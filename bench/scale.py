@@ -224,6 +224,7 @@ def load_phase(run: Run, driver: neo4j.Driver, site: Path) -> None:
         if watch.error:
             run.problems.append(f"{run.size} {label}: SHOW TRANSACTIONS failed: {watch.error}")
         peak_tx = max(peak_tx, watch.peak)
+        values["neo4j_tx_mb"] = peak_tx / MB  # kept when the load fails
         model = cli.report.get("model") or {}
         if cli.status != 0 or not model:
             tail = "\n".join(cli.stderr.strip().splitlines()[-5:])
@@ -249,7 +250,6 @@ def load_phase(run: Run, driver: neo4j.Driver, site: Path) -> None:
             if model.get("changed"):
                 run.problems.append(f"{run.size}: the reload changed something")
         values["load_peak_mb"] = max(values.get("load_peak_mb", 0), cli.peak_mb)
-    values["neo4j_tx_mb"] = peak_tx / MB
     pid = neo4j_pid(NEO4J_NAME) if not os.environ.get("NEO4J_URI") else None
     if pid is not None:
         values["neo4j_rss_mb"] = resident_mb(pid, "VmHWM")
@@ -596,7 +596,8 @@ def main() -> None:
     for problem in problems:
         print(f"PROBLEM: {problem}")
     if not args.no_record:
-        write_record(args.record, record(read_record(args.record), results, about(args)))
+        described = {**about(args), "problems": problems}
+        write_record(args.record, record(read_record(args.record), results, described))
         print(f"recorded in {args.record}")
     if problems:
         raise SystemExit(1)
