@@ -110,21 +110,23 @@ class ModelLease:
     def take(self) -> None:
         """Take the lease, waiting while another live load holds it (again after a failure:
         a lease that is still this load's is simply kept)."""
-        noticed = False
-        started = time.monotonic()
-        while True:
-            with (
-                neo4j_errors(f"taking model {self.model!r} for loading"),
-                self.driver.session(database=self.database) as session,
-            ):
-                taken = session.execute_write(self._try_take)
-            if taken:
-                return
-            if not noticed and time.monotonic() - started >= WAIT_NOTICE:
-                noticed = True
-                if self.waiting is not None:
-                    self.waiting()
-            time.sleep(POLL_SECONDS)
+        # told once, whether the wait is for the lease or for the Model node's lock (held
+        # by the other load's transaction that is writing)
+        notice = threading.Timer(WAIT_NOTICE, self.waiting) if self.waiting else None
+        if notice is not None:
+            notice.start()
+        try:
+            while True:
+                with (
+                    neo4j_errors(f"taking model {self.model!r} for loading"),
+                    self.driver.session(database=self.database) as session,
+                ):
+                    if session.execute_write(self._try_take):
+                        return
+                time.sleep(POLL_SECONDS)
+        finally:
+            if notice is not None:
+                notice.cancel()
 
     def fence(self, tx: Transaction) -> None:
         """Beat, in ``tx``; raises ``LeaseLost`` if the lease is no longer this load's."""

@@ -272,8 +272,8 @@ class _Load:
         scope, model, progress = self.scope, self.model, self.progress
         nodes = self.desired.nodes
         with session.begin_transaction() as tx:
-            if progress is not None:
-                progress("reading the graph", 0, len(nodes))
+            if progress is not None:  # no total: a new model's nodes are not there to read
+                progress("reading the graph", 0, 0)
             previous = tx.run(READ_MODEL, name=model).single()
             eids: dict[str, str] = {}  # element id of every node of the model, by IRI
             stale_nodes: list[str] = []
@@ -288,7 +288,7 @@ class _Load:
                     else:
                         stale_nodes.append(eid)
                 if progress is not None:
-                    progress("reading the graph", len(eids), len(nodes))
+                    progress("reading the graph", len(eids) + len(stale_nodes), 0)
                 if len(page) < READ_PAGE:
                     break
                 after = page[-1][0]

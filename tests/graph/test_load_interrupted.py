@@ -202,3 +202,30 @@ def test_a_load_cut_off_by_neo4j_stopping_is_completed_by_the_next(
         status, out = finished(again)
         assert status == 0, out
         assert twins(spare) == versions.new_state
+
+
+def test_a_model_too_large_for_one_transaction_loads_in_bounded_ones(
+    spare_neo4j: tuple[LocalNeo4jConfig, Neo4jStatus],
+    tmp_path: Path,
+) -> None:
+    """The issue's failure, small: on a Neo4j with a 512m heap (transactions at most 358
+    MiB together), a 15k-asset site written in one transaction runs out of transaction
+    memory, as the 100k-asset site did on the default 1g heap; in transactions of the
+    default size it loads, and a reload changes nothing."""
+    _, running = spare_neo4j
+    env = {
+        "NEO4J_URI": running.bolt_uri,
+        "NEO4J_USER": running.user,
+        "NEO4J_PASSWORD": running.password,
+    }
+    site = tmp_path / "site.ttl"
+    size = write_site(site, assets=15_000, relationships=45_000)
+    status, out = finished(kgtwin_load(site, env, "--transaction-rows", "1000000"))
+    assert status == 1
+    assert "MemoryPoolOutOfMemoryError" in out
+    status, out = finished(kgtwin_load(site, env))
+    assert status == 0, out
+    assert f"nodes {size.nodes:,} created" in out
+    status, out = finished(kgtwin_load(site, env))
+    assert status == 0, out
+    assert "already up to date" in out

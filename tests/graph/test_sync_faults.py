@@ -46,9 +46,10 @@ def blocked(driver: Driver) -> int:
 
 def test_two_loads_of_one_changed_model_at_once_never_interleave(driver: Driver) -> None:
     """Before: both loads read the graph, then both created the new relationships (64,000
-    instead of 62,000 on a 20k-asset site, the Model node saying 62,000). Here both loads
-    of the changed model are held, by a transaction that write-locks the pump both must
-    update, until each has got as far as it can; then it is rolled back."""
+    instead of 62,000 on a 20k-asset site, the Model node saying 62,000). Here the loads of
+    the changed model are held, by a transaction that write-locks the pump both must
+    update, until each has got as far as it can (the first blocked on the pump, the second
+    waiting for the model's lease, and saying so); then it is rolled back."""
     ensure_schema(driver)
     sync_model(driver, "m", site())
     changed = wider(200)
@@ -64,8 +65,12 @@ def test_two_loads_of_one_changed_model_at_once_never_interleave(driver: Driver)
         loads = [threading.Thread(target=load, args=(name,)) for name in ("first", "second")]
         for thread in loads:
             thread.start()
-        wait_until(lambda: blocked(driver) == 2, 30, lambda: f"{blocked(driver)} blocked")
-        time.sleep(WAIT_NOTICE + 0.5)  # long enough for the one kept waiting to say so
+        wait_until(
+            lambda: blocked(driver) >= 1 and len(waited) == 1,
+            30,
+            lambda: f"{blocked(driver)} blocked, {waited} waited",
+        )
+        time.sleep(WAIT_NOTICE)  # the second keeps waiting, and says so once
         hold.rollback()
     for thread in loads:
         thread.join(60)
