@@ -59,7 +59,7 @@ class GraphCache:
         edges = read_edges(reader, types)
         assets = read_assets(reader)
         snapshot = build_snapshot(edges, types, terms.reversed_types(types), version, assets)
-        self.current = Cached(version, terms, snapshot, sum(map(len, snapshot.consumers)))
+        self.current = Cached(version, terms, snapshot, len(snapshot.consumers.values))
         logger.info(
             "graph version %s: %d classes, %d relationship types, dependency snapshot of "
             "%d nodes and %d edges built in %.2f s",

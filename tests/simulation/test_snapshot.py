@@ -95,10 +95,10 @@ def test_edges_are_stored_supplier_to_consumer_once() -> None:
         edges_of([(1, 2, "FEEDS"), (1, 2, "FEEDS"), (3, 2, "DEPENDS_ON")]), TYPES, REVERSED, "v"
     )
     at = snapshot.index
-    assert snapshot.consumers[at[iri(1)]] == (at[iri(2)],)
-    assert sorted(snapshot.consumers[at[iri(2)]]) == [at[iri(3)]]
-    assert snapshot.suppliers[at[iri(3)]] == (at[iri(2)],)
-    assert snapshot.suppliers[at[iri(2)]] == (at[iri(1)],)
+    assert list(snapshot.consumers[at[iri(1)]]) == [at[iri(2)]]
+    assert list(snapshot.consumers[at[iri(2)]]) == [at[iri(3)]]
+    assert list(snapshot.suppliers[at[iri(3)]]) == [at[iri(2)]]
+    assert list(snapshot.suppliers[at[iri(2)]]) == [at[iri(1)]]
     assert len(snapshot) == 3
     assert snapshot.types == ("DEPENDS_ON", "FEEDS")
 
