@@ -1,4 +1,4 @@
-"""The dependency snapshot's walk against the generic breadth-first walk (the one that
+"""The dependency snapshot: its walk against the generic breadth-first walk (the one that
 walks Neo4j), on random graphs: same depths, paths, order, counts and truncation."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
