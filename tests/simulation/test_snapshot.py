@@ -1,5 +1,6 @@
 """The dependency snapshot: its walk against the generic breadth-first walk (the one that
-walks Neo4j), on random graphs: same depths, paths, order, counts and truncation."""
+walks Neo4j), on random graphs: same depths, paths, order, counts and truncation; and the
+memory it holds."""
 
 from __future__ import annotations
 
