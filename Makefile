@@ -1,10 +1,11 @@
 # kgtwin developer commands. Prerequisites: Python 3.11+, Java 17+, Maven; Node.js 18+ and npm for the tests.
 PYTHON ?= python3
+SIZES  ?= 10k,100k,1m
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test test-fast lint bench-load bench-query bench-ingest bench-whatif bench-brick neo4j-stop clean
+.PHONY: help install demo test test-fast lint bench-load bench-query bench-ingest bench-whatif bench-brick bench-scale neo4j-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +67,9 @@ bench-whatif: install ## what-if speed against Cypher and networkx (100k synthet
 
 bench-brick: install ## Brick 1.5 shapes over a 5,000-entity Brick building against pySHACL alone
 	$(BIN)/python bench/brick_validate.py
+
+bench-scale: install ## every measure at 10k, 100k and 1M assets, growth 100k -> 1M, goals at 1M (long; SIZES=10k for one size)
+	$(BIN)/python bench/scale.py --sizes $(SIZES)
 
 neo4j-stop: ## stop the local Neo4j
 	$(BIN)/kgtwin neo4j stop

@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
+from bench.cpu import resident_mb  # noqa: E402
 from bench.neo4j_server import empty_database, neo4j_server  # noqa: E402
 from kgtwin.devkit.launcher import free_ports  # noqa: E402
 from kgtwin.graph.connection import open_driver  # noqa: E402
@@ -86,13 +87,6 @@ def wait_until_ready(target: Target, process: subprocess.Popen[bytes]) -> None:
             pass
         time.sleep(0.3)
     raise RuntimeError("kgtwin serve did not answer within 90 s")
-
-
-def resident_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 @contextmanager

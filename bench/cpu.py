@@ -31,6 +31,19 @@ def process_cpu_path(stat: Path) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _clock_ticks()
 
 
+def resident_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory in MiB (Linux ``/proc``): now (``VmRSS``), or its peak
+    so far (``VmHWM``); NaN if it is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return float("nan")
+    for line in lines:
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 THREAD_LABELS = (
     ("paho-mqtt-client-", "paho thread"),
     ("kgtwin-ingest-writer", "writer thread"),

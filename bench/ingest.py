@@ -73,9 +73,9 @@ from neo4j import Driver, Session  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from prometheus_client import CollectorRegistry, Counter, Histogram  # noqa: E402
 
-from bench.cpu import CpuMeter, process_cpu  # noqa: E402
+from bench.cpu import CpuMeter  # noqa: E402
 from bench.mqtt_flood import Flood, FloodError, FloodJob, FloodResult, clear_session  # noqa: E402
-from bench.neo4j_server import neo4j_server  # noqa: E402
+from bench.neo4j_server import neo4j_pid, neo4j_server  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
 from kgtwin.devkit.broker import LocalBroker, install_mosquitto  # noqa: E402
 from kgtwin.devkit.launcher import free_ports  # noqa: E402
@@ -751,16 +751,8 @@ def report(phases: list[Phase], args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------- main
 
 
-def neo4j_pid() -> int | None:
-    """The pid of the local benchmark Neo4j if it runs (for CPU accounting), else None."""
-    try:
-        pid = int((REPO / ".kgtwin" / NEO4J_NAME / "run" / "neo4j.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if process_cpu(pid) is not None else None
-
-
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The options (``argv``, default the command line's)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sites", default="dc1,synthetic", help="comma-separated: dc1, synthetic")
     parser.add_argument("--messages", type=int, default=100_000, help="sustained phase, per site")
@@ -777,7 +769,7 @@ def parse_args() -> argparse.Namespace:
     defaults = IngestConfig(BrokerAddress("localhost", 1883))
     parser.add_argument("--flush-interval", type=float, default=defaults.flush_interval)
     parser.add_argument("--max-batch", type=int, default=defaults.max_batch)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sites = args.sites.split(",")
     if not sites or any(s not in ("dc1", "synthetic") for s in sites):
         parser.error("--sites: dc1 and/or synthetic")
@@ -812,7 +804,7 @@ def main() -> None:
             load_sites(driver, args.sites, args.assets, args.relationships)
             (port,) = free_ports(1)
             with LocalBroker(Path(broker_dir), port) as broker:
-                bench = Bench(broker, driver, args, neo4j_pid())
+                bench = Bench(broker, driver, args, neo4j_pid(NEO4J_NAME))
                 for name in args.sites:
                     site = read_site(driver, name)
                     log(f"{name}: {len(site.points):,} double points; warming Neo4j up ...")

@@ -17,10 +17,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, LiteralString
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from neo4j import Driver  # noqa: E402
 
 from bench.neo4j_server import empty_database, neo4j_server  # noqa: E402
 from bench.synthetic import write_site  # noqa: E402
@@ -31,7 +35,26 @@ from kgtwin.ontology.files import default_ontology_files  # noqa: E402
 from kgtwin.ontology.mapping import ONTOLOGY_MODEL, map_ontology  # noqa: E402
 from kgtwin.ontology.validate import Ontology, validate  # noqa: E402
 
-BASELINE: str = "CREATE (n:Twin) SET n:$($labels), n = $props"
+BASELINE: LiteralString = "CREATE (n:Twin) SET n:$($labels), n = $props"
+CLEAR_BASELINE: LiteralString = "MATCH (n:Baseline) DETACH DELETE n"
+
+
+def one_statement_per_node(
+    driver: Driver, nodes: Sequence[tuple[str, Sequence[str], Mapping[str, Any]]]
+) -> list[float]:
+    """The naive loader: each of ``nodes`` (IRI, labels with ``Twin`` first, properties)
+    created by an auto-commit statement of its own, as a copy labelled ``Baseline`` (and
+    deleted after); the seconds each took."""
+    timings = []
+    with driver.session() as session:
+        session.run(CLEAR_BASELINE).consume()
+        for iri, labels, props in nodes:
+            copy = {**props, "iri": "baseline:" + iri}
+            t = time.perf_counter()
+            session.run(BASELINE, labels=["Baseline", *labels[1:]], props=copy).consume()
+            timings.append(time.perf_counter() - t)
+        session.run(CLEAR_BASELINE).consume()
+    return timings
 
 
 def main() -> None:
@@ -74,17 +97,9 @@ def main() -> None:
             reload_s = time.perf_counter() - t0
 
             sample = list(desired.nodes.values())[: args.baseline_sample]
-            timings = []
-            with driver.session() as session:
-                session.run("MATCH (n:Baseline) DETACH DELETE n").consume()
-                for node in sample:
-                    props = {**node.props, "iri": "baseline:" + node.iri}
-                    t = time.perf_counter()
-                    session.run(
-                        BASELINE, labels=["Baseline", *node.labels[1:]], props=props
-                    ).consume()
-                    timings.append(time.perf_counter() - t)
-                session.run("MATCH (n:Baseline) DETACH DELETE n").consume()
+            timings = one_statement_per_node(
+                driver, [(node.iri, node.labels, node.props) for node in sample]
+            )
         finally:
             driver.close()
 

@@ -28,28 +28,38 @@ DELETE_EVERYTHING: LiteralString = (
 
 @contextmanager
 def neo4j_server(
-    name: str, *, heap: str = "3g", pagecache: str = "1g"
+    name: str, *, heap: str | None = "3g", pagecache: str | None = "1g"
 ) -> Iterator[tuple[str, str, str | None]]:
     """URI, user and password of a running Neo4j: NEO4J_URI's, else a local instance
-    ``.kgtwin/NAME`` started now on free ports and stopped on exit."""
+    ``.kgtwin/NAME`` started now on free ports and stopped on exit. ``heap`` or
+    ``pagecache`` None: the launcher's own default (``LocalNeo4jConfig``)."""
     settings = Settings.from_env()
     if settings.neo4j_uri:
         yield settings.neo4j_connection()
         return
     bolt, http = launcher.free_ports(2)
+    sizing = {"heap": heap, "pagecache": pagecache}
     config = launcher.LocalNeo4jConfig(
         root=REPO / ".kgtwin",
         name=name,
         bolt_port=bolt,
         http_port=http,
-        heap=heap,
-        pagecache=pagecache,
+        **{key: value for key, value in sizing.items() if value is not None},
     )
     status = launcher.start(config, progress=lambda line: print(line, file=sys.stderr))
     try:
         yield status.bolt_uri, status.user, status.password
     finally:
         launcher.stop(config)
+
+
+def neo4j_pid(name: str) -> int | None:
+    """The pid of the local benchmark Neo4j ``name`` if it runs, else None (NEO4J_URI's)."""
+    try:
+        pid = int((REPO / ".kgtwin" / name / "run" / "neo4j.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
 
 
 def empty_database(driver: Driver) -> None:

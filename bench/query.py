@@ -266,19 +266,31 @@ def asset_case(client: httpx.Client, driver: neo4j.Driver) -> Case:
     return case
 
 
-def compare(client: httpx.Client, driver: neo4j.Driver, repeat: int) -> list[Case]:
-    """Every case checked, then a warm-up, then ``repeat`` interleaved rounds."""
+def dependency_walk(driver: neo4j.Driver) -> tuple[dict[str, list[str]], list[str]]:
+    """RAW_DOWNSTREAM's parameters (the types it follows forward and backward), and the
+    dependency types to name as ``via``."""
     terms = read_terms(Reader(driver))
     types = terms.dependency_types
     direction = direction_for(types, terms.reversed_types(types), downstream=True)
     walk = {"forward": sorted(direction.forward), "backward": sorted(direction.backward)}
-    via = list(types)  # the same types, named: the server walks Neo4j instead
+    return walk, list(types)
+
+
+def compare(client: httpx.Client, driver: neo4j.Driver, repeat: int) -> list[Case]:
+    """Every case checked, then a warm-up, then ``repeat`` interleaved rounds."""
+    walk, via = dependency_walk(driver)  # via: the same types, named: a walk in Neo4j
     cases = [
         downstream_case(client, driver, start, what, walk, types_given)
         for types_given in (None, via)
         for start, what in STARTS
     ]
     cases.append(asset_case(client, driver))
+    return measure(client, cases, repeat)
+
+
+def measure(client: httpx.Client, cases: list[Case], repeat: int) -> list[Case]:
+    """The statements each case's API request sends, then a warm-up, then ``repeat``
+    interleaved rounds."""
     for case in cases:
         before = round_trips(client)
         case.ask_api()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 from kgtwin.devkit import launcher
 from kgtwin.devkit.demo_sites import DEFAULT_SITE, SITES
 from kgtwin.devkit.errors import DevkitError
+from kgtwin.devkit.launcher.memory import describe, format_size
 from kgtwin.devkit.settings import local_neo4j
 from kgtwin.devkit.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
 from kgtwin.server.cli import add_broker_options
@@ -130,16 +131,52 @@ def _add_neo4j(commands: Subcommands, name: str) -> argparse.ArgumentParser:
         name,
         help="run a local Neo4j server for development (no Docker needed)",
         description="Run a real Neo4j Community server from Maven Central artifacts, bound to "
-        "127.0.0.1, with its jars and data under KGTWIN_HOME (default .kgtwin/).",
+        "127.0.0.1, with its jars and data under KGTWIN_HOME (default .kgtwin/). Its heap and "
+        "page cache are sized from the machine unless set (kgtwin neo4j start --help). "
+        f"{_machine_sizes()}",
     )
     actions = neo4j.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("start", help="download once, start, wait until Bolt answers")
+    start = actions.add_parser(
+        "start",
+        help="download once, start, wait until Bolt answers",
+        description="Start the local Neo4j (downloading its jars once) and wait until Bolt "
+        "answers. Heap and page cache are each a quarter of this machine's memory, the heap "
+        "within 1g-8g and the page cache within 512m-8g, unless given here, in "
+        "KGTWIN_NEO4J_HEAP / KGTWIN_NEO4J_PAGECACHE or in the config file's [local] section "
+        f"(heap, pagecache). {_machine_sizes()} A running server keeps its sizes until it is "
+        "stopped and started again.",
+    )
+    start.add_argument(
+        "--heap", metavar="SIZE", help="Neo4j's heap, like 4g (default: from the machine)"
+    )
+    start.add_argument(
+        "--pagecache",
+        metavar="SIZE",
+        help="Neo4j's page cache, like 2g (default: from the machine)",
+    )
     actions.add_parser("stop", help="shut the server down cleanly")
-    actions.add_parser("status", help="is it running, where, with which credentials")
+    actions.add_parser(
+        "status", help="is it running, where, with which credentials and how much memory"
+    )
     return neo4j
 
 
+def _machine_sizes() -> str:
+    """What the sizes from the machine are here, for the help of ``kgtwin neo4j start``."""
+    try:
+        memory = launcher.machine_memory()
+    except DevkitError:
+        return ""
+    heap, pagecache = launcher.machine_sizes(memory)
+    return (
+        f"On this machine ({describe(memory)}): heap {format_size(heap)}, page cache "
+        f"{format_size(pagecache)}."
+    )
+
+
 def _run_neo4j(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.action == "start":
+        settings = settings.override(local_heap=args.heap, local_pagecache=args.pagecache)
     config = local_neo4j(settings)
     if args.action == "start":
         status = launcher.start(config, progress=lambda line: print(line, file=err, flush=True))
@@ -161,6 +198,21 @@ def _print_status(status: launcher.Neo4jStatus, out: TextIO) -> None:
     print(f"  Browser: {status.http_url}/browser/", file=out)
     print(f"  user {status.user}, password {status.password or '(set on first start)'}", file=out)
     print(f"  home:    {status.home}", file=out)
+    memory = status.memory
+    print(
+        f"  memory:  heap {memory.heap} ({_origin(memory.heap_origin)}), page cache "
+        f"{memory.pagecache} ({_origin(memory.pagecache_origin)})",
+        file=out,
+    )
+    print(f"           transactions at most {memory.transactions} together", file=out)
+
+
+def _origin(origin: str | None) -> str:
+    if origin == "machine":
+        return "from the machine"
+    if origin == "setting":
+        return "from a setting"
+    return "from its neo4j.conf"
 
 
 NEO4J = DevkitCommand(

@@ -21,14 +21,20 @@ import numpy as np
 
 from kgtwin.graph.engine_types import HAS_POINT_EDGE, LOAD_POINT_TYPES, POINT_TYPES
 from kgtwin.graph.reader import Reader
+from kgtwin.graph.visibility import HIDDEN_MODELS, visible
 
 logger = logging.getLogger(__name__)
 
-DEPENDENCY_EDGES: LiteralString = """
-MATCH (a:Twin)-[r]->(b:Twin) WHERE type(r) IN $types
+DEPENDENCY_EDGES: LiteralString = (
+    HIDDEN_MODELS
+    + """
+MATCH (a:Twin)-[r]->(b:Twin) WHERE type(r) IN $types AND """
+    + visible("a")
+    + """
 RETURN collect(a.iri) AS sources, collect(a.id) AS source_ids,
        collect(b.iri) AS targets, collect(b.id) AS target_ids, collect(type(r)) AS types
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +56,17 @@ def read_edges(reader: Reader, types: Collection[str]) -> Edges:
 
 
 # one list per asset (collect() would drop the nulls of absent properties); labels sorted
-ASSET_ATTRIBUTES: LiteralString = """
-MATCH (a:Twin:Asset)
+ASSET_ATTRIBUTES: LiteralString = (
+    HIDDEN_MODELS
+    + """
+MATCH (a:Twin:Asset) WHERE """
+    + visible("a")
+    + """
 RETURN collect([a.iri, a.id, a.redundancyPolicy, a.requiredSuppliers, a.ratedCapacity,
                 a.capacityUnit, a.designLoad, a.mtbfHours, a.mttrHours]) AS rows,
        collect(labels(a)) AS labels
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +205,13 @@ NO_LABELS: frozenset[str] = frozenset()
 # columns keep the nulls of absent properties, which collect() would drop); the edges as
 # Neo4j's node ids, grouped by type. Two statements: an edge whose end a model load removed
 # in between is left out, and the graph's new version rebuilds the snapshot anyway.
-DEPENDENCY_NODES: LiteralString = """
+DEPENDENCY_NODES: LiteralString = (
+    HIDDEN_MODELS
+    + """
 MATCH (a:Twin)
-WHERE a:Asset OR EXISTS { MATCH (a)-[r]-(:Twin) WHERE type(r) IN $types }
+WHERE """
+    + visible("a")
+    + """ AND (a:Asset OR EXISTS { MATCH (a)-[r]-(:Twin) WHERE type(r) IN $types })
 WITH CASE WHEN a:Asset THEN labels(a) ELSE [] END AS labels, collect(a) AS nodes
 RETURN labels, [n IN nodes | id(n)] AS keys, [n IN nodes | n.iri] AS iris,
        [n IN nodes | n.id] AS ids, [n IN nodes | n.redundancyPolicy] AS policies,
@@ -205,11 +220,17 @@ RETURN labels, [n IN nodes | id(n)] AS keys, [n IN nodes | n.iri] AS iris,
        [n IN nodes | n.designLoad] AS design, [n IN nodes | n.mtbfHours] AS mtbf,
        [n IN nodes | n.mttrHours] AS mttr
 """
+)
 
-DEPENDENCY_PAIRS: LiteralString = """
-MATCH (a:Twin)-[r]->(b:Twin) WHERE type(r) IN $types
+DEPENDENCY_PAIRS: LiteralString = (
+    HIDDEN_MODELS
+    + """
+MATCH (a:Twin)-[r]->(b:Twin) WHERE type(r) IN $types AND """
+    + visible("a")
+    + """
 RETURN type(r) AS type, collect(id(a)) AS sources, collect(id(b)) AS targets
 """
+)
 
 
 def read_dependencies(reader: Reader, types: Collection[str]) -> Dependencies:

@@ -32,7 +32,7 @@ RETURN m.name AS name ORDER BY name
 
 MODEL_STATE: LiteralString = """
 MATCH (m:Model {name: $model}) WHERE NOT m:Twin
-RETURN m.loadId AS loadId, m.nodes AS nodes
+RETURN m.loadId AS loadId, m.nodes AS nodes, m.loading IS NOT NULL AS loading
 """
 
 # A page of the model's nodes after IRI $after, each with [type, target IRI, target's
@@ -111,6 +111,11 @@ def _load_id(reader: Reader, model: str, action: str) -> str | None:
     rows = reader.rows(MODEL_STATE, action, model=model)
     if not rows:
         raise _unknown(reader, model)
+    if rows[0]["loading"]:
+        raise ModelChanged(
+            f"model {model!r} is being loaded, or its last load stopped midway: export it "
+            "once a load of it has completed"
+        )
     load_id = rows[0]["loadId"]
     return None if load_id is None else str(load_id)
 

@@ -18,12 +18,17 @@ from typing import Any, LiteralString
 from kgtwin.graph.errors import InvalidRead, UnknownProperty
 from kgtwin.graph.nodes import TwinNode
 from kgtwin.graph.reader import Reader
+from kgtwin.graph.visibility import HIDDEN_MODELS, visible
 
 OPERATORS = ("eq", "gt", "gte", "lt", "lte")
 
-_FILTERED: LiteralString = """
+_FILTERED: LiteralString = (
+    HIDDEN_MODELS
+    + """
 MATCH (n:Twin:$($class))
-WHERE all(f IN $filters WHERE CASE f.op
+WHERE """
+    + visible("n")
+    + """ AND all(f IN $filters WHERE CASE f.op
         WHEN 'eq' THEN n[f.property] = f.value
         WHEN 'gt' THEN n[f.property] > f.value
         WHEN 'gte' THEN n[f.property] >= f.value
@@ -31,6 +36,7 @@ WHERE all(f IN $filters WHERE CASE f.op
         WHEN 'lte' THEN n[f.property] <= f.value
         ELSE false END)
 """
+)
 
 PAGE_OF_CLASS: LiteralString = (
     _FILTERED

@@ -12,23 +12,34 @@ from typing import Any, LiteralString
 
 from kgtwin.graph.engine_types import HAS_POINT_EDGE, POINT_TYPES
 from kgtwin.graph.reader import Reader, Row
+from kgtwin.graph.visibility import HIDDEN_MODELS, visible
 
 TWIN = "Twin"
 OUT = "OUT"
 IN = "IN"
 
-NODES_BY_ID: LiteralString = """
+NODES_BY_ID: LiteralString = (
+    HIDDEN_MODELS
+    + """
 UNWIND $keys AS key
-MATCH (n:Twin {id: key})
+MATCH (n:Twin {id: key}) WHERE """
+    + visible("n")
+    + """
 RETURN key, n {.*} AS props, labels(n) AS labels
 ORDER BY n.iri
 """
+)
 
-NODES_BY_IRI: LiteralString = """
+NODES_BY_IRI: LiteralString = (
+    HIDDEN_MODELS
+    + """
 UNWIND $keys AS key
-MATCH (n:Twin {iri: key})
+MATCH (n:Twin {iri: key}) WHERE """
+    + visible("n")
+    + """
 RETURN key, n {.*} AS props, labels(n) AS labels
 """
+)
 
 POINTS_OF: LiteralString = (
     POINT_TYPES

@@ -18,6 +18,9 @@ SCHEMA: tuple[LiteralString, ...] = (
     "CREATE INDEX twin_id IF NOT EXISTS FOR (n:Twin) ON (n.id)",
     "CREATE INDEX twin_model IF NOT EXISTS FOR (n:Twin) ON (n.model)",
     "CREATE INDEX ontology_term_model IF NOT EXISTS FOR (n:OntologyTerm) ON (n.model)",
+    # a load reads its model's nodes in pages, in IRI order (graph.sync_statements)
+    "CREATE INDEX twin_model_iri IF NOT EXISTS FOR (n:Twin) ON (n.model, n.iri)",
+    "CREATE INDEX ontology_term_model_iri IF NOT EXISTS FOR (n:OntologyTerm) ON (n.model, n.iri)",
     # the few status points that can report their asset failed (kgt:failedWhen)
     "CREATE INDEX point_failed_when IF NOT EXISTS FOR (p:Point) ON (p.failedWhen)",
 )

@@ -12,7 +12,8 @@ from kgtwin.graph.connection import neo4j_errors
 MODELS: LiteralString = """
 MATCH (m:Model) WHERE NOT m:Twin
 RETURN m.name AS name, m.nodes AS nodes, m.relationships AS relationships,
-       toString(m.loadedAt) AS loadedAt, m.digest AS digest
+       toString(m.loadedAt) AS loadedAt, m.digest AS digest,
+       toString(m.loadingSince) AS loadingSince
 ORDER BY name
 """
 LABELS: LiteralString = """
@@ -36,6 +37,7 @@ class ModelInfo:
     relationships: int
     loaded_at: str
     digest: str
+    loading_since: str | None = None  # a load too large for one transaction began then
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,12 @@ def summarize(driver: Driver, database: str | None = None) -> GraphSummary:
     return GraphSummary(
         models=tuple(
             ModelInfo(
-                m["name"], m["nodes"], m["relationships"], m["loadedAt"] or "", m["digest"] or ""
+                m["name"],
+                m["nodes"],
+                m["relationships"],
+                m["loadedAt"] or "",
+                m["digest"] or "",
+                m["loadingSince"],
             )
             for m in models
         ),

@@ -1,62 +1,87 @@
-"""Idempotent sync of a mapped model into Neo4j.
+"""Idempotent sync of a mapped model into Neo4j, in transactions of bounded size.
 
 The desired state (nodes and relationships of one model) is compared with what the graph
-holds for that model; only the difference is written, in UNWIND batches, in one
-transaction. So loading the same files twice writes nothing, a subject removed from the
-files is removed from the graph, other models' nodes are never touched, and a load that
-fails half-way leaves the graph as it was. Live-state properties written by ingestion (any
-key not listed in a node's ``modelKeys``) survive a reload.
+holds for that model; only the difference is written, in UNWIND batches. So loading the
+same files twice writes nothing, a subject removed from the files is removed from the
+graph, other models' nodes are never touched, and live-state properties written by
+ingestion (any key not listed in a node's ``modelKeys``) survive a reload. Every
+relationship between two nodes of the model is the model's: one the files do not name is
+removed, and one present twice, or made by hand without the model's ``model`` property, is
+put back as one (``rels_repaired``), so a load of unchanged files still repairs such a
+graph.
 
-Loads of one model are serialized: the transaction first takes a write lock on the
-model's ``(:Model {name})`` node (created then if need be), so a second load of the same
-model waits for the first to commit and then reads what it wrote. Every relationship
-between two nodes of the model is the model's: one the files do not name is removed, and
-one present twice, or made by hand without the model's ``model`` property, is put back as
-one (``rels_repaired``), so a load of unchanged files still repairs such a graph.
+Size. Neo4j keeps a transaction's changes in memory until it commits, so a load commits
+at most ``transaction_rows`` written rows per transaction (and reads in pages,
+:mod:`graph.sync_statements`): its memory in Neo4j is bounded by that, whatever the size
+of the model.
 
-If the commit fails (the connection lost, or Neo4j answering "database unavailable" as it
-stops: both seen to happen to commits that were saved), the sync reads the ``loadId`` it
-wrote on the ``Model`` node, once Neo4j answers again within :data:`CONFIRM_SECONDS`, to
-tell whether the load was saved; otherwise it raises ``CommitUnknown``. A failure before
-the commit is retried for up to :data:`RETRY_SECONDS`, as the driver's managed
-transactions would.
+What readers see. A load whose writes fit in one transaction (a first load of a small
+model, and most reloads: only the difference is written) commits once, so readers see the
+previous version of the model until the commit and the new one after. A larger load first
+marks the model as loading (``(:Model).loading``, one small transaction) and clears the
+mark in the transaction of its last batch: while it is set, readers skip the model
+(:mod:`graph.visibility`), and the server's dependency snapshot and the ingestion's topic
+map keep the version they were built at (the model's digest changes only in that last
+transaction). A load that dies midway (killed, Neo4j stopped) leaves the mark, so the
+half-written model stays hidden until a load of the model completes: it reads what the
+graph holds, so it writes exactly what is missing.
 
-How it stays fast at a few hundred thousand nodes and relationships:
+One load of a model at a time: :class:`graph.model_lease.ModelLease`, held across the
+load's transactions; a second load waits, and takes over from one whose process is gone.
 
-* The graph's side comes back aggregated: one row holding every node's IRI and element
-  id, one row per relationship type; a record per node or relationship would make the
-  driver's per-record cost dominate.
+If the last commit fails (the connection lost, or Neo4j answering "database unavailable"
+as it stops: both seen to happen to commits that were saved), the sync reads the
+``loadId`` it wrote on the ``Model`` node, once Neo4j answers again within
+:data:`CONFIRM_SECONDS`, to tell whether the load was saved; otherwise it raises
+``CommitUnknown``. Any other failure is retried for up to :data:`RETRY_SECONDS`: a retry
+reads the graph again and writes what is still missing.
+
+How it stays fast at a million nodes:
+
+* Reads come back aggregated, a page per row; a record per node or relationship would make
+  the driver's per-record cost dominate.
 * Nodes are grouped by *shape* (label set and property keys), so a row is a plain list
   ``[key, value, ...]`` and the labels and keys travel once per batch.
-* Whether a kept node changed is decided by Neo4j, in the same statement that updates it:
-  the desired values are sent and compared there (value and type, as Python compares
-  them), so a reload that changes nothing reads no properties back.
-* Relationships are created between nodes found by the element ids this transaction read
-  or created, with no index lookup per endpoint; lookups by IRI name the unique index
+* Whether a kept node changed is decided by Neo4j (:mod:`graph.sync_statements`), so a
+  reload that changes nothing reads no properties back.
+* Relationships are created between nodes found by the element ids the load read or
+  created, with no index lookup per endpoint; lookups by IRI name the unique index
   (``USING INDEX``), so a plan cached while the graph was empty cannot fall back to a scan
   (it once did: a no-op reload of 28k nodes scanned the model index once per IRI).
-* Batches are pipelined, so the client encodes one batch while Neo4j runs the previous.
+* Batches are pipelined within a transaction, so the client encodes one batch while Neo4j
+  runs the previous.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any, LiteralString
 
-from neo4j import Driver, Result, Transaction
+from neo4j import Driver, Result, Session, Transaction
 
 from kgtwin.graph.connection import neo4j_errors
 from kgtwin.graph.errors import CommitUnknown, GraphError, ModelConflict
+from kgtwin.graph.model_lease import WAIT_NOTICE, ModelLease
 from kgtwin.graph.records import NodeRecord, PropertyGraph
+from kgtwin.graph.sync_statements import (
+    HIDE_MODEL,
+    ONTOLOGY,
+    READ_LOAD_ID,
+    READ_MODEL,
+    TWINS,
+    WRITE_MODEL,
+    Scope,
+)
+
+__all__ = ["ONTOLOGY", "TWINS", "WAIT_NOTICE", "Scope", "SyncSummary", "sync_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,94 +90,11 @@ Progress = Callable[[str, int, int], None]
 IRI = "iri"
 _ENDS = ("sources", "targets")  # a relationship batch: two parallel lists
 
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Which kind of node a sync owns, with the statements for it (labels from code only)."""
-
-    key_label: LiteralString
-    read_nodes: LiteralString
-    read_rels: LiteralString
-    find_foreign: LiteralString
-    create_nodes: LiteralString
-    update_nodes: LiteralString
-    delete_nodes: LiteralString
-    create_rels: LiteralString
-    delete_rels: LiteralString
-
-
-def _scope(label: LiteralString) -> Scope:
-    """The statements of a sync over nodes labelled ``label``.
-
-    Parameters shared by the node statements: ``$labels`` (every label of the batch's
-    nodes), ``$keys`` (their ``modelKeys``) and ``$columns`` (the keys whose values follow
-    the node's IRI or element id in each row).
-    """
-    by_eid: LiteralString = "(n:" + label + ") WHERE elementId(n) = "
-    pair: LiteralString = (
-        "(a:" + label + " {iri: $sources[i]})-[x:$($type)]->(b:" + label + " {iri: $targets[i]})"
-    )
-    return Scope(
-        key_label=label,
-        read_nodes="MATCH (n:" + label + " {model: $model}) USING INDEX n:" + label + "(model) "
-        "RETURN collect([n.iri, elementId(n)]) AS nodes",
-        # Two collects over the same rows stay aligned as long as neither skips a null.
-        # Every relationship out of a node of the model to another one (or marked as the
-        # model's), with whether it is marked so: copies made by hand are not.
-        read_rels="MATCH (a:" + label + " {model: $model})-[x]->(b:" + label + ") "
-        "USING INDEX a:" + label + "(model) WHERE x.model = $model OR b.model = $model "
-        "RETURN type(x) AS type, collect(coalesce(a.iri, '')) AS sources, "
-        "collect(coalesce(b.iri, '')) AS targets, "
-        "collect(coalesce(x.model = $model, false)) AS owned",
-        find_foreign="UNWIND $iris AS iri MATCH (n:" + label + " {iri: iri}) "
-        "USING INDEX n:" + label + "(iri) WHERE n.model <> $model "
-        "RETURN n.iri AS iri, n.model AS model LIMIT 10",
-        create_nodes="UNWIND $rows AS r CREATE (n:$($labels)) "
-        "SET n.iri = r[0], n.model = $model, n.modelKeys = $keys "
-        "FOREACH (i IN range(0, size($columns) - 1) | SET n[$columns[i]] = r[i + 1]) "
-        "RETURN collect([r[0], elementId(n)]) AS created",
-        # A row is [elementId, value, ...]; only a node that differs (a value, a value's
-        # type, a label or the list of model keys) is written, and counted.
-        update_nodes="UNWIND $rows AS r MATCH " + by_eid + "r[0] "
-        "WITH n, r, labels(n) AS have, [k IN $columns | n[k]] AS values "
-        "WHERE NOT coalesce(n.modelKeys = $keys "
-        "AND size(have) = size($labels) AND all(l IN have WHERE l IN $labels) "
-        "AND values = r[1..] AND [v IN values | valueType(v)] = [v IN r[1..] | valueType(v)], "
-        "false) "
-        "FOREACH (k IN [k IN coalesce(n.modelKeys, []) WHERE NOT k IN $keys] | SET n[k] = null) "
-        "REMOVE n:$([l IN have WHERE NOT l IN $labels]) "
-        "SET n:$($labels), n.modelKeys = $keys "
-        "FOREACH (i IN range(0, size($columns) - 1) | SET n[$columns[i]] = r[i + 1]) "
-        "RETURN count(n) AS updated",
-        delete_nodes="UNWIND $rows AS r MATCH " + by_eid + "r DETACH DELETE n",
-        # Relationship batches travel as two parallel lists, $sources and $targets.
-        create_rels="UNWIND range(0, size($sources) - 1) AS i "
-        "MATCH (a:" + label + ") WHERE elementId(a) = $sources[i] "
-        "MATCH (b:" + label + ") WHERE elementId(b) = $targets[i] "
-        "CREATE (a)-[:$($type) {model: $model}]->(b)",
-        delete_rels="UNWIND range(0, size($sources) - 1) AS i MATCH " + pair + " "
-        "USING INDEX a:" + label + "(iri) USING INDEX b:" + label + "(iri) "
-        "WHERE x.model = $model OR b.model = $model DELETE x",
-    )
-
-
-TWINS = _scope("Twin")
-ONTOLOGY = _scope("OntologyTerm")
-
-# A write lock on the model's node, held until the transaction ends: setting and removing
-# a property changes nothing, and a second load of the model waits here.
-LOCK_MODEL: LiteralString = "MERGE (m:Model {name: $name}) SET m.locked = true REMOVE m.locked"
-READ_MODEL: LiteralString = "MATCH (m:Model {name: $name}) RETURN m.digest AS digest"
-WRITE_MODEL: LiteralString = """
-MERGE (m:Model {name: $name})
-SET m.digest = $digest, m.files = $files, m.loadedAt = datetime($loadedAt),
-    m.nodes = $nodes, m.relationships = $relationships, m.loadId = $loadId
-"""
-READ_LOAD_ID: LiteralString = "MATCH (m:Model {name: $name}) RETURN m.loadId AS loadId"
-
-WAIT_NOTICE = 2.0  # seconds a load waits for the model's lock before it says it waits
 CONFIRM_SECONDS = 10.0  # seconds to wait for Neo4j to tell whether a lost commit was saved
-RETRY_SECONDS = 30.0  # a load failing before its commit (Neo4j away, a deadlock) is tried again
+RETRY_SECONDS = 30.0  # a load failing (Neo4j away, a deadlock) is tried again this long
+BATCH_SIZE = 10_000  # rows per statement
+TRANSACTION_ROWS = 20_000  # rows written per transaction; a load writing more is hidden
+READ_PAGE = 20_000  # nodes per page read
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +162,8 @@ def sync_model(
     files: Sequence[str] = (),
     database: str | None = None,
     progress: Progress | None = None,
-    batch_size: int = 10_000,
+    batch_size: int = BATCH_SIZE,
+    transaction_rows: int = TRANSACTION_ROWS,
     waiting: Callable[[], None] | None = None,
 ) -> SyncSummary:
     """Make the graph hold exactly ``desired`` for ``model``; returns what changed.
@@ -231,194 +174,235 @@ def sync_model(
     cannot be told (module docstring).
     """
     started = time.perf_counter()
-    shapes = _shapes(desired.nodes.values(), scope.key_label)
-    wanted_rels = _wanted_rels(desired)
-    load_id = uuid.uuid4().hex
+    load = _Load(
+        model=model,
+        scope=scope,
+        desired=desired,
+        shapes=_shapes(desired.nodes.values(), scope.key_label),
+        wanted_rels=_wanted_rels(desired),
+        model_params={
+            "name": model,
+            "digest": digest,
+            "files": list(files),
+            "nodes": len(desired.nodes),
+            "relationships": len(desired.rels),
+        },
+        batch_size=batch_size,
+        transaction_rows=max(transaction_rows, batch_size),
+        progress=progress,
+    )
+    action = f"loading model {model!r}"
+    with ModelLease(driver, model, load.load_id, database, waiting) as lease:
+        if lease.interrupted:
+            logger.warning(
+                "model %r: its last load stopped midway, so it is hidden; this load completes it",
+                model,
+            )
+        delay, deadline = 1.0, time.monotonic() + RETRY_SECONDS
+        while True:
+            try:
+                with neo4j_errors(action), driver.session(database=database) as session:
+                    summary = load.run(session, lease)
+            except GraphError as exc:
+                if isinstance(exc, CommitUnknown) and load.final_commit_failed:
+                    summary = _confirm(driver, load, database, action, exc)
+                elif not exc.retryable or time.monotonic() + delay > deadline:
+                    raise
+                else:
+                    # nothing of a failed transaction was saved, and a retry reads again
+                    # what the committed ones wrote
+                    logger.warning("%s failed, trying again in %.0f s: %s", action, delay, exc)
+                    time.sleep(delay)
+                    delay *= 2
+                    lease.take()
+                    continue
+            return replace(summary, seconds=time.perf_counter() - started)
 
-    def work(tx: Transaction) -> tuple[SyncSummary, bool]:
-        """What the sync writes, and whether it writes anything at all."""
-        _lock(tx, model, waiting)
-        batches = _Batches(tx, model, batch_size, progress)
-        if progress is not None:
-            progress("reading the graph", 0, 0)
-        (current,) = tx.run(scope.read_nodes, model=model).single(strict=True)
-        eids: dict[str, str] = {}  # element id of every node of the model, by IRI
-        stale_nodes: list[str] = []
-        for iri, eid in current:
-            if iri in desired.nodes:
-                eids[iri] = eid
-            else:
-                stale_nodes.append(eid)
-        have_rels, broken = _read_rels(tx, scope, model)
-        new = [iri for iri in desired.nodes if iri not in eids]
-        if new:
-            _refuse_foreign(tx, scope, model, new)
-        stale_rels = have_rels - wanted_rels
-        repaired = broken & wanted_rels  # deleted, every copy, and made again once
-        new_rels = wanted_rels - have_rels
 
-        batches.run(
+@dataclass(slots=True)
+class _Load:
+    """One sync: what it wants, and what it found and wrote."""
+
+    model: str
+    scope: Scope
+    desired: PropertyGraph
+    shapes: dict[_Shape, list[NodeRecord]]
+    wanted_rels: set[Rel]
+    model_params: dict[str, Any]
+    batch_size: int
+    transaction_rows: int
+    progress: Progress | None
+    load_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    summary: SyncSummary | None = None  # once the graph is read
+    final_commit_failed: bool = False  # set by _Writes.finish as it commits
+
+    def run(self, session: Session, lease: ModelLease) -> SyncSummary:
+        """Read the graph, then write the difference (raises ``GraphError``)."""
+        self.final_commit_failed = False
+        plan = self._plan(session)
+        summary = self.summary = plan.summary(self.model, self.desired, len(self.wanted_rels))
+        if not (
+            summary.changed or plan.hidden or plan.previous_digest != self.model_params["digest"]
+        ):
+            return summary
+        rows = plan.rows()
+        writes = _Writes(session, self, lease)
+        if rows > self.transaction_rows:
+            logger.info(
+                "model %r: %d rows to write, in transactions of %d; the model is hidden "
+                "from readers until the load completes",
+                self.model,
+                rows,
+                self.transaction_rows,
+            )
+            writes.alone(HIDE_MODEL, name=self.model, loadId=self.load_id)
+        self._write(plan, writes)
+        if self.progress is not None:
+            self.progress("committing", 0, 0)
+        writes.finish(
+            WRITE_MODEL,
+            **self.model_params,
+            loadedAt=datetime.now(UTC).isoformat(),
+            loadId=self.load_id,
+        )
+        return summary
+
+    def _plan(self, session: Session) -> _Plan:
+        """What the graph holds and what must change, read in one read transaction."""
+        scope, model, progress = self.scope, self.model, self.progress
+        nodes = self.desired.nodes
+        with session.begin_transaction() as tx:
+            if progress is not None:
+                progress("reading the graph", 0, len(nodes))
+            previous = tx.run(READ_MODEL, name=model).single()
+            eids: dict[str, str] = {}  # element id of every node of the model, by IRI
+            stale_nodes: list[str] = []
+            after = ""
+            while True:
+                (page,) = tx.run(scope.read_nodes, model=model, after=after, page=READ_PAGE).single(
+                    strict=True
+                )
+                for iri, eid in page:
+                    if iri in nodes:
+                        eids[iri] = eid
+                    else:
+                        stale_nodes.append(eid)
+                if progress is not None:
+                    progress("reading the graph", len(eids), len(nodes))
+                if len(page) < READ_PAGE:
+                    break
+                after = page[-1][0]
+            have_rels, broken = _read_rels(tx, scope, model, [*eids.values(), *stale_nodes])
+            new = [iri for iri in nodes if iri not in eids]
+            if new:
+                _refuse_foreign(tx, scope, model, new)
+            kept: list[Group] = []  # rows [element id, value, ...]
+            created: list[Group] = []  # rows [IRI, value, ...]
+            for shape, members in self.shapes.items():
+                values, params = shape.values, shape.params()
+                kept.append(
+                    (params, [[eids[n.iri], *values(n.props)] for n in members if n.iri in eids])
+                )
+                created.append(
+                    (params, [[n.iri, *values(n.props)] for n in members if n.iri not in eids])
+                )
+            reads = _Statements(tx, model, self.batch_size, progress)
+            differ = {
+                eid for ids in reads.run("checking nodes", scope.compare_nodes, kept) for eid in ids
+            }
+        changed = [
+            (params, [row for row in rows if row[0] in differ]) for params, rows in kept if differ
+        ]
+        return _Plan(
+            eids=eids,
+            new_nodes=len(new),
+            stale_nodes=stale_nodes,
+            changed=changed,
+            created=created,
+            stale_rels=have_rels - self.wanted_rels,
+            repaired=broken & self.wanted_rels,  # deleted, every copy, and made again once
+            new_rels=self.wanted_rels - have_rels,
+            previous_digest=None if previous is None else previous["digest"],
+            hidden=previous is not None and previous["loading"] is not None,
+        )
+
+    def _write(self, plan: _Plan, writes: _Writes) -> None:
+        scope = self.scope
+        writes.run(
             "removing relationships",
             scope.delete_rels,
-            _rel_groups(stale_rels | repaired, str),
+            _rel_groups(plan.stale_rels | plan.repaired, str),
             _ENDS,
         )
-        batches.run("removing nodes", scope.delete_nodes, [({}, stale_nodes)])
-        kept: list[Group] = []  # rows [element id, value, ...]
-        created: list[Group] = []  # rows [IRI, value, ...]
-        for shape, nodes in shapes.items():
-            values, params = shape.values, shape.params()
-            kept.append((params, [[eids[n.iri], *values(n.props)] for n in nodes if n.iri in eids]))
-            created.append(
-                (params, [[n.iri, *values(n.props)] for n in nodes if n.iri not in eids])
-            )
-        updated = sum(batches.run("checking nodes", scope.update_nodes, kept))
-        for pairs in batches.run("creating nodes", scope.create_nodes, created):
+        writes.run("removing nodes", scope.delete_nodes, [({}, plan.stale_nodes)])
+        writes.run("updating nodes", scope.update_nodes, plan.changed)
+        eids = plan.eids
+        for pairs in writes.run("creating nodes", scope.create_nodes, plan.created):
             eids.update(pairs)
-        batches.run(
+        writes.run(
             "creating relationships",
             scope.create_rels,
-            _rel_groups(new_rels | repaired, eids.get),
+            _rel_groups(plan.new_rels | plan.repaired, eids.get),
             _ENDS,
         )
 
-        summary = SyncSummary(
-            model=model,
-            nodes_created=len(new),
-            nodes_updated=updated,
-            nodes_removed=len(stale_nodes),
-            nodes_unchanged=len(desired.nodes) - len(new) - updated,
-            rels_created=len(new_rels),
-            rels_removed=len(stale_rels),
-            rels_unchanged=len(wanted_rels) - len(new_rels) - len(repaired),
-            seconds=0.0,
-            rels_repaired=len(repaired),
+
+@dataclass(slots=True)
+class _Plan:
+    """What a load found in the graph, and what it will write."""
+
+    eids: dict[str, str]  # IRI -> element id of the model's nodes kept (and, later, created)
+    new_nodes: int
+    stale_nodes: list[str]  # element ids
+    changed: list[Group]  # kept nodes that differ: rows [element id, value, ...]
+    created: list[Group]  # rows [IRI, value, ...]
+    stale_rels: set[Rel]
+    repaired: set[Rel]
+    new_rels: set[Rel]
+    previous_digest: str | None  # None: the model was never loaded
+    hidden: bool  # a load of the model stopped midway
+
+    def rows(self) -> int:
+        """How many rows the load writes."""
+        groups = (*self.changed, *self.created)
+        return (
+            len(self.stale_rels)
+            + 2 * len(self.repaired)
+            + len(self.stale_nodes)
+            + sum(len(rows) for _, rows in groups)
+            + len(self.new_rels)
         )
-        previous = tx.run(READ_MODEL, name=model).single()
-        writes = summary.changed or previous is None or previous["digest"] != digest
-        if writes:
-            tx.run(
-                WRITE_MODEL,
-                name=model,
-                digest=digest,
-                files=list(files),
-                loadedAt=datetime.now(UTC).isoformat(),
-                nodes=len(desired.nodes),
-                relationships=len(desired.rels),
-                loadId=load_id,
-            ).consume()
-            if progress is not None:
-                progress("committing", 0, 0)
-        return summary, writes
 
-    action = f"loading model {model!r}"
-    delay, deadline = 1.0, time.monotonic() + RETRY_SECONDS
-    while True:
-        try:
-            summary = _run_once(driver, database, action, work, model, load_id)
-        except GraphError as exc:
-            # retried only when it failed before the commit (nothing saved); a commit whose
-            # outcome is unknown is never taken for one that failed
-            unknown = isinstance(exc, CommitUnknown)
-            if unknown or not exc.retryable or time.monotonic() + delay > deadline:
-                raise
-            logger.warning("%s failed, trying again in %.0f s: %s", action, delay, exc)
-            time.sleep(delay)
-            delay *= 2
-            continue
-        return replace(summary, seconds=time.perf_counter() - started)
+    def summary(self, model: str, desired: PropertyGraph, wanted_rels: int) -> SyncSummary:
+        updated = sum(len(rows) for _, rows in self.changed)
+        return SyncSummary(
+            model=model,
+            nodes_created=self.new_nodes,
+            nodes_updated=updated,
+            nodes_removed=len(self.stale_nodes),
+            nodes_unchanged=len(desired.nodes) - self.new_nodes - updated,
+            rels_created=len(self.new_rels),
+            rels_removed=len(self.stale_rels),
+            rels_unchanged=wanted_rels - len(self.new_rels) - len(self.repaired),
+            seconds=0.0,
+            rels_repaired=len(self.repaired),
+        )
 
 
-def _run_once(
-    driver: Driver,
-    database: str | None,
-    action: str,
-    work: Callable[[Transaction], tuple[SyncSummary, bool]],
-    model: str,
-    load_id: str,
+def _confirm(
+    driver: Driver, load: _Load, database: str | None, action: str, exc: GraphError
 ) -> SyncSummary:
-    """One transaction of ``work``, committed. Explicit rather than the driver's managed
-    transactions, which retry a failed commit as if nothing had been saved: a commit that
-    fails (the connection lost, or Neo4j answering "unavailable" as it stops) may well
-    have been saved, so it is told by reading the model's ``loadId`` back instead."""
-    done: list[tuple[SyncSummary, bool]] = []
-    try:
-        with (
-            neo4j_errors(action),
-            driver.session(database=database) as session,
-            session.begin_transaction() as tx,
-        ):
-            done.append(work(tx))
-            tx.commit()
-    except GraphError as exc:
-        if not done:
-            raise  # failed before the commit: rolled back
-        summary, writes = done[0]
-        if not writes:  # the graph held the model already, whatever became of the commit
-            return summary
-        logger.warning("%s: the commit failed (%s); reading whether it was saved", action, exc)
-        if not _saved(driver, model, load_id, database, action):
-            raise GraphError(
-                f"{action}: the commit failed ({exc}), and the model was not saved; load it again"
-            ) from exc
-        return summary
-    return done[0][0]
+    """The summary of a load whose last commit failed, if it was saved after all."""
+    logger.warning("%s: the commit failed (%s); reading whether it was saved", action, exc)
+    if not _saved(driver, load.model, load.load_id, database, action):
+        raise GraphError(
+            f"{action}: the commit failed ({exc}), and the model was not saved; load it again"
+        ) from exc
+    assert load.summary is not None  # set before anything is written
+    return load.summary
 
 
-def _lock(tx: Transaction, model: str, waiting: Callable[[], None] | None) -> None:
-    """Take the model's lock, calling ``waiting`` if another load keeps it a while."""
-    notice = threading.Timer(WAIT_NOTICE, waiting) if waiting is not None else None
-    if notice is not None:
-        notice.start()
-    try:
-        tx.run(LOCK_MODEL, name=model).consume()
-    finally:
-        if notice is not None:
-            notice.cancel()
-
-
-def _read_rels(tx: Transaction, scope: Scope, model: str) -> tuple[set[Rel], set[Rel]]:
-    """The model's relationships, and those of them present more than once or not marked
-    as the model's (made by hand)."""
-    have: set[Rel] = set()
-    broken: set[Rel] = set()
-    for record in tx.run(scope.read_rels, model=model):
-        sources, targets, owned = record["sources"], record["targets"], record["owned"]
-        rels = list(zip(sources, repeat(record["type"], len(sources)), targets, strict=True))
-        before = len(have)
-        have.update(rels)
-        if len(have) - before == len(rels) and all(owned):
-            continue  # the usual case, decided without a loop in Python
-        seen: set[Rel] = set()
-        for rel, mine in zip(rels, owned, strict=True):
-            if rel in seen or not mine:
-                broken.add(rel)
-            seen.add(rel)
-    return have, broken
-
-
-def _saved(driver: Driver, model: str, load_id: str, database: str | None, action: str) -> bool:
-    """Whether the load ``load_id`` of ``model`` was saved, once Neo4j answers; raises
-    ``CommitUnknown`` (and nothing else) if it cannot be read within
-    :data:`CONFIRM_SECONDS`."""
-    deadline = time.monotonic() + CONFIRM_SECONDS
-    while True:
-        try:
-            with neo4j_errors(action), driver.session(database=database) as session:
-                record = session.run(READ_LOAD_ID, name=model).single()
-            return record is not None and record["loadId"] == load_id
-        except GraphError as exc:  # unreachable, stopping, starting: it cannot tell yet
-            if time.monotonic() >= deadline:
-                raise CommitUnknown(
-                    f"{action}: the commit failed and Neo4j has not answered since "
-                    f"({CONFIRM_SECONDS:g} s; last: {exc}): whether model {model!r} was saved "
-                    "is unknown. Once Neo4j is back, load it again: a load that finds it "
-                    "saved changes nothing"
-                ) from exc
-            time.sleep(1.0)
-
-
-class _Batches:
+class _Statements:
     """Runs a statement over groups of rows, ``batch_size`` rows at a time, in one transaction.
 
     Batches are pipelined: the next batch is packed and sent while Neo4j still runs the
@@ -427,7 +411,7 @@ class _Batches:
     """
 
     def __init__(
-        self, tx: Transaction, model: str, batch_size: int, progress: Progress | None
+        self, tx: Transaction | None, model: str, batch_size: int, progress: Progress | None
     ) -> None:
         self.tx = tx
         self.model = model
@@ -467,13 +451,117 @@ class _Batches:
                     data = dict(zip(columns, map(list, zip(*batch, strict=True)), strict=True))
                 else:
                     data = {"rows": batch}
-                result = self.tx.run(statement, model=self.model, **params, **data)
+                result = self.transaction().run(statement, model=self.model, **params, **data)
                 if pending is not None:
                     finish(*pending)
                 pending = (len(batch), result)
+                if self.full(len(batch)):  # every result read, then committed
+                    finish(*pending)
+                    pending = None
+                    self.commit()
         if pending is not None:
             finish(*pending)
         return values
+
+    def transaction(self) -> Transaction:
+        """The transaction the next batch runs in."""
+        assert self.tx is not None
+        return self.tx
+
+    def full(self, rows: int) -> bool:
+        """Counts ``rows`` sent in the transaction; whether it must commit before the next."""
+        return False
+
+    def commit(self) -> None:
+        """Commit the transaction (one of several)."""
+
+
+class _Writes(_Statements):
+    """Write batches in transactions of at most ``load.transaction_rows`` rows; each starts
+    with the lease's fence. :meth:`finish` runs the last statement and commits the last
+    transaction (the commit :func:`sync_model` confirms if its answer is lost)."""
+
+    def __init__(self, session: Session, load: _Load, lease: ModelLease) -> None:
+        super().__init__(None, load.model, load.batch_size, load.progress)
+        self.session = session
+        self.load = load
+        self.lease = lease
+        self.open: Transaction | None = None
+        self.rows = 0  # written in the open transaction
+
+    def transaction(self) -> Transaction:
+        if self.open is None:
+            self.open = self.session.begin_transaction()
+            self.lease.fence(self.open)
+            self.rows = 0
+        return self.open
+
+    def full(self, rows: int) -> bool:
+        self.rows += rows
+        return self.rows + self.batch_size > self.load.transaction_rows
+
+    def commit(self) -> None:
+        """Commit the open transaction (every result of it read)."""
+        if self.open is not None:
+            tx, self.open = self.open, None
+            tx.commit()
+
+    def alone(self, statement: LiteralString, **params: Any) -> None:
+        """``statement`` in a transaction of its own, committed."""
+        self.commit()
+        self.transaction().run(statement, **params).consume()
+        self.commit()
+
+    def finish(self, statement: LiteralString, **params: Any) -> None:
+        self.transaction().run(statement, **params).consume()
+        self.load.final_commit_failed = True  # until the commit returns
+        self.commit()
+        self.load.final_commit_failed = False
+
+
+def _read_rels(
+    tx: Transaction, scope: Scope, model: str, eids: list[str]
+) -> tuple[set[Rel], set[Rel]]:
+    """The relationships out of the model's nodes ``eids``, and those of them present more
+    than once or not marked as the model's (made by hand), a page of nodes at a time."""
+    have: set[Rel] = set()
+    broken: set[Rel] = set()
+    for start in range(0, len(eids), READ_PAGE):
+        page = eids[start : start + READ_PAGE]
+        for record in tx.run(scope.read_rels, model=model, eids=page):
+            sources, targets, owned = record["sources"], record["targets"], record["owned"]
+            rels = list(zip(sources, repeat(record["type"], len(sources)), targets, strict=True))
+            before = len(have)
+            have.update(rels)
+            if len(have) - before == len(rels) and all(owned):
+                continue  # the usual case, decided without a loop in Python
+            seen: set[Rel] = set()
+            for rel, mine in zip(rels, owned, strict=True):
+                if rel in seen or not mine:
+                    broken.add(rel)
+                seen.add(rel)
+    return have, broken
+
+
+def _saved(driver: Driver, model: str, load_id: str, database: str | None, action: str) -> bool:
+    """Whether the load ``load_id`` of ``model`` was saved, once Neo4j answers; raises
+    ``CommitUnknown`` (and nothing else) if it cannot be read within
+    :data:`CONFIRM_SECONDS`."""
+    deadline = time.monotonic() + CONFIRM_SECONDS
+    while True:
+        try:
+            with neo4j_errors(action), driver.session(database=database) as session:
+                record = session.run(READ_LOAD_ID, name=model).single()
+            return record is not None and record["loadId"] == load_id
+        except GraphError as exc:  # unreachable, stopping, starting: it cannot tell yet
+            if time.monotonic() >= deadline:
+                raise CommitUnknown(
+                    f"{action}: the commit failed and Neo4j has not answered since "
+                    f"({CONFIRM_SECONDS:g} s; last: {exc}): whether model {model!r} was saved "
+                    "is unknown. Once Neo4j is back, load it again: a load that finds it "
+                    "saved changes nothing"
+                ) from exc
+            time.sleep(1.0)
 
 
 def _shapes(nodes: Iterable[NodeRecord], key_label: str) -> dict[_Shape, list[NodeRecord]]:

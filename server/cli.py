@@ -13,6 +13,7 @@ from typing import TextIO
 from kgtwin.graph.connection import open_driver, ping
 from kgtwin.graph.errors import CommitUnknown, GraphError, Neo4jUnavailable, UnknownModel
 from kgtwin.graph.summary import summarize
+from kgtwin.graph.sync import BATCH_SIZE, TRANSACTION_ROWS
 from kgtwin.graph.tokens import (
     TokenError,
     TokenInfo,
@@ -107,7 +108,20 @@ def build_parser(others: Mapping[str, Command] | None = None) -> argparse.Argume
     )
     _add_model_files(load)
     load.add_argument("--model", help="model name (default: the first file's name without .ttl)")
-    load.add_argument("--batch-size", type=int, default=10_000, help="rows per UNWIND batch")
+    load.add_argument(
+        "--batch-size",
+        type=_rows,
+        default=BATCH_SIZE,
+        help=f"rows per UNWIND statement (default {BATCH_SIZE:,})",
+    )
+    load.add_argument(
+        "--transaction-rows",
+        type=_rows,
+        default=TRANSACTION_ROWS,
+        help="rows written per transaction, which bounds the memory the load takes in Neo4j "
+        f"(default {TRANSACTION_ROWS:,}). A load that writes more is committed in several "
+        "transactions, and the model is hidden from readers until the last one",
+    )
 
     add_export_parser(commands)
 
@@ -267,6 +281,22 @@ def _token_name(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+MAX_ROWS = 1_000_000  # per statement or transaction: more would only take Neo4j's memory
+
+
+def _rows(value: str) -> int:
+    """A number of rows, 1 to :data:`MAX_ROWS`."""
+    try:
+        rows = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of rows, got {value!r}"
+        ) from None
+    if not 1 <= rows <= MAX_ROWS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_ROWS:,}, got {rows:,}")
+    return rows
+
+
 def _add_model_files(command: argparse.ArgumentParser) -> None:
     """The FILE..., --ontology, --quiet and --json arguments that validate and load share."""
     command.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -314,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings.with_ontology(args.ontology, args.vocabulary),
                 args.files,
                 model,
-                args.batch_size,
+                (args.batch_size, args.transaction_rows),
                 args.output,
                 out,
                 err,
@@ -369,11 +399,18 @@ def cmd_info(settings: Settings, out: TextIO) -> int:
     if not summary.models:
         print("The graph holds no model yet: try `kgtwin load ontology/sites/dc1.ttl`.", file=out)
     for m in summary.models:
-        print(
-            f"  model {m.name}: {m.nodes} nodes, {m.relationships} relationships, "
-            f"loaded {m.loaded_at}",
-            file=out,
+        loaded = (
+            f"{m.nodes} nodes, {m.relationships} relationships, loaded {m.loaded_at}"
+            if m.loaded_at
+            else "never loaded in full"
         )
+        print(f"  model {m.name}: {loaded}", file=out)
+        if m.loading_since is not None:
+            print(
+                f"    hidden from readers: a load began at {m.loading_since} and has not "
+                "completed (still running, or stopped midway: load the model again)",
+                file=out,
+            )
     if summary.labels:
         print("Twin nodes by label:", file=out)
         print("  " + ", ".join(f"{label} {count}" for label, count in summary.labels), file=out)

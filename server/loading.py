@@ -16,7 +16,14 @@ from neo4j import Driver
 from kgtwin.graph.errors import CommitUnknown, Neo4jUnavailable
 from kgtwin.graph.ontology_guard import check_ontology_covers
 from kgtwin.graph.schema import ensure_schema
-from kgtwin.graph.sync import ONTOLOGY, Progress, SyncSummary, sync_model
+from kgtwin.graph.sync import (
+    BATCH_SIZE,
+    ONTOLOGY,
+    TRANSACTION_ROWS,
+    Progress,
+    SyncSummary,
+    sync_model,
+)
 from kgtwin.ontology.mapping import ONTOLOGY_MODEL, TWIN_LABEL, map_ontology
 from kgtwin.ontology.validate import Ontology, Report, validate
 
@@ -45,7 +52,8 @@ def load_model(
     *,
     database: str | None = None,
     progress: Progress | None = None,
-    batch_size: int = 10_000,
+    batch_size: int = BATCH_SIZE,
+    transaction_rows: int = TRANSACTION_ROWS,
     waiting: Callable[[str], None] | None = None,
 ) -> LoadResult:
     """Validate ``files``; if they pass, sync the ontology and then the model.
@@ -89,6 +97,7 @@ def load_model(
         database=database,
         progress=progress,
         batch_size=batch_size,
+        transaction_rows=transaction_rows,
         waiting=_told(waiting, model),
     )
     return LoadResult(report, seconds, ontology_summary, model_summary)

@@ -58,7 +58,7 @@ def cmd_load(
     settings: Settings,
     files: list[Path],
     model: str,
-    batch_size: int,
+    sizes: tuple[int, int],
     output: Output,
     out: TextIO,
     err: TextIO,
@@ -82,7 +82,8 @@ def cmd_load(
             ontology,
             database=settings.neo4j_database,
             progress=shown,
-            batch_size=batch_size,
+            batch_size=sizes[0],
+            transaction_rows=sizes[1],
             waiting=waiting,
         )
     finally:

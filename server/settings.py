@@ -16,6 +16,8 @@ database = "neo4j"                  # NEO4J_DATABASE
 home = ".kgtwin"                    # KGTWIN_HOME
 bolt_port = 7687                    # KGTWIN_NEO4J_BOLT_PORT
 http_port = 7474                    # KGTWIN_NEO4J_HTTP_PORT
+heap = "4g"                         # KGTWIN_NEO4J_HEAP (default: sized from the machine)
+pagecache = "2g"                    # KGTWIN_NEO4J_PAGECACHE (default: from the machine)
 
 [server]
 host = "127.0.0.1"                  # KGTWIN_HOST
@@ -114,6 +116,8 @@ class Settings:
     home: Path = Path(".kgtwin")
     local_bolt_port: int = 7687
     local_http_port: int = 7474
+    local_heap: str | None = None  # the local Neo4j's heap ("4g"); None: sized from the machine
+    local_pagecache: str | None = None  # its page cache; None: sized from the machine
     ontology: tuple[Path, ...] = ()  # the base ontology files (default: the bundled ones)
     vocabularies: tuple[str, ...] = ()  # standard vocabularies added, with their alignments
     host: str = "127.0.0.1"
@@ -366,6 +370,34 @@ def _integer(low: int, high: int, what: str) -> Parser:
 
 
 _port = _integer(1, 65535, "a port number")
+
+_MEMORY = re.compile(r"([1-9][0-9]{0,15})([kmg]?)")
+_MEMORY_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
+
+
+def _memory(low: str, high: str, why: str) -> Parser:
+    """A memory size as neo4j.conf writes it (``512m``, ``4g``), from ``low`` to ``high``."""
+
+    def size(text: str) -> int:
+        match = _MEMORY.fullmatch(text)
+        return int(match[1]) * _MEMORY_UNITS[match[2]] if match else -1
+
+    def parse(value: object, name: str) -> str:
+        text = value.strip().lower() if isinstance(value, str) else ""
+        bytes_ = size(text)
+        if bytes_ < 0:
+            raise SettingsError(
+                f"{name}={value!r} is not a memory size: write a whole number and a unit, "
+                "like 512m or 4g (m: MiB, g: GiB)"
+            )
+        if not size(low) <= bytes_ <= size(high):
+            bare = " (a number without k, m or g counts bytes)" if text.isdigit() else ""
+            raise SettingsError(f"{name}={value!r} is not from {low} to {high}{bare}; {why}")
+        return text
+
+    return parse
+
+
 _seconds = _integer(1, 3600, "a number of seconds")
 
 
@@ -393,6 +425,30 @@ OPTIONS: tuple[Option, ...] = (
     Option("home", "KGTWIN_HOME", "local", "home", _path),
     Option("local_bolt_port", "KGTWIN_NEO4J_BOLT_PORT", "local", "bolt_port", _port),
     Option("local_http_port", "KGTWIN_NEO4J_HTTP_PORT", "local", "http_port", _port),
+    Option(
+        "local_heap",
+        "KGTWIN_NEO4J_HEAP",
+        "local",
+        "heap",
+        _memory(
+            "512m",
+            "31g",
+            "512m is the smallest heap kgtwin's tests run Neo4j with, and Neo4j advises at "
+            "most 31g (a larger heap loses the JVM's compressed pointers)",
+        ),
+    ),
+    Option(
+        "local_pagecache",
+        "KGTWIN_NEO4J_PAGECACHE",
+        "local",
+        "pagecache",
+        _memory(
+            "64m",
+            "1024g",
+            "64m is the smallest page cache kgtwin's tests run Neo4j with, and one larger "
+            "than the store (about 2 GB for a million assets) buys nothing",
+        ),
+    ),
     Option("ontology", "KGTWIN_ONTOLOGY", "ontology", "files", _paths),
     Option("vocabularies", "KGTWIN_VOCABULARIES", "ontology", "vocabularies", _vocabularies),
     Option("host", "KGTWIN_HOST", "server", "host", _text),

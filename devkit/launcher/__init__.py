@@ -11,6 +11,7 @@ Linux first (``/proc`` identifies our process); ``ps`` is the fallback elsewhere
 The modules, in the order a start uses them:
 
 - ``config``     :class:`LocalNeo4jConfig` (validated) and :class:`Neo4jStatus`
+- ``memory``     sizes (``512m``, ``4g``), the machine's memory, heap and page cache for it
 - ``lifecycle``  ``start``, ``stop``, ``status``, ``credentials``
 - ``java``       finding java 17+ and the JVM command line
 - ``install``    fetching the jars with Maven, once per version
@@ -27,16 +28,20 @@ from __future__ import annotations
 from kgtwin.devkit.launcher.config import NEO4J_VERSION, LocalNeo4jConfig, Neo4jStatus
 from kgtwin.devkit.launcher.install import BROWSER_VERSION, install
 from kgtwin.devkit.launcher.lifecycle import credentials, start, status, stop
+from kgtwin.devkit.launcher.memory import Memory, machine_memory, machine_sizes
 from kgtwin.devkit.launcher.process import free_ports
 
 __all__ = [
     "BROWSER_VERSION",
     "NEO4J_VERSION",
     "LocalNeo4jConfig",
+    "Memory",
     "Neo4jStatus",
     "credentials",
     "free_ports",
     "install",
+    "machine_memory",
+    "machine_sizes",
     "start",
     "status",
     "stop",

@@ -13,6 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kgtwin.devkit.launcher.memory import (
+    ORIGINS,
+    Memory,
+    Origin,
+    format_size,
+    parse_size,
+    transaction_limit,
+)
+
 NEO4J_VERSION = "5.26.30"
 
 HOST = "127.0.0.1"  # Bolt and HTTP listen on this address only
@@ -22,7 +31,6 @@ USER = "neo4j"
 Progress = Callable[[str], None]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_SIZE = re.compile(r"[1-9][0-9]*[kKmMgG]?")
 _VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+[0-9A-Za-z.-]*")
 _CONTENT = re.compile(r"https?://[^\s;/]+(/[^\s;]*)?")
 
@@ -34,7 +42,8 @@ class LocalNeo4jConfig:
     ``java`` is the java executable; when ``None`` it is ``$JAVA_HOME/bin/java`` if
     ``JAVA_HOME`` is set, else ``java`` on ``PATH``. ``browser_content``, the base URL of
     kgtwin's Neo4j Browser guide and style (``http://127.0.0.1:8000/browser``), makes
-    Browser load both when it connects.
+    Browser load both when it connects. ``heap_origin`` and ``pagecache_origin`` say where
+    the sizes came from (a setting, or sized from the machine): ``status`` reports them.
     """
 
     root: Path
@@ -43,6 +52,8 @@ class LocalNeo4jConfig:
     http_port: int = 7474
     heap: str = "1g"
     pagecache: str = "512m"
+    heap_origin: Origin = "setting"
+    pagecache_origin: Origin = "setting"
     version: str = NEO4J_VERSION
     java: Path | None = None
     browser_content: str | None = None
@@ -59,8 +70,16 @@ class LocalNeo4jConfig:
         if self.bolt_port == self.http_port:
             raise ValueError(f"bolt_port and http_port must differ, both are {self.bolt_port}")
         for label, size in (("heap", self.heap), ("pagecache", self.pagecache)):
-            if not _SIZE.fullmatch(size):
-                raise ValueError(f"{label} must look like '512m' or '1g', got {size!r}")
+            try:
+                parse_size(size)
+            except ValueError:
+                raise ValueError(f"{label} must look like '512m' or '1g', got {size!r}") from None
+        for label, origin in (
+            ("heap_origin", self.heap_origin),
+            ("pagecache_origin", self.pagecache_origin),
+        ):
+            if origin not in ORIGINS:
+                raise ValueError(f"{label} must be one of {ORIGINS}, got {origin!r}")
         if not _VERSION.fullmatch(self.version):
             raise ValueError(f"version must look like '5.26.30', got {self.version!r}")
         if self.browser_content is not None and not _CONTENT.fullmatch(self.browser_content):
@@ -68,6 +87,17 @@ class LocalNeo4jConfig:
                 f"browser_content must be an http(s) URL without spaces or ';', got "
                 f"{self.browser_content!r}"
             )
+
+    @property
+    def memory(self) -> Memory:
+        """What a start gives the instance: heap, page cache and transaction memory."""
+        return Memory(
+            heap=self.heap,
+            pagecache=self.pagecache,
+            transactions=format_size(transaction_limit(parse_size(self.heap))),
+            heap_origin=self.heap_origin,
+            pagecache_origin=self.pagecache_origin,
+        )
 
     @property
     def lib_dir(self) -> Path:
@@ -92,3 +122,4 @@ class Neo4jStatus:
     password: str | None = field(repr=False)
     version: str
     home: Path
+    memory: Memory  # of the running instance (its neo4j.conf), else what a start would use

@@ -1,7 +1,8 @@
 """The folder of one instance, ``root/NAME``: its ``neo4j.conf``, pid file, password, logs.
 
-``neo4j.conf`` is written afresh at every start from :class:`LocalNeo4jConfig`; while the
-instance runs it is also the record of the ports it was started with. ``run/neo4j.pid``
+``neo4j.conf`` is written afresh at every start from :class:`LocalNeo4jConfig` (so new
+sizes apply at the next start); while the instance runs it is also the record of the ports
+and the memory it was started with, and of where the memory sizes came from. ``run/neo4j.pid``
 names the JVM of a running instance, ``password`` (mode 600) holds the password that
 replaced the default one on the first start, and ``logs/`` holds Neo4j's own logs and
 ``console.log``, the JVM's stdout and stderr.
@@ -16,16 +17,30 @@ from urllib.parse import urlsplit
 
 from kgtwin.devkit.launcher.config import HOST, LocalNeo4jConfig
 from kgtwin.devkit.launcher.files import TAIL_LINES, read_from, read_text, tail_text, write_atomic
+from kgtwin.devkit.launcher.memory import (
+    ORIGINS,
+    Memory,
+    Origin,
+    format_size,
+    parse_size,
+    transaction_limit,
+)
 
 logger = logging.getLogger(__name__)
 
 _LISTEN = re.compile(r"^server\.(bolt|http)\.listen_address=.*:([0-9]+)$", re.MULTILINE)
+_HEAP = "server.memory.heap.max_size"
+_PAGECACHE = "server.memory.pagecache.size"
+_TRANSACTIONS = "dbms.memory.transaction.total.max"
+_SETTING = re.compile(r"^([a-z_.]+)=(.*)$", re.MULTILINE)
+_ORIGINS = re.compile(r"^# memory sized by: heap=([a-z]+) pagecache=([a-z]+)$", re.MULTILINE)
 
 
 def prepare_home(cfg: LocalNeo4jConfig, home: Path) -> None:
     """Create the folders of the instance in ``home`` and write its ``neo4j.conf``."""
     for sub in ("conf", "data", "logs", "run", "import", "plugins"):
         (home / sub).mkdir(parents=True, exist_ok=True)
+    memory = cfg.memory
     settings = {
         "server.default_listen_address": HOST,
         "server.default_advertised_address": HOST,
@@ -41,9 +56,11 @@ def prepare_home(cfg: LocalNeo4jConfig, home: Path) -> None:
         "server.directories.run": str(home / "run"),
         "server.directories.import": str(home / "import"),
         "server.directories.plugins": str(home / "plugins"),
-        "server.memory.heap.initial_size": cfg.heap,
-        "server.memory.heap.max_size": cfg.heap,
-        "server.memory.pagecache.size": cfg.pagecache,
+        # The JVM gets -Xms and -Xmx too (java.py); Neo4j advises equal initial and max heap.
+        "server.memory.heap.initial_size": memory.heap,
+        _HEAP: memory.heap,
+        _PAGECACHE: memory.pagecache,
+        _TRANSACTIONS: memory.transactions,
         "dbms.security.auth_enabled": "true",
         "dbms.usage_report.enabled": "false",
         # Bolt's Netty otherwise idles 5 s at shutdown after the databases have stopped.
@@ -56,6 +73,7 @@ def prepare_home(cfg: LocalNeo4jConfig, home: Path) -> None:
     write_atomic(
         home / "conf" / "neo4j.conf",
         "# Written by kgtwin (devkit/launcher/home.py) at every start; edits are overwritten.\n"
+        f"# memory sized by: heap={memory.heap_origin} pagecache={memory.pagecache_origin}\n"
         + body,
     )
 
@@ -79,6 +97,38 @@ def configured_ports(home: Path) -> tuple[int, int] | None:
     ports = {kind: int(port) for kind, port in _LISTEN.findall(text)}
     if "bolt" in ports and "http" in ports:
         return ports["bolt"], ports["http"]
+    return None
+
+
+def configured_memory(home: Path) -> Memory | None:
+    """The memory in the instance's ``neo4j.conf``, or ``None`` if it names no heap and
+    page cache. A ``neo4j.conf`` of an older kgtwin records no origins, and may leave the
+    transaction limit to Neo4j's default (70% of the heap, the value computed here)."""
+    text = read_text(home / "conf" / "neo4j.conf") or ""
+    settings = dict(_SETTING.findall(text))
+    heap, pagecache = settings.get(_HEAP), settings.get(_PAGECACHE)
+    if heap is None or pagecache is None:
+        return None
+    try:
+        transactions = settings.get(_TRANSACTIONS) or format_size(
+            transaction_limit(parse_size(heap))
+        )
+    except ValueError:  # a hand-edited heap; report it as it stands
+        transactions = "?"
+    origins = _ORIGINS.search(text)
+    return Memory(
+        heap=heap,
+        pagecache=pagecache,
+        transactions=transactions,
+        heap_origin=_origin(origins[1]) if origins else None,
+        pagecache_origin=_origin(origins[2]) if origins else None,
+    )
+
+
+def _origin(text: str) -> Origin | None:
+    for origin in ORIGINS:
+        if text == origin:
+            return origin
     return None
 
 

@@ -16,6 +16,7 @@ from kgtwin.devkit.errors import LauncherError, PortInUse
 from kgtwin.devkit.launcher.config import HOST, USER, LocalNeo4jConfig, Neo4jStatus, Progress
 from kgtwin.devkit.launcher.files import exclusive, read_text, write_atomic
 from kgtwin.devkit.launcher.home import (
+    configured_memory,
     configured_ports,
     console_log,
     neo4j_log_size,
@@ -26,6 +27,7 @@ from kgtwin.devkit.launcher.home import (
 )
 from kgtwin.devkit.launcher.install import install
 from kgtwin.devkit.launcher.java import find_java, java_command
+from kgtwin.devkit.launcher.memory import Memory
 from kgtwin.devkit.launcher.process import is_our_java, port_taken, spawn, terminate
 from kgtwin.devkit.launcher.readiness import wait_until_ready
 
@@ -60,6 +62,7 @@ def _start_locked(
             )
         deadline = time.monotonic() + timeout
         wait_until_ready(cfg.bolt_port, home, current.pid, deadline, spawned=False, log_offset=0)
+        _say_if_resized(cfg, current.memory, progress)
         return status(cfg)
 
     for port, what in ((cfg.bolt_port, "Bolt"), (cfg.http_port, "HTTP")):
@@ -93,6 +96,17 @@ def _start_locked(
     return status(cfg)
 
 
+def _say_if_resized(cfg: LocalNeo4jConfig, running: Memory, progress: Progress) -> None:
+    """A running instance keeps the memory it started with: say so if other sizes are asked."""
+    wanted = cfg.memory
+    if (running.heap, running.pagecache) != (wanted.heap, wanted.pagecache):
+        progress(
+            f"Neo4j already runs with heap {running.heap} and page cache {running.pagecache}; "
+            f"stop it and start it again to use heap {wanted.heap} and page cache "
+            f"{wanted.pagecache}."
+        )
+
+
 def stop(cfg: LocalNeo4jConfig, timeout: float = 60.0) -> bool:
     """Stop the instance (SIGTERM, then SIGKILL after ``timeout``); False if it did not run."""
     home = cfg.home.resolve()
@@ -113,8 +127,8 @@ def stop(cfg: LocalNeo4jConfig, timeout: float = 60.0) -> bool:
 def status(cfg: LocalNeo4jConfig) -> Neo4jStatus:
     """Whether the instance runs (its pid file names a live JVM of ours), and how to reach it.
 
-    A stale pid file is removed. For a running instance the ports are the ones it was
-    started with.
+    A stale pid file is removed. For a running instance the ports and the memory are the
+    ones it was started with (its ``neo4j.conf``); otherwise those a start would use.
     """
     home = cfg.home.resolve()
     pid = read_pid(home)
@@ -123,8 +137,10 @@ def status(cfg: LocalNeo4jConfig) -> Neo4jStatus:
         logger.info("removing stale pid file %s (pid %d is not our Neo4j)", pid_file(home), pid)
         pid_file(home).unlink(missing_ok=True)
     bolt_port, http_port = cfg.bolt_port, cfg.http_port
+    memory = cfg.memory
     if running:
         bolt_port, http_port = configured_ports(home) or (bolt_port, http_port)
+        memory = configured_memory(home) or memory
     known = credentials(cfg)
     return Neo4jStatus(
         running=running,
@@ -135,6 +151,7 @@ def status(cfg: LocalNeo4jConfig) -> Neo4jStatus:
         password=known[1] if known else None,
         version=cfg.version,
         home=home,
+        memory=memory,
     )
 
 

@@ -49,10 +49,34 @@ def test_status_of_a_local_neo4j_never_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("KGTWIN_HOME", str(tmp_path))
+    monkeypatch.setenv("KGTWIN_NEO4J_HEAP", "2G")
     assert main(["neo4j", "status"]) == 3
     out = capsys.readouterr().out
     assert ": not running" in out
     assert "password (set on first start)" in out
+    assert "  memory:  heap 2g (from a setting), page cache " in out
+    assert "m (from the machine)\n           transactions at most 1433m together\n" in out
+
+
+@pytest.mark.parametrize(
+    ("flags", "error"),
+    [
+        (["--heap", "lots"], "--heap='lots' is not a memory size"),
+        (["--pagecache", "2t"], "--pagecache='2t' is not a memory size"),
+        (["--heap", "64g"], "--heap='64g' is not from 512m to 31g"),
+    ],
+)
+def test_neo4j_start_refuses_a_size_that_is_none_before_anything_else(
+    flags: list[str],
+    error: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KGTWIN_HOME", str(tmp_path / "home"))
+    assert main(["neo4j", "start", *flags]) == 2
+    assert capsys.readouterr().err.startswith(f"kgtwin: error: {error}")
+    assert not (tmp_path / "home").exists()
 
 
 def test_the_core_connects_with_the_password_the_launcher_keeps(tmp_path: Path) -> None:

@@ -84,6 +84,10 @@ def demo(neo4j_server: Neo4jService) -> Iterator[Demo]:
         "KGTWIN_HOME": str(home),
         "KGTWIN_NEO4J_BOLT_PORT": str(bolt),
         "KGTWIN_NEO4J_HTTP_PORT": str(http),
+        # the sizes of every start before they came from the machine: a second Neo4j beside
+        # the session's, on a machine others share
+        "KGTWIN_NEO4J_HEAP": "1g",
+        "KGTWIN_NEO4J_PAGECACHE": "512m",
         "KGTWIN_PORT": str(api),
     }
     process = subprocess.Popen(

@@ -19,6 +19,7 @@ from kgtwin.devkit.errors import DownloadFailed, JavaMissing, LauncherError, Por
 from kgtwin.devkit.launcher import (
     NEO4J_VERSION,
     LocalNeo4jConfig,
+    Memory,
     credentials,
     free_ports,
     install,
@@ -26,6 +27,7 @@ from kgtwin.devkit.launcher import (
     status,
     stop,
 )
+from kgtwin.devkit.launcher.home import configured_memory, prepare_home
 from tests.neo4j_service import clean_database
 
 ROOT = Path(__file__).resolve().parent.parent / ".kgtwin"
@@ -115,7 +117,24 @@ def test_start_serve_clean_stop(cfg: LocalNeo4jConfig) -> None:
         assert _listen_addresses(port), f"nothing listens on port {port}"
         assert _listen_addresses(port) <= LOOPBACK
 
+    conf = (cfg.home / "conf" / "neo4j.conf").read_text()
+    for line in (
+        "server.memory.heap.initial_size=1g",
+        "server.memory.heap.max_size=1g",
+        "server.memory.pagecache.size=512m",
+        "dbms.memory.transaction.total.max=716m",
+    ):
+        assert line in conf.splitlines()
+    assert running.memory == Memory("1g", "512m", "716m", "setting", "setting")
+
     assert start(cfg, _quiet).pid == running.pid  # already running: the same server
+    said: list[str] = []
+    bigger = dataclasses.replace(cfg, heap="2g", heap_origin="machine")
+    assert start(bigger, said.append).memory == running.memory  # kept until a restart
+    assert said == [
+        "Neo4j already runs with heap 1g and page cache 512m; stop it and start it again to "
+        "use heap 2g and page cache 512m."
+    ]
     moved = LocalNeo4jConfig(root=cfg.root, name=cfg.name, bolt_port=cfg.bolt_port + 1)
     with pytest.raises(LauncherError, match="already runs"):
         start(moved, _quiet)
@@ -242,6 +261,42 @@ def test_install_of_an_unknown_version_shows_maven_output(tmp_path: Path) -> Non
     with pytest.raises(DownloadFailed, match=r"(?s)exit code \d+.*5\.0\.999"):
         install(cfg, _quiet)
     assert not (cfg.lib_dir / ".installed").exists()
+
+
+OLDER_CONF = """\
+# Written by kgtwin (devkit/launcher/home.py) at every start; edits are overwritten.
+server.bolt.listen_address=127.0.0.1:7687
+server.http.listen_address=127.0.0.1:7474
+server.memory.heap.initial_size=1g
+server.memory.heap.max_size=1g
+server.memory.pagecache.size=512m
+"""
+
+
+def test_a_neo4j_conf_of_an_older_kgtwin_is_replaced_with_the_new_sizes(tmp_path: Path) -> None:
+    cfg = LocalNeo4jConfig(root=tmp_path, heap="5888m", pagecache="2g", heap_origin="machine")
+    (cfg.home / "conf").mkdir(parents=True)
+    (cfg.home / "conf" / "neo4j.conf").write_text(OLDER_CONF)
+    # what `status` says of a server an older kgtwin started: the sizes, not their origin
+    assert configured_memory(cfg.home) == Memory("1g", "512m", "716m", None, None)
+
+    prepare_home(cfg, cfg.home)  # what every start does before it spawns the JVM
+
+    conf = (cfg.home / "conf" / "neo4j.conf").read_text().splitlines()
+    assert "server.memory.heap.max_size=5888m" in conf
+    assert "server.memory.heap.initial_size=5888m" in conf
+    assert "server.memory.pagecache.size=2g" in conf
+    assert "dbms.memory.transaction.total.max=4121m" in conf
+    assert "server.memory.heap.max_size=1g" not in conf
+    assert configured_memory(cfg.home) == Memory("5888m", "2g", "4121m", "machine", "setting")
+    assert configured_memory(cfg.home) == cfg.memory
+
+
+def test_status_of_a_stopped_server_gives_the_memory_a_start_would(tmp_path: Path) -> None:
+    cfg = LocalNeo4jConfig(root=tmp_path, heap="3g", pagecache="1g", pagecache_origin="machine")
+    (cfg.home / "conf").mkdir(parents=True)
+    (cfg.home / "conf" / "neo4j.conf").write_text(OLDER_CONF)  # of its last run
+    assert status(cfg).memory == Memory("3g", "1g", "2150m", "setting", "machine")
 
 
 def test_status_removes_a_stale_pid_file(cfg: LocalNeo4jConfig) -> None:

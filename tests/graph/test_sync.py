@@ -336,12 +336,21 @@ def test_lookups_by_iri_use_the_unique_index_even_if_planned_on_an_empty_graph(
     """Regression: the conflict check, planned while the graph was empty, was cached as a
     scan of the model index for every IRI, and a no-op reload of 28k nodes took minutes."""
     ensure_schema(driver)
-    params = {"model": "m", "iris": [], "sources": [], "targets": [], "type": "FEEDS"}
+    params = {
+        "model": "m",
+        "iris": [],
+        "sources": [],
+        "targets": [],
+        "type": "FEEDS",
+        "eids": [],
+        "after": "",
+        "page": 10,
+    }
     for statement, seek in (
         (TWINS.find_foreign, "NodeUniqueIndexSeek"),
         (TWINS.delete_rels, "NodeUniqueIndexSeek"),
         (TWINS.read_nodes, "NodeIndexSeek"),
-        (TWINS.read_rels, "NodeIndexSeek"),
+        (TWINS.read_rels, "NodeByElementIdSeek"),
         (TWINS.create_rels, "NodeByElementIdSeek"),
     ):
         with driver.session() as session:
