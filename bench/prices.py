@@ -26,6 +26,7 @@ from kgtwin.simulation.availability import monte_carlo, unavailability
 from kgtwin.simulation.batch import upstream
 from kgtwin.simulation.capacity import cascade
 from kgtwin.simulation.propagation import propagate
+from kgtwin.simulation.snapshot import measured
 from kgtwin.simulation.spof import rank_by_targets, single_points_of_failure
 from tests.simulation.sites import site_of
 
@@ -48,16 +49,15 @@ def print_prices(assets: int) -> None:
         path = Path(folder) / "site.ttl"
         write_site(path, assets=assets, relationships=3 * assets)
         snapshot = site_of([path], ontology).snapshot
-    edges = sum(map(len, snapshot.consumers))
+    edges = len(snapshot.consumers.values)
     graph = GraphSize(snapshot, edges, {})
     ids = snapshot.ids
 
-    def of_class(name: str) -> list[int]:
-        return [i for i, labels in enumerate(snapshot.labels) if name in labels]
-
-    racks, ups, feeds, services = (of_class(c) for c in ("Rack", "UPS", "UtilityFeed", "ITService"))
+    racks, ups, feeds, services = (
+        sorted(snapshot.with_label(name)) for name in ("Rack", "UPS", "UtilityFeed", "ITService")
+    )
     chances = list(unavailability(snapshot))
-    loads = list(snapshot.design_load)
+    loads = list(map(measured, snapshot.design_load))
     rows: list[tuple[str, int, float]] = []
 
     def add(name: str, price: int, work: Callable[[], Any]) -> None:

@@ -38,7 +38,7 @@ from enum import Enum
 
 from kgtwin.simulation.errors import UnknownAsset
 from kgtwin.simulation.propagation import Outcome, Pair, propagate
-from kgtwin.simulation.snapshot import AMBIGUOUS, Policy, Snapshot
+from kgtwin.simulation.snapshot import AMBIGUOUS, Policy, Snapshot, measured
 
 
 class Role(Enum):
@@ -207,7 +207,7 @@ class Plant:
         for rack in self.nodes(Role.RACK):
             if rack in down:
                 continue
-            design = snapshot.design_load[rack]
+            design = measured(snapshot.design_load[rack])
             draw[rack] = (RACK_LOAD if design is None else design) * load_factor
             zone = self.zone_of.get(rack)
             if zone is not None:
@@ -361,7 +361,7 @@ def _preferred(working: list[int], roles: tuple[Role, ...]) -> int:
 
 
 def _rating(snapshot: Snapshot, node: int, unit: str, default: float) -> float:
-    capacity = snapshot.capacity[node]
+    capacity = measured(snapshot.capacity[node])
     if capacity is None or capacity <= 0 or snapshot.capacity_unit[node] != unit:
         return default
     return capacity

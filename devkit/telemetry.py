@@ -35,7 +35,7 @@ from typing import Final
 from kgtwin.devkit.errors import NothingToSimulate
 from kgtwin.devkit.plant import COLD_AISLE, Plant, PlantState, Role, resolve_assets
 from kgtwin.graph.live import PointRow
-from kgtwin.simulation.snapshot import AMBIGUOUS, Snapshot
+from kgtwin.simulation.snapshot import AMBIGUOUS, Snapshot, measured
 
 Value = bool | int | float | str
 
@@ -338,7 +338,7 @@ class SiteTelemetry:
         if q is Quantity.FREQUENCY:
             return NOMINAL_HZ, live
         if q is Quantity.WINDING:
-            rated = self.snapshot.capacity[node] or 2500.0
+            rated = measured(self.snapshot.capacity[node]) or 2500.0
             loading = state.output[node] / POWER_FACTOR / rated
             return (30.0 + 60.0 * loading**2) if up else 24.0, True
         if q is Quantity.COOLANT:

@@ -1,21 +1,29 @@
 """What the in-memory dependency snapshot is built from, read in bulk: the dependency
-edges, the assets with their redundancy, capacity and reliability; and what a what-if reads
-live: the assets' load points and the failures their telemetry reports.
+graph's nodes (with the assets' redundancy, capacity and reliability) and edges; and what a
+what-if reads live: the assets' load points and the failures their telemetry reports.
 
-One statement returns every edge of the given relationship types as parallel lists (one
-row: a row per edge would cost the driver more than Neo4j takes to find them). Types must
-have been checked against the ontology; they reach Cypher as a parameter only.
+:func:`read_dependencies` reads the graph in two statements: the nodes as columns (their
+strings once each) and the edges as pairs of node numbers, grouped by type, so that a
+million edges cost the driver integers rather than four strings each. :func:`read_edges`
+reads edges with their ends' IRIs and ids (one row: a row per edge would cost the driver
+more than Neo4j takes to find them). Types must have been checked against the ontology;
+they reach Cypher as a parameter only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import logging
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import LiteralString
+
+import numpy as np
 
 from kgtwin.graph.engine_types import HAS_POINT_EDGE, LOAD_POINT_TYPES, POINT_TYPES
 from kgtwin.graph.reader import Reader
 from kgtwin.graph.visibility import HIDDEN_MODELS, visible
+
+logger = logging.getLogger(__name__)
 
 DEPENDENCY_EDGES: LiteralString = (
     HIDDEN_MODELS
@@ -108,6 +116,187 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTable:
+    """Nodes as parallel columns, node ``i`` in row ``i``: its IRI, id, labels (shared
+    between nodes of the same classes; none for a node that is not an asset) and the
+    asset's what-if properties as the model gives them (None: absent, or not an asset)."""
+
+    iris: list[str]
+    ids: list[str]
+    labels: list[frozenset[str]]
+    policies: list[str | None]
+    required_suppliers: list[int | None]
+    rated_capacity: list[float | None]
+    capacity_unit: list[str | None]
+    design_load: list[float | None]
+    mtbf_hours: list[float | None]
+    mttr_hours: list[float | None]
+
+    def __len__(self) -> int:
+        return len(self.iris)
+
+
+Ints = np.ndarray[tuple[int], np.dtype[np.int64]]
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """The dependency graph by node number: edge ``e`` goes from node ``sources[e]`` to
+    node ``targets[e]`` of ``nodes`` and has type ``types[kinds[e]]``."""
+
+    nodes: NodeTable
+    types: tuple[str, ...]
+    sources: Ints
+    targets: Ints
+    kinds: Ints
+
+
+def dependencies_of(
+    edges: Edges, types: Collection[str], assets: Iterable[AssetRow] = ()
+) -> Dependencies:
+    """``edges`` (of ``types``) and ``assets`` by node number: the assets first, in their
+    order, then the other ends of edges (e.g. systems) in the order edges name them."""
+    index: dict[str, int] = {}
+    columns = NodeTable([], [], [], [], [], [], [], [], [], [])
+    for row in assets:
+        if row.iri not in index:
+            index[row.iri] = len(index)
+            _append(columns, row.iri, row.id, row)
+
+    def number(iri: str, node_id: str) -> int:
+        found = index.get(iri)
+        if found is None:
+            found = index[iri] = len(index)
+            _append(columns, iri, node_id, None)
+        return found
+
+    table = tuple(sorted(set(types).union(edges.types)))
+    kind = {name: k for k, name in enumerate(table)}
+    sources = [number(a, a_id) for a, a_id in zip(edges.sources, edges.source_ids, strict=True)]
+    targets = [number(b, b_id) for b, b_id in zip(edges.targets, edges.target_ids, strict=True)]
+    return Dependencies(
+        columns,
+        table,
+        np.array(sources, dtype=np.int64),
+        np.array(targets, dtype=np.int64),
+        np.array([kind[t] for t in edges.types], dtype=np.int64),
+    )
+
+
+def _append(columns: NodeTable, iri: str, node_id: str, row: AssetRow | None) -> None:
+    columns.iris.append(iri)
+    columns.ids.append(node_id)
+    columns.labels.append(NO_LABELS if row is None else row.labels)
+    columns.policies.append(None if row is None else row.policy)
+    columns.required_suppliers.append(None if row is None else row.required_suppliers)
+    columns.rated_capacity.append(None if row is None else row.rated_capacity)
+    columns.capacity_unit.append(None if row is None else row.capacity_unit)
+    columns.design_load.append(None if row is None else row.design_load)
+    columns.mtbf_hours.append(None if row is None else row.mtbf_hours)
+    columns.mttr_hours.append(None if row is None else row.mttr_hours)
+
+
+NO_LABELS: frozenset[str] = frozenset()
+
+# The assets and every other end of a dependency edge, grouped by labels (each group's
+# columns keep the nulls of absent properties, which collect() would drop); the edges as
+# Neo4j's node ids, grouped by type. Two statements: an edge whose end a model load removed
+# in between is left out, and the graph's new version rebuilds the snapshot anyway.
+DEPENDENCY_NODES: LiteralString = (
+    HIDDEN_MODELS
+    + """
+MATCH (a:Twin)
+WHERE """
+    + visible("a")
+    + """ AND (a:Asset OR EXISTS { MATCH (a)-[r]-(:Twin) WHERE type(r) IN $types })
+WITH CASE WHEN a:Asset THEN labels(a) ELSE [] END AS labels, collect(a) AS nodes
+RETURN labels, [n IN nodes | id(n)] AS keys, [n IN nodes | n.iri] AS iris,
+       [n IN nodes | n.id] AS ids, [n IN nodes | n.redundancyPolicy] AS policies,
+       [n IN nodes | n.requiredSuppliers] AS required,
+       [n IN nodes | n.ratedCapacity] AS capacity, [n IN nodes | n.capacityUnit] AS units,
+       [n IN nodes | n.designLoad] AS design, [n IN nodes | n.mtbfHours] AS mtbf,
+       [n IN nodes | n.mttrHours] AS mttr
+"""
+)
+
+DEPENDENCY_PAIRS: LiteralString = (
+    HIDDEN_MODELS
+    + """
+MATCH (a:Twin)-[r]->(b:Twin) WHERE type(r) IN $types AND """
+    + visible("a")
+    + """
+RETURN type(r) AS type, collect(id(a)) AS sources, collect(id(b)) AS targets
+"""
+)
+
+
+def read_dependencies(reader: Reader, types: Collection[str]) -> Dependencies:
+    """The dependency graph of ``types``: every asset and every other twin node at an end
+    of an edge of ``types``, and those edges, in two statements."""
+    names = tuple(sorted(types))
+    groups = reader.rows(DEPENDENCY_NODES, "reading the dependency graph's nodes", types=names)
+    columns = NodeTable([], [], [], [], [], [], [], [], [], [])
+    keys: list[int] = []
+    for group in groups:
+        count = len(group["keys"])
+        keys.extend(group["keys"])
+        columns.iris.extend(group["iris"])
+        columns.ids.extend(group["ids"])
+        labels = frozenset(group["labels"])
+        columns.labels.extend([labels] * count)
+        asset = bool(labels)  # the properties of a node that is no asset are not read
+        nothing = [None] * count
+        columns.policies.extend(group["policies"] if asset else nothing)
+        columns.required_suppliers.extend(map(_integer, group["required"]) if asset else nothing)
+        columns.rated_capacity.extend(map(_number, group["capacity"]) if asset else nothing)
+        columns.capacity_unit.extend(group["units"] if asset else nothing)
+        columns.design_load.extend(map(_number, group["design"]) if asset else nothing)
+        columns.mtbf_hours.extend(map(_number, group["mtbf"]) if asset else nothing)
+        columns.mttr_hours.extend(map(_number, group["mttr"]) if asset else nothing)
+    rows = reader.rows(DEPENDENCY_PAIRS, "reading the dependency edges", types=names)
+    found = np.array(keys, dtype=np.int64)
+    order = np.argsort(found)
+    known = found[order]
+    parts: list[tuple[Ints, Ints, Ints]] = []
+    for row in rows:
+        sources = _numbers(row["sources"], known, order)
+        targets = _numbers(row["targets"], known, order)
+        kept = (sources >= 0) & (targets >= 0)
+        if not kept.all():
+            logger.info("%d edges left out: an end changed while read", int((~kept).sum()))
+        kind = np.full(int(kept.sum()), names.index(row["type"]), dtype=np.int64)
+        parts.append((sources[kept], targets[kept], kind))
+    return Dependencies(
+        columns,
+        names,
+        _concatenate([p[0] for p in parts]),
+        _concatenate([p[1] for p in parts]),
+        _concatenate([p[2] for p in parts]),
+    )
+
+
+def _numbers(keys: Sequence[int], known: Ints, order: Ints) -> Ints:
+    """The node number of each of Neo4j's node ``keys`` (-1: not among the nodes read)."""
+    wanted = np.array(keys, dtype=np.int64)
+    at = np.minimum(np.searchsorted(known, wanted), max(len(known) - 1, 0))
+    if not len(known):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    return np.where(known[at] == wanted, order[at], -1)
+
+
+def _concatenate(parts: list[Ints]) -> Ints:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _integer(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
 
 
 LOAD_POINTS: LiteralString = (

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import anyio.to_thread
 
-from kgtwin.graph.dependencies import read_assets, read_edges
+from kgtwin.graph.dependencies import read_dependencies
 from kgtwin.graph.errors import GraphError
 from kgtwin.graph.ontology_read import Terms, read_terms
 from kgtwin.graph.reader import Reader
 from kgtwin.graph.versions import graph_version
-from kgtwin.simulation.snapshot import Snapshot, build_snapshot
+from kgtwin.simulation.snapshot import Snapshot, snapshot_of
 
 logger = logging.getLogger(__name__)
 
@@ -56,18 +56,18 @@ class GraphCache:
         started = time.perf_counter()
         terms = read_terms(reader)
         types = terms.dependency_types
-        edges = read_edges(reader, types)
-        assets = read_assets(reader)
-        snapshot = build_snapshot(edges, types, terms.reversed_types(types), version, assets)
-        self.current = Cached(version, terms, snapshot, sum(map(len, snapshot.consumers)))
+        graph = read_dependencies(reader, types)
+        snapshot = snapshot_of(graph, types, terms.reversed_types(types), version)
+        self.current = Cached(version, terms, snapshot, len(snapshot.consumers.values))
         logger.info(
             "graph version %s: %d classes, %d relationship types, dependency snapshot of "
-            "%d nodes and %d edges built in %.2f s",
+            "%d nodes and %d edges (%.0f MiB) built in %.2f s",
             version,
             len(terms.classes),
             len(terms.relationships),
             len(snapshot),
-            len(edges.types),
+            len(graph.sources),
+            snapshot.nbytes() / 2**20,
             time.perf_counter() - started,
         )
         return True

@@ -46,12 +46,12 @@ class Availability:
 def unavailability(snapshot: Snapshot) -> tuple[float, ...]:
     """Each node's steady-state chance of being failed, MTTR / (MTBF + MTTR), from its
     reliability; a node without both (or with either not above zero) never fails: 0."""
-    return tuple(
-        mttr / (mtbf + mttr)
-        if mtbf is not None and mttr is not None and mtbf > 0 and mttr > 0
-        else 0.0
-        for mtbf, mttr in zip(snapshot.mtbf_hours, snapshot.mttr_hours, strict=True)
-    )
+    mtbf, mttr = np.asarray(snapshot.mtbf_hours), np.asarray(snapshot.mttr_hours)
+    with np.errstate(invalid="ignore"):  # NaN: absent
+        known = (mtbf > 0) & (mttr > 0)
+    chance = np.zeros(len(mtbf))
+    chance[known] = mttr[known] / (mtbf[known] + mttr[known])
+    return tuple(chance.tolist())
 
 
 def wilson(up: int, trials: int, z: float = Z95) -> tuple[float, float]:

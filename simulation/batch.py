@@ -18,6 +18,7 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
+from kgtwin.simulation.arrays import Ragged
 from kgtwin.simulation.snapshot import Snapshot
 
 Bits = npt.NDArray[np.uint64]  # one row per node, bit j of the row: scenario j
@@ -32,11 +33,12 @@ ONE = np.uint64(1)
 def upstream(snapshot: Snapshot, nodes: Iterable[int]) -> frozenset[int]:
     """``nodes`` and every node they depend on, directly or not: all that can bring any
     of them down."""
-    suppliers = snapshot.suppliers
+    offsets, suppliers = snapshot.suppliers.offsets, snapshot.suppliers.values
     seen = set(nodes)
     stack = list(seen)
     while stack:
-        for supplier in suppliers[stack.pop()]:
+        node = stack.pop()
+        for supplier in suppliers[offsets[node] : offsets[node + 1]]:
             if supplier not in seen:
                 seen.add(supplier)
                 stack.append(supplier)
@@ -136,7 +138,7 @@ class Layers:
 
 def _groups(
     members: Sequence[int],
-    suppliers: Sequence[Sequence[int]],
+    suppliers: Ragged,
     required: Sequence[int],
     row: Mapping[int, int],
 ) -> tuple[Group, ...]:
@@ -172,7 +174,7 @@ def _rule(suppliers: int, required: int) -> Rule:
     return Rule.K_LOST
 
 
-def _components(suppliers: Sequence[Sequence[int]], nodes: Iterable[int]) -> list[list[int]]:
+def _components(suppliers: Ragged, nodes: Iterable[int]) -> list[list[int]]:
     """The strongly connected components of ``nodes`` (which hold all their suppliers),
     suppliers' components first (Tarjan's algorithm, without recursion)."""
     index: dict[int, int] = {}

@@ -10,6 +10,7 @@ costs) is in ``docs/capacity.md``.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,7 +88,7 @@ def cascade(
         over: list[tuple[float, int, Trip]] = []  # (-load/capacity, rank, trip)
         for node in changed:
             rating = snapshot.capacity[node]
-            if node in spread.down or node not in flow.into or rating is None:
+            if node in spread.down or node not in flow.into or math.isnan(rating):
                 continue
             carried = flow.carried(node)
             if carried > rating:
@@ -154,7 +155,7 @@ class _Spread:
     def _lose(self, consumer: int, queue: deque[int], fallen: list[int]) -> None:
         count = self._lost[consumer] = self._lost.get(consumer, 0) + 1
         snapshot = self._snapshot
-        if count > len(snapshot.suppliers[consumer]) - snapshot.required[consumer]:
+        if count > snapshot.slack[consumer]:
             self.down.add(consumer)
             fallen.append(consumer)
             queue.append(consumer)
@@ -258,7 +259,7 @@ class _Flow:
         if source not in down and source not in self.cut_off:
             return
         snapshot, cut = self._snapshot, self._cut
-        capacity, unit = snapshot.capacity, snapshot.capacity_unit
+        capacity, unit = snapshot.capacity, snapshot.capacity_unit.codes
         peers: dict[int, float] = {}  # peer -> its rating, in the order found
         for consumer in snapshot.consumers[source]:
             if consumer in down:
@@ -266,8 +267,7 @@ class _Flow:
             for peer in snapshot.suppliers[consumer]:
                 rating = capacity[peer]
                 if (
-                    rating is not None
-                    and rating > 0
+                    rating > 0  # not NaN: rated
                     and peer != source
                     and peer not in down
                     and unit[peer] == unit[source]
@@ -299,8 +299,12 @@ class _Flow:
         flow make no cycle, so their nodes are taken in topological order (Kahn's), each
         once all that pass it something have: it then passes on all it received."""
         snapshot, cut, cycles = self._snapshot, self._cut, self._cycles
-        capacity, unit, suppliers = snapshot.capacity, snapshot.capacity_unit, snapshot.suppliers
-        supplied_over, serves_over = snapshot.supplied_over, snapshot.serves_over
+        capacity, unit, kinds = snapshot.capacity, snapshot.capacity_unit.codes, snapshot.kinds
+        suppliers, supplied_over, serves_over = (
+            snapshot.suppliers,
+            snapshot.supplied_over,
+            snapshot.serves_over,
+        )
         carry: dict[int, list[tuple[int, float]]] = {}  # node -> (supplier, rating) it draws on
         waiting: dict[int, int] = {}  # node -> how many nodes that pass it something are left
         reached = list(received)
@@ -309,11 +313,10 @@ class _Flow:
             for supplier, over in zip(suppliers[node], supplied_over[node], strict=True):
                 rating = capacity[supplier]
                 if (
-                    rating is not None
-                    and rating > 0
+                    rating > 0  # not NaN: rated
                     and supplier not in down
                     and unit[supplier] == unit[node]
-                    and not over.isdisjoint(serves_over[node])  # the same kind of supply
+                    and not kinds[over].isdisjoint(kinds[serves_over[node]])  # same supply
                     and (supplier, node) not in cut
                     and not cycles.on_cycle(supplier, node)
                 ):
@@ -383,17 +386,15 @@ class _Cycles:
         """Up: its rated suppliers in its unit. Down: its consumers in its unit, when it is
         rated (the same relationships, the other way)."""
         snapshot = self._snapshot
-        capacity, unit = snapshot.capacity, snapshot.capacity_unit
+        capacity, unit = snapshot.capacity, snapshot.capacity_unit.codes
         if way == UP:
             return [
                 supplier
                 for supplier in snapshot.suppliers[node]
-                if (rating := capacity[supplier]) is not None
-                and rating > 0
+                if capacity[supplier] > 0  # not NaN: rated
                 and unit[supplier] == unit[node]
             ]
-        rating = capacity[node]
-        if rating is None or not rating > 0:
+        if not capacity[node] > 0:
             return []
         return [consumer for consumer in snapshot.consumers[node] if unit[consumer] == unit[node]]
 

@@ -78,6 +78,7 @@ def propagate(
     Checks ``deadline`` every :data:`CHECK_EVERY` nodes."""
     roots = tuple(sorted(set(failed), key=snapshot.rank.__getitem__))
     consumers = snapshot.consumers
+    offsets, targets = consumers.offsets, consumers.values
     # a pair that is no relationship of the snapshot cuts nothing
     cut_pairs = frozenset((s, c) for s, c in cut if c in consumers[s])
     slack = snapshot.slack
@@ -107,7 +108,7 @@ def propagate(
         at += 1
         if not at % CHECK_EVERY:
             deadline.check()
-        for consumer in consumers[node]:
+        for consumer in targets[offsets[node] : offsets[node + 1]]:
             if consumer in down:
                 continue
             if check_cut and (node, consumer) in cut_pairs:

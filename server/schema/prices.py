@@ -86,12 +86,7 @@ class GraphSize:
             return (), 0
         found = self.classes.get(name)
         if found is None:
-            members = tuple(
-                sorted(
-                    (i for i, labels in enumerate(snapshot.labels) if name in labels),
-                    key=snapshot.rank.__getitem__,
-                )
-            )
+            members = tuple(snapshot.with_label(name))
             found = self.classes[name] = (members, self.exposed(members))
         return found
 

@@ -31,7 +31,7 @@ from kgtwin.server.schema.whatif_inputs import (
 from kgtwin.simulation.capacity import Cascade, Moved, cascade
 from kgtwin.simulation.deadline import Deadline
 from kgtwin.simulation.propagation import Outcome, Pair, propagate
-from kgtwin.simulation.snapshot import Policy, Snapshot
+from kgtwin.simulation.snapshot import Policy, Snapshot, measured
 
 DEFAULT_ITEMS = 100
 
@@ -231,7 +231,7 @@ class WhatIfResult:
         snapshot, loads, final = scenario.snapshot, scenario.loads, scenario.cascade.loads
 
         def utilisation(node: int) -> float:
-            capacity = snapshot.capacity[node]
+            capacity = measured(snapshot.capacity[node])
             return final[node] / capacity if capacity else 0.0
 
         nodes = sorted(final, key=lambda n: (-utilisation(n), snapshot.rank[n]))
@@ -240,7 +240,7 @@ class WhatIfResult:
                 id=snapshot.ids[n],
                 load=final[n],
                 own_load=loads.values[n],
-                capacity=snapshot.capacity[n],
+                capacity=measured(snapshot.capacity[n]),
                 unit=snapshot.capacity_unit[n],
                 source=loads.sources[n],
                 point=loads.points.get(n),

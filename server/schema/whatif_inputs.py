@@ -24,7 +24,7 @@ from kgtwin.server.schema.context import GraphInfo, loaders, reader, services
 from kgtwin.server.schema.errors import BadUserInput, SnapshotNotReady
 from kgtwin.server.schema.loaders import in_thread
 from kgtwin.simulation.propagation import Pair
-from kgtwin.simulation.snapshot import AMBIGUOUS, Snapshot
+from kgtwin.simulation.snapshot import AMBIGUOUS, Snapshot, measured
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +93,7 @@ def nodes_of_class(snapshot: Snapshot, terms: Terms, class_name: str) -> list[in
     """The nodes of a class (and its subclasses), in id order; ``UnknownClass`` if the
     ontology has no such class."""
     name = terms.check_class(class_name).name
-    found = [i for i, labels in enumerate(snapshot.labels) if name in labels]
-    return sorted(found, key=snapshot.rank.__getitem__)
+    return snapshot.with_label(name)
 
 
 async def pairs_of(
@@ -136,7 +135,7 @@ async def pairs_of(
 async def loads_of(info: GraphInfo, snapshot: Snapshot, overrides: Sequence[LoadInput]) -> Loads:
     """Every node's load: override, else live load point, else design load, else none."""
     readings = await in_thread(read_load_points, reader(info))
-    values: list[float | None] = list(snapshot.design_load)
+    values = list(map(measured, snapshot.design_load))
     sources = [LoadSource.NONE if v is None else LoadSource.DESIGN for v in values]
     points: dict[int, str] = {}
     for reading in readings:

@@ -4,6 +4,8 @@ random graphs against a plain re-implementation of the rounds (the oracle)."""
 from __future__ import annotations
 
 import dataclasses
+import math
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from random import Random
 
@@ -12,9 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kgtwin.graph.dependencies import AssetRow, Edges
+from kgtwin.simulation.arrays import Coded
 from kgtwin.simulation.capacity import Cascade, _Cycles, cascade
 from kgtwin.simulation.propagation import propagate
-from kgtwin.simulation.snapshot import Snapshot, build_snapshot
+from kgtwin.simulation.snapshot import Snapshot, build_snapshot, measured
 from tests.conftest import examples
 
 # ---------------------------------------------------------------------------- hand-built
@@ -870,7 +873,7 @@ def test_where_the_cascade_settles_and_that_it_settles_there_every_time(
         assert amount == pytest.approx(received[node])
     assert set(received) == set(result.loads)
     for node in range(len(snapshot)):
-        rating = snapshot.capacity[node]
+        rating = measured(snapshot.capacity[node])
         if node in down or rating is None:
             continue
         carried = own(load, node) + received.get(node, 0.0)
@@ -880,7 +883,8 @@ def test_where_the_cascade_settles_and_that_it_settles_there_every_time(
 @settings(max_examples=examples(150), deadline=None, derandomize=True)
 @given(scenarios())
 def test_without_capacities_the_cascade_is_the_propagation(scenario: Scenario) -> None:
-    unrated = dataclasses.replace(scenario.snapshot, capacity=(None,) * len(scenario.snapshot))
+    absent = array("d", [math.nan] * len(scenario.snapshot))
+    unrated = dataclasses.replace(scenario.snapshot, capacity=absent)
     result = cascade(unrated, scenario.failed, scenario.cut, scenario.load)
     assert result.outcome.down == propagate(unrated, scenario.failed, scenario.cut).down
     assert result.trips == ()
@@ -916,7 +920,11 @@ def test_the_relationships_on_a_cycle_are_found_whatever_is_asked_first(
     snapshot = scenario.snapshot
     if all_rated:
         n = len(snapshot)
-        snapshot = dataclasses.replace(snapshot, capacity=(10.0,) * n, capacity_unit=("W",) * n)
+        snapshot = dataclasses.replace(
+            snapshot,
+            capacity=array("d", [10.0] * n),
+            capacity_unit=Coded(array("b", [0] * n), ("W",)),
+        )
     capacity, unit = snapshot.capacity, snapshot.capacity_unit
 
     def linked(n: int) -> list[int]:

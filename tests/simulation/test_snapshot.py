@@ -1,20 +1,27 @@
-"""The dependency snapshot's walk against the generic breadth-first walk (the one that
-walks Neo4j), on random graphs: same depths, paths, order, counts and truncation."""
+"""The dependency snapshot: its walk against the generic breadth-first walk (the one that
+walks Neo4j), on random graphs: same depths, paths, order, counts and truncation; and the
+memory it holds."""
 
 from __future__ import annotations
 
+import gc
+import random
+import sys
+import tracemalloc
 from collections.abc import Iterator
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kgtwin.graph.dependencies import Edges
+from kgtwin.graph.dependencies import AssetRow, Edges
 from kgtwin.graph.topology import Reach, breadth_first
 from kgtwin.simulation.snapshot import Snapshot, build_snapshot
 from tests.conftest import examples
 
 TYPES = ("FEEDS", "DEPENDS_ON")  # DEPENDS_ON points from consumer to supplier
 REVERSED = frozenset({"DEPENDS_ON"})
+SITE = "https://w3id.org/kgtwin/site/synthetic#"
 
 
 def iri(n: int) -> str:
@@ -95,10 +102,10 @@ def test_edges_are_stored_supplier_to_consumer_once() -> None:
         edges_of([(1, 2, "FEEDS"), (1, 2, "FEEDS"), (3, 2, "DEPENDS_ON")]), TYPES, REVERSED, "v"
     )
     at = snapshot.index
-    assert snapshot.consumers[at[iri(1)]] == (at[iri(2)],)
-    assert sorted(snapshot.consumers[at[iri(2)]]) == [at[iri(3)]]
-    assert snapshot.suppliers[at[iri(3)]] == (at[iri(2)],)
-    assert snapshot.suppliers[at[iri(2)]] == (at[iri(1)],)
+    assert list(snapshot.consumers[at[iri(1)]]) == [at[iri(2)]]
+    assert list(snapshot.consumers[at[iri(2)]]) == [at[iri(3)]]
+    assert list(snapshot.suppliers[at[iri(3)]]) == [at[iri(2)]]
+    assert list(snapshot.suppliers[at[iri(2)]]) == [at[iri(1)]]
     assert len(snapshot) == 3
     assert snapshot.types == ("DEPENDS_ON", "FEEDS")
 
@@ -121,3 +128,42 @@ def test_depth_and_path_through_both_directions() -> None:
     upstream = snapshot.reach(iri(3), 5, downstream=False)
     assert [(r.id, r.depth) for r in upstream.items] == [("n01", 1), ("n02", 1), ("n00", 2)]
     assert snapshot.reach("urn:t:nowhere", 5, downstream=True) == Reach((), 0, False)
+
+
+# what a snapshot may hold: 350 bytes a node (its IRI and id strings included) and 50 an
+# edge, 500 MB for a million nodes and three million edges
+NODE_BYTES, EDGE_BYTES = 350, 50
+
+
+def test_a_snapshot_of_50k_nodes_and_150k_edges_stays_within_its_memory_budget() -> None:
+    rng = random.Random(5)
+    size = 50_000
+    names = [f"svc-{n}" for n in range(size)]  # IRIs and ids as long as a real site's
+    triples = [(rng.randrange(n), n) for n in range(1, size) for _ in range(3)]
+    edges = Edges(
+        sources=[SITE + names[a] for a, _b in triples],
+        source_ids=[names[a] for a, _b in triples],
+        targets=[SITE + names[b] for _a, b in triples],
+        target_ids=[names[b] for _a, b in triples],
+        types=["FEEDS"] * len(triples),
+    )
+    labels = frozenset({"Twin", "Asset", "ITService"})
+    rows = [
+        AssetRow(SITE + name, name, labels, "any", None, 10.0, "KiloW", 5.0, None, None)
+        for name in names
+    ]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        snapshot = build_snapshot(edges, TYPES, REVERSED, "v", rows)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # its strings were allocated with the rows: counted here
+    held += sum(map(sys.getsizeof, snapshot.iris)) + sum(map(sys.getsizeof, snapshot.ids))
+    count = len(snapshot.consumers.values)
+    assert (len(snapshot), count) == (size, len(set(triples)))
+    assert held <= NODE_BYTES * size + EDGE_BYTES * count
+    assert snapshot.nbytes() == pytest.approx(held, rel=0.1)
