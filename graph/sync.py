@@ -55,6 +55,7 @@ How it stays fast at a million nodes:
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import uuid
 from collections import defaultdict
@@ -95,6 +96,8 @@ RETRY_SECONDS = 30.0  # a load failing (Neo4j away, a deadlock) is tried again t
 BATCH_SIZE = 10_000  # rows per statement
 TRANSACTION_ROWS = 20_000  # rows written per transaction; a load writing more is hidden
 READ_PAGE = 20_000  # nodes per page read
+# the ontology's load: always one transaction, as readers never skip the ontology's terms
+ONE_TRANSACTION = sys.maxsize
 
 
 @dataclass(frozen=True, slots=True)

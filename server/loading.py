@@ -18,6 +18,7 @@ from kgtwin.graph.ontology_guard import check_ontology_covers
 from kgtwin.graph.schema import ensure_schema
 from kgtwin.graph.sync import (
     BATCH_SIZE,
+    ONE_TRANSACTION,
     ONTOLOGY,
     TRANSACTION_ROWS,
     Progress,
@@ -81,6 +82,7 @@ def load_model(
             ONTOLOGY_MODEL,
             map_ontology(ontology.vocabulary),
             scope=ONTOLOGY,
+            transaction_rows=ONE_TRANSACTION,
             digest=ontology.digest,
             files=[str(f.path) for f in ontology.files],
             database=database,
