@@ -25,13 +25,18 @@ from kgtwin.graph.visibility import HIDDEN_MODELS, visible
 
 logger = logging.getLogger(__name__)
 
-DEPENDENCY_EDGES: LiteralString = (
+# every edge of $types between twin nodes of the models readers see
+_EDGES: LiteralString = (
     HIDDEN_MODELS
     + """
 MATCH (a:Twin)-[r]->(b:Twin) WHERE type(r) IN $types AND """
     + visible("a")
-    + """
-RETURN collect(a.iri) AS sources, collect(a.id) AS source_ids,
+    + "\n"
+)
+
+DEPENDENCY_EDGES: LiteralString = (
+    _EDGES
+    + """RETURN collect(a.iri) AS sources, collect(a.id) AS source_ids,
        collect(b.iri) AS targets, collect(b.id) AS target_ids, collect(type(r)) AS types
 """
 )
@@ -223,12 +228,8 @@ RETURN labels, [n IN nodes | id(n)] AS keys, [n IN nodes | n.iri] AS iris,
 )
 
 DEPENDENCY_PAIRS: LiteralString = (
-    HIDDEN_MODELS
-    + """
-MATCH (a:Twin)-[r]->(b:Twin) WHERE type(r) IN $types AND """
-    + visible("a")
-    + """
-RETURN type(r) AS type, collect(id(a)) AS sources, collect(id(b)) AS targets
+    _EDGES
+    + """RETURN type(r) AS type, collect(id(a)) AS sources, collect(id(b)) AS targets
 """
 )
 

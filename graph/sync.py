@@ -70,7 +70,7 @@ from neo4j import Driver, Result, Session, Transaction
 
 from kgtwin.graph.connection import neo4j_errors
 from kgtwin.graph.errors import CommitUnknown, GraphError, ModelConflict
-from kgtwin.graph.model_lease import WAIT_NOTICE, ModelLease
+from kgtwin.graph.model_lease import ModelLease
 from kgtwin.graph.records import NodeRecord, PropertyGraph
 from kgtwin.graph.sync_statements import (
     HIDE_MODEL,
@@ -82,7 +82,17 @@ from kgtwin.graph.sync_statements import (
     Scope,
 )
 
-__all__ = ["ONTOLOGY", "TWINS", "WAIT_NOTICE", "Scope", "SyncSummary", "sync_model"]
+__all__ = [
+    "BATCH_SIZE",
+    "ONE_TRANSACTION",
+    "ONTOLOGY",
+    "TRANSACTION_ROWS",
+    "TWINS",
+    "Progress",
+    "Scope",
+    "SyncSummary",
+    "sync_model",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +183,7 @@ def sync_model(
 
     Needs the schema of :func:`graph.schema.ensure_schema`: the statements name its indexes.
     ``waiting`` is called when another load of the model has kept this one waiting for
-    :data:`WAIT_NOTICE` seconds. Raises ``CommitUnknown`` if whether the load was saved
+    :data:`graph.model_lease.WAIT_NOTICE` seconds. Raises ``CommitUnknown`` if whether the load was saved
     cannot be told (module docstring).
     """
     started = time.perf_counter()

@@ -14,9 +14,10 @@ from neo4j import Driver
 
 from kgtwin.graph.connection import open_driver
 from kgtwin.graph.errors import CommitUnknown, GraphError
+from kgtwin.graph.model_lease import WAIT_NOTICE
 from kgtwin.graph.records import PropertyGraph, RelRecord
 from kgtwin.graph.schema import ensure_schema
-from kgtwin.graph.sync import WAIT_NOTICE, SyncSummary, sync_model
+from kgtwin.graph.sync import SyncSummary, sync_model
 from tests.faults import BOLT_COMMIT, FaultProxy
 from tests.graph.test_sync import NS, count, node, site
 from tests.ingest.mqtt_clients import wait_until
