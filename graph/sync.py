@@ -183,8 +183,8 @@ def sync_model(
 
     Needs the schema of :func:`graph.schema.ensure_schema`: the statements name its indexes.
     ``waiting`` is called when another load of the model has kept this one waiting for
-    :data:`graph.model_lease.WAIT_NOTICE` seconds. Raises ``CommitUnknown`` if whether the load was saved
-    cannot be told (module docstring).
+    :data:`graph.model_lease.WAIT_NOTICE` seconds. Raises ``CommitUnknown`` if whether the
+    load was saved cannot be told (module docstring).
     """
     started = time.perf_counter()
     load = _Load(
