@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyoxigraph as ox
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
@@ -34,18 +35,26 @@ def default_ontology_files(root: Path = PACKAGE_DIR) -> list[Path]:
 
 @dataclass(slots=True)
 class SourceFile:
-    """A parsed Turtle file and enough of its text to point at a subject's line."""
+    """A parsed Turtle file and enough of its text to point at a subject's line.
+
+    A model read by :func:`read_model` keeps neither its statements (they are in the
+    index) nor its text (read again if a problem needs a line number): at a million
+    assets those would be gigabytes."""
 
     path: Path
     quads: list[Quad]
     prefixes: dict[str, str]
-    text: str
+    text: str | None
     _lines: dict[str, int] | None = field(default=None, repr=False)
 
     def line_of(self, subject: str) -> int | None:
         """The line where IRI ``subject`` is first written as the subject of a statement."""
         if self._lines is None:
-            self._lines = _subject_lines(self.text)
+            try:
+                text = self.text if self.text is not None else _read(self.path)
+            except FileUnreadable:  # changed since it was read: no line rather than none
+                text = ""
+            self._lines = _subject_lines(text)
         return self._lines.get(subject)
 
     def triples(self) -> Iterator[Triple]:
@@ -53,11 +62,15 @@ class SourceFile:
             yield to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)
 
 
-def parse_file(path: Path) -> SourceFile:
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise FileUnreadable(path, str(exc)) from exc
+
+
+def parse_file(path: Path) -> SourceFile:
+    text = _read(path)
     try:
         quads, prefixes = read_turtle(path, text)
     except SyntaxError as exc:
@@ -86,13 +99,58 @@ def parse_files(paths: Iterable[Path]) -> tuple[list[SourceFile], list[TurtleSyn
     return parsed, errors
 
 
+def _digest_order(path: Path) -> tuple[str, str]:
+    return path.name, str(path)
+
+
 def digest(files: Iterable[SourceFile]) -> str:
     """sha256 over the files' names and text: the version of a model or an ontology."""
     sha = hashlib.sha256()
-    for source in sorted(files, key=lambda f: (f.path.name, str(f.path))):
+    for source in sorted(files, key=lambda f: _digest_order(f.path)):
+        assert source.text is not None, "a streamed model's digest comes from read_model"
         sha.update(source.path.name.encode())
         sha.update(source.text.encode())
     return sha.hexdigest()
+
+
+@dataclass(slots=True)
+class ModelFiles:
+    """A model's files read into one index (see :func:`read_model`)."""
+
+    index: TripleIndex
+    files: list[SourceFile]
+    errors: list[TurtleSyntaxError]
+    digest: str  # as :func:`digest` gives for the files' text
+
+
+def read_model(paths: Sequence[Path], progress: Callable[[int], None]) -> ModelFiles:
+    """Parse the model's files straight into one index, a file at a time, holding one
+    file's text at most (a million-asset site's statements as Python objects would need
+    several gigabytes). Syntax errors are collected, not raised. ``progress`` hears the
+    number of files read after each."""
+    data = TripleIndex()
+    files: list[SourceFile] = []
+    errors: list[TurtleSyntaxError] = []
+    sha = hashlib.sha256()
+    for done, path in enumerate(sorted(paths, key=_digest_order), start=1):
+        text = _read(path)
+        sha.update(path.name.encode())
+        sha.update(text.encode())
+        parser = ox.parse(
+            text,
+            format=ox.RdfFormat.TURTLE,
+            base_iri=path.resolve().as_uri(),
+            rename_blank_nodes=True,
+        )
+        try:
+            data.add_quads(parser, source=len(files))
+        except SyntaxError as exc:
+            errors.append(TurtleSyntaxError(path, exc.lineno, _reason(exc)))
+        else:
+            files.append(SourceFile(path, [], dict(parser.prefixes), None))
+        del text, parser
+        progress(done)
+    return ModelFiles(data, files, errors, sha.hexdigest())
 
 
 def merge(files: Sequence[SourceFile]) -> Graph:
@@ -116,12 +174,16 @@ def index(files: Sequence[SourceFile]) -> TripleIndex:
 
 class Locator:
     """Where a subject is written (file and line) and how to name a term for a reader
-    (``site:ups-a1`` using the files' own prefixes, else ``<iri>``)."""
+    (``site:ups-a1`` using the files' own prefixes, else ``<iri>``).
 
-    def __init__(self, files: Sequence[SourceFile]) -> None:
+    ``model`` is a model read by :func:`read_model`: its index knows the file of each
+    subject; the statements of ``files`` are looked through for the others."""
+
+    def __init__(self, files: Sequence[SourceFile], model: ModelFiles | None = None) -> None:
         self.origin: dict[str, SourceFile] = {}  # subject IRI or blank node id -> file
+        self._model = model
         prefixes: dict[str, str] = {}
-        for source in files:
+        for source in [*(model.files if model else ()), *files]:
             for quad in source.quads:
                 subject = getattr(quad.subject, "value", None)  # None: an RDF-star triple
                 if subject is not None and subject not in self.origin:
@@ -131,12 +193,19 @@ class Locator:
         # longest namespace first, so the most specific prefix wins
         self._namespaces = sorted(prefixes.items(), key=lambda item: -len(item[0]))
 
+    def _source(self, subject: Node) -> SourceFile | None:
+        if self._model is not None:
+            found = self._model.index.source_of(subject)
+            if found is not None:
+                return self._model.files[found]
+        return self.origin.get(str(subject))
+
     def file(self, subject: Node) -> Path | None:
-        source = self.origin.get(str(subject))
+        source = self._source(subject)
         return source.path if source else None
 
     def line(self, subject: Node) -> int | None:
-        source = self.origin.get(str(subject))
+        source = self._source(subject)
         if source is None or not isinstance(subject, URIRef):
             return None
         return source.line_of(str(subject))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -31,7 +31,7 @@ from kgtwin.ontology.files import Locator
 from kgtwin.ontology.namespaces import ANNOTATIONS, LIVE, RDF
 from kgtwin.ontology.naming import plain_name
 from kgtwin.ontology.problems import Problem
-from kgtwin.ontology.triples import TripleIndex
+from kgtwin.ontology.triples import Objects, TripleIndex
 from kgtwin.ontology.vocabulary import PropertyInfo, Vocabulary, local_name
 
 TWIN_LABEL = "Twin"
@@ -44,10 +44,15 @@ MAX_BLANK_NESTING = 8
 
 
 def map_model(
-    data: TripleIndex, locator: Locator, vocabulary: Vocabulary
+    data: TripleIndex,
+    locator: Locator,
+    vocabulary: Vocabulary,
+    subjects: Collection[int] | None = None,
 ) -> tuple[PropertyGraph, list[Problem]]:
-    """Map a model's triples to nodes and relationships, collecting every problem found."""
-    mapper = _Mapper(data, locator, vocabulary)
+    """Map a model's triples to nodes and relationships, collecting every problem found.
+    ``subjects``: the ids of the model's subjects, when ``data`` holds more (the
+    ontology's statements); default: every subject in ``data``."""
+    mapper = _Mapper(data, locator, vocabulary, data.spo if subjects is None else subjects)
     return mapper.run(), mapper.problems
 
 
@@ -103,8 +108,11 @@ def to_neo4j_value(literal: Literal) -> Value | None:
 
 
 class _Mapper:
-    def __init__(self, data: TripleIndex, locator: Locator, vocabulary: Vocabulary) -> None:
+    def __init__(
+        self, data: TripleIndex, locator: Locator, vocabulary: Vocabulary, subjects: Collection[int]
+    ) -> None:
         self.data = data
+        self.model_subjects = subjects
         self.locator = locator
         self.qname = locator.qname
         self.vocab = vocabulary
@@ -113,6 +121,8 @@ class _Mapper:
         self.skolem: dict[int, URIRef] = {}  # blank node id -> the IRI its node gets
         self.too_deep: set[int] = set()  # described blank nodes below MAX_BLANK_NESTING
         self.meant: dict[str, list[Value]] = defaultdict(list)  # keys alignments give a node
+        self.names: dict[int, str] = {}  # subject id -> its IRI (see run)
+        self.label_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
         # property -> the kgtwin key properties it means (brick:hasUnit -> kgt:unit)
         self.key_meanings: dict[str, list[PropertyInfo]] = {}
         # each path alignment as (its property's key, its steps' term ids; None: a step
@@ -150,10 +160,10 @@ class _Mapper:
 
     def run(self) -> PropertyGraph:
         terms = self.data.terms
-        named = {s for s in self.data.spo if isinstance(terms[s], URIRef)}
+        named = {s for s in self.model_subjects if isinstance(terms[s], URIRef)}
         self.skolemize(named)
-        subjects = named | self.skolem.keys()
-        for s in self.data.spo:
+        subjects = named | self.skolem.keys() if self.skolem else named
+        for s in self.model_subjects:
             if isinstance(terms[s], BNode) and s not in self.skolem:
                 self.problem(
                     terms[s],
@@ -165,12 +175,15 @@ class _Mapper:
                     "blank-node",
                 )
 
+        # each subject's IRI as one string, shared by its node and every relationship to
+        # or from it (a million-asset site has three million relationships)
+        self.names = {i: str(self.iri(i)) for i in subjects}
         nodes: dict[str, NodeRecord] = {}
         rels: set[RelRecord] = set()
         ids: dict[str, str] = {}
-        for subject_id in sorted(subjects, key=lambda i: str(self.iri(i))):
+        for subject_id in sorted(subjects, key=self.names.__getitem__):
             subject = self.iri(subject_id)
-            record = self.node(subject_id, self.data.spo[subject_id], subjects, rels)
+            record = self.node(subject_id, self.data.spo[subject_id], rels)
             if record is None:
                 continue
             other = ids.setdefault(str(record.props["id"]), record.iri)
@@ -183,7 +196,7 @@ class _Mapper:
                     "duplicate-id",
                 )
             nodes[record.iri] = record
-        return PropertyGraph(nodes, frozenset(rels))
+        return PropertyGraph(nodes, rels)
 
     def iri(self, term_id: int) -> URIRef:
         """The IRI of a subject: its own, or the one its blank node was given."""
@@ -198,7 +211,7 @@ class _Mapper:
         values (ordered by what they say). A model without blank nodes costs one pass over
         its subjects."""
         terms, spo = self.data.terms, self.data.spo
-        described = {s for s in spo if isinstance(terms[s], BNode)}
+        described = {s for s in self.model_subjects if isinstance(terms[s], BNode)}
         if not described:
             return
         parents = sorted(
@@ -239,12 +252,12 @@ class _Mapper:
     def node(
         self,
         subject_id: int,
-        pairs: dict[int, list[int]],
-        subjects: set[int],
+        pairs: dict[int, Objects],
         rels: set[RelRecord],
     ) -> NodeRecord | None:
         terms = self.data.terms
         subject = self.iri(subject_id)
+        name = self.names[subject_id]
         described = subject_id in self.skolem
         types = [str(terms[o]) for o in pairs.get(self.rdf_type, ())]
         if not types and not described:
@@ -268,13 +281,13 @@ class _Mapper:
                 continue
             p = terms[p_id]
             for o_id in objects:
-                self.value(subject, p, o_id, subjects, values, rels)
+                self.value(subject, name, p, o_id, values, rels)
         self.align_paths(subject_id)
         aligned_keys = {key for key in self.meant if key not in values}
         for key in aligned_keys:
             values[key] = self.meant[key]
         self.meant = defaultdict(list)
-        props: dict[str, Value] = {"iri": str(subject), "id": local_name(str(subject))}
+        props: dict[str, Value] = {"iri": name, "id": local_name(name)}
         for key, vals in values.items():
             if len(vals) == 1:
                 props[key] = vals[0]
@@ -293,8 +306,18 @@ class _Mapper:
         aligned_labels = self.vocab.aligned_labels(types)
         if aligned_labels:
             props[ALIGNED_LABELS] = list(aligned_labels)
-        labels = (TWIN_LABEL, *sorted({*self.vocab.labels_for(types), *aligned_labels}))
-        return NodeRecord(str(subject), labels, props)
+        return NodeRecord(name, self.labels(types, aligned_labels), props)
+
+    def labels(self, types: list[str], aligned: Iterable[str]) -> tuple[str, ...]:
+        """A node's labels; nodes of the same classes share one tuple."""
+        key = (*types, "", *aligned)
+        found = self.label_sets.get(key)
+        if found is None:
+            found = self.label_sets[key] = (
+                TWIN_LABEL,
+                *sorted({*self.vocab.labels_for(types), *aligned}),
+            )
+        return found
 
     def align_paths(self, subject_id: int) -> None:
         """Values the vocabulary's path alignments reach from the subject, as meant keys."""
@@ -325,14 +348,14 @@ class _Mapper:
     def value(
         self,
         subject: URIRef,
+        name: str,
         p: Node,
         o_id: int,
-        subjects: set[int],
         values: dict[str, list[Value]],
         rels: set[RelRecord],
     ) -> None:
         """Record one statement about ``subject``: a property value, a relationship, or a
-        problem."""
+        problem. ``name`` is the subject's IRI as :attr:`names` holds it."""
         o = self.skolem.get(o_id) or self.data.terms[o_id]
         if p in ANNOTATIONS:
             if isinstance(o, Literal):
@@ -378,9 +401,10 @@ class _Mapper:
             for meant in self.meant_keys(prop):
                 self.meant[meant.name].append(value)
         elif isinstance(o, URIRef):
-            if o_id in subjects:
+            target = self.names.get(o_id)
+            if target is not None:
                 if prop.kind == "object":
-                    rels.add(RelRecord(str(subject), prop.rel_type, str(o)))
+                    rels.add(RelRecord(name, prop.rel_type, target))
                 else:
                     self.problem(
                         subject,

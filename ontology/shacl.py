@@ -17,7 +17,7 @@ is a few dict lookups, not a function call per constraint.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -37,7 +37,7 @@ from kgtwin.ontology.shacl_components import (
     is_true,
 )
 from kgtwin.ontology.shacl_paths import Path, PathError, compile_path, walk
-from kgtwin.ontology.shacl_sparql import build_sparql, select, target_nodes
+from kgtwin.ontology.shacl_sparql import build_sparql, predicates_read, select, target_nodes
 from kgtwin.ontology.triples import TripleIndex
 
 __all__ = [
@@ -133,9 +133,10 @@ class Shapes:
     def check(self, data: TripleIndex, progress: Progress | None = None) -> list[ValidationResult]:
         """The results of every shape over ``data``; ``progress`` hears ("checking shapes",
         shapes done, shapes in all) after each."""
-        context = _Context(data)
+        compiler = _Compiler(self.graph, data)
+        shapes = compiler.run(self.skip)
+        context = _Context(data, compiler.queries)
         results: list[ValidationResult] = []
-        shapes = _Compiler(self.graph, data).run(self.skip)
         for done, (shape, target) in enumerate(shapes, start=1):
             results.extend(context.validate(shape, context.focus_nodes(target)))
             if progress is not None:
@@ -157,8 +158,9 @@ def unsupported_shapes(graph: Graph) -> dict[Node, str]:
 class _Context:
     """The data graph with the derived facts the checks need, computed once per run."""
 
-    def __init__(self, data: TripleIndex) -> None:
+    def __init__(self, data: TripleIndex, queries: Sequence[str] = ()) -> None:
         self.data = data
+        self.queries = queries  # every SPARQL query the shapes run
         self.spo = data.spo
         self.terms = data.terms
         self.type = data.intern(RDF.type)
@@ -169,9 +171,15 @@ class _Context:
         self.sparql: dict[str, list[ox.QuerySolution]] = {}
 
     def store(self) -> ox.Store:
-        """The data in Oxigraph, for SPARQL-based targets and constraints; built once."""
+        """The data in Oxigraph, for SPARQL-based targets and constraints; built once, of
+        the statements whose predicate a query names (all, if one may match any)."""
         if self._store is None:
-            self._store = self.data.to_store()
+            read = [predicates_read(query) for query in self.queries]
+            if any(r is None for r in read):
+                self._store = self.data.to_store()
+            else:
+                found = (self.data.find(URIRef(iri)) for r in read if r for iri in r)
+                self._store = self.data.to_store({p for p in found if p is not None})
         return self._store
 
     def term_id(self, term: object) -> int:
@@ -218,7 +226,7 @@ class _Context:
             found.update(dict.fromkeys(target_nodes(self, query)))
         return list(found)
 
-    def values(self, focus: int, predicate: int) -> list[int]:
+    def values(self, focus: int, predicate: int) -> Sequence[int]:
         return self.spo.get(focus, _NO_PAIRS).get(predicate, _NONE)
 
     def pairs(self, shape: _Shape, nodes: list[int]) -> Pairs:
@@ -300,6 +308,7 @@ class _Compiler:
         self.data = data
         self.compiled: dict[Node, _Shape] = {}
         self.refused: dict[Node, str] = {}
+        self.queries: list[str] = []  # every SPARQL query compiled (targets, constraints)
         self.custom = frozenset(  # parameters of SPARQL-based constraint components
             path
             for c in graph.subjects(RDF.type, SH.ConstraintComponent)
@@ -383,6 +392,7 @@ class _Compiler:
             if (target, RDF.type, SH.SPARQLTarget) not in g:
                 raise Unsupported("a custom target type (SHACL-AF)")
             queries.append(select(g, target, constraint=False))
+        self.queries.extend(queries)
         classes: tuple[Node, ...] = _iris(g.objects(node, SH.targetClass))
         if self.is_class(node):
             classes += (node,)  # implicit class target

@@ -8,7 +8,7 @@ them is :mod:`kgtwin.ontology.shacl`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -27,7 +27,7 @@ class Unsupported(Exception):
 
 
 # (focus node, value nodes) for each focus node of a shape
-Pairs = list[tuple[int, list[int]]]
+Pairs = list[tuple[int, Sequence[int]]]
 # (focus, component, value or None, result path id or None: the shape's own path)
 Violation = tuple[int, URIRef, int | None, int | None]
 Check = Callable[["_Context", Pairs], Iterator[Violation]]
@@ -91,7 +91,7 @@ def _each_failing(name: str, failing: Callable[[_Context, list[int]], set[int]])
     return check
 
 
-def _per_focus(name: str, holds: Callable[[_Context, list[int]], bool]) -> Check:
+def _per_focus(name: str, holds: Callable[[_Context, Sequence[int]], bool]) -> Check:
     """A check on a focus node's whole set of values: one result per focus, no value."""
     comp = component(name)
 

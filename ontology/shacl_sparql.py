@@ -9,6 +9,10 @@ compiled: one SELECT (no subquery, MINUS, VALUES, SERVICE, GRAPH, BIND or OPTION
 pattern, with its FILTER (NOT) EXISTS blocks taken out, still names ``$this``; no
 ``$PATH``, ``$currentShape`` or ``$shapesGraph``; on a node shape. Anything else is
 refused with :class:`Unsupported`, and pySHACL runs that shape (docs/shacl.md).
+
+The queries run over an Oxigraph copy of the data holding only the statements whose
+predicate one of them names (:func:`predicates_read`): Brick's queries name a few, and a
+copy of a million-asset site would take gigabytes.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
-from rdflib import Graph
+from rdflib import Graph, URIRef
+from rdflib.paths import AlternativePath, InvPath, MulPath, Path, SequencePath
+from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import Node
 
 from kgtwin.ontology.namespaces import SH
@@ -100,6 +107,7 @@ def build_sparql(c: _Compiler, node: Node, value: Node, depth: int) -> Check:
     if c.g.value(node, SH.path) is not None:
         raise Unsupported("a SPARQL constraint on a property shape ($PATH)")
     query = select(c.g, value, constraint=True)
+    c.queries.append(query)
 
     def check(ctx: _Context, pairs: Pairs) -> Iterator[Violation]:
         focus_nodes = {focus for focus, _ in pairs}
@@ -129,3 +137,55 @@ def _binding(solution: ox.QuerySolution, name: str) -> object | None:
 
 def _nothing(ctx: _Context, pairs: Pairs) -> Iterator[Violation]:
     return iter(())
+
+
+def predicates_read(query: str) -> frozenset[str] | None:
+    """The IRIs of every predicate a triple matched by ``query`` can have (the predicates
+    and property paths it names), or None when it may match any (a variable predicate, a
+    negated property set, or a query rdflib cannot read). A store holding only the triples
+    with these predicates gives the query the same solutions."""
+    try:
+        algebra = prepareQuery(query).algebra
+    except Exception:  # rdflib raises many kinds; None is the safe answer
+        return None
+    found: set[str] = set()
+    todo: list[object] = [algebra]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, CompValue):
+            # triple patterns: a BGP's (translated), or a TriplesBlock's (inside EXISTS);
+            # CompValue.get answers a missing key with the key's name, not the default
+            for triple in node["triples"] if "triples" in node else ():  # noqa: SIM401
+                if len(triple) != 3 or not _path_iris(triple[1], found):
+                    return None
+            todo.extend(node.values())
+        elif isinstance(node, list | tuple | set | frozenset):
+            todo.extend(node)
+        elif isinstance(node, Path) and not _path_iris(node, found):  # a path outside a BGP
+            return None
+    return frozenset(found)
+
+
+def _path_iris(predicate: object, found: set[str]) -> bool:
+    """Adds the IRIs of a predicate or property path; False for anything that may match
+    any predicate."""
+    if isinstance(predicate, URIRef):
+        found.add(str(predicate))
+        return True
+    if isinstance(predicate, SequencePath | AlternativePath):
+        return all(_path_iris(part, found) for part in predicate.args)
+    if isinstance(predicate, InvPath):
+        return _path_iris(predicate.arg, found)
+    if isinstance(predicate, MulPath):
+        return _path_iris(predicate.path, found)
+    if isinstance(predicate, CompValue) and predicate.name.startswith("Path"):
+        # a path as parsed, not yet translated (inside EXISTS)
+        if predicate.name == "PathNegatedPropertySet":
+            return False
+        parts = [v for v in predicate.values() if not isinstance(v, str) or isinstance(v, URIRef)]
+        return all(
+            _path_iris(item, found)
+            for part in parts
+            for item in (part if isinstance(part, list) else [part])
+        )
+    return False  # a variable, a negated property set, anything unknown

@@ -9,7 +9,8 @@ literal values) gets them with :meth:`TripleIndex.term`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -63,6 +64,13 @@ def to_oxigraph(term: Node, blank: str) -> ox.NamedNode | ox.BlankNode | ox.Lite
     raise TypeError(f"not an RDF term: {term!r}")
 
 
+# A subject's objects of one predicate are a tuple while they are few (most are one: a
+# tuple of one is 48 bytes, a list 72, and a million-asset site has 8 million), a list
+# past that (a tuple grown one at a time would cost the square of its length).
+_TUPLE_MAX = 8
+Objects = tuple[int, ...] | list[int]
+
+
 class TripleIndex:
     """subject -> predicate -> objects over integer term ids, plus predicate -> object ->
     subjects built on first use. Ids are only meaningful within one index."""
@@ -70,10 +78,11 @@ class TripleIndex:
     def __init__(self) -> None:
         self.terms: list[Node] = []
         self._ids: dict[Node, int] = {}
-        self._ox_ids: dict[object, int] = {}
-        self.spo: dict[int, dict[int, list[int]]] = {}
+        self.spo: dict[int, dict[int, Objects]] = {}
         self._pos: dict[int, dict[int, list[int]]] | None = None
         self._size = 0
+        # the source (see add_quads) each subject was first read from, plus one; 0: none
+        self._origin = array("H")
 
     # --- terms ---------------------------------------------------------------------------
 
@@ -90,32 +99,61 @@ class TripleIndex:
     def term(self, term_id: int) -> Node:
         return self.terms[term_id]
 
-    def _intern_ox(self, term: object) -> int:
-        found = self._ox_ids.get(term)
-        if found is None:
-            found = self._ox_ids[term] = self.intern(to_rdflib(term))
-        return found
+    def source_of(self, subject: Node) -> int | None:
+        """The ``source`` given to :meth:`add_quads` with the first statement about
+        ``subject``, if any."""
+        s = self._ids.get(subject)
+        if s is None or s >= len(self._origin) or not self._origin[s]:
+            return None
+        return self._origin[s] - 1
 
     # --- triples -------------------------------------------------------------------------
 
-    def add_quads(self, quads: Iterable[Quad]) -> None:
-        # The hot loop of reading a big site: lookups inlined, new terms only go through
-        # _intern_ox.
-        known = self._ox_ids.get
-        intern = self._intern_ox
-        triples: list[tuple[int, int, int]] = []
-        append = triples.append
+    def add_quads(self, quads: Iterable[Quad], source: int | None = None) -> None:
+        """Add Oxigraph's statements as they come (``quads`` may be a parser: nothing is
+        held but the index). ``source`` (< 65535) numbers where they were read from, for
+        :meth:`source_of`."""
+        # The hot loop of reading a big site: Oxigraph terms are interned through a dict
+        # of this call's own (hashing them is Rust; hashing rdflib terms is Python).
+        known: dict[object, int] = {}
+        get = known.get
+        intern = self.intern
+        spo, origin = self.spo, self._origin
+        mark = None if source is None else source + 1
+        added = 0
         for q in quads:
             s, p, o = q.subject, q.predicate, q.object
-            si, pi, oi = known(s), known(p), known(o)
-            append(
-                (
-                    intern(s) if si is None else si,
-                    intern(p) if pi is None else pi,
-                    intern(o) if oi is None else oi,
-                )
-            )
-        self._add(triples)
+            si = get(s)
+            if si is None:
+                si = known[s] = intern(to_rdflib(s))
+            pi = get(p)
+            if pi is None:
+                pi = known[p] = intern(to_rdflib(p))
+            oi = get(o)
+            if oi is None:
+                oi = known[o] = intern(to_rdflib(o))
+            pairs = spo.get(si)
+            if pairs is None:
+                pairs = spo[si] = {}
+                if mark is not None:
+                    if si >= len(origin):
+                        origin.frombytes(bytes(2 * (len(self.terms) - len(origin))))
+                    origin[si] = mark
+            objects = pairs.get(pi)
+            if objects is None:
+                pairs[pi] = (oi,)
+            elif oi in objects:
+                continue
+            elif type(objects) is tuple and len(objects) < _TUPLE_MAX:
+                pairs[pi] = (*objects, oi)
+            elif isinstance(objects, tuple):
+                pairs[pi] = [*objects, oi]
+            else:
+                objects.append(oi)
+            added += 1
+        if added:
+            self._size += added
+            self._pos = None
 
     def add(self, triples: Iterable[Triple]) -> None:
         intern = self.intern
@@ -130,11 +168,15 @@ class TripleIndex:
                 pairs = spo[s] = {}
             objects = pairs.get(p)
             if objects is None:
-                pairs[p] = [o]
-            elif o not in objects:
-                objects.append(o)
-            else:
+                pairs[p] = (o,)
+            elif o in objects:
                 continue
+            elif type(objects) is tuple and len(objects) < _TUPLE_MAX:
+                pairs[p] = (*objects, o)
+            elif isinstance(objects, tuple):
+                pairs[p] = [*objects, o]
+            else:
+                objects.append(o)
             self._size += 1
         if self._size != before:
             self._pos = None
@@ -150,22 +192,29 @@ class TripleIndex:
                     yield terms[s], terms[p], terms[o]
 
     def by_predicate(self, predicate: int) -> dict[int, list[int]]:
-        """object id -> ids of the subjects having ``predicate`` with that object."""
+        """object id -> ids of the subjects having ``predicate`` with that object; built
+        for each predicate asked for (the checker asks for a few: an index of every
+        predicate would double a big model's memory)."""
         if self._pos is None:
-            pos: dict[int, dict[int, list[int]]] = {}
+            self._pos = {}
+        found = self._pos.get(predicate)
+        if found is None:
+            found = self._pos[predicate] = {}
             for s, pairs in self.spo.items():
-                for p, objects in pairs.items():
-                    by_object = pos.get(p)
-                    if by_object is None:
-                        by_object = pos[p] = {}
-                    for o in objects:
-                        subjects = by_object.get(o)
-                        if subjects is None:
-                            by_object[o] = [s]
-                        else:
-                            subjects.append(s)
-            self._pos = pos
-        return self._pos.get(predicate, {})
+                objects = pairs.get(predicate)
+                if objects is None:
+                    continue
+                for o in objects:
+                    subjects = found.get(o)
+                    if subjects is None:
+                        found[o] = [s]
+                    else:
+                        subjects.append(s)
+        return found
+
+    def drop_reverse_index(self) -> None:
+        """Free what :meth:`by_predicate` built."""
+        self._pos = None
 
     # --- reading by rdflib term (for messages and pySHACL; slower) ----------------------
 
@@ -175,15 +224,23 @@ class TripleIndex:
             graph.add(triple)
         return graph
 
-    def to_store(self) -> ox.Store:
-        """The triples in an in-memory Oxigraph store (for SPARQL); blank node ``k<id>``
-        is the term of id ``id`` here."""
-        terms = [to_oxigraph(t, f"k{i}") for i, t in enumerate(self.terms)]
+    def to_store(self, predicates: Collection[int] | None = None) -> ox.Store:
+        """The triples (those of ``predicates`` only, if given) in an in-memory Oxigraph
+        store (for SPARQL); blank node ``k<id>`` is the term of id ``id`` here."""
+        terms: dict[int, ox.NamedNode | ox.BlankNode | ox.Literal] = {}
+
+        def term(i: int) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+            found = terms.get(i)
+            if found is None:
+                found = terms[i] = to_oxigraph(self.terms[i], f"k{i}")
+            return found
+
         store = ox.Store()
         store.extend(
-            ox.Quad(terms[s], terms[p], terms[o])  # type: ignore[arg-type]
+            ox.Quad(term(s), term(p), term(o))  # type: ignore[arg-type]
             for s, pairs in self.spo.items()
             for p, objects in pairs.items()
+            if predicates is None or p in predicates
             for o in objects
         )
         return store

@@ -20,14 +20,14 @@ from rdflib.term import Node
 
 from kgtwin.graph.records import PropertyGraph
 from kgtwin.ontology.errors import ModelInvalid, ShapesUnusable, TurtleSyntaxError
-from kgtwin.ontology.files import Locator, SourceFile, digest, index, merge, parse_files
+from kgtwin.ontology.files import Locator, SourceFile, digest, merge, parse_files, read_model
 from kgtwin.ontology.hybrid import Checker, pyshacl_results
 from kgtwin.ontology.mapping import map_model
 from kgtwin.ontology.namespaces import RDF, SH
 from kgtwin.ontology.problems import Problem
 from kgtwin.ontology.shacl import Progress, ValidationResult
 from kgtwin.ontology.shacl_paths import PathError, compile_path, path_text, walk
-from kgtwin.ontology.triples import TripleIndex
+from kgtwin.ontology.triples import TripleIndex, to_rdflib
 from kgtwin.ontology.vocabulary import Vocabulary, local_name
 
 READING = "reading the model"
@@ -90,7 +90,7 @@ class Report:
 def validate(paths: Sequence[Path], ontology: Ontology, progress: Progress | None = None) -> Report:
     """Parse, SHACL-validate and map the model in ``paths``; never raises for bad input.
     ``progress`` hears of each phase as it goes: ("reading the model", files read, files),
-    ("mapping to the graph", 0 then 1, 1) and ("checking shapes", shapes done, shapes)."""
+    ("checking shapes", shapes done, shapes) and ("mapping to the graph", 0 then 1, 1)."""
     with _gc_paused():
         return _validate(paths, ontology, progress or _silent)
 
@@ -116,25 +116,37 @@ def _gc_paused() -> Iterator[None]:
 def _validate(paths: Sequence[Path], ontology: Ontology, progress: Progress) -> Report:
     ontology_paths = {f.path.resolve() for f in ontology.files}
     model_paths = [p for p in paths if p.resolve() not in ontology_paths]
-    files: list[SourceFile] = []
-    syntax_errors: list[TurtleSyntaxError] = []
     progress(READING, 0, len(model_paths))
-    for done, path in enumerate(model_paths, start=1):
-        parsed, errors = parse_files([path])
-        files.extend(parsed)
-        syntax_errors.extend(errors)
-        progress(READING, done, len(model_paths))
-    if syntax_errors:
-        problems = [_syntax_problem(e) for e in syntax_errors]
+    model = read_model(model_paths, lambda done: progress(READING, done, len(model_paths)))
+    if model.errors:
+        problems = [_syntax_problem(e) for e in model.errors]
         return Report(tuple(paths), tuple(problems), None, "", 0)
 
-    locator = Locator([*files, *ontology.files])
-    data = index(files)
+    locator = Locator(ontology.files, model)
+    data = model.index
     triples = len(data)
-    model_subjects = {data.terms[s] for s in data.spo}
-    progress(MAPPING, 0, 1)
-    mapped, mapping_problems = map_model(data, locator, ontology.vocabulary)
-    progress(MAPPING, 1, 1)
+    # the model's subjects (the ontology's statements join the index below)
+    subject_ids = list(data.spo)
+    model_subjects = bytearray(len(data.terms))
+    for s in subject_ids:
+        model_subjects[s] = 1
+
+    def mapping() -> tuple[PropertyGraph, list[Problem]]:
+        progress(MAPPING, 0, 1)
+        found = map_model(data, locator, ontology.vocabulary, subject_ids)
+        progress(MAPPING, 1, 1)
+        return found
+
+    # The model is mapped after the check, once the check's reverse index is gone (at a
+    # million assets each takes a gigabyte), unless the ontology says something about a
+    # subject of the model: the mapping must see the model's statements only.
+    early = None
+    if any(
+        _is_model_subject(data, model_subjects, to_rdflib(quad.subject))
+        for source in ontology.files
+        for quad in source.quads
+    ):
+        early = mapping()
     for source in ontology.files:
         data.add_quads(source.quads)
     explain = _Explainer(data, ontology.graph, locator)
@@ -142,10 +154,12 @@ def _validate(paths: Sequence[Path], ontology: Ontology, progress: Progress) -> 
         results = ontology.check(data, progress)
     except ShapesUnusable as exc:
         problem = Problem(None, None, "-", None, str(exc), kind="unusable-shapes")
-        return Report(tuple(paths), (problem,), None, digest(files), triples)
+        return Report(tuple(paths), (problem,), None, model.digest, triples)
+    data.drop_reverse_index()
+    mapped, mapping_problems = early or mapping()
     # results about the ontology's own terms (a standard vocabulary checked by kgtwin's
     # meta-shapes, or by its own shapes) are not the model's: counted once, not reported
-    about_model = [r for r in results if r.focus in model_subjects]
+    about_model = [r for r in results if _is_model_subject(data, model_subjects, r.focus)]
     if len(about_model) < len(results):
         log.info(
             "%d SHACL results about the ontology's own terms, not the model's, are not "
@@ -157,7 +171,12 @@ def _validate(paths: Sequence[Path], ontology: Ontology, progress: Progress) -> 
     problems = shacl + [p for p in mapping_problems if (p.subject, p.property) not in covered]
     problems.sort(key=lambda p: (str(p.file), p.line or 0, p.subject, p.property or ""))
     ok = not any(p.severity == "Violation" for p in problems)
-    return Report(tuple(paths), tuple(problems), mapped if ok else None, digest(files), triples)
+    return Report(tuple(paths), tuple(problems), mapped if ok else None, model.digest, triples)
+
+
+def _is_model_subject(data: TripleIndex, model_subjects: bytearray, node: Node) -> bool:
+    found = data.find(node)
+    return found is not None and found < len(model_subjects) and model_subjects[found] == 1
 
 
 def _syntax_problem(error: TurtleSyntaxError) -> Problem:
