@@ -60,10 +60,11 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from itertools import repeat
-from operator import attrgetter, itemgetter
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any, LiteralString
 
 from neo4j import Driver, Result, Session, Transaction
@@ -240,7 +241,7 @@ class _Load:
     scope: Scope
     desired: PropertyGraph
     shapes: dict[_Shape, list[NodeRecord]]
-    wanted_rels: set[Rel]
+    wanted_rels: AbstractSet[Rel]
     model_params: dict[str, Any]
     batch_size: int
     transaction_rows: int
@@ -334,7 +335,7 @@ class _Load:
             created=created,
             stale_rels=have_rels - self.wanted_rels,
             repaired=broken & self.wanted_rels,  # deleted, every copy, and made again once
-            new_rels=self.wanted_rels - have_rels,
+            new_rels=self.wanted_rels - have_rels if have_rels else self.wanted_rels,
             previous_digest=None if previous is None else previous["digest"],
             hidden=previous is not None and previous["loading"] is not None,
         )
@@ -344,7 +345,7 @@ class _Load:
         writes.run(
             "removing relationships",
             scope.delete_rels,
-            _rel_groups(plan.stale_rels | plan.repaired, str),
+            _rel_groups(chain(plan.stale_rels, plan.repaired), str),
             _ENDS,
         )
         writes.run("removing nodes", scope.delete_nodes, [({}, plan.stale_nodes)])
@@ -355,7 +356,7 @@ class _Load:
         writes.run(
             "creating relationships",
             scope.create_rels,
-            _rel_groups(plan.new_rels | plan.repaired, eids.get),
+            _rel_groups(chain(plan.new_rels, plan.repaired), eids.get),
             _ENDS,
         )
 
@@ -371,7 +372,7 @@ class _Plan:
     created: list[Group]  # rows [IRI, value, ...]
     stale_rels: set[Rel]
     repaired: set[Rel]
-    new_rels: set[Rel]
+    new_rels: AbstractSet[Rel]
     previous_digest: str | None  # None: the model was never loaded
     hidden: bool  # a load of the model stopped midway
 
@@ -592,27 +593,24 @@ def _shapes(nodes: Iterable[NodeRecord], key_label: str) -> dict[_Shape, list[No
     return groups
 
 
-def _wanted_rels(desired: PropertyGraph) -> set[Rel]:
-    wanted: set[Rel] = set(map(attrgetter("source", "type", "target"), desired.rels))
-    ends = {source for source, _, _ in wanted} | {target for _, _, target in wanted}
-    missing = ends.difference(desired.nodes)
+def _wanted_rels(desired: PropertyGraph) -> AbstractSet[Rel]:
+    """The model's relationships: ``desired.rels`` itself (tuples), not a copy."""
+    nodes = desired.nodes
+    missing = {end for rel in desired.rels for end in rel[::2] if end not in nodes}
     if missing:
         raise ValueError(
             f"{len(missing)} relationship end(s) are not nodes of the model, e.g. "
             f"{sorted(missing)[0]}; every relationship must link two nodes of the model"
         )
-    return wanted
+    return desired.rels
 
 
-def _rel_groups(rels: set[Rel], end: Callable[[str], str | None]) -> list[Group]:
+def _rel_groups(rels: Iterable[Rel], end: Callable[[str], str | None]) -> list[Group]:
     """Relationships grouped by type, each a row ``(end(source), end(target))``."""
-    pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    pairs: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
     for source, kind, target in rels:
-        pairs[kind].append((source, target))
-    return [
-        ({"type": kind}, [(end(source), end(target)) for source, target in rows])
-        for kind, rows in pairs.items()
-    ]
+        pairs[kind].append((end(source), end(target)))
+    return [({"type": kind}, rows) for kind, rows in pairs.items()]
 
 
 def _refuse_foreign(tx: Transaction, scope: Scope, model: str, iris: list[str]) -> None:
