@@ -21,9 +21,12 @@ from kgtwin.server.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 
-DELETE_EVERYTHING: LiteralString = (
-    "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+# Relationships first: a node's DETACH DELETE takes all its relationships into one
+# transaction, which for a hub of a million-asset site exceeds Neo4j's transaction memory.
+DELETE_RELATIONSHIPS: LiteralString = (
+    "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"
 )
+DELETE_NODES: LiteralString = "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS"
 
 
 @contextmanager
@@ -65,4 +68,5 @@ def neo4j_pid(name: str) -> int | None:
 def empty_database(driver: Driver) -> None:
     """Delete every node and relationship (constraints and indexes stay)."""
     with driver.session() as session:
-        session.run(DELETE_EVERYTHING).consume()
+        session.run(DELETE_RELATIONSHIPS).consume()
+        session.run(DELETE_NODES).consume()

@@ -295,6 +295,9 @@ def snapshot_phase(run: Run, driver: neo4j.Driver) -> whatif.Built:
     values["snapshot_build_s"] = built.pure[0]
     values["snapshot_s"] = built.reads[0] + built.pure[0]
     values["nx_build_s"] = built.nx[0]
+    values["server_snapshot_read_s"] = built.server_reads[0]
+    values["server_snapshot_build_s"] = built.server_pure[0]
+    values["server_snapshot_s"] = built.server_reads[0] + built.server_pure[0]
     if not run.skip("memory"):
         types = built.terms.dependency_types
         reversed_types = built.terms.reversed_types(types)

@@ -90,7 +90,13 @@ import numpy as np  # noqa: E402
 from bench.neo4j_server import neo4j_server  # noqa: E402
 from bench.query import load_site, log, p50, p95, timed  # noqa: E402
 from kgtwin.graph.connection import open_driver  # noqa: E402
-from kgtwin.graph.dependencies import AssetRow, Edges, read_assets, read_edges  # noqa: E402
+from kgtwin.graph.dependencies import (  # noqa: E402
+    AssetRow,
+    Edges,
+    read_assets,
+    read_dependencies,
+    read_edges,
+)
 from kgtwin.graph.ontology_read import Terms, read_terms  # noqa: E402
 from kgtwin.graph.reader import Reader  # noqa: E402
 from kgtwin.graph.versions import graph_version  # noqa: E402
@@ -98,7 +104,7 @@ from kgtwin.ontology.files import default_ontology_files  # noqa: E402
 from kgtwin.ontology.validate import Ontology  # noqa: E402
 from kgtwin.simulation.availability import monte_carlo, unavailability  # noqa: E402
 from kgtwin.simulation.propagation import propagate  # noqa: E402
-from kgtwin.simulation.snapshot import Snapshot, build_snapshot  # noqa: E402
+from kgtwin.simulation.snapshot import Snapshot, build_snapshot, snapshot_of  # noqa: E402
 from kgtwin.simulation.spof import single_points_of_failure, upstream  # noqa: E402
 
 GOAL_PROPAGATION_MS = 50.0
@@ -374,6 +380,9 @@ class Built:
     asset_reads: list[float] = field(default_factory=list)
     pure: list[float] = field(default_factory=list)  # build_snapshot
     nx: list[float] = field(default_factory=list)  # nx_build from the same edges and assets
+    # what a server does (server/graph_cache.py): its numbered read, then snapshot_of
+    server_reads: list[float] = field(default_factory=list)
+    server_pure: list[float] = field(default_factory=list)
 
 
 def build(reader: Reader, builds: int) -> Built:
@@ -395,6 +404,11 @@ def build(reader: Reader, builds: int) -> Built:
         pure = time.perf_counter()
         model = nx_build(edges, reversed_types, assets)
         done = time.perf_counter()
+        graph = read_dependencies(reader, types)
+        server_read = time.perf_counter()
+        snapshot_of(graph, types, reversed_types, version)
+        server_done = time.perf_counter()
+        del graph
         if built is None:
             built = Built(terms, edges, assets, snapshot, model)
         else:
@@ -405,6 +419,8 @@ def build(reader: Reader, builds: int) -> Built:
         built.asset_reads.append(read - before_assets)
         built.pure.append(pure - read)
         built.nx.append(done - pure)
+        built.server_reads.append(server_read - done)
+        built.server_pure.append(server_done - server_read)
     assert built is not None
     log(
         f"snapshot: {len(built.snapshot):,} nodes, {len(built.edges.types):,} edges; "
@@ -627,6 +643,11 @@ def print_build(built: Built) -> None:
         f"  Neo4j reads {reads:.2f} (edges {median(built.edge_reads):.2f}, assets "
         f"{median(built.asset_reads):.2f}) + build_snapshot {pure:.2f} = {reads + pure:.2f}; "
         f"networkx DiGraph (and topological order) from the same rows {median(built.nx):.2f}"
+    )
+    server_reads, server_pure = median(built.server_reads), median(built.server_pure)
+    print(
+        f"  a server's path: read_dependencies {server_reads:.2f} + snapshot_of "
+        f"{server_pure:.2f} = {server_reads + server_pure:.2f}"
     )
 
 
