@@ -238,7 +238,9 @@ def read_dependencies(reader: Reader, types: Collection[str]) -> Dependencies:
     """The dependency graph of ``types``: every asset and every other twin node at an end
     of an edge of ``types``, and those edges, in two statements."""
     names = tuple(sorted(types))
-    groups = reader.rows(DEPENDENCY_NODES, "reading the dependency graph's nodes", types=names)
+    groups = reader.plain_rows(
+        DEPENDENCY_NODES, "reading the dependency graph's nodes", types=names
+    )
     columns = NodeTable([], [], [], [], [], [], [], [], [], [])
     keys: list[int] = []
     for group in groups:
@@ -257,7 +259,7 @@ def read_dependencies(reader: Reader, types: Collection[str]) -> Dependencies:
         columns.design_load.extend(map(_number, group["design"]) if asset else nothing)
         columns.mtbf_hours.extend(map(_number, group["mtbf"]) if asset else nothing)
         columns.mttr_hours.extend(map(_number, group["mttr"]) if asset else nothing)
-    rows = reader.rows(DEPENDENCY_PAIRS, "reading the dependency edges", types=names)
+    rows = reader.plain_rows(DEPENDENCY_PAIRS, "reading the dependency edges", types=names)
     found = np.array(keys, dtype=np.int64)
     order = np.argsort(found)
     known = found[order]

@@ -53,6 +53,21 @@ class Reader:
 
     def rows(self, query: LiteralString, action: str, **params: Any) -> list[Row]:
         """The rows ``query`` returns, as dicts; ``action`` names the read in errors."""
+        return self._run(query, action, neo4j.Record.data, params)
+
+    def plain_rows(self, query: LiteralString, action: str, **params: Any) -> list[Row]:
+        """Like :meth:`rows`, for a query returning plain values only (lists, strings,
+        numbers; no nodes or relationships): taken as the driver decoded them, without
+        ``Record.data``'s look at every element (seconds for lists of a million)."""
+        return self._run(query, action, _as_dict, params)
+
+    def _run(
+        self,
+        query: LiteralString,
+        action: str,
+        convert: Callable[[neo4j.Record], Row],
+        params: dict[str, Any],
+    ) -> list[Row]:
         timeout = self.timeout() if callable(self.timeout) else self.timeout
         if timeout is not None and timeout <= 0:
             raise ReadTimedOut(f"{action}: no time was left before the deadline")
@@ -66,7 +81,8 @@ class Reader:
         ):
             seconds = None if timeout is None else max(timeout, 0.001)  # 0 would mean none
             return [
-                record.data() for record in session.run(neo4j.Query(query, timeout=seconds), params)
+                convert(record)
+                for record in session.run(neo4j.Query(query, timeout=seconds), params)
             ]
 
     def server_version(self) -> str:
@@ -80,3 +96,7 @@ class Reader:
     def with_timeout(self, timeout: Timeout) -> Reader:
         """This reader with statements limited to ``timeout``."""
         return Reader(self.driver, self.database, self.observer, timeout)
+
+
+def _as_dict(record: neo4j.Record) -> Row:
+    return dict(zip(record.keys(), record.values(), strict=True))

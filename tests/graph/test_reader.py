@@ -24,6 +24,20 @@ def test_rows_are_dicts_and_every_statement_is_observed(driver: Driver) -> None:
     ]
 
 
+def test_plain_rows_are_the_same_dicts_and_keep_the_deadline_and_the_observer(
+    driver: Driver,
+) -> None:
+    seen: list[str] = []
+    reader = Reader(driver, observer=seen.append)
+    query = "RETURN $x AS x, [1, 2.5, null, 'a'] AS xs, [[1], []] AS nested"
+    assert reader.plain_rows(query, "echoing", x=41) == reader.rows(query, "echoing", x=41)
+    assert seen == [query, query]
+    with pytest.raises(ReadTimedOut, match="no time was left"):
+        reader.with_timeout(lambda: 0.0).plain_rows("RETURN 1 AS one", "echoing")
+    with pytest.raises(QueryFailed, match="reading nonsense"):
+        reader.plain_rows("RETURN nonsense(", "reading nonsense")
+
+
 def test_an_unreachable_server_fails_at_once_not_after_retries() -> None:
     (port,) = free_ports(1)
     driver = open_driver(f"bolt://127.0.0.1:{port}", "neo4j", "secret")
