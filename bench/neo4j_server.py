@@ -8,6 +8,7 @@ Neo4j driver.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import LiteralString
 from neo4j import Driver
 
 from kgtwin.devkit import launcher
+from kgtwin.devkit.launcher.memory import format_size
 from kgtwin.server.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,23 +33,32 @@ DELETE_NODES: LiteralString = "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS O
 
 @contextmanager
 def neo4j_server(
-    name: str, *, heap: str | None = "3g", pagecache: str | None = "1g"
+    name: str, *, heap: str | None = "3g", pagecache: str | None = "1g", fresh: bool = False
 ) -> Iterator[tuple[str, str, str | None]]:
     """URI, user and password of a running Neo4j: NEO4J_URI's, else a local instance
     ``.kgtwin/NAME`` started now on free ports and stopped on exit. ``heap`` or
-    ``pagecache`` None: the launcher's own default (``LocalNeo4jConfig``)."""
+    ``pagecache`` None: sized from the machine, as ``kgtwin neo4j start`` does. ``fresh``: the
+    local instance starts with an empty database, as a new user's does (a store emptied by
+    Cypher keeps the deleted records' space, and a million-asset load into it was slower)."""
     settings = Settings.from_env()
     if settings.neo4j_uri:
         yield settings.neo4j_connection()
         return
+    if fresh:
+        for folder in ("databases", "transactions"):
+            shutil.rmtree(REPO / ".kgtwin" / name / "data" / folder / "neo4j", ignore_errors=True)
     bolt, http = launcher.free_ports(2)
-    sizing = {"heap": heap, "pagecache": pagecache}
+    if heap is None or pagecache is None:
+        sized = launcher.machine_sizes(launcher.machine_memory())
+        heap = heap or format_size(sized[0])
+        pagecache = pagecache or format_size(sized[1])
     config = launcher.LocalNeo4jConfig(
         root=REPO / ".kgtwin",
         name=name,
         bolt_port=bolt,
         http_port=http,
-        **{key: value for key, value in sizing.items() if value is not None},
+        heap=heap,
+        pagecache=pagecache,
     )
     status = launcher.start(config, progress=lambda line: print(line, file=sys.stderr))
     try:

@@ -2,20 +2,22 @@
 each grows from 100k to 1M, and the goals at 1M (and the other benchmarks' at 100k).
 
 Per size, a synthetic site (bench/synthetic.py: 3 relationships and 0.4 points per asset)
-in a temporary folder, a Neo4j of its own (emptied first; ``--heap``/``--pagecache``, by
+in a temporary folder, a Neo4j of its own (a fresh database; ``--heap``/``--pagecache``, by
 default the launcher's own sizing), then these phases (``--skip`` leaves any out but the
 load):
 
-- **load**: the real ``kgtwin load --json`` in a subprocess, twice (first load, then a
-  reload that changes nothing): validate and sync times from its report, wall time, peak
-  RSS (the child's ``ru_maxrss``, from ``os.wait4``); meanwhile a thread asks Neo4j
+- **load**: the real ``kgtwin load --json`` in a subprocess, three times (first load; a
+  reload of the same files, which finds them loaded by their digest; the same with
+  ``--verify``, which validates and syncs): validate and sync times from its report, wall
+  time, peak RSS (the child's ``ru_maxrss``, from ``os.wait4``); meanwhile a thread asks Neo4j
   ``SHOW TRANSACTIONS`` every 0.25 s and keeps the largest ``estimatedUsedHeapMemory``
   of a transaction other than its own (a peak between two looks is missed). Then Neo4j's
   peak RSS (``VmHWM``).
 - **baseline**: one statement per node (bench/load.py) on 2,000 nodes read back from the
   graph, extrapolated to the site's nodes.
-- **snapshot**: what the server's graph cache does (bench/whatif.py ``build``: Neo4j
-  reads, ``build_snapshot``) and a networkx DiGraph from the same rows; their memory is
+- **snapshot**: bench/whatif.py ``build``: Neo4j reads of strings, ``build_snapshot`` and
+  a networkx DiGraph from the same rows, then what a server's graph cache does (its
+  numbered reads, ``snapshot_of``); the memory of the first two is
   what ``tracemalloc`` sees still held after a second build of each (``memory``).
 - **http**: ``kgtwin serve`` in a subprocess (anonymous read, no rate limit): its RSS once
   its snapshot is built, then ``downstream`` depth 5 (bench/query.py's starts) and a
@@ -213,24 +215,31 @@ def load_phase(run: Run, driver: neo4j.Driver, site: Path) -> None:
     values = run.values
     timeout = 300 + run.assets * 0.01
     peak_tx = 0
-    for label in ("first load", "reload"):
+    runs = (("first load", []), ("reload", []), ("reload --verify", ["--verify"]))
+    for label, flags in runs:
         log(f"{run.size}: kgtwin load, {label} ...")
         watch = TransactionWatch(driver)
         watch.start()
         try:
-            cli = run_cli(["load", str(site), "--model", MODEL, "--json"], run.env, timeout)
+            argv = ["load", str(site), "--model", MODEL, "--json", *flags]
+            cli = run_cli(argv, run.env, timeout)
         finally:
             watch.stop()
         if watch.error:
             run.problems.append(f"{run.size} {label}: SHOW TRANSACTIONS failed: {watch.error}")
         peak_tx = max(peak_tx, watch.peak)
         values["neo4j_tx_mb"] = peak_tx / MB  # kept when the load fails
+        values["load_peak_mb"] = max(values.get("load_peak_mb", 0), cli.peak_mb)
         model = cli.report.get("model") or {}
-        if cli.status != 0 or not model:
+        unchanged = label == "reload"  # files loaded already: found so by their digest
+        if cli.status != 0 or not (cli.report.get("unchanged") if unchanged else model):
             tail = "\n".join(cli.stderr.strip().splitlines()[-5:])
             run.problems.append(f"{run.size} {label}: kgtwin load exited {cli.status}: {tail}")
-            values["load_peak_mb"] = max(values.get("load_peak_mb", 0), cli.peak_mb)
             raise SizeFailed(f"kgtwin load failed ({label})")
+        if unchanged:
+            log(f"  {cli.wall:.1f} s wall, peak RSS {cli.peak_mb:,.0f} MB (nothing to do)")
+            values["reload_wall_s"] = cli.wall
+            continue
         log(
             f"  {cli.wall:.1f} s wall, validate {cli.report['seconds']:.1f} s, sync "
             f"{model['seconds']:.1f} s, peak RSS {cli.peak_mb:,.0f} MB, {watch.looks} looks "
@@ -246,10 +255,9 @@ def load_phase(run: Run, driver: neo4j.Driver, site: Path) -> None:
             values["reload_s"] = model["seconds"] + (cli.report.get("ontology") or {}).get(
                 "seconds", 0.0
             )
-            values["reload_wall_s"] = cli.wall
+            values["verify_wall_s"] = cli.wall
             if model.get("changed"):
                 run.problems.append(f"{run.size}: the reload changed something")
-        values["load_peak_mb"] = max(values.get("load_peak_mb", 0), cli.peak_mb)
     pid = neo4j_pid(NEO4J_NAME) if not os.environ.get("NEO4J_URI") else None
     if pid is not None:
         values["neo4j_rss_mb"] = resident_mb(pid, "VmHWM")
@@ -498,7 +506,8 @@ def run_size(run: Run) -> None:
             f"{size.relationships:,} relationships in {run.values['generate_s']:.1f} s"
         )
         heap, pagecache = run.args.heap, run.args.pagecache
-        with neo4j_server(NEO4J_NAME, heap=heap, pagecache=pagecache) as (uri, user, password):
+        server = neo4j_server(NEO4J_NAME, heap=heap, pagecache=pagecache, fresh=True)
+        with server as (uri, user, password):
             run.env.update(NEO4J_URI=uri, NEO4J_USER=user, NEO4J_PASSWORD=password or "")
             driver = open_driver(uri, user, password)
             try:
@@ -531,8 +540,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10k,100k,1m", help="comma-separated: 10k,100k,1m")
     parser.add_argument("--skip", default="", help=f"phases to leave out: {','.join(PHASES)}")
-    parser.add_argument("--heap", help="Neo4j's heap, e.g. 3g (default: the launcher's)")
-    parser.add_argument("--pagecache", help="Neo4j's page cache (default: the launcher's)")
+    parser.add_argument("--heap", help="Neo4j's heap, e.g. 3g (default: from the machine)")
+    parser.add_argument("--pagecache", help="Neo4j's page cache (default: from the machine)")
     parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="where to record")
     parser.add_argument("--compare", type=Path, help="a recorded run (default: --record's)")
     parser.add_argument("--no-record", action="store_true", help="record nothing")
@@ -562,8 +571,8 @@ def about(args: argparse.Namespace) -> dict[str, Any]:
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": commit,
         "machine": f"{os.cpu_count()} CPUs, {memory:.0f} GiB",
-        "neo4j": f"heap {args.heap or 'launcher default'}, page cache "
-        f"{args.pagecache or 'launcher default'}",
+        "neo4j": f"heap {args.heap or 'from the machine'}, page cache "
+        f"{args.pagecache or 'from the machine'}",
         "skipped": sorted(args.skip),
     }
 

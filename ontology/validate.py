@@ -20,7 +20,15 @@ from rdflib.term import Node
 
 from kgtwin.graph.records import PropertyGraph
 from kgtwin.ontology.errors import ModelInvalid, ShapesUnusable, TurtleSyntaxError
-from kgtwin.ontology.files import Locator, SourceFile, digest, merge, parse_files, read_model
+from kgtwin.ontology.files import (
+    Locator,
+    SourceFile,
+    digest,
+    files_digest,
+    merge,
+    parse_files,
+    read_model,
+)
 from kgtwin.ontology.hybrid import Checker, pyshacl_results
 from kgtwin.ontology.mapping import map_model
 from kgtwin.ontology.namespaces import RDF, SH
@@ -35,7 +43,7 @@ MAPPING = "mapping to the graph"
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Ontology", "Report", "pyshacl_results", "validate"]
+__all__ = ["Ontology", "Report", "model_digest", "pyshacl_results", "validate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +121,20 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _validate(paths: Sequence[Path], ontology: Ontology, progress: Progress) -> Report:
+def model_digest(paths: Sequence[Path], ontology: Ontology) -> str:
+    """The digest :func:`validate` would give the model in ``paths`` (its version), read
+    without parsing; raises ``FileUnreadable``."""
+    return files_digest(_model_paths(paths, ontology))
+
+
+def _model_paths(paths: Sequence[Path], ontology: Ontology) -> list[Path]:
+    """``paths`` but the ontology's own files."""
     ontology_paths = {f.path.resolve() for f in ontology.files}
-    model_paths = [p for p in paths if p.resolve() not in ontology_paths]
+    return [p for p in paths if p.resolve() not in ontology_paths]
+
+
+def _validate(paths: Sequence[Path], ontology: Ontology, progress: Progress) -> Report:
+    model_paths = _model_paths(paths, ontology)
     progress(READING, 0, len(model_paths))
     model = read_model(model_paths, lambda done: progress(READING, done, len(model_paths)))
     if model.errors:

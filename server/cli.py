@@ -122,6 +122,13 @@ def build_parser(others: Mapping[str, Command] | None = None) -> argparse.Argume
         f"(default {TRANSACTION_ROWS:,}). A load that writes more is committed in several "
         "transactions, and the model is hidden from readers until the last one",
     )
+    load.add_argument(
+        "--verify",
+        action="store_true",
+        help="validate and sync even when the files and the ontology are those the model was "
+        "loaded from (by their digest), which otherwise changes nothing at once: the sync "
+        "repairs what was changed by hand in the graph",
+    )
 
     add_export_parser(commands)
 
@@ -348,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.output,
                 out,
                 err,
+                verify=args.verify,
             )
         if args.command == "export":
             return cmd_export(settings, args, out, err)

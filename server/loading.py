@@ -16,6 +16,7 @@ from neo4j import Driver
 from kgtwin.graph.errors import CommitUnknown, Neo4jUnavailable
 from kgtwin.graph.ontology_guard import check_ontology_covers
 from kgtwin.graph.schema import ensure_schema
+from kgtwin.graph.summary import ModelInfo, loaded_models
 from kgtwin.graph.sync import (
     BATCH_SIZE,
     ONE_TRANSACTION,
@@ -26,7 +27,7 @@ from kgtwin.graph.sync import (
     sync_model,
 )
 from kgtwin.ontology.mapping import ONTOLOGY_MODEL, TWIN_LABEL, map_ontology
-from kgtwin.ontology.validate import Ontology, Report, validate
+from kgtwin.ontology.validate import Ontology, Report, model_digest, validate
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,9 @@ class LoadResult:
     validate_seconds: float
     ontology: SyncSummary | None = None
     model: SyncSummary | None = None
+    # the model as loaded before, when the files and the ontology are those it was loaded
+    # from: nothing was validated or written
+    unchanged: ModelInfo | None = None
 
 
 def validate_model(
@@ -56,13 +60,24 @@ def load_model(
     batch_size: int = BATCH_SIZE,
     transaction_rows: int = TRANSACTION_ROWS,
     waiting: Callable[[str], None] | None = None,
+    verify: bool = False,
 ) -> LoadResult:
     """Validate ``files``; if they pass, sync the ontology and then the model.
+
+    Files whose digest is the one the model was loaded from, with the ontology it was
+    loaded with, are neither validated nor synced (a million-asset model would take
+    minutes to find nothing to do) unless ``verify``: the sync of unchanged files repairs
+    what was changed by hand in the graph (:mod:`graph.sync`).
 
     ``waiting(model)`` is called when another load of that model (the ontology's, or this
     one's) keeps this one waiting. Raises ``CommitUnknown`` only when whether *the model*
     was saved is unknown; a lost commit of the ontology means the model was not loaded.
     """
+    if not verify:
+        loaded = _loaded_from(driver, files, model, ontology, database)
+        if loaded is not None:
+            report = Report(tuple(files), (), None, loaded.digest, 0)
+            return LoadResult(report, 0.0, unchanged=loaded)
     report, seconds = validate_model(files, ontology, progress)
     if not report.ok:
         return LoadResult(report, seconds)
@@ -103,6 +118,19 @@ def load_model(
         waiting=_told(waiting, model),
     )
     return LoadResult(report, seconds, ontology_summary, model_summary)
+
+
+def _loaded_from(
+    driver: Driver, files: Sequence[Path], model: str, ontology: Ontology, database: str | None
+) -> ModelInfo | None:
+    """The model, if it was loaded, completely, from these files with this ontology."""
+    loaded = loaded_models(driver, [model, ONTOLOGY_MODEL], database)
+    found, terms = loaded.get(model), loaded.get(ONTOLOGY_MODEL)
+    if found is None or found.loading_since is not None or terms is None:
+        return None
+    if terms.digest != ontology.digest or found.digest != model_digest(files, ontology):
+        return None
+    return found
 
 
 def _told(waiting: Callable[[str], None] | None, model: str) -> Callable[[], None] | None:

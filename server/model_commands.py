@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kgtwin.graph.connection import open_driver, ping
+from kgtwin.graph.summary import ModelInfo
 from kgtwin.graph.sync import Progress, SyncSummary
 from kgtwin.ontology.problems import Problem
 from kgtwin.ontology.standards import STANDARDS
@@ -62,6 +63,8 @@ def cmd_load(
     output: Output,
     out: TextIO,
     err: TextIO,
+    *,
+    verify: bool = False,
 ) -> int:
     shown, display = _progress(output, err)
     ontology = _read_ontology(settings, shown)
@@ -85,11 +88,14 @@ def cmd_load(
             batch_size=sizes[0],
             transaction_rows=sizes[1],
             waiting=waiting,
+            verify=verify,
         )
     finally:
         driver.close()
         display.finish()
     report = result.report
+    if result.unchanged is not None:
+        return _print_unchanged(result.unchanged, output, out)
     if output is Output.JSON:
         document = _report_json(report, result.validate_seconds)
         document["ontology"] = _summary_json(result.ontology)
@@ -105,6 +111,31 @@ def cmd_load(
         for summary in (result.ontology, result.model):
             if summary is not None:
                 print(render_summary(summary), file=out)
+    return 0
+
+
+def _print_unchanged(loaded: ModelInfo, output: Output, out: TextIO) -> int:
+    if output is Output.JSON:
+        _print_json(
+            out,
+            {
+                "unchanged": {
+                    "model": loaded.name,
+                    "digest": loaded.digest,
+                    "loadedAt": loaded.loaded_at,
+                    "nodes": loaded.nodes,
+                    "relationships": loaded.relationships,
+                }
+            },
+        )
+    elif output is Output.PERSON:
+        print(
+            f"model {loaded.name!r} already up to date: loaded from these files (digest "
+            f"{loaded.digest[:12]}) with this ontology at {loaded.loaded_at}, {loaded.nodes:,} "
+            f"nodes and {loaded.relationships:,} relationships; nothing validated or written "
+            "(--verify validates and syncs them, repairing changes made by hand in the graph)",
+            file=out,
+        )
     return 0
 
 

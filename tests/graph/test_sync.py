@@ -80,14 +80,56 @@ def test_example_site_loads_with_labels_relationships_and_properties(
 
 
 def test_reload_of_the_same_files_changes_nothing(driver: Driver, ontology: Ontology) -> None:
-    load_model(driver, [DC1], "dc1", ontology)
+    first = load_model(driver, [DC1], "dc1", ontology)
     before = snapshot(driver)
+    # found loaded from these files by their digest: neither validated nor synced
     again = load_model(driver, [DC1], "dc1", ontology)
-    assert again.model is not None
-    assert again.ontology is not None
-    assert not again.model.changed
-    assert not again.ontology.changed
+    assert again.unchanged is not None
+    assert (again.model, again.ontology) == (None, None)
+    assert again.unchanged.digest == first.report.digest
+    assert first.model is not None
+    assert again.unchanged.nodes == first.model.nodes_created
+    # verified: validated and synced, and found the same
+    verified = load_model(driver, [DC1], "dc1", ontology, verify=True)
+    assert verified.unchanged is None
+    assert verified.model is not None
+    assert verified.ontology is not None
+    assert not verified.model.changed
+    assert not verified.ontology.changed
     assert snapshot(driver) == before
+
+
+def test_a_hand_edit_is_repaired_by_a_verified_reload(driver: Driver, ontology: Ontology) -> None:
+    load_model(driver, [DC1], "dc1", ontology)
+    labels = "MATCH (a:Twin {model: 'dc1'}) RETURN a.iri, a.label ORDER BY a.iri"
+    before, _, _ = driver.execute_query(labels)
+    driver.execute_query(
+        "MATCH (a:Twin {model: 'dc1'}) WHERE a.label IS NOT NULL SET a.label = 'x'"
+    )
+    assert load_model(driver, [DC1], "dc1", ontology).unchanged is not None
+    assert driver.execute_query(labels)[0] != before  # left as edited
+    repaired = load_model(driver, [DC1], "dc1", ontology, verify=True).model
+    assert repaired is not None
+    assert repaired.nodes_updated > 0
+    assert driver.execute_query(labels)[0] == before
+
+
+def test_a_reload_with_another_ontology_is_validated_and_synced(
+    driver: Driver, ontology: Ontology, tmp_path: Path
+) -> None:
+    load_model(driver, [DC1], "dc1", ontology)
+    extra = tmp_path / "extra.ttl"
+    extra.write_text(
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        '<https://example.org/x#Gadget> a owl:Class ; rdfs:label "Gadget" ; '
+        'rdfs:comment "A class the first load did not have." .\n'
+    )
+    other = Ontology.load([*(f.path for f in ontology.files), extra])
+    result = load_model(driver, [DC1], "dc1", other)
+    assert result.unchanged is None
+    assert result.ontology is not None
+    assert result.ontology.changed
 
 
 def test_subject_removed_from_files_is_removed_on_reload(
@@ -148,7 +190,7 @@ def test_model_taking_over_another_models_subjects_is_refused(
 def test_live_state_survives_reload(driver: Driver, ontology: Ontology) -> None:
     load_model(driver, [DC1], "dc1", ontology)
     driver.execute_query("MATCH (p:Point) WITH p LIMIT 1 SET p.value = 42.0, p.quality = 'good'")
-    load_model(driver, [DC1], "dc1", ontology)
+    load_model(driver, [DC1], "dc1", ontology, verify=True)
     assert count(driver, "MATCH (p:Point {value: 42.0, quality: 'good'}) RETURN count(p)") == 1
 
 

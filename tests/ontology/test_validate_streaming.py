@@ -14,7 +14,7 @@ import pytest
 
 from bench.synthetic import write_site
 from kgtwin.ontology.files import default_ontology_files
-from kgtwin.ontology.validate import Ontology, validate
+from kgtwin.ontology.validate import Ontology, model_digest, validate
 
 KGT = "@prefix kgt: <https://w3id.org/kgtwin/core#> .\n"
 ASSETS = 5_000
@@ -64,3 +64,18 @@ def test_problems_name_the_file_and_line_of_a_model_read_file_by_file(
     assert {(file, line) for file, line, subject, _ in found if subject == "<urn:x:pump>"} == {
         (good, 2)
     }
+
+
+def test_the_digest_read_without_parsing_is_the_validated_one(
+    tmp_path: Path, ontology: Ontology
+) -> None:
+    """A reload finds its files loaded by this digest (server/loading.py): it must be the
+    one validation gives, line ends as Python reads them included."""
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "b" / "a.ttl", tmp_path / "z.ttl"
+    first.write_bytes((KGT + '<urn:x:pump> a kgt:Asset ;\r\n  kgt:label "p" .\r\n').encode())
+    second.write_text(KGT + "<urn:x:tank> a kgt:Asset .\n")
+    for paths in ([first], [second, first], [first, *ontology.files[0:1]]):
+        files = [p if isinstance(p, Path) else p.path for p in paths]
+        assert model_digest(files, ontology) == validate(files, ontology).digest
+    assert model_digest([first], ontology) != model_digest([second], ontology)

@@ -65,7 +65,8 @@ def cache(both: Driver) -> GraphCache:
 
 
 def test_a_reload_of_the_office_changes_nothing(both: Driver, brick_ontology: Ontology) -> None:
-    result = load_model(both, [OFFICE], "office", brick_ontology)
+    assert load_model(both, [OFFICE], "office", brick_ontology).unchanged is not None
+    result = load_model(both, [OFFICE], "office", brick_ontology, verify=True)
     assert result.model is not None
     assert result.model.nodes_created == result.model.nodes_updated == 0
     assert result.model.rels_created == result.model.rels_removed == 0

@@ -14,7 +14,7 @@ from kgtwin.server.cli import main
 from tests.conftest import DC1, FIXTURES
 
 INVALID = FIXTURES / "ontology" / "invalid"
-VALIDATE_PHASES = ["reading the model", "mapping to the graph", "checking shapes"]
+VALIDATE_PHASES = ["reading the model", "checking shapes", "mapping to the graph"]
 
 
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -100,7 +100,14 @@ def test_load_shows_its_phases_unless_quiet_or_json(
     assert out == ""
     assert "already belong to another model" in err
     driver.execute_query("MATCH (n:Twin {model: 'dc1'})-[r:FEEDS]->() DELETE r")
+    # the files are those dc1 was loaded from: found so by their digest, nothing done
     assert main(["load", "--json", str(DC1)]) == 0
+    out, err = capsys.readouterr()
+    assert (json.loads(out)["unchanged"]["model"], err) == ("dc1", "")
+    records, _, _ = driver.execute_query("MATCH ({model: 'dc1'})-[r:FEEDS]->() RETURN r")
+    assert records == []
+    # --verify validates and syncs them, which repairs the hand edit
+    assert main(["load", "--json", "--verify", str(DC1)]) == 0
     out, err = capsys.readouterr()
     document = json.loads(out)
     assert (document["ok"], err) == (True, "")
