@@ -118,54 +118,39 @@ class TripleIndex:
         known: dict[object, int] = {}
         get = known.get
         intern = self.intern
-        spo, origin = self.spo, self._origin
-        mark = None if source is None else source + 1
-        added = 0
-        for q in quads:
-            s, p, o = q.subject, q.predicate, q.object
-            si = get(s)
-            if si is None:
-                si = known[s] = intern(to_rdflib(s))
-            pi = get(p)
-            if pi is None:
-                pi = known[p] = intern(to_rdflib(p))
-            oi = get(o)
-            if oi is None:
-                oi = known[o] = intern(to_rdflib(o))
-            pairs = spo.get(si)
-            if pairs is None:
-                pairs = spo[si] = {}
-                if mark is not None:
-                    if si >= len(origin):
-                        origin.frombytes(bytes(2 * (len(self.terms) - len(origin))))
-                    origin[si] = mark
-            objects = pairs.get(pi)
-            if objects is None:
-                pairs[pi] = (oi,)
-            elif oi in objects:
-                continue
-            elif type(objects) is tuple and len(objects) < _TUPLE_MAX:
-                pairs[pi] = (*objects, oi)
-            elif isinstance(objects, tuple):
-                pairs[pi] = [*objects, oi]
-            else:
-                objects.append(oi)
-            added += 1
-        if added:
-            self._size += added
-            self._pos = None
+
+        def ids() -> Iterator[tuple[int, int, int]]:
+            for q in quads:
+                s, p, o = q.subject, q.predicate, q.object
+                si = get(s)
+                if si is None:
+                    si = known[s] = intern(to_rdflib(s))
+                pi = get(p)
+                if pi is None:
+                    pi = known[p] = intern(to_rdflib(p))
+                oi = get(o)
+                if oi is None:
+                    oi = known[o] = intern(to_rdflib(o))
+                yield si, pi, oi
+
+        self._add(ids(), None if source is None else source + 1)
 
     def add(self, triples: Iterable[Triple]) -> None:
         intern = self.intern
-        self._add((intern(s), intern(p), intern(o)) for s, p, o in triples)
+        self._add(((intern(s), intern(p), intern(o)) for s, p, o in triples), None)
 
-    def _add(self, triples: Iterable[tuple[int, int, int]]) -> None:
-        spo = self.spo
+    def _add(self, triples: Iterable[tuple[int, int, int]], mark: int | None) -> None:
+        """Adds ``triples`` of ids; a subject new to the index gets the origin ``mark``."""
+        spo, origin = self.spo, self._origin
         before = self._size
         for s, p, o in triples:
             pairs = spo.get(s)
             if pairs is None:
                 pairs = spo[s] = {}
+                if mark is not None:
+                    if s >= len(origin):
+                        origin.frombytes(bytes(2 * (len(self.terms) - len(origin))))
+                    origin[s] = mark
             objects = pairs.get(p)
             if objects is None:
                 pairs[p] = (o,)
