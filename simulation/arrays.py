@@ -119,6 +119,16 @@ class Lookup:
         return int(self._hashes.nbytes + self._order.nbytes)
 
 
+def distinct(values: npt.NDArray[np.integer]) -> npt.NDArray[np.integer]:
+    """The distinct values, sorted, as ``np.unique`` gives them: by a sort. numpy 2's
+    ``np.unique`` hashes first, which for 3M edge keys took 2.2 s against the sort's
+    0.036 s, and 30 times as long as for 300,000."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+
+
 def int_array(values: npt.NDArray[np.integer] | Sequence[int], typecode: str = "i") -> array[int]:
     """An ``array.array`` of ``values`` (C ``int`` by default; ``q`` for 64 bits)."""
     return array(typecode, np.asarray(values, dtype=np.dtype(typecode)).tobytes())

@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from kgtwin.graph.dependencies import AssetRow, Dependencies, Edges, NodeTable, dependencies_of
 from kgtwin.graph.topology import DEFAULT_NODE_BUDGET, Reach, Reached
-from kgtwin.simulation.arrays import AMBIGUOUS, Coded, Lookup, Ragged, int_array, view
+from kgtwin.simulation.arrays import AMBIGUOUS, Coded, Lookup, Ragged, distinct, int_array, view
 
 logger = logging.getLogger(__name__)
 
@@ -215,12 +215,12 @@ def snapshot_of(
     supplier = np.where(flip, graph.targets, graph.sources)
     consumer = np.where(flip, graph.sources, graph.targets)
     # each (supplier, consumer, type) once, in that order
-    pair, kind = np.divmod(np.unique((supplier * n + consumer) * width + graph.kinds), width)
+    pair, kind = np.divmod(distinct((supplier * n + consumer) * width + graph.kinds), width)
     starts = _starts(pair)
     sup, con = np.divmod(pair[starts], n)
     kinds: dict[frozenset[str], int] = {}
     pair_kind = _kind_codes(starts, kind, graph.types, kinds)
-    served, served_kind = np.divmod(np.unique(pair // n * width + kind), width)
+    served, served_kind = np.divmod(distinct(pair // n * width + kind), width)
     serving = _starts(served)
     serves = np.full(n, _code(kinds, frozenset()), dtype=np.int64)
     serves[served[serving]] = _kind_codes(serving, served_kind, graph.types, kinds)
@@ -288,7 +288,7 @@ def _kind_codes(
     one type in the run, the usual case, without a loop."""
     sizes = np.diff(np.r_[starts, len(kind)])
     single = np.full(len(names), -1, dtype=np.int64)
-    for t in np.unique(kind[starts[sizes == 1]]).tolist():
+    for t in distinct(kind[starts[sizes == 1]]).tolist():
         single[t] = _code(table, frozenset((names[t],)))
     codes = single[kind[starts]] if len(starts) else np.zeros(0, dtype=np.int64)
     for run in np.flatnonzero(sizes > 1).tolist():

@@ -10,12 +10,14 @@ import sys
 import tracemalloc
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kgtwin.graph.dependencies import AssetRow, Edges
 from kgtwin.graph.topology import Reach, breadth_first
+from kgtwin.simulation.arrays import distinct
 from kgtwin.simulation.snapshot import Snapshot, build_snapshot
 from tests.conftest import examples
 
@@ -167,3 +169,9 @@ def test_a_snapshot_of_50k_nodes_and_150k_edges_stays_within_its_memory_budget()
     assert (len(snapshot), count) == (size, len(set(triples)))
     assert held <= NODE_BYTES * size + EDGE_BYTES * count
     assert snapshot.nbytes() == pytest.approx(held, rel=0.1)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 1_000])
+def test_distinct_values_are_np_unique_s(size: int) -> None:
+    values = np.random.default_rng(size).integers(0, max(size // 3, 1), size)
+    assert np.array_equal(distinct(values), np.unique(values))
