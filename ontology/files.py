@@ -103,13 +103,18 @@ def _digest_order(path: Path) -> tuple[str, str]:
     return path.name, str(path)
 
 
+def _hash(sha: hashlib._Hash, path: Path, text: str) -> None:
+    """One file's part of a digest (:func:`files_digest` reads it in chunks instead)."""
+    sha.update(path.name.encode())
+    sha.update(text.encode())
+
+
 def digest(files: Iterable[SourceFile]) -> str:
     """sha256 over the files' names and text: the version of a model or an ontology."""
     sha = hashlib.sha256()
     for source in sorted(files, key=lambda f: _digest_order(f.path)):
         assert source.text is not None, "a streamed model's digest comes from read_model"
-        sha.update(source.path.name.encode())
-        sha.update(source.text.encode())
+        _hash(sha, source.path, source.text)
     return sha.hexdigest()
 
 
@@ -149,8 +154,7 @@ def read_model(paths: Sequence[Path], progress: Callable[[int], None]) -> ModelF
     sha = hashlib.sha256()
     for done, path in enumerate(sorted(paths, key=_digest_order), start=1):
         text = _read(path)
-        sha.update(path.name.encode())
-        sha.update(text.encode())
+        _hash(sha, path, text)
         parser = ox.parse(
             text,
             format=ox.RdfFormat.TURTLE,
