@@ -215,8 +215,13 @@ def load_phase(run: Run, driver: neo4j.Driver, site: Path) -> None:
     values = run.values
     timeout = 300 + run.assets * 0.01
     peak_tx = 0
-    runs = (("first load", []), ("reload", []), ("reload --verify", ["--verify"]))
-    for label, flags in runs:
+    # (what, flags, whether the files are found loaded already by their digest)
+    runs = (
+        ("first load", [], False),
+        ("reload", [], True),
+        ("reload --verify", ["--verify"], False),
+    )
+    for label, flags, unchanged in runs:
         log(f"{run.size}: kgtwin load, {label} ...")
         watch = TransactionWatch(driver)
         watch.start()
@@ -231,7 +236,6 @@ def load_phase(run: Run, driver: neo4j.Driver, site: Path) -> None:
         values["neo4j_tx_mb"] = peak_tx / MB  # kept when the load fails
         values["load_peak_mb"] = max(values.get("load_peak_mb", 0), cli.peak_mb)
         model = cli.report.get("model") or {}
-        unchanged = label == "reload"  # files loaded already: found so by their digest
         if cli.status != 0 or not (cli.report.get("unchanged") if unchanged else model):
             tail = "\n".join(cli.stderr.strip().splitlines()[-5:])
             run.problems.append(f"{run.size} {label}: kgtwin load exited {cli.status}: {tail}")
