@@ -3,8 +3,11 @@
 A load holds the model's *lease*: ``(:Model {name}).lease`` names the load, with the host
 and process that run it and ``leaseBeat``, the last time (Neo4j's clock) it said it was
 alive. A thread beats every :data:`BEAT_SECONDS`, and every write transaction of the load
-starts with :data:`FENCE`, which beats too and fails if the lease is no longer the load's,
-so a load that lost its lease can never write.
+ends with :data:`FENCE`, just before its commit: it beats too, and fails if the lease is no
+longer the load's, so a load that lost its lease can never commit a write. The fence
+write-locks the ``Model`` node until the commit, so a takeover (which writes the lease) either
+waits for the commit or is seen by the fence; taken last, the lock is held only for the
+commit, so the load's parallel writers do not wait for one another's batches.
 
 Another load of the same model waits for the lease. It takes the lease over when the
 holder stopped beating :data:`EXPIRY_SECONDS` ago, or at once when the holder ran on this
@@ -52,7 +55,7 @@ BEAT: LiteralString = """
 MATCH (m:Model {name: $name}) WHERE m.lease = $loadId SET m.leaseBeat = timestamp()
 RETURN count(m) AS held
 """
-FENCE = BEAT  # the first statement of every write transaction of a load
+FENCE = BEAT  # the last statement of every write transaction of a load
 # a Model node the lease made for a load that wrote nothing (refused) goes with it
 RELEASE: LiteralString = """
 MATCH (m:Model {name: $name}) WHERE m.lease = $loadId

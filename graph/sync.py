@@ -50,16 +50,24 @@ How it stays fast at a million nodes:
   (it once did: a no-op reload of 28k nodes scanned the model index once per IRI).
 * Batches are pipelined within a transaction, so the client encodes one batch while Neo4j
   runs the previous.
+* A load too large for one transaction (hidden until it completes) writes with
+  ``writers`` sessions at once, each batch a transaction of its own: one Cypher statement
+  runs on one of Neo4j's cores, so one writer leaves the others idle. The phases stay in
+  order (every relationship is created after every node). Concurrent relationship
+  batches may deadlock on a shared end node; Neo4j then rolls one back, and it is run
+  again (nothing of it was saved).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import sys
+import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -68,6 +76,7 @@ from operator import itemgetter
 from typing import Any, LiteralString
 
 from neo4j import Driver, Result, Session, Transaction
+from neo4j.exceptions import TransientError
 
 from kgtwin.graph.connection import neo4j_errors
 from kgtwin.graph.errors import CommitUnknown, GraphError, ModelConflict
@@ -89,6 +98,7 @@ __all__ = [
     "ONTOLOGY",
     "TRANSACTION_ROWS",
     "TWINS",
+    "WRITERS",
     "Progress",
     "Scope",
     "SyncSummary",
@@ -107,6 +117,9 @@ RETRY_SECONDS = 30.0  # a load failing (Neo4j away, a deadlock) is tried again t
 BATCH_SIZE = 10_000  # rows per statement
 TRANSACTION_ROWS = 20_000  # rows written per transaction; a load writing more is hidden
 READ_PAGE = 20_000  # nodes per page read
+WRITERS = 2  # sessions writing at once, for a load in several transactions
+DEADLOCK_RETRIES = 10  # times a batch rolled back by a deadlock is run again
+DEADLOCK = "Neo.TransientError.Transaction.DeadlockDetected"
 # the ontology's load: always one transaction, as readers never skip the ontology's terms
 ONE_TRANSACTION = sys.maxsize
 
@@ -178,6 +191,7 @@ def sync_model(
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
     transaction_rows: int = TRANSACTION_ROWS,
+    writers: int = WRITERS,
     waiting: Callable[[], None] | None = None,
 ) -> SyncSummary:
     """Make the graph hold exactly ``desired`` for ``model``; returns what changed.
@@ -203,6 +217,7 @@ def sync_model(
         },
         batch_size=batch_size,
         transaction_rows=max(transaction_rows, batch_size),
+        writers=max(1, writers),
         progress=progress,
     )
     action = f"loading model {model!r}"
@@ -216,7 +231,7 @@ def sync_model(
         while True:
             try:
                 with neo4j_errors(action), driver.session(database=database) as session:
-                    summary = load.run(session, lease)
+                    summary = load.run(session, lease, lambda: driver.session(database=database))
             except GraphError as exc:
                 if isinstance(exc, CommitUnknown) and load.final_commit_failed:
                     summary = _confirm(driver, load, database, action, exc)
@@ -245,13 +260,17 @@ class _Load:
     model_params: dict[str, Any]
     batch_size: int
     transaction_rows: int
+    writers: int
     progress: Progress | None
     load_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     summary: SyncSummary | None = None  # once the graph is read
     final_commit_failed: bool = False  # set by _Writes.finish as it commits
 
-    def run(self, session: Session, lease: ModelLease) -> SyncSummary:
-        """Read the graph, then write the difference (raises ``GraphError``)."""
+    def run(
+        self, session: Session, lease: ModelLease, sessions: Callable[[], Session]
+    ) -> SyncSummary:
+        """Read the graph, then write the difference (raises ``GraphError``); ``sessions``
+        opens one for each further writer."""
         self.final_commit_failed = False
         plan = self._plan(session)
         summary = self.summary = plan.summary(self.model, self.desired, len(self.wanted_rels))
@@ -261,6 +280,7 @@ class _Load:
             return summary
         rows = plan.rows()
         writes = _Writes(session, self, lease)
+        phases: _Statements = writes
         if rows > self.transaction_rows:
             logger.info(
                 "model %r: %d rows to write, in transactions of %d; the model is hidden "
@@ -270,7 +290,9 @@ class _Load:
                 self.transaction_rows,
             )
             writes.alone(HIDE_MODEL, name=self.model, loadId=self.load_id)
-        self._write(plan, writes)
+            if self.writers > 1:
+                phases = _ParallelWrites(sessions, self, lease)
+        self._write(plan, phases)
         if self.progress is not None:
             self.progress("committing", 0, 0)
         writes.finish(
@@ -340,7 +362,7 @@ class _Load:
             hidden=previous is not None and previous["loading"] is not None,
         )
 
-    def _write(self, plan: _Plan, writes: _Writes) -> None:
+    def _write(self, plan: _Plan, writes: _Statements) -> None:
         scope = self.scope
         writes.run(
             "removing relationships",
@@ -439,10 +461,8 @@ class _Statements:
         groups: list[Group],
         columns: tuple[str, ...] = (),
     ) -> list[Any]:
-        """The single value each batch returned (statements that return nothing: none).
-
-        A batch is sent as ``$rows``, or, given ``columns``, as one list per column.
-        """
+        """The single value each batch returned (statements that return nothing: none),
+        batches made by :func:`_batches`."""
         total = sum(len(rows) for _, rows in groups)
         done = 0
         values: list[Any] = []
@@ -457,22 +477,15 @@ class _Statements:
             if self.progress is not None:
                 self.progress(phase, done, total)
 
-        for params, rows in groups:
-            for start in range(0, len(rows), self.batch_size):
-                batch = rows[start : start + self.batch_size]
-                data: dict[str, Any]
-                if columns:
-                    data = dict(zip(columns, map(list, zip(*batch, strict=True)), strict=True))
-                else:
-                    data = {"rows": batch}
-                result = self.transaction().run(statement, model=self.model, **params, **data)
-                if pending is not None:
-                    finish(*pending)
-                pending = (len(batch), result)
-                if self.full(len(batch)):  # every result read, then committed
-                    finish(*pending)
-                    pending = None
-                    self.commit()
+        for size, params in _batches(groups, columns, self.batch_size):
+            result = self.transaction().run(statement, model=self.model, **params)
+            if pending is not None:
+                finish(*pending)
+            pending = (size, result)
+            if self.full(size):  # every result read, then committed
+                finish(*pending)
+                pending = None
+                self.commit()
         if pending is not None:
             finish(*pending)
         return values
@@ -490,8 +503,25 @@ class _Statements:
         """Commit the transaction (one of several)."""
 
 
+def _batches(
+    groups: list[Group], columns: tuple[str, ...], batch_size: int
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``groups`` in batches of at most ``batch_size`` rows: (rows, statement parameters).
+
+    A batch is sent as ``$rows``, or, given ``columns``, as one list per column.
+    """
+    for params, rows in groups:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            if columns:
+                data = dict(zip(columns, map(list, zip(*batch, strict=True)), strict=True))
+            else:
+                data = {"rows": batch}
+            yield len(batch), {**params, **data}
+
+
 class _Writes(_Statements):
-    """Write batches in transactions of at most ``load.transaction_rows`` rows; each starts
+    """Write batches in transactions of at most ``load.transaction_rows`` rows; each ends
     with the lease's fence. :meth:`finish` runs the last statement and commits the last
     transaction (the commit :func:`sync_model` confirms if its answer is lost)."""
 
@@ -506,7 +536,6 @@ class _Writes(_Statements):
     def transaction(self) -> Transaction:
         if self.open is None:
             self.open = self.session.begin_transaction()
-            self.lease.fence(self.open)
             self.rows = 0
         return self.open
 
@@ -515,9 +544,10 @@ class _Writes(_Statements):
         return self.rows + self.batch_size > self.load.transaction_rows
 
     def commit(self) -> None:
-        """Commit the open transaction (every result of it read)."""
+        """Fence and commit the open transaction (every result of it read)."""
         if self.open is not None:
             tx, self.open = self.open, None
+            self.lease.fence(tx)
             tx.commit()
 
     def alone(self, statement: LiteralString, **params: Any) -> None:
@@ -531,6 +561,95 @@ class _Writes(_Statements):
         self.load.final_commit_failed = True  # until the commit returns
         self.commit()
         self.load.final_commit_failed = False
+
+
+class _ParallelWrites(_Statements):
+    """Write batches with ``load.writers`` sessions at once, each batch a transaction of its
+    own that ends with the lease's fence; results and progress come back in the caller's
+    thread. The fence write-locks the ``Model`` node only from the end of the batch to its
+    commit, so the writers do not wait for one another's batches."""
+
+    def __init__(self, sessions: Callable[[], Session], load: _Load, lease: ModelLease) -> None:
+        super().__init__(None, load.model, load.batch_size, load.progress)
+        self.sessions = sessions
+        self.writers = load.writers
+        self.lease = lease
+
+    def run(
+        self,
+        phase: str,
+        statement: LiteralString,
+        groups: list[Group],
+        columns: tuple[str, ...] = (),
+    ) -> list[Any]:
+        total = sum(len(rows) for _, rows in groups)
+        if not total:
+            return []
+        batches = _batches(groups, columns, self.batch_size)
+        taking = threading.Lock()
+        stop = threading.Event()
+        done: queue.SimpleQueue[tuple[int, Any] | BaseException | None] = queue.SimpleQueue()
+
+        def write() -> None:
+            try:
+                with self.sessions() as session:
+                    while not stop.is_set():
+                        with taking:
+                            batch = next(batches, None)
+                        if batch is None:
+                            break
+                        done.put((batch[0], self._commit(session, statement, batch[1])))
+            except BaseException as exc:  # handed to the caller's thread, which raises it
+                stop.set()
+                done.put(exc)
+            finally:
+                done.put(None)
+
+        threads = [
+            threading.Thread(target=write, name=f"kgtwin-load-{n}", daemon=True)
+            for n in range(self.writers)
+        ]
+        for thread in threads:
+            thread.start()
+        values: list[Any] = []
+        failure: BaseException | None = None
+        written, running = 0, len(threads)
+        try:
+            while running:
+                item = done.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    failure = failure or item
+                else:
+                    size, value = item
+                    if value is not None:
+                        values.append(value)
+                    written += size
+                    if self.progress is not None:
+                        self.progress(phase, written, total)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+        if failure is not None:
+            raise failure
+        return values
+
+    def _commit(self, session: Session, statement: LiteralString, params: dict[str, Any]) -> Any:
+        """Run one batch in a transaction of its own and commit it; its single value."""
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                with session.begin_transaction() as tx:
+                    record = tx.run(statement, model=self.model, **params).single()
+                    self.lease.fence(tx)
+                    tx.commit()
+                return None if record is None else record[0]
+            except TransientError as exc:
+                if exc.code != DEADLOCK or attempt == DEADLOCK_RETRIES:
+                    raise
+                logger.debug("model %r: a batch was rolled back by a deadlock; again", self.model)
+        raise AssertionError("unreachable")
 
 
 def _read_rels(

@@ -13,7 +13,7 @@ from typing import TextIO
 from kgtwin.graph.connection import open_driver, ping
 from kgtwin.graph.errors import CommitUnknown, GraphError, Neo4jUnavailable, UnknownModel
 from kgtwin.graph.summary import summarize
-from kgtwin.graph.sync import BATCH_SIZE, TRANSACTION_ROWS
+from kgtwin.graph.sync import BATCH_SIZE, TRANSACTION_ROWS, WRITERS
 from kgtwin.graph.tokens import (
     TokenError,
     TokenInfo,
@@ -121,6 +121,13 @@ def build_parser(others: Mapping[str, Command] | None = None) -> argparse.Argume
         help="rows written per transaction, which bounds the memory the load takes in Neo4j "
         f"(default {TRANSACTION_ROWS:,}). A load that writes more is committed in several "
         "transactions, and the model is hidden from readers until the last one",
+    )
+    load.add_argument(
+        "--writers",
+        type=_writers,
+        default=WRITERS,
+        help=f"sessions writing at once when the load takes several transactions (default "
+        f"{WRITERS}; 1 to {MAX_WRITERS}): each keeps one of Neo4j's cores busy",
     )
     load.add_argument(
         "--verify",
@@ -289,6 +296,16 @@ def _token_name(value: str) -> str:
 
 
 MAX_ROWS = 1_000_000  # per statement or transaction: more would only take Neo4j's memory
+MAX_WRITERS = 16  # sessions a load writes with at once
+
+
+def _writers(value: str) -> int:
+    """A number of writing sessions, 1 to :data:`MAX_WRITERS`."""
+    if not value.isdigit() or not 1 <= int(value) <= MAX_WRITERS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_WRITERS}, got {value!r}"
+        )
+    return int(value)
 
 
 def _rows(value: str) -> int:
@@ -351,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings.with_ontology(args.ontology, args.vocabulary),
                 args.files,
                 model,
-                (args.batch_size, args.transaction_rows),
+                (args.batch_size, args.transaction_rows, args.writers),
                 args.output,
                 out,
                 err,

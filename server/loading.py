@@ -22,6 +22,7 @@ from kgtwin.graph.sync import (
     ONE_TRANSACTION,
     ONTOLOGY,
     TRANSACTION_ROWS,
+    WRITERS,
     Progress,
     SyncSummary,
     sync_model,
@@ -59,6 +60,7 @@ def load_model(
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
     transaction_rows: int = TRANSACTION_ROWS,
+    writers: int = WRITERS,
     waiting: Callable[[str], None] | None = None,
     verify: bool = False,
 ) -> LoadResult:
@@ -115,6 +117,7 @@ def load_model(
         progress=progress,
         batch_size=batch_size,
         transaction_rows=transaction_rows,
+        writers=writers,
         waiting=_told(waiting, model),
     )
     return LoadResult(report, seconds, ontology_summary, model_summary)

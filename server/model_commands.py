@@ -59,7 +59,7 @@ def cmd_load(
     settings: Settings,
     files: list[Path],
     model: str,
-    sizes: tuple[int, int],
+    sizes: tuple[int, int, int],
     output: Output,
     out: TextIO,
     err: TextIO,
@@ -87,6 +87,7 @@ def cmd_load(
             progress=shown,
             batch_size=sizes[0],
             transaction_rows=sizes[1],
+            writers=sizes[2],
             waiting=waiting,
             verify=verify,
         )

@@ -161,6 +161,16 @@ def test_bad_model_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
     assert "model name 'no spaces' is not usable" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("writers", ["0", "17", "two", "-1"])
+def test_writers_out_of_range_is_a_usage_error(
+    writers: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["load", str(DC1), "--writers", writers])
+    assert usage.value.code == 2
+    assert f"expected a whole number from 1 to 16, got '{writers}'" in capsys.readouterr().err
+
+
 def test_neo4j_down_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
