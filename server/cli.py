@@ -301,11 +301,15 @@ MAX_WRITERS = 16  # sessions a load writes with at once
 
 def _writers(value: str) -> int:
     """A number of writing sessions, 1 to :data:`MAX_WRITERS`."""
-    if not value.isdigit() or not 1 <= int(value) <= MAX_WRITERS:
+    try:
+        writers = int(value)
+    except ValueError:
+        writers = 0
+    if not 1 <= writers <= MAX_WRITERS:
         raise argparse.ArgumentTypeError(
             f"expected a whole number from 1 to {MAX_WRITERS}, got {value!r}"
         )
-    return int(value)
+    return writers
 
 
 def _rows(value: str) -> int:

@@ -161,7 +161,7 @@ def test_bad_model_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
     assert "model name 'no spaces' is not usable" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("writers", ["0", "17", "two", "-1"])
+@pytest.mark.parametrize("writers", ["0", "17", "two", "-1", "²"])
 def test_writers_out_of_range_is_a_usage_error(
     writers: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
