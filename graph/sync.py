@@ -78,6 +78,7 @@ from typing import Any, LiteralString
 from neo4j import Driver, Result, Session, Transaction
 from neo4j.exceptions import TransientError
 
+from kgtwin.graph.collector import collector_paused
 from kgtwin.graph.connection import neo4j_errors
 from kgtwin.graph.errors import CommitUnknown, GraphError, ModelConflict
 from kgtwin.graph.model_lease import ModelLease
@@ -221,7 +222,7 @@ def sync_model(
         progress=progress,
     )
     action = f"loading model {model!r}"
-    with ModelLease(driver, model, load.load_id, database, waiting) as lease:
+    with collector_paused(), ModelLease(driver, model, load.load_id, database, waiting) as lease:
         if lease.interrupted:
             logger.warning(
                 "model %r: its last load stopped midway, so it is hidden; this load completes it",
@@ -283,11 +284,12 @@ class _Load:
         phases: _Statements = writes
         if rows > self.transaction_rows:
             logger.info(
-                "model %r: %d rows to write, in transactions of %d; the model is hidden "
-                "from readers until the load completes",
+                "model %r: %d rows to write, in transactions of at most %d, %d at a time; "
+                "the model is hidden from readers until the load completes",
                 self.model,
                 rows,
-                self.transaction_rows,
+                self.batch_size if self.writers > 1 else self.transaction_rows,
+                self.writers,
             )
             writes.alone(HIDE_MODEL, name=self.model, loadId=self.load_id)
             if self.writers > 1:

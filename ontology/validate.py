@@ -7,10 +7,8 @@ Every problem is reported in words a domain expert can act on. Nothing here writ
 from __future__ import annotations
 
 import difflib
-import gc
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from rdflib import BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
+from kgtwin.graph.collector import collector_paused
 from kgtwin.graph.records import PropertyGraph
 from kgtwin.ontology.errors import ModelInvalid, ShapesUnusable, TurtleSyntaxError
 from kgtwin.ontology.files import (
@@ -99,26 +98,12 @@ def validate(paths: Sequence[Path], ontology: Ontology, progress: Progress | Non
     """Parse, SHACL-validate and map the model in ``paths``; never raises for bad input.
     ``progress`` hears of each phase as it goes: ("reading the model", files read, files),
     ("checking shapes", shapes done, shapes) and ("mapping to the graph", 0 then 1, 1)."""
-    with _gc_paused():
+    with collector_paused():
         return _validate(paths, ontology, progress or _silent)
 
 
 def _silent(_phase: str, _done: int, _total: int) -> None:
     return None
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Reading a big site allocates millions of small long-lived objects; Python's cyclic
-    collector would re-scan them again and again (half the time of a 100k-asset
-    validation). Reference counting still frees them; cycles wait for the next collection."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def model_digest(paths: Sequence[Path], ontology: Ontology) -> str:

@@ -1,11 +1,13 @@
 """Issue 20, against the real Neo4j: a load too large for one transaction writes with
 several sessions at once (``writers``), and the graph it makes is the one a single
 transaction makes; a failure in one writer stops the load and leaves the model hidden; a
-batch that Neo4j rolls back to break a deadlock is run again.
+batch that Neo4j rolls back to break a deadlock is run again. A sync runs with Python's
+cyclic collector paused and gives it back as it found it.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import threading
@@ -114,3 +116,18 @@ def test_a_batch_rolled_back_by_a_deadlock_is_run_again(
         "MATCH (n:Twin {model: 'm'}) RETURN n.v AS v, n.held AS held"
     )
     assert [(r["v"], r["held"]) for r in records] == [(1, None)] * 3
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_sync_pauses_the_collector_and_gives_it_back_as_it_found_it(
+    driver: Driver, enabled: bool
+) -> None:
+    seen: list[bool] = []
+    (gc.enable if enabled else gc.disable)()
+    try:
+        sync(driver, hubs_site(50, seed=3), progress=lambda *_: seen.append(gc.isenabled()))
+        assert seen
+        assert not any(seen)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
