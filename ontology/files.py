@@ -103,10 +103,11 @@ def _digest_order(path: Path) -> tuple[str, str]:
     return path.name, str(path)
 
 
-def _hash(sha: hashlib._Hash, path: Path, text: str) -> None:
-    """One file's part of a digest (:func:`files_digest` reads it in chunks instead)."""
+def _hash(sha: hashlib._Hash, path: Path, text: Iterable[str]) -> None:
+    """One file's part of a digest: its name, then its text (whole, or in chunks)."""
     sha.update(path.name.encode())
-    sha.update(text.encode())
+    for chunk in text:
+        sha.update(chunk.encode())
 
 
 def digest(files: Iterable[SourceFile]) -> str:
@@ -114,7 +115,7 @@ def digest(files: Iterable[SourceFile]) -> str:
     sha = hashlib.sha256()
     for source in sorted(files, key=lambda f: _digest_order(f.path)):
         assert source.text is not None, "a streamed model's digest comes from read_model"
-        _hash(sha, source.path, source.text)
+        _hash(sha, source.path, (source.text,))
     return sha.hexdigest()
 
 
@@ -123,11 +124,9 @@ def files_digest(paths: Sequence[Path]) -> str:
     megabyte of text at a time)."""
     sha = hashlib.sha256()
     for path in sorted(paths, key=_digest_order):
-        sha.update(path.name.encode())
         try:
             with path.open(encoding="utf-8") as text:  # newlines as read_text reads them
-                for chunk in iter(lambda: text.read(1 << 20), ""):
-                    sha.update(chunk.encode())
+                _hash(sha, path, iter(lambda: text.read(1 << 20), ""))
         except (OSError, UnicodeDecodeError) as exc:
             raise FileUnreadable(path, str(exc)) from exc
     return sha.hexdigest()
@@ -154,7 +153,7 @@ def read_model(paths: Sequence[Path], progress: Callable[[int], None]) -> ModelF
     sha = hashlib.sha256()
     for done, path in enumerate(sorted(paths, key=_digest_order), start=1):
         text = _read(path)
-        _hash(sha, path, text)
+        _hash(sha, path, (text,))
         parser = ox.parse(
             text,
             format=ox.RdfFormat.TURTLE,
