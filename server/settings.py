@@ -18,6 +18,20 @@ bolt_port = 7687                    # KGTWIN_NEO4J_BOLT_PORT
 http_port = 7474                    # KGTWIN_NEO4J_HTTP_PORT
 heap = "4g"                         # KGTWIN_NEO4J_HEAP (default: sized from the machine)
 pagecache = "2g"                    # KGTWIN_NEO4J_PAGECACHE (default: from the machine)
+questdb_http_port = 9000            # KGTWIN_QUESTDB_HTTP_PORT: `kgtwin questdb start`'s HTTP
+questdb_pg_port = 8812              # KGTWIN_QUESTDB_PG_PORT: and its PostgreSQL wire port
+
+[questdb]                           # telemetry history (docs/history.md)
+url = "http://tsdb.example:9000"    # QUESTDB_URL: HTTP (writes, queries, web console)
+user = "admin"                      # QUESTDB_USER
+password = "..."                    # QUESTDB_PASSWORD (never printed)
+
+[history]
+enabled = true                      # KGTWIN_HISTORY: false keeps no history at all
+retention_days = 30                 # KGTWIN_HISTORY_RETENTION_DAYS: raw rows kept
+rollup_retention_days = 365         # KGTWIN_HISTORY_ROLLUP_RETENTION_DAYS: 1-minute rollup
+spool = ".kgtwin/history-spool"     # KGTWIN_HISTORY_SPOOL: rows not yet in QuestDB
+spool_max_bytes = 1073741824        # KGTWIN_HISTORY_SPOOL_MAX_BYTES: the spool's bound
 
 [server]
 host = "127.0.0.1"                  # KGTWIN_HOST
@@ -56,6 +70,11 @@ Without ``NEO4J_URI`` the local Neo4j is used: ``bolt://127.0.0.1:<bolt_port>`` 
 from the devkit) keeps in ``<home>/neo4j/password`` (one line; mode 600). That file is the
 whole contract between the two: the core reads it as plain data, and never imports the
 devkit.
+
+History works the same way: without ``QUESTDB_URL`` the local QuestDB of ``kgtwin questdb
+start`` is used, at ``http://127.0.0.1:<questdb_http_port>``, as user ``admin`` with the
+password in ``<home>/questdb/password``. With neither (or ``enabled = false``) there is no
+history, and ``kgtwin serve`` and ``kgtwin ingest`` say so once.
 """
 
 from __future__ import annotations
@@ -79,6 +98,8 @@ RESERVED_MODELS = frozenset({"ontology"})
 CONFIG_ENV = "KGTWIN_CONFIG"
 LOCAL_NEO4J_INSTANCE = "neo4j"  # the local Neo4j's folder under KGTWIN_HOME
 LOCAL_NEO4J_USER = "neo4j"
+LOCAL_QUESTDB_INSTANCE = "questdb"  # the local QuestDB's folder under KGTWIN_HOME
+LOCAL_QUESTDB_USER = "admin"
 
 
 class SettingsError(ValueError):
@@ -118,6 +139,16 @@ class Settings:
     local_http_port: int = 7474
     local_heap: str | None = None  # the local Neo4j's heap ("4g"); None: sized from the machine
     local_pagecache: str | None = None  # its page cache; None: sized from the machine
+    local_questdb_http_port: int = 9000
+    local_questdb_pg_port: int = 8812
+    questdb_url: str | None = None  # http(s)://host:port; None: the local QuestDB, if any
+    questdb_user: str = LOCAL_QUESTDB_USER
+    questdb_password: Secret | None = field(default=None, repr=True)
+    history: bool = True  # keep telemetry history when a QuestDB is configured
+    history_retention_days: int = 30
+    history_rollup_retention_days: int = 365
+    history_spool: Path | None = None  # None: <home>/history-spool
+    history_spool_max_bytes: int = 2**30
     ontology: tuple[Path, ...] = ()  # the base ontology files (default: the bundled ones)
     vocabularies: tuple[str, ...] = ()  # standard vocabularies added, with their alignments
     host: str = "127.0.0.1"
@@ -212,6 +243,29 @@ class Settings:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
+    @property
+    def local_questdb_password_file(self) -> Path:
+        """Where the local QuestDB keeps its password (written on its first start)."""
+        return self.home / LOCAL_QUESTDB_INSTANCE / "password"
+
+    @property
+    def history_spool_folder(self) -> Path:
+        """Where the ingestion worker keeps history rows QuestDB has not taken yet."""
+        return self.history_spool or self.home / "history-spool"
+
+    def questdb_connection(self) -> tuple[str, str, str | None] | None:
+        """URL, user and password of the history store: the configured QuestDB, else the
+        local one once it has been started; None when there is none, or history is off."""
+        if not self.history:
+            return None
+        if self.questdb_url:
+            password = self.questdb_password.reveal() if self.questdb_password else None
+            return self.questdb_url.rstrip("/"), self.questdb_user, password
+        password = _read_password(self.local_questdb_password_file)
+        if password is None:
+            return None
+        return f"http://127.0.0.1:{self.local_questdb_http_port}", LOCAL_QUESTDB_USER, password
+
     def neo4j_connection(self) -> tuple[str, str, str | None]:
         """URI, user and password: the configured server, else the local one."""
         if self.neo4j_uri:
@@ -290,6 +344,22 @@ def _optional_text(value: object, name: str) -> str | None:
 
 def _secret(value: object, name: str) -> Secret:
     return Secret(_text(value, name))
+
+
+_HTTP_URL = re.compile(r"^https?://[^\s/?#@]+(:[0-9]{1,5})?/?$")
+
+
+def _http_url(value: object, name: str) -> str | None:
+    """An http(s)://host[:port] URL, or None for an empty value."""
+    text = _text(value, name).strip()
+    if not text:
+        return None
+    if not _HTTP_URL.match(text):
+        raise SettingsError(
+            f"{name}={value!r} is not an HTTP address: give http(s)://host[:port], like "
+            "http://127.0.0.1:9000 (no path; credentials go in the user and password settings)"
+        )
+    return text
 
 
 _ORIGIN = re.compile(
@@ -448,6 +518,36 @@ OPTIONS: tuple[Option, ...] = (
             "64m is the smallest page cache kgtwin's tests run Neo4j with, and one larger "
             "than the store (about 2 GB for a million assets) buys nothing",
         ),
+    ),
+    Option(
+        "local_questdb_http_port", "KGTWIN_QUESTDB_HTTP_PORT", "local", "questdb_http_port", _port
+    ),
+    Option("local_questdb_pg_port", "KGTWIN_QUESTDB_PG_PORT", "local", "questdb_pg_port", _port),
+    Option("questdb_url", "QUESTDB_URL", "questdb", "url", _http_url),
+    Option("questdb_user", "QUESTDB_USER", "questdb", "user", _text),
+    Option("questdb_password", "QUESTDB_PASSWORD", "questdb", "password", _secret, empty_ok=True),
+    Option("history", "KGTWIN_HISTORY", "history", "enabled", _bool),
+    Option(
+        "history_retention_days",
+        "KGTWIN_HISTORY_RETENTION_DAYS",
+        "history",
+        "retention_days",
+        _integer(1, 36_500, "a number of days"),
+    ),
+    Option(
+        "history_rollup_retention_days",
+        "KGTWIN_HISTORY_ROLLUP_RETENTION_DAYS",
+        "history",
+        "rollup_retention_days",
+        _integer(1, 36_500, "a number of days"),
+    ),
+    Option("history_spool", "KGTWIN_HISTORY_SPOOL", "history", "spool", _path),
+    Option(
+        "history_spool_max_bytes",
+        "KGTWIN_HISTORY_SPOOL_MAX_BYTES",
+        "history",
+        "spool_max_bytes",
+        _integer(2**20, 2**50, "a number of bytes"),
     ),
     Option("ontology", "KGTWIN_ONTOLOGY", "ontology", "files", _paths),
     Option("vocabularies", "KGTWIN_VOCABULARIES", "ontology", "vocabularies", _vocabularies),

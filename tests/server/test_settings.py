@@ -69,8 +69,8 @@ def test_secrets_never_show(config: Path) -> None:
         ),
         (
             "[srever]\n",
-            "unknown section [srever]; valid sections: [ingest], [limits], [local], [mqtt], "
-            "[neo4j]",
+            "unknown section [srever]; valid sections: [history], [ingest], [limits], [local], "
+            "[mqtt], [neo4j]",
         ),
         ("[server]\nport = 70000\n", "[server] port=70000 is not a port number (1-65535)"),
         ("[server]\nanonymous_read = 'maybe'\n", "is not a boolean: use true or false"),
@@ -139,3 +139,25 @@ def test_ingestion_bounds_that_do_not_fit_together_are_refused() -> None:
     )
     with pytest.raises(SettingsError, match=r"max_queued_bytes .* must hold the largest message"):
         settings.ingest_config()
+
+
+def test_history_uses_the_configured_questdb_else_the_local_one_else_none(tmp_path: Path) -> None:
+    configured = Settings.from_env(
+        {"QUESTDB_URL": "http://tsdb.example:9000/", "QUESTDB_PASSWORD": "p"}
+    )
+    assert configured.questdb_connection() == ("http://tsdb.example:9000", "admin", "p")
+    assert Settings.from_env({"KGTWIN_HOME": str(tmp_path)}).questdb_connection() is None
+    (tmp_path / "questdb").mkdir()
+    (tmp_path / "questdb" / "password").write_text("secret\n", encoding="utf-8")
+    local = Settings.from_env({"KGTWIN_HOME": str(tmp_path), "KGTWIN_QUESTDB_HTTP_PORT": "9100"})
+    assert local.questdb_connection() == ("http://127.0.0.1:9100", "admin", "secret")
+    off = Settings.from_env({"KGTWIN_HOME": str(tmp_path), "KGTWIN_HISTORY": "false"})
+    assert off.questdb_connection() is None
+
+
+@pytest.mark.parametrize(
+    "url", ["tsdb:9000", "http://user:pw@tsdb:9000", "http://tsdb:9000/api", "ftp://tsdb"]
+)
+def test_a_questdb_url_is_a_bare_http_address(url: str) -> None:
+    with pytest.raises(SettingsError, match=r"QUESTDB_URL=.* is not an HTTP address"):
+        Settings.from_env({"QUESTDB_URL": url})
