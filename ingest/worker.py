@@ -10,7 +10,9 @@ observation per point in one transaction (:func:`ingest.writes.write_isolating`:
 the write refuses is split out and dead-lettered, the rest applied). The finisher thread
 reports each write (listeners, staleness), then, batch after batch in order, publishes the
 batch's dead letters on a connection of their own (:class:`ingest.deadletters.
-DeadLetterPublisher`, which checks each PUBACK's reason code) and acknowledges the batch.
+DeadLetterPublisher`, which checks each PUBACK's reason code), spools the batch's history
+rows when history is on (:class:`ingest.history.writer.HistoryWriter`: on disk, never
+waiting for QuestDB) and acknowledges the batch.
 
 **Connections.** Each MQTT connection gets a number; a message is acknowledged only on the
 connection it arrived on, in the order received. When a batch cannot be finished (its dead
@@ -51,6 +53,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from kgtwin.graph.errors import GraphError, ValueRefused
 from kgtwin.graph.live import Applied, LiveValue, read_points, write_live_values
+from kgtwin.graph.ontology_read import read_terms
 from kgtwin.graph.reader import Reader
 from kgtwin.graph.versions import graph_version
 from kgtwin.ingest.address import BrokerAddress, configure
@@ -61,6 +64,7 @@ from kgtwin.ingest.deadletters import DeadLetterPublisher
 from kgtwin.ingest.errors import Reason, Rejected
 from kgtwin.ingest.events import LiveListener
 from kgtwin.ingest.health import IngestHealth, Progress
+from kgtwin.ingest.history.writer import HistoryWriter
 from kgtwin.ingest.messages import dead_letter, dead_letter_topic
 from kgtwin.ingest.metrics import IngestMetrics
 from kgtwin.ingest.receiving import PER_MESSAGE_BYTES, Limits, receive
@@ -132,8 +136,10 @@ class IngestWorker:
         metrics: IngestMetrics,
         units: Units,
         listener: LiveListener | None = None,
+        history: HistoryWriter | None = None,
     ) -> None:
         self.config = config
+        self.history = history  # keeps every accepted value, when history is on
         self.driver = driver
         self.reader = Reader(driver, config.database)
         self.metrics = metrics
@@ -179,6 +185,8 @@ class IngestWorker:
         """Start the writer thread: it reads the points (retrying while Neo4j is away), then
         connects and subscribes. Not before: a resumed session's messages would otherwise
         arrive before their points are known."""
+        if self.history is not None:
+            self.history.start()
         self._writer.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -188,6 +196,8 @@ class IngestWorker:
         if self._writer.is_alive():
             self._writer.join(timeout)
         self._disconnect()
+        if self.history is not None:
+            self.history.stop(timeout)
 
     def __enter__(self) -> IngestWorker:
         self.start()
@@ -488,6 +498,8 @@ class IngestWorker:
                 self._drop(batch)
                 self._give_up_connection(current, "dead_letters", problem)
                 return
+            if self.history is not None:  # on disk before the broker may forget them
+                self.history.append(batch)
             with self._acking:
                 acked = not self._lost and self._connection == current
                 if acked:
@@ -628,6 +640,8 @@ class IngestWorker:
 
     def _read_points(self, version: str) -> None:
         rows = read_points(self.reader)
+        if self.history is not None:
+            self.history.points_read(rows, read_terms(self.reader))
         table = PointTable.of(rows, self.units)
         self.reporter.points_read(rows, table.rows)
         self.table, self.version = table, version

@@ -51,6 +51,7 @@ from kgtwin.server.auth import (
 from kgtwin.server.graph_cache import keep_fresh
 from kgtwin.server.graphql_http import GraphQLOverHTTP
 from kgtwin.server.graphql_ws import PROTOCOLS, ClosingAdapter, connect
+from kgtwin.server.history_setup import open_history
 from kgtwin.server.ingest_health import shut_down_when_failed
 from kgtwin.server.live import LiveHub
 from kgtwin.server.loops import OperationLoops
@@ -197,7 +198,10 @@ def create_app(settings: Settings) -> Starlette:
             app.state.services = services
             await in_thread(loops.start)
             if ingest is not None:
-                worker = IngestWorker(ingest, driver, metrics.ingest(), units, services.live)
+                history = await in_thread(open_history, settings, metrics.registry)
+                worker = IngestWorker(
+                    ingest, driver, metrics.ingest(), units, services.live, history=history
+                )
                 worker.start()
                 app.state.ingest = worker
             async with anyio.create_task_group() as tasks:

@@ -494,7 +494,8 @@ def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:
     app = create_app(settings)
     print(
         f"kgtwin: serving GraphQL on http://{settings.host}:{settings.port}/graphql "
-        f"(anonymous read {'on' if settings.anonymous_read else 'off'})",
+        f"(anonymous read {'on' if settings.anonymous_read else 'off'}); "
+        f"{settings.history_status()}",
         file=err,
         flush=True,
     )
@@ -531,13 +532,15 @@ def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int
     from kgtwin.ingest.metrics import IngestMetrics
     from kgtwin.ingest.worker import IngestWorker
     from kgtwin.ontology.units import Units
+    from kgtwin.server.history_setup import open_history
     from kgtwin.server.ingest_health import serve_ingest_http
 
     config = settings.ingest_config()
     units = Units.read(settings.ontology_files)  # the units of ontology/core/units.ttl and others
     registry = CollectorRegistry()
+    history = open_history(settings, registry, err)
     driver = open_driver(*settings.neo4j_connection())
-    worker = IngestWorker(config, driver, IngestMetrics(registry), units)
+    worker = IngestWorker(config, driver, IngestMetrics(registry), units, history=history)
     http = serve_ingest_http(metrics_port, registry, worker.health) if metrics_port else None
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -79,6 +79,7 @@ history, and ``kgtwin serve`` and ``kgtwin ingest`` say so once.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -88,6 +89,9 @@ from pathlib import Path
 from typing import Any
 
 from kgtwin.ingest.address import BrokerAddress, InvalidBrokerUrl
+from kgtwin.ingest.history.questdb import QuestDB
+from kgtwin.ingest.history.table import Retention
+from kgtwin.ingest.history.writer import HistoryConfig
 from kgtwin.ingest.worker import IngestConfig
 from kgtwin.ontology.errors import OntologyError
 from kgtwin.ontology.files import default_ontology_files
@@ -266,6 +270,31 @@ class Settings:
             return None
         return f"http://127.0.0.1:{self.local_questdb_http_port}", LOCAL_QUESTDB_USER, password
 
+    def history_config(self) -> HistoryConfig | None:
+        """Where the ingestion worker keeps history (its spool named for its client id),
+        or None when there is no history (:meth:`history_status` says why)."""
+        connection = self.questdb_connection()
+        if connection is None:
+            return None
+        try:
+            retention = Retention(self.history_retention_days, self.history_rollup_retention_days)
+        except ValueError as exc:
+            raise SettingsError(f"history settings: {exc}") from None
+        spool = self.history_spool_folder / f"{_file_name(self.mqtt_client_id)}.sqlite"
+        return HistoryConfig(QuestDB(*connection), spool, self.history_spool_max_bytes, retention)
+
+    def history_status(self) -> str:
+        """One line for a person: where history goes, or why there is none."""
+        connection = self.questdb_connection()
+        if connection is not None:
+            return f"history: QuestDB at {connection[0]}"
+        if not self.history:
+            return "history: off (KGTWIN_HISTORY / [history] enabled is false)"
+        return (
+            "history: off, no QuestDB configured (set QUESTDB_URL, or run `kgtwin questdb "
+            "start` for a local one)"
+        )
+
     def neo4j_connection(self) -> tuple[str, str, str | None]:
         """URI, user and password: the configured server, else the local one."""
         if self.neo4j_uri:
@@ -316,6 +345,15 @@ def _read_password(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     return text.strip() or None
+
+
+def _file_name(text: str) -> str:
+    """``text`` as a file name: itself when it is plain, else its plain characters and a
+    digest of the whole (so two client ids never share a name)."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", text)[:80]
+    if plain == text and not text.startswith("."):
+        return text
+    return f"{plain.lstrip('.')}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 def check_model_name(name: str) -> str:

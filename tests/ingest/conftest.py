@@ -4,13 +4,16 @@ whose point reports every half second (staleness within seconds), loaded once pe
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+
 import pytest
 from neo4j import Driver
 
 from kgtwin.ontology.validate import Ontology
 from kgtwin.server.loading import load_model
 from tests.conftest import DC1, FIXTURES
-from tests.neo4j_service import clean_database
+from tests.neo4j_service import Neo4jService, clean_database
 
 FAST = FIXTURES / "ingest" / "fast.ttl"  # one point that reports every 0.5 s
 
@@ -30,3 +33,13 @@ def site(loaded: Driver) -> Driver:
         "MATCH (p:Point) REMOVE p.value, p.observedAt, p.receivedAt, p.quality, p.stale"
     )
     return loaded
+
+
+@pytest.fixture
+def kgtwin_ingest(neo4j_server: Neo4jService) -> Iterator[list[subprocess.Popen[str]]]:
+    """Started ``kgtwin ingest`` processes, killed at the end of the test."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        process.kill()
+        process.wait(10)

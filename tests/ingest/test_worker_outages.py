@@ -12,11 +12,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-import pytest
 from neo4j import Driver
 from prometheus_client import CollectorRegistry
 
@@ -141,29 +140,23 @@ def test_broker_restart_the_worker_reconnects_and_loses_nothing(
         worker.stop()
 
 
-@pytest.fixture
-def kgtwin_ingest(neo4j_server: Neo4jService) -> Iterator[list[subprocess.Popen[str]]]:
-    """Started ``kgtwin ingest`` processes, killed at the end of the test."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        process.kill()
-        process.wait(10)
-
-
 def start_ingest(
     address: BrokerAddress,
     client_id: str,
     neo4j: Neo4jService,
     log: Path,
     extra: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[str]:
+    """``kgtwin ingest`` as ``client_id``, its stderr appended to ``log``, with ``env``
+    added to the environment; returned once it has subscribed."""
     env = {
         **os.environ,
         "NEO4J_URI": neo4j.uri,
         "NEO4J_USER": neo4j.user,
         "NEO4J_PASSWORD": neo4j.password,
         "KGTWIN_MQTT_URL": address.url,
+        **(env or {}),
     }
     kgtwin = Path(sys.executable).with_name("kgtwin")
     with log.open("a") as stderr:  # the child keeps its own copy of the file
