@@ -22,7 +22,8 @@ questdb_http_port = 9000            # KGTWIN_QUESTDB_HTTP_PORT: `kgtwin questdb 
 questdb_pg_port = 8812              # KGTWIN_QUESTDB_PG_PORT: and its PostgreSQL wire port
 
 [questdb]                           # telemetry history (docs/history.md)
-url = "http://tsdb.example:9000"    # QUESTDB_URL: HTTP (writes, queries, web console)
+url = "http://tsdb.example:9000"    # QUESTDB_URL: HTTP (writes, DDL, web console)
+pg_port = 8812                      # QUESTDB_PG_PORT: its PostgreSQL wire port (reads)
 user = "admin"                      # QUESTDB_USER
 password = "..."                    # QUESTDB_PASSWORD (never printed)
 
@@ -146,6 +147,7 @@ class Settings:
     local_questdb_http_port: int = 9000
     local_questdb_pg_port: int = 8812
     questdb_url: str | None = None  # http(s)://host:port; None: the local QuestDB, if any
+    questdb_pg_port: int = 8812  # on QUESTDB_URL's host: history is read over it
     questdb_user: str = LOCAL_QUESTDB_USER
     questdb_password: Secret | None = field(default=None, repr=True)
     history: bool = True  # keep telemetry history when a QuestDB is configured
@@ -257,37 +259,44 @@ class Settings:
         """Where the ingestion worker keeps history rows QuestDB has not taken yet."""
         return self.history_spool or self.home / "history-spool"
 
-    def questdb_connection(self) -> tuple[str, str, str | None] | None:
-        """URL, user and password of the history store: the configured QuestDB, else the
-        local one once it has been started; None when there is none, or history is off."""
+    def questdb_connection(self) -> QuestDB | None:
+        """The history store: the configured QuestDB, else the local one once it has been
+        started; None when there is none, or history is off."""
         if not self.history:
             return None
         if self.questdb_url:
             password = self.questdb_password.reveal() if self.questdb_password else None
-            return self.questdb_url.rstrip("/"), self.questdb_user, password
+            return QuestDB(
+                self.questdb_url.rstrip("/"), self.questdb_user, password, self.questdb_pg_port
+            )
         password = _read_password(self.local_questdb_password_file)
         if password is None:
             return None
-        return f"http://127.0.0.1:{self.local_questdb_http_port}", LOCAL_QUESTDB_USER, password
+        return QuestDB(
+            f"http://127.0.0.1:{self.local_questdb_http_port}",
+            LOCAL_QUESTDB_USER,
+            password,
+            self.local_questdb_pg_port,
+        )
 
     def history_config(self) -> HistoryConfig | None:
         """Where the ingestion worker keeps history (its spool named for its client id),
         or None when there is no history (:meth:`history_status` says why)."""
-        connection = self.questdb_connection()
-        if connection is None:
+        db = self.questdb_connection()
+        if db is None:
             return None
         try:
             retention = Retention(self.history_retention_days, self.history_rollup_retention_days)
         except ValueError as exc:
             raise SettingsError(f"history settings: {exc}") from None
         spool = self.history_spool_folder / f"{_file_name(self.mqtt_client_id)}.sqlite"
-        return HistoryConfig(QuestDB(*connection), spool, self.history_spool_max_bytes, retention)
+        return HistoryConfig(db, spool, self.history_spool_max_bytes, retention)
 
     def history_status(self) -> str:
         """One line for a person: where history goes, or why there is none."""
-        connection = self.questdb_connection()
-        if connection is not None:
-            return f"history: QuestDB at {connection[0]}"
+        db = self.questdb_connection()
+        if db is not None:
+            return f"history: QuestDB at {db.url}"
         if not self.history:
             return "history: off (KGTWIN_HISTORY / [history] enabled is false)"
         return (
@@ -562,6 +571,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("local_questdb_pg_port", "KGTWIN_QUESTDB_PG_PORT", "local", "questdb_pg_port", _port),
     Option("questdb_url", "QUESTDB_URL", "questdb", "url", _http_url),
+    Option("questdb_pg_port", "QUESTDB_PG_PORT", "questdb", "pg_port", _port),
     Option("questdb_user", "QUESTDB_USER", "questdb", "user", _text),
     Option("questdb_password", "QUESTDB_PASSWORD", "questdb", "password", _secret, empty_ok=True),
     Option("history", "KGTWIN_HISTORY", "history", "enabled", _bool),

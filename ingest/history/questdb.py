@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -26,11 +27,17 @@ class QuestDBError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class QuestDB:
-    """Where QuestDB answers and as whom: ``url`` is ``http(s)://host:port``."""
+    """Where QuestDB answers and as whom: ``url`` is ``http(s)://host:port`` (writes, DDL),
+    ``pg_port`` its PostgreSQL wire port on the same host (reads, with bound parameters)."""
 
     url: str
     user: str
     password: str | None = field(default=None, repr=False)
+    pg_port: int = 8812  # its PostgreSQL wire port, on the URL's host (reads)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
 
     @property
     def address(self) -> str:

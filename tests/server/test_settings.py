@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kgtwin.ingest.history.questdb import QuestDB
 from kgtwin.server.settings import Settings, SettingsError
 
 CONFIG = """
@@ -143,14 +144,20 @@ def test_ingestion_bounds_that_do_not_fit_together_are_refused() -> None:
 
 def test_history_uses_the_configured_questdb_else_the_local_one_else_none(tmp_path: Path) -> None:
     configured = Settings.from_env(
-        {"QUESTDB_URL": "http://tsdb.example:9000/", "QUESTDB_PASSWORD": "p"}
+        {
+            "QUESTDB_URL": "http://tsdb.example:9000/",
+            "QUESTDB_PASSWORD": "p",
+            "QUESTDB_PG_PORT": "5432",
+        }
     )
-    assert configured.questdb_connection() == ("http://tsdb.example:9000", "admin", "p")
+    assert configured.questdb_connection() == QuestDB(
+        "http://tsdb.example:9000", "admin", "p", 5432
+    )
     assert Settings.from_env({"KGTWIN_HOME": str(tmp_path)}).questdb_connection() is None
     (tmp_path / "questdb").mkdir()
     (tmp_path / "questdb" / "password").write_text("secret\n", encoding="utf-8")
     local = Settings.from_env({"KGTWIN_HOME": str(tmp_path), "KGTWIN_QUESTDB_HTTP_PORT": "9100"})
-    assert local.questdb_connection() == ("http://127.0.0.1:9100", "admin", "secret")
+    assert local.questdb_connection() == QuestDB("http://127.0.0.1:9100", "admin", "secret", 8812)
     off = Settings.from_env({"KGTWIN_HOME": str(tmp_path), "KGTWIN_HISTORY": "false"})
     assert off.questdb_connection() is None
 
