@@ -79,6 +79,7 @@ SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps our session while we 
 MAX_BACKOFF = 5.0  # seconds between write attempts while Neo4j is away, at most
 MAX_RESTART_DELAY = 60.0  # seconds before reconnecting after giving up a connection, at most
 MAX_FRUITLESS = 5  # restarts after unexpected errors, in a row, before the worker gives up
+STALE_AFTER = 3.0  # expected intervals without data before a point is stale (the default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ class IngestConfig:
     max_queued_bytes: int = 64 * 2**20  # bytes held for messages not yet acknowledged
     max_payload_bytes: int = 256 * 2**10  # a larger payload is dead-lettered (too_large)
     max_future: float = 300.0  # seconds a timestamp may be ahead of the receipt
-    stale_after: float = 3.0  # expected intervals without data before a point is stale
+    stale_after: float = STALE_AFTER  # expected intervals without data before a point is stale
     refresh_interval: float = 2.0  # seconds between checks for a changed graph
     stall_after: float = 60.0  # seconds messages may wait with none finished (health)
     dead_letter_timeout: float = 10.0  # seconds to wait for the broker to take dead letters

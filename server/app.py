@@ -35,6 +35,7 @@ from strawberry.types.unset import UnsetType
 from kgtwin.graph.connection import open_driver
 from kgtwin.graph.errors import GraphError
 from kgtwin.graph.reader import Reader
+from kgtwin.ingest.history.reads import HistoryReader
 from kgtwin.ingest.worker import IngestWorker
 from kgtwin.ontology.catalogue import Catalogue
 from kgtwin.ontology.units import Units
@@ -186,6 +187,12 @@ def create_app(settings: Settings) -> Starlette:
     loops = OperationLoops()
 
     ingest = settings.ingest_config() if settings.ingest else None  # bad settings: fail now
+    questdb = settings.questdb_connection()
+    history = (
+        None
+        if questdb is None
+        else HistoryReader(questdb, observer=lambda _sql: metrics.history_statements.inc())
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -194,13 +201,15 @@ def create_app(settings: Settings) -> Starlette:
             ontology = await in_thread(Ontology.load, list(settings.ontology_files))
             catalogue = Catalogue.build(ontology.graph, ontology.vocabulary)
             units = Units.of(ontology.graph)  # what-if's and ingestion's: one table
-            services = Services.of(settings, reader, catalogue, units, LiveHub(), loops.in_flight)
+            services = Services.of(
+                settings, reader, catalogue, units, LiveHub(), loops.in_flight, history
+            )
             app.state.services = services
             await in_thread(loops.start)
             if ingest is not None:
-                history = await in_thread(open_history, settings, metrics.registry)
+                writer = await in_thread(open_history, settings, metrics.registry)
                 worker = IngestWorker(
-                    ingest, driver, metrics.ingest(), units, services.live, history=history
+                    ingest, driver, metrics.ingest(), units, services.live, history=writer
                 )
                 worker.start()
                 app.state.ingest = worker
@@ -214,6 +223,8 @@ def create_app(settings: Settings) -> Starlette:
             if worker is not None:
                 await in_thread(worker.stop)
             await in_thread(loops.stop)
+            if history is not None:
+                await in_thread(history.close)
             started = getattr(app.state, "services", None)
             if isinstance(started, Services):
                 started.simulations.shutdown()

@@ -61,6 +61,11 @@ class Metrics:
             "Cypher statements sent to Neo4j by the server.",
             registry=self.registry,
         )
+        self.history_statements = Counter(
+            "kgtwin_history_statements",
+            "SQL statements sent to QuestDB by the server (history reads).",
+            registry=self.registry,
+        )
         self._operations: set[str] = set()
 
     def ingest(self) -> IngestMetrics:

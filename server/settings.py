@@ -56,6 +56,9 @@ max_document_bytes = 32768          # KGTWIN_MAX_DOCUMENT_BYTES: a GraphQL docum
 max_variables_bytes = 65536         # KGTWIN_MAX_VARIABLES_BYTES: its variables, as JSON
 max_aliases = 50                    # KGTWIN_MAX_ALIASES: aliased fields in a document
 max_list_length = 1000              # KGTWIN_MAX_LIST_LENGTH: items in any list argument
+max_history_rows = 10000            # KGTWIN_MAX_HISTORY_ROWS: samples per point and request
+max_history_points = 100            # KGTWIN_MAX_HISTORY_POINTS: points in one `history`
+max_history_span_days = 366         # KGTWIN_MAX_HISTORY_SPAN_DAYS: from..to of a history read
 rate_limit = 600000                 # KGTWIN_RATE_LIMIT: cost per minute per token (0: off)
 simulations = 2                     # KGTWIN_SIMULATIONS: what-ifs computed at once
 
@@ -177,6 +180,9 @@ class Settings:
     max_variables_bytes: int = 64 * 1024
     max_aliases: int = 50
     max_list_length: int = 1000
+    max_history_rows: int = 10_000  # samples of one point a request may ask for
+    max_history_points: int = 100  # points of one `history` field
+    max_history_span_days: int = 366  # days between a history read's `from` and `to`
     rate_limit: int = 600_000  # estimated cost a token may spend per minute (0: no limit)
     simulations: int = 2  # simulation threads (what-if, availability, ...) at once
     refresh_interval: int = 2  # seconds between checks for a changed graph (graph_cache)
@@ -719,6 +725,27 @@ OPTIONS: tuple[Option, ...] = (
         "limits",
         "max_list_length",
         _integer(1, 1_000_000, "a list length"),
+    ),
+    Option(
+        "max_history_rows",
+        "KGTWIN_MAX_HISTORY_ROWS",
+        "limits",
+        "max_history_rows",
+        _integer(1, 1_000_000, "a number of samples"),
+    ),
+    Option(
+        "max_history_points",
+        "KGTWIN_MAX_HISTORY_POINTS",
+        "limits",
+        "max_history_points",
+        _integer(1, 10_000, "a number of points"),
+    ),
+    Option(
+        "max_history_span_days",
+        "KGTWIN_MAX_HISTORY_SPAN_DAYS",
+        "limits",
+        "max_history_span_days",
+        _integer(1, 36_500, "a number of days"),
     ),
     Option(
         "rate_limit",

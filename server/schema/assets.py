@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,6 +16,16 @@ from strawberry.scalars import JSON
 from kgtwin.graph.nodes import IN, OUT, TwinNode
 from kgtwin.ontology.catalogue import NODE_KEYS
 from kgtwin.server.schema.context import GraphInfo, loaders, services
+from kgtwin.server.schema.history import (
+    HistoryAggregate,
+    HistorySample,
+    graphql_sample,
+    history_query,
+    sample_value,
+    samples_of,
+    stale_then,
+    value_then,
+)
 from kgtwin.server.schema.loaders import RelationQuery
 from kgtwin.server.schema.ontology import OntologyClass
 from kgtwin.server.schema.values import check_first, moment, number, plain
@@ -54,6 +64,13 @@ async def _classes(info: GraphInfo, node: TwinNode) -> list[OntologyClass]:
 )
 class Asset:
     node: strawberry.Private[TwinNode]
+    then: strawberry.Private[datetime | None] = None  # asOf: its points' values then
+
+    @strawberry.field(
+        description="The moment its points' values are as of (`asset(asOf:)`); null: now."
+    )
+    def as_of(self) -> datetime | None:
+        return self.then
 
     @strawberry.field
     def iri(self) -> str:
@@ -96,7 +113,7 @@ class Asset:
     async def points(self, info: GraphInfo, first: int = DEFAULT_NESTED_FIRST) -> list[Point]:
         check_first(first, services(info).settings)
         found = await loaders(info).points.load((self.node.iri, first))
-        return [Point(node=p) for p in found]
+        return [Point(node=p, then=self.then) for p in found]
 
     @strawberry.field(
         description="Its relationships, by type, direction and the other end's "
@@ -124,7 +141,7 @@ class Asset:
             Relation(
                 type=r.type,
                 direction=RelationDirection.OUT if r.direction == OUT else RelationDirection.IN,
-                other=Asset(node=r.other),
+                other=Asset(node=r.other, then=self.then),
             )
             for r in found
             if r.direction in (OUT, IN)
@@ -145,6 +162,7 @@ class Relation:
 )
 class Point:
     node: strawberry.Private[TwinNode]
+    then: strawberry.Private[datetime | None] = None  # asOf: the value it had then
 
     @strawberry.field
     def iri(self) -> str:
@@ -186,27 +204,73 @@ class Point:
     def max_value(self) -> float | None:
         return number(self.node.props.get("maxValue"))
 
-    @strawberry.field(description="The latest value, in `unit`.")
-    def value(self) -> JSON | None:
+    @strawberry.field(
+        description="The latest value, in `unit` (under `asset(asOf:)`, the value it had then)."
+    )
+    async def value(self, info: GraphInfo) -> JSON | None:
+        if self.then is not None:
+            sample = await value_then(info, self.node, self.then)
+            return None if sample is None else sample_value(sample, self.node)
         value = self.node.props.get("value")
         return None if value is None else plain(value)
 
     @strawberry.field(description="When the source measured the latest value.")
-    def observed_at(self) -> datetime | None:
+    async def observed_at(self, info: GraphInfo) -> datetime | None:
+        if self.then is not None:
+            sample = await value_then(info, self.node, self.then)
+            return None if sample is None else sample.time
         return moment(self.node.props.get("observedAt"))
 
     @strawberry.field(description="When the twin received the latest value.")
-    def received_at(self) -> datetime | None:
+    async def received_at(self, info: GraphInfo) -> datetime | None:
+        if self.then is not None:
+            sample = await value_then(info, self.node, self.then)
+            return None if sample is None else sample.received
         return moment(self.node.props.get("receivedAt"))
 
     @strawberry.field
-    def quality(self) -> str | None:
+    async def quality(self, info: GraphInfo) -> str | None:
+        if self.then is not None:
+            sample = await value_then(info, self.node, self.then)
+            return None if sample is None else sample.quality
         return _text(self.node.props.get("quality"))
 
     @strawberry.field(description="True when the point has not reported for too long.")
-    def stale(self) -> bool | None:
+    async def stale(self, info: GraphInfo) -> bool | None:
+        if self.then is not None:
+            sample = await value_then(info, self.node, self.then)
+            return stale_then(sample, self.node, self.then)
         stale = self.node.props.get("stale")
         return stale if isinstance(stale, bool) else None
+
+    @strawberry.field(
+        description="Its samples from `from` to `to` (`to` left out), oldest first: raw "
+        "without `every` (more than `first` is an error); with `every` (30s, 1m, 15m, 1h, "
+        "1d ...), one `aggregate` per step that has samples, steps aligned to the calendar "
+        "(UTC), at most `first` steps. `first` defaults to 1,000 (or max_history_rows)."
+    )
+    async def history(
+        self,
+        info: GraphInfo,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        every: str | None = None,
+        aggregate: HistoryAggregate = HistoryAggregate.AVERAGE,
+        first: int | None = None,
+    ) -> list[HistorySample]:
+        query = history_query(services(info).settings, from_, to, every, aggregate, first)
+        return await samples_of(info, self.node, query)
+
+    @strawberry.field(description="The value it had at `time`: its last sample at or before it.")
+    async def value_at(self, info: GraphInfo, time: datetime) -> HistorySample | None:
+        sample = await value_then(info, self.node, time)
+        return None if sample is None else graphql_sample(sample, self.node)
+
+
+@strawberry.type(description="A point and its samples over the window asked for.")
+class PointHistory:
+    point: Point
+    samples: list[HistorySample]
 
 
 def _text(value: Any) -> str | None:

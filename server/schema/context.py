@@ -22,6 +22,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from kgtwin.graph.reader import Reader
+from kgtwin.ingest.history.reads import HistoryReader
 from kgtwin.ontology.catalogue import Catalogue
 from kgtwin.ontology.units import Units
 from kgtwin.server.auth import Principal
@@ -51,6 +52,7 @@ class Services:
     live: LiveHub = field(default_factory=LiveHub)  # the ingestion worker's events
     budgets: Budgets = NO_BUDGETS  # what each client may spend (server.ratelimit)
     simulations: Simulations = field(default_factory=Simulations)  # the threads they run on
+    history: HistoryReader | None = None  # QuestDB's reads; None: no history configured
 
     @classmethod
     def of(
@@ -61,6 +63,7 @@ class Services:
         units: Units,
         live: LiveHub,
         busy: Busy | None = None,
+        history: HistoryReader | None = None,
     ) -> Services:
         """The services of a server with ``settings``: its rate limit and simulation
         threads, which give way while ``busy`` says other operations are in flight."""
@@ -75,6 +78,7 @@ class Services:
                 settings.rate_limit, max(settings.max_complexity, settings.rate_limit // 6)
             ),
             simulations=Simulations(settings.simulations, busy),
+            history=history,
         )
 
 
@@ -112,7 +116,10 @@ def make_context(
         deadline=deadline,
         reader=reader,
         loaders=Loaders(
-            reader, services.settings.max_page_size, None if cached is None else cached.terms
+            reader,
+            services.settings.max_page_size,
+            None if cached is None else cached.terms,
+            services.history,
         ),
     )
 

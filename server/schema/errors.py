@@ -19,7 +19,8 @@ with ``extensions.code``.
     ├── Timeout                   the operation ran past request_timeout (DEADLINE_EXCEEDED)
     └── SnapshotNotReady          the what-if snapshot is not built yet (NOT_READY)
 
-Errors from ``graph`` and ``simulation`` map by class (:data:`CODES`); a Neo4j read or a
+Errors from ``graph``, ``simulation`` and history's reads map by class (:data:`CODES`;
+QuestDB away or not configured is HISTORY_UNAVAILABLE); a Neo4j read or a
 simulation that runs past its deadline is DEADLINE_EXCEEDED too. Anything unexpected is
 logged with its traceback and answered as ``INTERNAL`` with a reference to the log line,
 never with the exception's text.
@@ -46,6 +47,7 @@ from kgtwin.graph.errors import (
     UnknownClass,
     UnknownRelationship,
 )
+from kgtwin.ingest.history.reads import HistoryUnavailable
 from kgtwin.simulation.errors import DeadlineExceeded
 
 logger = logging.getLogger(__name__)
@@ -141,6 +143,7 @@ CODES: tuple[tuple[type[Exception], str], ...] = (
     (DeadlineExceeded, "DEADLINE_EXCEEDED"),
     (SnapshotNotReady, "NOT_READY"),
     (Neo4jUnavailable, "NEO4J_UNAVAILABLE"),
+    (HistoryUnavailable, "HISTORY_UNAVAILABLE"),
 )
 INTERNAL = "INTERNAL"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -18,6 +19,7 @@ from strawberry.dataloader import DataLoader
 from kgtwin.graph.nodes import Relation, TwinNode, nodes_by_iri, points_of, relationships_of
 from kgtwin.graph.ontology_read import ClassTerm, Terms, read_terms
 from kgtwin.graph.reader import Reader
+from kgtwin.ingest.history.reads import HistoryReader, HistoryUnavailable, Sample, Window
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -39,11 +41,32 @@ class RelationQuery:
     limit: int
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """The arguments of a history selection: its window and how many samples at most."""
+
+    window: Window
+    limit: int
+
+
+NO_HISTORY = (
+    "history is off on this server: no QuestDB is configured (QUESTDB_URL, or `kgtwin "
+    "questdb start` for a local one), or KGTWIN_HISTORY is false"
+)
+
+
 class Loaders:
     """The dataloaders of one request."""
 
-    def __init__(self, reader: Reader, max_page_size: int, terms: Terms | None = None) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        max_page_size: int,
+        terms: Terms | None = None,
+        history: HistoryReader | None = None,
+    ) -> None:
         self.reader = reader
+        self.history = history  # None: the server keeps no history
         self.max_page_size = max_page_size
         self._terms = terms  # the server's cached terms, else read once on first use
         self._terms_lock = asyncio.Lock()
@@ -54,6 +77,12 @@ class Loaders:
         self.points: DataLoader[tuple[str, int], list[TwinNode]] = DataLoader(load_fn=self._points)
         self.relationships: DataLoader[tuple[str, RelationQuery], list[Relation]] = DataLoader(
             load_fn=self._relationships
+        )
+        self.samples: DataLoader[tuple[str, HistoryQuery], list[Sample]] = DataLoader(
+            load_fn=self._samples
+        )
+        self.values_at: DataLoader[tuple[str, datetime], Sample | None] = DataLoader(
+            load_fn=self._values_at
         )
 
     async def terms(self) -> Terms:
@@ -94,6 +123,32 @@ class Loaders:
             )
 
         return await _grouped(keys, batch)
+
+    def _history(self) -> HistoryReader:
+        if self.history is None:
+            raise HistoryUnavailable(NO_HISTORY)
+        return self.history
+
+    async def _samples(self, keys: Sequence[tuple[str, HistoryQuery]]) -> list[list[Sample]]:
+        """One statement per distinct window, for all the points that ask for it."""
+        history = self._history()
+
+        async def batch(query: HistoryQuery, iris: list[str]) -> dict[str, list[Sample]]:
+            return await in_thread(history.samples, iris, query.window, query.limit)
+
+        return await _grouped(keys, batch)
+
+    async def _values_at(self, keys: Sequence[tuple[str, datetime]]) -> list[Sample | None]:
+        """One statement per distinct time, for all the points that ask for it."""
+        history = self._history()
+        times: dict[datetime, list[str]] = {}
+        for iri, at in keys:
+            times.setdefault(at, []).append(iri)
+        answers = await asyncio.gather(
+            *(in_thread(history.values_at, iris, at) for at, iris in times.items())
+        )
+        by_time = dict(zip(times, answers, strict=True))
+        return [by_time[at].get(iri) for iri, at in keys]
 
 
 async def _grouped(

@@ -3,6 +3,8 @@ needs the viewer role, ``tokens`` the admin role."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -10,8 +12,15 @@ import strawberry
 from kgtwin.graph.listing import check_filters, page_of_class
 from kgtwin.server.auth import Role
 from kgtwin.server.schema.admin import ApiToken, api_tokens
-from kgtwin.server.schema.assets import Asset
+from kgtwin.server.schema.assets import Asset, Point, PointHistory
 from kgtwin.server.schema.context import GraphInfo, loaders, reader, services
+from kgtwin.server.schema.errors import BadUserInput
+from kgtwin.server.schema.history import (
+    HistoryAggregate,
+    history_query,
+    samples_of,
+    utc,
+)
 from kgtwin.server.schema.live_failures import ReportedFailure, read_failures, reported_failure
 from kgtwin.server.schema.loaders import in_thread
 from kgtwin.server.schema.lookup import find_node
@@ -80,12 +89,57 @@ LoadsArgument = Annotated[
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One twin node by `id` or by `iri` (give exactly one).")
+    @strawberry.field(
+        description="One twin node by `id` or by `iri` (give exactly one). With `asOf`, its "
+        "points' values (value, observedAt, quality, stale ...) are those they had at that "
+        "moment, from history; the graph itself is today's."
+    )
     async def asset(
-        self, info: GraphInfo, id: str | None = None, iri: str | None = None
+        self,
+        info: GraphInfo,
+        id: str | None = None,
+        iri: str | None = None,
+        as_of: datetime | None = None,
     ) -> Asset | None:
         require_role(info, Role.VIEWER)
-        return Asset(node=await find_node(info, id, iri))
+        node = await find_node(info, id, iri)
+        return Asset(node=node, then=None if as_of is None else utc(as_of))
+
+    @strawberry.field(
+        description="Several points' samples over one window, in one read: raw, at most "
+        "`first` per point, without `every`; with `every`, one `aggregate` per step. Points "
+        "by id, at most max_history_points."
+    )
+    async def history(
+        self,
+        info: GraphInfo,
+        points: list[strawberry.ID],
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        every: str | None = None,
+        aggregate: HistoryAggregate = HistoryAggregate.AVERAGE,
+        first: int | None = None,
+    ) -> list[PointHistory]:
+        require_role(info, Role.VIEWER)
+        settings = services(info).settings
+        if len(points) > settings.max_history_points:
+            raise BadUserInput(
+                f"history: {len(points):,} points asked for, at most "
+                f"{settings.max_history_points:,} (max_history_points, "
+                "KGTWIN_MAX_HISTORY_POINTS)",
+                bound="max_history_points",
+                limit=settings.max_history_points,
+            )
+        query = history_query(settings, from_, to, every, aggregate, first)
+        nodes = [await find_node(info, str(point), None, what="point") for point in points]
+        for node in nodes:
+            if "Point" not in node.labels:
+                raise BadUserInput(f"history: {node.id!r} is not a point")
+        series = await asyncio.gather(*(samples_of(info, node, query) for node in nodes))
+        return [
+            PointHistory(point=Point(node=node), samples=samples)
+            for node, samples in zip(nodes, series, strict=True)
+        ]
 
     @strawberry.field(
         description="Instances of a class (and its subclasses), filtered by "
