@@ -16,8 +16,14 @@ The modules, in the order a start uses them:
 - ``java``       finding java 17+ and the JVM command line
 - ``install``    fetching the jars with Maven, once per version
 - ``home``       the instance folder: ``neo4j.conf``, pid file, password file, logs
-- ``process``    spawning, recognising and terminating the JVM; port checks
 - ``readiness``  waiting for a Bolt session and replacing the default password
+
+and the parts the local QuestDB (``devkit.questdb``) uses too: the checks and progress
+lines of ``config``, ``find_java`` in ``java``, and
+
+- ``maven``      fetching a server's jars with Maven, once per folder
+- ``instance``   launching a server's JVM and waiting until it serves; its pid file
+- ``process``    spawning, recognising and terminating a JVM; port checks
 - ``files``      atomic writes, tolerant reads, log tails, ``flock`` locks
 
 Everything a caller needs is importable from ``devkit.launcher`` itself.

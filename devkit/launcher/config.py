@@ -3,7 +3,9 @@
 :class:`LocalNeo4jConfig` is validated on construction, so every other module of the
 launcher may trust its name, ports, memory sizes and version. :class:`Neo4jStatus` is what
 ``start`` and ``status`` return. The few constants shared by the whole launcher (the
-loopback host, the user, the Neo4j version) are defined here once.
+loopback host, the user, the Neo4j version) are defined here once, and so are what every
+local server's config checks (instance names, ports, versions) and its progress lines: the
+local QuestDB's config (``devkit.questdb``) uses them too.
 """
 
 from __future__ import annotations
@@ -59,16 +61,8 @@ class LocalNeo4jConfig:
     browser_content: str | None = None
 
     def __post_init__(self) -> None:
-        if not _NAME.fullmatch(self.name) or self.name == "lib":
-            raise ValueError(
-                f"instance name {self.name!r} must be a plain folder name (letters, digits, "
-                "'.', '_', '-') other than 'lib'"
-            )
-        for label, port in (("bolt_port", self.bolt_port), ("http_port", self.http_port)):
-            if not 1 <= port <= 65535:
-                raise ValueError(f"{label} must be between 1 and 65535, got {port}")
-        if self.bolt_port == self.http_port:
-            raise ValueError(f"bolt_port and http_port must differ, both are {self.bolt_port}")
+        check_name(self.name)
+        check_ports(bolt_port=self.bolt_port, http_port=self.http_port)
         for label, size in (("heap", self.heap), ("pagecache", self.pagecache)):
             try:
                 parse_size(size)
@@ -80,8 +74,7 @@ class LocalNeo4jConfig:
         ):
             if origin not in ORIGINS:
                 raise ValueError(f"{label} must be one of {ORIGINS}, got {origin!r}")
-        if not _VERSION.fullmatch(self.version):
-            raise ValueError(f"version must look like '5.26.30', got {self.version!r}")
+        check_version(self.version, NEO4J_VERSION)
         if self.browser_content is not None and not _CONTENT.fullmatch(self.browser_content):
             raise ValueError(
                 f"browser_content must be an http(s) URL without spaces or ';', got "
@@ -108,6 +101,33 @@ class LocalNeo4jConfig:
     def home(self) -> Path:
         """This instance's folder: conf, data, logs, pid file and password."""
         return self.root / self.name
+
+
+def check_name(name: str) -> None:
+    """Refuse an instance name that is not a plain folder name beside ``lib``."""
+    if not _NAME.fullmatch(name) or name == "lib":
+        raise ValueError(
+            f"instance name {name!r} must be a plain folder name (letters, digits, "
+            "'.', '_', '-') other than 'lib'"
+        )
+
+
+def check_ports(**ports: int) -> None:
+    """Refuse a port out of range, or two of ``ports`` (by field name) that are the same."""
+    for label, port in ports.items():
+        if not 1 <= port <= 65535:
+            raise ValueError(f"{label} must be between 1 and 65535, got {port}")
+    seen: dict[int, str] = {}
+    for label, port in ports.items():
+        if port in seen:
+            raise ValueError(f"{seen[port]} and {label} must differ, both are {port}")
+        seen[port] = label
+
+
+def check_version(version: str, example: str) -> None:
+    """Refuse a version that does not look like ``example``, a release number."""
+    if not _VERSION.fullmatch(version):
+        raise ValueError(f"version must look like '{example}', got {version!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,13 @@ replaced the default one on the first start, and ``logs/`` holds Neo4j's own log
 
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from kgtwin.devkit.launcher.config import HOST, LocalNeo4jConfig
 from kgtwin.devkit.launcher.files import TAIL_LINES, read_from, read_text, tail_text, write_atomic
+from kgtwin.devkit.launcher.instance import read_pid as read_pid_file
 from kgtwin.devkit.launcher.memory import (
     ORIGINS,
     Memory,
@@ -25,8 +25,6 @@ from kgtwin.devkit.launcher.memory import (
     parse_size,
     transaction_limit,
 )
-
-logger = logging.getLogger(__name__)
 
 _LISTEN = re.compile(r"^server\.(bolt|http)\.listen_address=.*:([0-9]+)$", re.MULTILINE)
 _HEAP = "server.memory.heap.max_size"
@@ -147,15 +145,7 @@ def console_log(home: Path) -> Path:
 
 def read_pid(home: Path) -> int | None:
     """The pid in the pid file; an unreadable pid file is removed."""
-    text = read_text(pid_file(home))
-    if text is None:
-        return None
-    try:
-        return int(text.strip())
-    except ValueError:
-        logger.warning("ignoring unreadable pid file %s", pid_file(home))
-        pid_file(home).unlink(missing_ok=True)
-        return None
+    return read_pid_file(pid_file(home))
 
 
 def neo4j_log_size(home: Path) -> int:

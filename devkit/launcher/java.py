@@ -1,9 +1,9 @@
-"""Finding a usable ``java`` (17 or newer) and the command line that runs Neo4j on it.
+"""Finding a usable ``java`` (17 or newer), and the command line that runs Neo4j on it.
 
-The server is started without Neo4j's shell scripts: a plain JVM on the shared jars, with
-the entry point and the JVM options those scripts would pass. The entry point and the
-``--home-dir`` argument are also how :mod:`devkit.launcher.process` recognises the JVM of
-an instance among the machine's processes.
+``find_java`` serves every local server (``devkit.questdb`` too). Neo4j is started
+without its shell scripts: a plain JVM on the shared jars, with the entry point and the JVM
+options those scripts would pass. The entry point and the ``--home-dir`` argument are also
+how its process is recognised among the machine's (:func:`neo4j_process`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from kgtwin.devkit.errors import JavaMissing
 from kgtwin.devkit.launcher.config import LocalNeo4jConfig
 from kgtwin.devkit.launcher.files import tail_text
+from kgtwin.devkit.launcher.process import ServerProcess
 
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 
@@ -24,19 +25,22 @@ _MIN_JAVA = 17
 _JAVA_VERSION = re.compile(r'version "([0-9]+)(?:\.([0-9]+))?')
 
 
-def find_java(cfg: LocalNeo4jConfig) -> str:
-    """The java executable for ``cfg`` (see :class:`LocalNeo4jConfig`), checked to be 17+."""
+def find_java(configured: Path | None, setting: str, needs: str) -> str:
+    """The java executable to run a server on, checked to be 17 or newer: ``configured``
+    (the config field named ``setting``) if given, else ``$JAVA_HOME/bin/java`` if
+    ``JAVA_HOME`` is set, else ``java`` on ``PATH``. ``needs`` says which Java the server
+    needs, for messages ("Neo4j 5.26.30 needs Java 17 or 21")."""
     java_home = os.environ.get("JAVA_HOME")
-    if cfg.java is not None:
-        candidate, origin = str(cfg.java), "LocalNeo4jConfig.java"
+    if configured is not None:
+        candidate, origin = str(configured), setting
     elif java_home:
         candidate, origin = str(Path(java_home) / "bin" / "java"), f"JAVA_HOME={java_home}"
     else:
         found = shutil.which("java")
         if found is None:
             raise JavaMissing(
-                f"No 'java' on PATH. Neo4j {cfg.version} needs Java {_MIN_JAVA} or 21: install "
-                "one (e.g. 'apt install openjdk-17-jre-headless') or set JAVA_HOME."
+                f"No 'java' on PATH. {needs}: install one (e.g. 'apt install "
+                "openjdk-17-jre-headless') or set JAVA_HOME."
             )
         candidate, origin = found, "PATH"
     try:
@@ -65,10 +69,20 @@ def find_java(cfg: LocalNeo4jConfig) -> str:
         major = int(match[2])
     if major < _MIN_JAVA:
         raise JavaMissing(
-            f"{candidate} (from {origin}) is Java {major}; Neo4j {cfg.version} needs Java "
-            f"{_MIN_JAVA} or 21. Install one and point JAVA_HOME at it."
+            f"{candidate} (from {origin}) is Java {major}; {needs}. Install one and point "
+            "JAVA_HOME at it."
         )
     return candidate
+
+
+def neo4j_java(cfg: LocalNeo4jConfig) -> str:
+    """The java executable for ``cfg`` (see :class:`LocalNeo4jConfig`)."""
+    return find_java(cfg.java, "LocalNeo4jConfig.java", f"Neo4j {cfg.version} needs Java 17 or 21")
+
+
+def neo4j_process(home: Path) -> ServerProcess:
+    """How the Neo4j JVM of the instance in ``home`` shows among the machine's processes."""
+    return ServerProcess("Neo4j", home, (ENTRY_POINT, home_argument(home)))
 
 
 def home_argument(home: Path) -> str:

@@ -8,13 +8,13 @@ stops of one instance are serialised by a lock file in its folder, across proces
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
 from kgtwin.devkit.errors import LauncherError, PortInUse
+from kgtwin.devkit.launcher import instance
 from kgtwin.devkit.launcher.config import HOST, USER, LocalNeo4jConfig, Neo4jStatus, Progress
-from kgtwin.devkit.launcher.files import exclusive, read_text, write_atomic
+from kgtwin.devkit.launcher.files import exclusive, read_text
 from kgtwin.devkit.launcher.home import (
     configured_memory,
     configured_ports,
@@ -23,15 +23,12 @@ from kgtwin.devkit.launcher.home import (
     password_file,
     pid_file,
     prepare_home,
-    read_pid,
 )
 from kgtwin.devkit.launcher.install import install
-from kgtwin.devkit.launcher.java import find_java, java_command
+from kgtwin.devkit.launcher.java import java_command, neo4j_java, neo4j_process
 from kgtwin.devkit.launcher.memory import Memory
-from kgtwin.devkit.launcher.process import is_our_java, port_taken, spawn, terminate
-from kgtwin.devkit.launcher.readiness import wait_until_ready
-
-logger = logging.getLogger(__name__)
+from kgtwin.devkit.launcher.process import port_taken
+from kgtwin.devkit.launcher.readiness import bolt_session
 
 
 def start(cfg: LocalNeo4jConfig, progress: Progress, timeout: float = 120.0) -> Neo4jStatus:
@@ -39,7 +36,7 @@ def start(cfg: LocalNeo4jConfig, progress: Progress, timeout: float = 120.0) -> 
 
     If this instance already runs and answers on the configured ports, return its status.
     """
-    java = find_java(cfg)
+    java = neo4j_java(cfg)
     lib = install(cfg, progress)
     home = cfg.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -60,8 +57,13 @@ def _start_locked(
                 f"and {current.http_url}, not on the requested ports {cfg.bolt_port} and "
                 f"{cfg.http_port}; stop it first or use its ports."
             )
-        deadline = time.monotonic() + timeout
-        wait_until_ready(cfg.bolt_port, home, current.pid, deadline, spawned=False, log_offset=0)
+        instance.wait_until_ready(
+            neo4j_process(home),
+            current.pid,
+            bolt_session(cfg.bolt_port, home, log_offset=0),
+            time.monotonic() + timeout,
+            spawned=False,
+        )
         _say_if_resized(cfg, current.memory, progress)
         return status(cfg)
 
@@ -81,17 +83,14 @@ def _start_locked(
     )
     started = time.monotonic()
     log_offset = neo4j_log_size(home)  # quote this start only
-    pid = spawn(argv, console_log(home))
-    logger.info("started Neo4j pid %d: %s", pid, " ".join(argv))
-    try:
-        write_atomic(pid_file(home), f"{pid}\n")
-        wait_until_ready(
-            cfg.bolt_port, home, pid, started + timeout, spawned=True, log_offset=log_offset
-        )
-    except BaseException:
-        terminate(pid, home, 30.0)
-        pid_file(home).unlink(missing_ok=True)
-        raise
+    instance.launch(
+        neo4j_process(home),
+        argv,
+        console_log(home),
+        pid_file(home),
+        bolt_session(cfg.bolt_port, home, log_offset),
+        started + timeout,
+    )
     progress(f"Neo4j is up after {time.monotonic() - started:.1f} s")
     return status(cfg)
 
@@ -113,15 +112,7 @@ def stop(cfg: LocalNeo4jConfig, timeout: float = 60.0) -> bool:
     if not home.is_dir():
         return False
     with exclusive(_lock_file(home)):
-        pid = read_pid(home)
-        if pid is None:
-            return False
-        if not is_our_java(pid, home):
-            pid_file(home).unlink(missing_ok=True)
-            return False
-        terminate(pid, home, timeout)
-        pid_file(home).unlink(missing_ok=True)
-        return True
+        return instance.stop(neo4j_process(home), pid_file(home), timeout)
 
 
 def status(cfg: LocalNeo4jConfig) -> Neo4jStatus:
@@ -131,11 +122,8 @@ def status(cfg: LocalNeo4jConfig) -> Neo4jStatus:
     ones it was started with (its ``neo4j.conf``); otherwise those a start would use.
     """
     home = cfg.home.resolve()
-    pid = read_pid(home)
-    running = pid is not None and is_our_java(pid, home)
-    if pid is not None and not running:
-        logger.info("removing stale pid file %s (pid %d is not our Neo4j)", pid_file(home), pid)
-        pid_file(home).unlink(missing_ok=True)
+    pid = instance.running_pid(neo4j_process(home), pid_file(home))
+    running = pid is not None
     bolt_port, http_port = cfg.bolt_port, cfg.http_port
     memory = cfg.memory
     if running:
@@ -144,7 +132,7 @@ def status(cfg: LocalNeo4jConfig) -> Neo4jStatus:
     known = credentials(cfg)
     return Neo4jStatus(
         running=running,
-        pid=pid if running else None,
+        pid=pid,
         bolt_uri=f"bolt://{HOST}:{bolt_port}",
         http_url=f"http://{HOST}:{http_port}",
         user=USER,

@@ -1,9 +1,10 @@
-"""The JVM of an instance as an operating-system process, and the ports it listens on.
+"""A local server's JVM as an operating-system process, and the ports it listens on.
 
 The JVM is spawned detached (its own session, output to ``console.log``) so that it
 outlives the Python process that started it. Whether a pid still names the JVM of a given
-instance is read from ``/proc/PID/cmdline`` on Linux, from ``ps`` elsewhere; a pid file
-alone proves nothing, since pids are reused.
+instance (a :class:`ServerProcess`) is read from ``/proc/PID/cmdline`` on Linux, from ``ps``
+elsewhere; a pid file alone proves nothing, since pids are reused. The local Neo4j, the
+local QuestDB (``devkit.questdb``) and the local Mosquitto (``devkit.broker``) all use it.
 """
 
 from __future__ import annotations
@@ -14,18 +15,37 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from kgtwin.devkit.errors import LauncherError
 from kgtwin.devkit.launcher.config import HOST
-from kgtwin.devkit.launcher.java import ENTRY_POINT, home_argument
 
 logger = logging.getLogger(__name__)
 
 
-def spawn(argv: list[str], console: Path) -> int:
-    """Start ``argv`` detached, stdout and stderr to ``console``; return its pid."""
+@dataclass(frozen=True, slots=True)
+class ServerProcess:
+    """How the JVM of one instance shows among the machine's processes: ``arguments`` are
+    on its command line and on no other's (its entry point and its folder); ``name`` and
+    ``home`` are for messages."""
+
+    name: str
+    home: Path
+    arguments: tuple[str, ...]
+
+    def runs_as(self, pid: int) -> bool:
+        """Whether ``pid`` is alive and is this JVM (an exited child of ours is collected
+        first, so that its zombie does not count)."""
+        reap(pid)
+        return runs_with(pid, *self.arguments)
+
+
+def spawn(argv: list[str], console: Path, env: Mapping[str, str] | None = None) -> int:
+    """Start ``argv`` detached, stdout and stderr to ``console``, with environment ``env``
+    (default: this process's); return its pid."""
     # posix_spawn rather than subprocess.Popen: the JVM outlives this call (and often this
     # Python process), and a Popen object dropped while its child runs warns on finalisation.
     # The child gets its own session, stdin from /dev/null, stdout and stderr to console.
@@ -34,7 +54,7 @@ def spawn(argv: list[str], console: Path) -> int:
         return os.posix_spawn(
             argv[0],
             argv,
-            dict(os.environ),
+            dict(os.environ if env is None else env),
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_OPEN, 1, str(console), truncate, 0o644),
@@ -53,12 +73,6 @@ def reap(pid: int) -> int | None:
     except ChildProcessError:
         return None
     return os.waitstatus_to_exitcode(wait_status) if waited == pid else None
-
-
-def is_our_java(pid: int, home: Path) -> bool:
-    """Whether ``pid`` is alive and is the Neo4j JVM of the instance in ``home``."""
-    reap(pid)
-    return runs_with(pid, ENTRY_POINT, home_argument(home))
 
 
 def runs_with(pid: int, *arguments: str) -> bool:
@@ -84,13 +98,14 @@ def runs_with(pid: int, *arguments: str) -> bool:
     return bool(done.stdout) and all(a in done.stdout for a in arguments)
 
 
-def terminate(pid: int, home: Path, timeout: float) -> None:
-    """Stop the JVM of ``home``: SIGTERM, then SIGKILL if it still runs after ``timeout``.
+def terminate(pid: int, server: ServerProcess, timeout: float) -> None:
+    """Stop the JVM ``pid`` of ``server``: SIGTERM, then SIGKILL if it still runs after
+    ``timeout``.
 
     Does nothing if ``pid`` is no longer that JVM: once an exited child is reaped its pid
     is free, and may already name an unrelated process.
     """
-    if not is_our_java(pid, home):
+    if not server.runs_as(pid):
         return
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
         try:
@@ -99,13 +114,14 @@ def terminate(pid: int, home: Path, timeout: float) -> None:
             return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not is_our_java(pid, home):
+            if not server.runs_as(pid):
                 _collect(pid)
                 return
             time.sleep(0.1)
-        logger.warning("Neo4j pid %d still runs %.0f s after %s", pid, wait, sig.name)
+        logger.warning("%s pid %d still runs %.0f s after %s", server.name, pid, wait, sig.name)
     raise LauncherError(
-        f"Neo4j (pid {pid}, {home}) did not exit even after SIGKILL; check 'ps -p {pid}'."
+        f"{server.name} (pid {pid}, {server.home}) did not exit even after SIGKILL; "
+        f"check 'ps -p {pid}'."
     )
 
 
