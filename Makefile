@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test test-fast lint bench-load bench-query bench-ingest bench-whatif bench-brick bench-scale neo4j-stop clean
+.PHONY: help install demo test test-fast lint bench-load bench-query bench-ingest bench-whatif bench-brick bench-scale neo4j-stop questdb-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,9 +26,9 @@ test: install ## start the services the tests need and run the whole suite
 	$(BIN)/pytest
 
 # The markers tests/conftest.py gives a test that needs a service (see pyproject.toml).
-NO_SERVICES := not neo4j and not mqtt and not node and not browser and not docker
+NO_SERVICES := not neo4j and not mqtt and not questdb and not node and not browser and not docker
 
-test-fast: install ## the tests that need no service (Neo4j, broker, Node.js, browser), in under a minute
+test-fast: install ## the tests that need no service (Neo4j, QuestDB, broker, Node.js, browser), in under a minute
 	$(BIN)/pytest -m "$(NO_SERVICES)" --hypothesis-profile=fast
 
 lint: install ## ruff format check, ruff check and mypy
@@ -74,5 +74,8 @@ bench-scale: install ## every measure at 10k, 100k and 1M assets, growth 100k ->
 neo4j-stop: ## stop the local Neo4j
 	$(BIN)/kgtwin neo4j stop
 
-clean: ## remove the virtualenv (keeps .kgtwin/, the downloaded Neo4j and its data)
+questdb-stop: ## stop the local QuestDB
+	$(BIN)/kgtwin questdb stop
+
+clean: ## remove the virtualenv (keeps .kgtwin/: the downloaded Neo4j and QuestDB, their data)
 	rm -rf $(VENV)

@@ -4,7 +4,10 @@ What a production deployment never runs. The core (``graph``, ``ingest``, ``onto
 ``simulation``, ``server``) never imports it; devkit uses the core (``tests/test_layers.py``
 and ruff's banned-api rule check that).
 
-- ``launcher``   a local Neo4j Community server from Maven Central jars (``kgtwin neo4j``)
+- ``launcher``   a local Neo4j Community server from Maven Central jars (``kgtwin neo4j``),
+  and the parts every local Java server shares (Maven, java, processes, pid files)
+- ``questdb``    a local QuestDB for telemetry history, from its Maven Central jar
+  (``kgtwin questdb``)
 - ``broker``     local MQTT brokers: Mosquitto where installed, else the embedded one
 - ``plant``      the demo data centre's physical state under failures (pure)
 - ``telemetry``  a plausible value for every point of a site from it (pure)

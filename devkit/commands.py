@@ -1,5 +1,5 @@
-"""The devkit's ``kgtwin`` commands: ``demo``, ``neo4j start|stop|status`` and
-``simulate-telemetry``.
+"""The devkit's ``kgtwin`` commands: ``demo``, ``neo4j start|stop|status``,
+``questdb start|stop|status`` and ``simulate-telemetry``.
 
 Each is a :class:`server.commands.Command`, declared as an entry point of the group
 ``kgtwin.commands`` in pyproject.toml; the core's CLI finds them there without importing
@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from kgtwin.devkit import launcher
+from kgtwin.devkit import launcher, questdb
 from kgtwin.devkit.demo_sites import DEFAULT_SITE, SITES
 from kgtwin.devkit.errors import DevkitError
 from kgtwin.devkit.launcher.memory import describe, format_size
-from kgtwin.devkit.settings import local_neo4j
+from kgtwin.devkit.settings import local_neo4j, local_questdb
 from kgtwin.devkit.simulator import SIMULATOR_CLIENT_ID, Format, SimulatorOptions
 from kgtwin.server.cli import add_broker_options
 from kgtwin.server.commands import Command, Subcommands
@@ -224,6 +224,70 @@ NEO4J = DevkitCommand(
 )
 
 
+# --- kgtwin questdb ------------------------------------------------------------------------
+
+
+def _add_questdb(commands: Subcommands, name: str) -> argparse.ArgumentParser:
+    qdb = commands.add_parser(
+        name,
+        help="run a local QuestDB for telemetry history (no Docker needed)",
+        description=f"Run a real QuestDB {questdb.QUESTDB_VERSION} server from its Maven "
+        "Central jar, bound to 127.0.0.1, with its jar and data under KGTWIN_HOME (default "
+        ".kgtwin/): HTTP on KGTWIN_QUESTDB_HTTP_PORT (default 9000) serves the web console, "
+        "SQL over REST (/exec) and InfluxDB line protocol writes (/write); the PostgreSQL wire "
+        "protocol listens on KGTWIN_QUESTDB_PG_PORT (default 8812). Both take user admin with "
+        "a password generated on the first start into KGTWIN_HOME/questdb/password. kgtwin "
+        "keeps telemetry history in it when QUESTDB_URL is unset (docs/history.md).",
+    )
+    actions = qdb.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser(
+        "start",
+        help="download once, start, wait until SQL answers over HTTP",
+        description="Start the local QuestDB (downloading its jar once, about 30 MB) and wait "
+        "until it answers SELECT 1 over HTTP; then print where its console is, its user and "
+        "where its password is kept.",
+    )
+    actions.add_parser("stop", help="shut the server down cleanly")
+    actions.add_parser("status", help="is it running, where, and with which user")
+    return qdb
+
+
+def _run_questdb(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config = local_questdb(settings)
+    if args.action == "start":
+        status = questdb.start(config, progress=lambda line: print(line, file=err, flush=True))
+        _print_questdb_status(status, settings, out)
+        return 0
+    if args.action == "stop":
+        stopped = questdb.stop(config)
+        print("QuestDB stopped" if stopped else "QuestDB was not running", file=out)
+        return 0
+    status = questdb.status(config)
+    _print_questdb_status(status, settings, out)
+    return 0 if status.running else 3
+
+
+def _print_questdb_status(status: questdb.QuestDBStatus, settings: Settings, out: TextIO) -> None:
+    state = f"running (pid {status.pid})" if status.running else "not running"
+    password = settings.local_questdb_password_file
+    kept = f"in {password}" if status.password else f"set on first start, in {password}"
+    print(f"QuestDB {status.version}: {state}", file=out)
+    print(f"  console:    {status.console_url}   (SQL: /exec, line protocol: /write)", file=out)
+    print(f"  PostgreSQL: {status.pg_address}", file=out)
+    print(f"  user {status.user}, password {kept}", file=out)
+    print(f"  home:       {status.home}", file=out)
+
+
+QUESTDB = DevkitCommand(
+    _add_questdb,
+    _run_questdb,
+    examples=(
+        "  kgtwin questdb start                       "
+        "start the local QuestDB for history (downloads it once)",
+    ),
+)
+
+
 # --- kgtwin simulate-telemetry -------------------------------------------------------------
 
 SIMULATE_DESCRIPTION = """\
@@ -379,4 +443,4 @@ SIMULATE_TELEMETRY = DevkitCommand(
 )
 
 if TYPE_CHECKING:  # what the core's CLI expects of each (server.commands.Command)
-    _COMMANDS: tuple[Command, ...] = (DEMO, NEO4J, SIMULATE_TELEMETRY)
+    _COMMANDS: tuple[Command, ...] = (DEMO, NEO4J, QUESTDB, SIMULATE_TELEMETRY)

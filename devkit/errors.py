@@ -1,14 +1,14 @@
-"""Errors raised by ``devkit``: a local service (Neo4j, an MQTT broker) that could not be had,
-or a simulation with nothing to simulate.
+"""Errors raised by ``devkit``: a local service (Neo4j, QuestDB, an MQTT broker) that could
+not be had, or a simulation with nothing to simulate.
 
 ::
 
     DevkitError
     ├── PortInUse           a port a local service should listen on is taken by another process
     ├── StartTimeout        a local service ran but did not answer in time (it was stopped)
-    ├── LauncherError       the local Neo4j could not be installed, started or stopped
+    ├── LauncherError       the local Neo4j or QuestDB could not be installed, started or stopped
     │   ├── JavaMissing     no usable java (17 or newer)
-    │   └── DownloadFailed  Maven could not fetch the Neo4j artifacts
+    │   └── DownloadFailed  Maven could not fetch the server's artifacts
     ├── LocalBrokerError    a local MQTT broker could not be found, installed, started or stopped
     │   ├── MosquittoMissing  no ``mosquitto`` (or ``mosquitto_passwd``) executable
     │   ├── InstallFailed   ``apt-get`` could not install Mosquitto
@@ -28,17 +28,17 @@ class DevkitError(Exception):
 
 
 class PortInUse(DevkitError):
-    """A port a local service (Neo4j's Bolt or HTTP port, a broker's port) should listen on
-    is already taken by another process."""
+    """A port a local service (Neo4j's Bolt or HTTP port, QuestDB's HTTP or PostgreSQL port,
+    a broker's port) should listen on is already taken by another process."""
 
 
 class StartTimeout(DevkitError):
-    """A local service started but did not answer in time (Neo4j a Bolt session, a broker an
-    MQTT CONNECT); it has been stopped."""
+    """A local service started but did not answer in time (Neo4j a Bolt session, QuestDB a
+    query over HTTP, a broker an MQTT CONNECT); it has been stopped."""
 
 
 class LauncherError(DevkitError):
-    """The local Neo4j server could not be installed, started or stopped."""
+    """The local Neo4j or QuestDB server could not be installed, started or stopped."""
 
 
 class JavaMissing(LauncherError):
@@ -46,7 +46,7 @@ class JavaMissing(LauncherError):
 
 
 class DownloadFailed(LauncherError):
-    """Maven could not fetch the Neo4j artifacts."""
+    """Maven could not fetch a local server's artifacts (Neo4j's, QuestDB's)."""
 
 
 class LocalBrokerError(DevkitError):

@@ -8,11 +8,12 @@ other's way with topics and client ids of their own (``tests.mqtt_service.unique
 reconfigure without disturbing the others; stopped and deleted after the test. They fail
 (never skip) when ``MQTT_URL`` points the suite at an external broker.
 
-Markers say what a test needs beyond Python: ``neo4j``, ``mqtt``, ``node``, ``browser``,
-``docker``. They are set here from the fixtures a test uses (``SERVICE_FIXTURES``), and by
-hand on the few tests that start a service themselves. ``make test-fast`` deselects them
-all. A test may start only the services it is marked for (``SERVICE_PROGRAMS``): anything
-else fails the test, in every run, so a missing marker shows at once.
+Markers say what a test needs beyond Python: ``neo4j``, ``mqtt``, ``questdb``, ``node``,
+``browser``, ``docker``. They are set here from the fixtures a test uses
+(``SERVICE_FIXTURES``), and by hand on the few tests that start a service themselves.
+``make test-fast`` deselects them all. A test may start only the services it is marked
+for (``SERVICE_PROGRAMS``): anything else fails the test, in every run, so a missing marker
+shows at once.
 
 Hypothesis profiles: ``ci`` (the default, the full counts) and ``fast`` (a twentieth,
 ``--hypothesis-profile=fast``); a test that wants more than the profile's count asks for
@@ -67,7 +68,7 @@ def examples(ci: int) -> int:
 
 # --- markers: the services a test needs ---------------------------------------------------
 
-SERVICES = ("neo4j", "mqtt", "node", "browser", "docker")  # registered in pyproject.toml
+SERVICES = ("neo4j", "mqtt", "questdb", "node", "browser", "docker")  # see pyproject.toml
 
 # A test that uses one of these fixtures, directly or through another, needs the service.
 SERVICE_FIXTURES = {
@@ -81,8 +82,8 @@ SERVICE_FIXTURES = {
 
 # The programs that are (or bring up) a service, and the markers that allow starting them.
 SERVICE_PROGRAMS = {
-    "java": {"neo4j"},
-    "mvn": {"neo4j"},  # fetches Neo4j's jars
+    "java": {"neo4j", "questdb"},
+    "mvn": {"neo4j", "questdb"},  # fetches Neo4j's jars, QuestDB's jar
     "docker": {"docker", "neo4j"},  # the Neo4j service asks Docker for testcontainers first
     "mosquitto": {"mqtt"},
     "node": {"node"},

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kgtwin.devkit.commands import DEMO, NEO4J, SIMULATE_TELEMETRY, DevkitCommand
+from kgtwin.devkit.commands import DEMO, NEO4J, QUESTDB, SIMULATE_TELEMETRY, DevkitCommand
 from kgtwin.devkit.launcher import credentials
 from kgtwin.devkit.launcher.files import write_atomic
 from kgtwin.devkit.launcher.home import password_file
@@ -20,7 +20,12 @@ from kgtwin.server.commands import GROUP, discover
 from kgtwin.server.settings import Settings
 from tests.conftest import REPO
 
-EXPECTED = {"demo": DEMO, "neo4j": NEO4J, "simulate-telemetry": SIMULATE_TELEMETRY}
+EXPECTED = {
+    "demo": DEMO,
+    "neo4j": NEO4J,
+    "questdb": QUESTDB,
+    "simulate-telemetry": SIMULATE_TELEMETRY,
+}
 
 
 def test_pyproject_declares_the_devkit_commands_and_the_installed_kgtwin_has_them() -> None:
