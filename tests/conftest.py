@@ -1,12 +1,20 @@
-"""Session services for the suite: a real Neo4j (see tests/neo4j_service.py) and a real
-MQTT broker (see tests/mqtt_service.py), each started once; every test that asks for
-``driver`` starts from an empty database.
+"""Session services for the suite: a real Neo4j (see tests/neo4j_service.py), a real MQTT
+broker (see tests/mqtt_service.py) and a real QuestDB (see tests/questdb_service.py), each
+started once; every test that asks for ``driver`` starts from an empty database.
 
 MQTT: ``mqtt_broker`` (session) is the broker every test shares; tests keep out of each
 other's way with topics and client ids of their own (``tests.mqtt_service.unique``).
 ``own_brokers`` / ``own_broker`` (per test) are brokers of the test's own, to restart or
 reconfigure without disturbing the others; stopped and deleted after the test. They fail
 (never skip) when ``MQTT_URL`` points the suite at an external broker.
+
+QuestDB: ``questdb_server`` (session) is ``QUESTDB_URL``'s server, else a local QuestDB
+started for the session, as a :class:`QuestDBService` (``url``, ``user``, ``password``,
+``pg_host``, ``pg_port``, ``kind``). ``questdb`` (per test) is the same service, emptied
+first: every table and materialized view dropped, QuestDB's own kept. ``own_questdb`` (per
+test) is a local QuestDB of the test's own on free ports (an :class:`OwnQuestDB`: its
+``service``, and ``stop()`` / ``start()`` to take it away and bring it back with its data);
+stopped and deleted after the test.
 
 Markers say what a test needs beyond Python: ``neo4j``, ``mqtt``, ``questdb``, ``node``,
 ``browser``, ``docker``. They are set here from the fixtures a test uses
@@ -47,6 +55,7 @@ from tests.mqtt_service import (
     session_folder,
 )
 from tests.neo4j_service import Neo4jService, clean_database, neo4j_service, private_neo4j
+from tests.questdb_service import OwnQuestDB, QuestDBService, clean_questdb, questdb_service
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -75,6 +84,8 @@ SERVICE_FIXTURES = {
     "neo4j_server": "neo4j",
     "_spare_neo4j": "neo4j",
     "mqtt_folder": "mqtt",  # the session's broker and the tests' own
+    "questdb_server": "questdb",
+    "own_questdb": "questdb",
     "mosquitto_from_deploy": "mqtt",  # tests/test_compose.py
     "docker_compose": "docker",  # tests/test_compose.py
     "audit_script": "node",  # tests/server/test_graphql_http_audit.py
@@ -232,6 +243,29 @@ def neo4j_env(neo4j_server: Neo4jService, monkeypatch: pytest.MonkeyPatch) -> di
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture(scope="session")
+def questdb_server() -> Iterator[QuestDBService]:
+    require_service("questdb")
+    with questdb_service(REPO / ".kgtwin") as service:
+        yield service
+
+
+@pytest.fixture
+def questdb(questdb_server: QuestDBService) -> QuestDBService:
+    """The session's QuestDB with no table and no materialized view (QuestDB's own aside)."""
+    clean_questdb(questdb_server)
+    return questdb_server
+
+
+@pytest.fixture
+def own_questdb() -> Iterator[OwnQuestDB]:
+    """A started local QuestDB for this test only: stop and start it at will."""
+    require_service("questdb")
+    own = OwnQuestDB(REPO / ".kgtwin")
+    yield own
+    own.close()
 
 
 @pytest.fixture(scope="session")
