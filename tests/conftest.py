@@ -86,6 +86,7 @@ SERVICE_FIXTURES = {
     "mqtt_folder": "mqtt",  # the session's broker and the tests' own
     "questdb_server": "questdb",
     "own_questdb": "questdb",
+    "questdb_from_deploy": "questdb",  # tests/test_compose.py
     "mosquitto_from_deploy": "mqtt",  # tests/test_compose.py
     "docker_compose": "docker",  # tests/test_compose.py
     "audit_script": "node",  # tests/server/test_graphql_http_audit.py

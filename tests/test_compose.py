@@ -5,7 +5,8 @@ The compose file is parsed with PyYAML and its services, ports, volumes, healthc
 start-up order checked; the kgtwin commands and environments it gives are run through the
 real CLI parser and :class:`Settings`, so a renamed flag or variable fails here. Where the
 ``docker compose`` client exists, ``docker compose config`` must accept the file (the only
-skip, when it does not). The Mosquitto config and entrypoint run under a real Mosquitto.
+skip, when it does not). The Mosquitto config and entrypoint run under a real Mosquitto, and
+QuestDB's environment and healthcheck under a real QuestDB 9.2.2 (the launcher's jar).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psycopg
 import pytest
 import yaml
 
@@ -32,6 +35,10 @@ from kgtwin.devkit.broker import (
 )
 from kgtwin.devkit.broker.probe import ProbeFailed, connack_code
 from kgtwin.devkit.launcher import free_ports
+from kgtwin.devkit.launcher.process import port_open
+from kgtwin.devkit.questdb import LocalQuestDBConfig, install
+from kgtwin.devkit.questdb.jvm import MAIN, questdb_java, server_environment
+from kgtwin.ingest.history.questdb import QuestDB
 from kgtwin.server.cli import build_parser
 from kgtwin.server.settings import Settings
 
@@ -43,9 +50,10 @@ DOCKERIGNORE = REPO / ".dockerignore"
 MOSQUITTO_CONF = REPO / "deploy" / "mosquitto" / "mosquitto.conf"
 MOSQUITTO_ENTRYPOINT = REPO / "deploy" / "mosquitto" / "entrypoint.sh"
 
-SERVICES = {"neo4j", "mosquitto", "loader", "kgtwin", "simulator"}
+SERVICES = {"neo4j", "mosquitto", "questdb", "loader", "kgtwin", "simulator"}
 ONE_SHOT = {"loader"}  # runs to completion; every other service runs until stopped
-SECRETS = ("NEO4J_PASSWORD", "MQTT_USERNAME", "MQTT_PASSWORD")  # required, never defaulted
+# required, never defaulted
+SECRETS = ("NEO4J_PASSWORD", "MQTT_USERNAME", "MQTT_PASSWORD", "QUESTDB_PASSWORD")
 BROKER_URL = "mqtt://mosquitto:1883"
 NOT_AUTHORISED = 5  # MQTT 3.1.1 CONNACK code
 
@@ -133,7 +141,7 @@ def mounts(service: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
 # --- the services ----------------------------------------------------------------------
 
 
-def test_the_five_services(services: dict[str, dict[str, Any]]) -> None:
+def test_the_six_services(services: dict[str, dict[str, Any]]) -> None:
     assert set(services) == SERVICES
 
 
@@ -185,6 +193,27 @@ def test_mosquitto_mounts_its_config_and_keeps_its_data(
     assert data_source in compose["volumes"], "/mosquitto/data should be a named volume"
     # Replacing the entrypoint drops the image's command: it must be given again.
     assert mosquitto["command"] == ["/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf"]
+
+
+def test_questdb_keeps_history_in_a_volume_on_this_machine_only(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]], env_example: dict[str, str]
+) -> None:
+    questdb = services["questdb"]
+    assert questdb["image"] == "questdb/questdb:9.2.2"
+    assert questdb["ports"] == ["127.0.0.1:9000:9000", "127.0.0.1:8812:8812"]
+    source, _ = mounts(questdb)["/var/lib/questdb"]
+    assert source in compose["volumes"], "/var/lib/questdb should be a named volume"
+    env = environment(questdb, env_example)
+    user, password = env_example["QUESTDB_USER"], env_example["QUESTDB_PASSWORD"]
+    assert (env["QDB_HTTP_USER"], env["QDB_HTTP_PASSWORD"]) == (user, password)
+    assert (env["QDB_PG_USER"], env["QDB_PG_PASSWORD"]) == (user, password)
+    for off in ("QDB_LINE_TCP_ENABLED", "QDB_LINE_UDP_ENABLED", "QDB_TELEMETRY_ENABLED"):
+        assert env[off] == "false", off
+    # what the kgtwin service logs in with
+    kgtwin = environment(services["kgtwin"], env_example)
+    assert (kgtwin["QUESTDB_USER"], kgtwin["QUESTDB_PASSWORD"]) == (user, password)
+    # the user has a default; the example's is it
+    assert environment(questdb, {"QUESTDB_PASSWORD": password})["QDB_HTTP_USER"] == user
 
 
 def mosquitto_options() -> dict[str, str]:
@@ -239,9 +268,13 @@ def test_kgtwin_builds_from_this_repo_and_serves_with_ingestion(
         env_example["MQTT_USERNAME"],
         env_example["MQTT_PASSWORD"],
     )
+    assert settings.questdb_connection() == QuestDB(
+        "http://questdb:9000", "admin", env_example["QUESTDB_PASSWORD"], 8812
+    )
     assert kgtwin["depends_on"] == {
         "neo4j": {"condition": "service_healthy"},
         "mosquitto": {"condition": "service_healthy"},
+        "questdb": {"condition": "service_healthy"},
         "loader": {"condition": "service_completed_successfully"},
     }
 
@@ -319,6 +352,7 @@ def test_healthchecks_use_only_variables_their_container_has(
             used = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", command))
             used |= set(re.findall(r"os\.environ\[\"([A-Za-z_][A-Za-z0-9_]*)\"\]", command))
             used.discard("SYS")  # '$SYS/broker/uptime', quoted: an MQTT topic
+            used -= set(re.findall(r"\bread(?: -[a-z]+)* ([A-Za-z_][A-Za-z0-9_]*)", command))
             assert used <= set(env), f"{name}'s healthcheck uses {sorted(used - set(env))}"
 
 
@@ -370,10 +404,10 @@ def test_secrets_are_required_and_never_written_into_the_compose_file(
             assert match.group(2) == ":?", f"{match.group(0)}: a secret has no default"
     for name, service in services.items():
         for key, value in service.get("environment", {}).items():
-            if re.search(r"PASSWORD|AUTH|SECRET|TOKEN", key):
+            if re.search(r"PASSWORD|(^|_)AUTH$|SECRET|TOKEN", key):
                 assert "${" in str(value), f"{name}: {key} should come from .env"
     text = COMPOSE_FILE.read_text(encoding="utf-8")
-    for secret in ("NEO4J_PASSWORD", "MQTT_PASSWORD"):
+    for secret in ("NEO4J_PASSWORD", "MQTT_PASSWORD", "QUESTDB_PASSWORD"):
         assert env_example[secret] not in text, f"the example {secret} is in the compose file"
 
 
@@ -627,3 +661,101 @@ def test_mosquitto_healthcheck_passes_against_it(
         ["sh", "-c", command], env=wrong, capture_output=True, text=True, timeout=30, check=False
     )
     assert done.returncode != 0, "the healthcheck should fail without the right password"
+
+
+# --- the questdb service's environment and healthcheck under a real QuestDB ---------------
+
+
+@pytest.fixture(scope="module")
+def questdb_from_deploy(
+    tmp_path_factory: pytest.TempPathFactory,
+    services: dict[str, dict[str, Any]],
+    env_example: dict[str, str],
+) -> Iterator[tuple[int, int, int]]:
+    """QuestDB 9.2.2 (the launcher's jar) with the questdb service's environment, as in the
+    container but with its root in a temporary folder and its HTTP, PostgreSQL and health
+    servers on free loopback ports. Yields those three ports once it answers SQL."""
+    tmp_path = tmp_path_factory.mktemp("questdb")
+    cfg = LocalQuestDBConfig(root=REPO / ".kgtwin")  # for the shared jar only
+    jar = install(cfg, progress=lambda _line: None)
+    http, pg, health = free_ports(3)
+    env = {
+        **server_environment(os.environ),
+        **environment(services["questdb"], env_example),
+        "QDB_HTTP_BIND_TO": f"127.0.0.1:{http}",
+        "QDB_PG_NET_BIND_TO": f"127.0.0.1:{pg}",
+        "QDB_HTTP_MIN_NET_BIND_TO": f"127.0.0.1:{health}",
+    }
+    auth = (env_example["QUESTDB_USER"], env_example["QUESTDB_PASSWORD"])
+    root = tmp_path / "root"  # the container's /var/lib/questdb
+    root.mkdir()
+    log = tmp_path / "questdb.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [questdb_java(cfg), "-p", str(jar), "-m", MAIN, "-d", str(root)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not (port_open(http) and _answers(http, auth)):
+            assert process.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.2)
+        yield http, pg, health
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _answers(http_port: int, auth: tuple[str, str]) -> bool:
+    try:
+        response = httpx.get(
+            f"http://127.0.0.1:{http_port}/exec", params={"query": "SELECT 1"}, auth=auth
+        )
+    except httpx.TransportError:
+        return False
+    return response.status_code == httpx.codes.OK
+
+
+def test_questdb_takes_every_setting_and_the_credentials_kgtwin_is_given(
+    questdb_from_deploy: tuple[int, int, int],
+    services: dict[str, dict[str, Any]],
+    env_example: dict[str, str],
+) -> None:
+    http, pg, _ = questdb_from_deploy
+    kgtwin = environment(services["kgtwin"], env_example)
+    auth = (kgtwin["QUESTDB_USER"], kgtwin["QUESTDB_PASSWORD"])
+    url = f"http://127.0.0.1:{http}/exec"
+    assert httpx.get(url, params={"query": "SELECT 1"}).status_code == 401
+    parameters = httpx.get(url, params={"query": "SHOW PARAMETERS"}, auth=auth).json()
+    by_variable = {row[1]: row for row in parameters["dataset"]}
+    for name, value in environment(services["questdb"], env_example).items():
+        _, _, taken, source, sensitive, _ = by_variable[name]  # a setting QuestDB knows
+        assert source == "env", name
+        assert taken == ("****" if sensitive else value), name
+    with psycopg.connect(
+        host="127.0.0.1", port=pg, user=auth[0], password=auth[1], dbname="qdb"
+    ) as db:
+        assert db.execute("SELECT 1").fetchall() == [(1,)]
+
+
+def test_questdb_healthcheck_passes_against_it(
+    questdb_from_deploy: tuple[int, int, int], services: dict[str, dict[str, Any]]
+) -> None:
+    _, _, health = questdb_from_deploy
+    kind, shell, flag, command = services["questdb"]["healthcheck"]["test"]
+    assert (kind, shell, flag) == ("CMD", "bash", "-c")
+    command = interpolate(command, {})
+
+    def check(port: int) -> int:
+        moved = replace_once(command, "/127.0.0.1/9003", f"/127.0.0.1/{port}")
+        done = subprocess.run(
+            [shell, flag, moved], capture_output=True, text=True, timeout=30, check=False
+        )
+        return done.returncode
+
+    assert check(health) == 0
+    (closed,) = free_ports(1)
+    assert check(closed) != 0, "the healthcheck should fail where nothing answers"
