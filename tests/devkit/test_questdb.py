@@ -28,7 +28,12 @@ from kgtwin.devkit.questdb import (
     status,
     stop,
 )
-from kgtwin.devkit.questdb.home import configured_ports, ensure_password, prepare_home
+from kgtwin.devkit.questdb.home import (
+    configured_ports,
+    ensure_password,
+    prepare_home,
+    server_settings,
+)
 from kgtwin.devkit.questdb.jvm import MAIN, server_environment
 from kgtwin.devkit.settings import local_questdb
 from kgtwin.server.cli import main
@@ -281,6 +286,17 @@ def test_http_answers_only_with_the_password(cfg: LocalQuestDBConfig) -> None:
     assert _sql(running, "SELECT 1") == [[1]]
     assert _sql(running, "SELECT count() FROM readings") == [[1]]
     assert _sql(running, "SELECT enabled FROM telemetry_config") == [[False]]
+
+
+@pytest.mark.questdb
+def test_questdb_took_every_setting_of_its_server_conf(cfg: LocalQuestDBConfig) -> None:
+    running = status(cfg)
+    assert running.password is not None
+    parameters = {row[0]: row for row in _sql(running, "SHOW PARAMETERS")}
+    for key, value in server_settings(cfg, running.password).items():
+        _, _, taken, source, sensitive, _ = parameters[key]  # a setting QuestDB knows
+        assert source == "conf", key
+        assert taken == ("****" if sensitive else value), key
 
 
 @pytest.mark.questdb
