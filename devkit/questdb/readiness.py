@@ -28,9 +28,6 @@ _QUERY = "SELECT 1"
 _TIMEOUT = 5.0  # seconds one probe may take
 _UNAUTHORIZED = 401
 
-# Straight to the loopback address, whatever proxy the environment names.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
 
 def exec_answers(http_port: int, password: str, home: Path) -> Readiness:
     """Ready once ``/exec`` on ``http_port`` answers ``SELECT 1`` as the instance's user."""
@@ -38,10 +35,12 @@ def exec_answers(http_port: int, password: str, home: Path) -> Readiness:
     url = f"{base}/exec?{urlencode({'query': _QUERY})}"
     token = base64.b64encode(f"{USER}:{password}".encode()).decode("ascii")
     request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    # straight to the loopback address, whatever proxy the environment names
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def probe() -> None:
         try:
-            with _OPENER.open(request, timeout=_TIMEOUT) as response:
+            with opener.open(request, timeout=_TIMEOUT) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
             if exc.code == _UNAUTHORIZED:

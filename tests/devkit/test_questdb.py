@@ -336,12 +336,14 @@ def test_stop_then_start_again_keeps_the_data(
     assert not port_open(cfg.http_port)
     assert not stop(cfg)
 
-    # A shell set up for another QuestDB: none of it reaches this one.
-    (other_http, other_pg) = free_ports(2)
-    monkeypatch.setenv("QDB_HTTP_BIND_TO", f"127.0.0.1:{other_http}")
-    monkeypatch.setenv("QDB_PG_NET_BIND_TO", f"127.0.0.1:{other_pg}")
-    monkeypatch.setenv("QDB_HTTP_PASSWORD", "quest")
-    again = start(cfg, _quiet)
+    # A shell set up for another QuestDB, behind a proxy: none of it reaches this one.
+    other_http, other_pg = free_ports(2)
+    with monkeypatch.context() as shell:
+        shell.setenv("QDB_HTTP_BIND_TO", f"127.0.0.1:{other_http}")
+        shell.setenv("QDB_PG_NET_BIND_TO", f"127.0.0.1:{other_pg}")
+        shell.setenv("QDB_HTTP_PASSWORD", "quest")
+        shell.setenv("http_proxy", f"http://127.0.0.1:{other_http}")
+        again = start(cfg, _quiet)
 
     assert again.pid != before.pid
     assert (again.http_url, again.pg_address, again.password) == (
