@@ -3,9 +3,9 @@
 :class:`LocalNeo4jConfig` is validated on construction, so every other module of the
 launcher may trust its name, ports, memory sizes and version. :class:`Neo4jStatus` is what
 ``start`` and ``status`` return. The few constants shared by the whole launcher (the
-loopback host, the user, the Neo4j version) are defined here once, and so are what every
-local server's config checks (instance names, ports, versions) and its progress lines: the
-local QuestDB's config (``devkit.questdb``) uses them too.
+loopback host, the user, the Neo4j version) are defined here once. So are the checks every
+local server's config makes (instance names, ports, versions) and the type of the progress
+lines a start prints: the local QuestDB (``devkit.questdb``) uses them too.
 """
 
 from __future__ import annotations
