@@ -309,7 +309,7 @@ MATCH (a:Twin:Asset)-[r]-(p:Twin)
 WHERE (type(r) IN loadPointTypes AND startNode(r) = a)
    OR (type(r) IN loadPointOfTypes AND endNode(r) = a)
 RETURN DISTINCT a.iri AS asset, p.id AS point, p.unit AS unit, p.value AS value,
-       p.stale AS stale
+       p.stale AS stale, p.iri AS point_iri, p.expectedInterval AS interval
 """
 )
 
@@ -323,13 +323,23 @@ class LoadReading:
     unit: str | None
     value: float | None  # None: never reported, or not a number
     stale: bool
+    point_iri: str = ""
+    expected_interval: float | None = None  # seconds
 
 
 def read_load_points(reader: Reader) -> list[LoadReading]:
     """Every asset's load point with its current live value, in one statement."""
     rows = reader.rows(LOAD_POINTS, "reading the assets' load points")
     return [
-        LoadReading(r["asset"], r["point"], r["unit"], _number(r["value"]), bool(r["stale"]))
+        LoadReading(
+            r["asset"],
+            r["point"],
+            r["unit"],
+            _number(r["value"]),
+            bool(r["stale"]),
+            r["point_iri"],
+            _number(r["interval"]),
+        )
         for r in rows
     ]
 
@@ -369,4 +379,49 @@ def read_reported_failures(reader: Reader) -> list[ReportedFailure]:
     return [
         ReportedFailure(r["asset"], r["asset_id"], r["point"], r["value"], r["observed"])
         for r in rows
+    ]
+
+
+STATUS_POINTS: LiteralString = (
+    POINT_TYPES
+    + """
+MATCH (p:Point:Twin) WHERE p.failedWhen IS NOT NULL
+MATCH (a:Twin:Asset)-[r]-(p) WHERE"""
+    + HAS_POINT_EDGE
+    + """
+WITH DISTINCT a, p
+RETURN a.iri AS asset, a.id AS asset_id, p.iri AS point_iri, p.id AS point,
+       p.failedWhen AS failed_when, p.expectedInterval AS interval
+ORDER BY asset_id, point
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPoint:
+    """A point whose value ``failed_when`` means its asset failed (``kgt:failedWhen``)."""
+
+    asset_iri: str
+    asset_id: str
+    point_iri: str
+    point_id: str
+    failed_when: bool
+    expected_interval: float | None  # seconds
+
+
+def read_status_points(reader: Reader) -> list[StatusPoint]:
+    """Every status point and its asset, in one statement (what a past moment's reported
+    failures are judged on, with the values history kept)."""
+    rows = reader.rows(STATUS_POINTS, "reading the assets' status points")
+    return [
+        StatusPoint(
+            r["asset"],
+            r["asset_id"],
+            r["point_iri"],
+            r["point"],
+            r["failed_when"] is True,
+            _number(r["interval"]),
+        )
+        for r in rows
+        if isinstance(r["failed_when"], bool)
     ]

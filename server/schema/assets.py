@@ -239,7 +239,7 @@ class Point:
     async def stale(self, info: GraphInfo) -> bool | None:
         if self.then is not None:
             sample = await value_then(info, self.node, self.then)
-            return stale_then(sample, self.node, self.then)
+            return stale_then(sample, self.node.props.get("expectedInterval"), self.then)
         stale = self.node.props.get("stale")
         return stale if isinstance(stale, bool) else None
 

@@ -153,12 +153,12 @@ def sample_value(sample: Sample, node: TwinNode) -> Any:
     return value
 
 
-def stale_then(sample: Sample | None, node: TwinNode, at: datetime) -> bool | None:
-    """Whether the point was stale at ``at`` (as the worker judges it: no sample for
-    :data:`STALE_AFTER` of its expected intervals); None when it had never reported."""
+def stale_then(sample: Sample | None, interval: object, at: datetime) -> bool | None:
+    """Whether a point was stale at ``at`` (as the worker judges it: no sample for
+    :data:`STALE_AFTER` of its expected ``interval``, in seconds); None when it had never
+    reported, or has no interval."""
     if sample is None:
         return None
-    interval = node.props.get("expectedInterval")
     if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
         return None
     return (utc(at) - sample.time).total_seconds() > STALE_AFTER * interval

@@ -124,14 +124,15 @@ class Loaders:
 
         return await _grouped(keys, batch)
 
-    def _history(self) -> HistoryReader:
+    def history_reader(self) -> HistoryReader:
+        """The server's history reader; ``HistoryUnavailable`` when it keeps no history."""
         if self.history is None:
             raise HistoryUnavailable(NO_HISTORY)
         return self.history
 
     async def _samples(self, keys: Sequence[tuple[str, HistoryQuery]]) -> list[list[Sample]]:
         """One statement per distinct window, for all the points that ask for it."""
-        history = self._history()
+        history = self.history_reader()
 
         async def batch(query: HistoryQuery, iris: list[str]) -> dict[str, list[Sample]]:
             return await in_thread(history.samples, iris, query.window, query.limit)
@@ -140,7 +141,7 @@ class Loaders:
 
     async def _values_at(self, keys: Sequence[tuple[str, datetime]]) -> list[Sample | None]:
         """One statement per distinct time, for all the points that ask for it."""
-        history = self._history()
+        history = self.history_reader()
         times: dict[datetime, list[str]] = {}
         for iri, at in keys:
             times.setdefault(at, []).append(iri)

@@ -8,6 +8,7 @@ from kgtwin.server.auth import Role
 from kgtwin.server.schema.context import GraphInfo
 from kgtwin.server.schema.permissions import require_role
 from kgtwin.server.schema.query import (
+    AsOfArgument,
     FailArgument,
     FailRelationshipsArgument,
     FromLiveStateArgument,
@@ -32,8 +33,16 @@ class Mutation:
         mode: WhatIfMode = WhatIfMode.TOPOLOGY,
         loads: LoadsArgument = None,
         from_live_state: FromLiveStateArgument = False,
+        as_of: AsOfArgument = None,
     ) -> Scenario:
         require_role(info, Role.OPERATOR)
         return await save(
-            info, name, fail or [], fail_relationships or [], mode, loads or [], from_live_state
+            info,
+            name,
+            fail or [],
+            fail_relationships or [],
+            mode,
+            loads or [],
+            from_live_state,
+            as_of,
         )

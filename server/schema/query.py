@@ -75,6 +75,14 @@ FromLiveStateArgument = Annotated[
         "reportedFailures): the what-if starts from the plant as it is."
     ),
 ]
+AsOfArgument = Annotated[
+    datetime | None,
+    strawberry.argument(
+        description="Start from the live state as it was at this moment, from history: "
+        "with fromLiveState, the failures the telemetry reported then; in CAPACITY mode, the "
+        "loads measured then. The graph itself is today's."
+    ),
+]
 FailRelationshipsArgument = Annotated[
     list[RelationshipInput] | None,
     strawberry.argument(description="Relationships that fail (the assets stay up)."),
@@ -243,10 +251,11 @@ class Query:
         mode: WhatIfMode = WhatIfMode.TOPOLOGY,
         loads: LoadsArgument = None,
         from_live_state: FromLiveStateArgument = False,
+        as_of: AsOfArgument = None,
     ) -> WhatIfResult:
         require_role(info, Role.VIEWER)
         return await what_if(
-            info, fail or [], fail_relationships or [], mode, loads or [], from_live_state
+            info, fail or [], fail_relationships or [], mode, loads or [], from_live_state, as_of
         )
 
     @strawberry.field(

@@ -95,11 +95,12 @@ async def save(
     mode: WhatIfMode,
     loads: Sequence[LoadInput],
     from_live_state: bool = False,
+    as_of: datetime | None = None,
 ) -> Scenario:
     name = name.strip()
     if not 1 <= len(name) <= MAX_NAME:
         raise BadUserInput(f"name: give 1 to {MAX_NAME} characters")
-    result = await what_if(info, fail, fail_relationships, mode, loads, from_live_state)
+    result = await what_if(info, fail, fail_relationships, mode, loads, from_live_state, as_of)
     scenario = result.scenario
     snapshot = scenario.snapshot
     ids = snapshot.ids

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Annotated
 
 import strawberry
 
+from kgtwin.server.schema.as_of import failures_then
 from kgtwin.server.schema.assets import Asset
 from kgtwin.server.schema.context import GraphInfo, loaders, services, simulate
 from kgtwin.server.schema.errors import BadUserInput
+from kgtwin.server.schema.history import utc
 from kgtwin.server.schema.live_failures import ReportedFailure, read_failures, reported_failure
 from kgtwin.server.schema.values import check_first
 from kgtwin.server.schema.whatif_inputs import (
@@ -149,6 +152,7 @@ class Scenario:
     cascade: Cascade | None
     loads: Loads | None
     reported: tuple[ReportedFailure, ...] = ()  # failed because the telemetry says so
+    as_of: datetime | None = None  # the live state it started from was this moment's
 
 
 @strawberry.type(
@@ -167,6 +171,9 @@ class WhatIfResult:
     reported_failures: list[ReportedFailure] = strawberry.field(
         description="fromLiveState: the failures the telemetry reports, each with the "
         "status point that says so (also in `failed`)."
+    )
+    as_of: datetime | None = strawberry.field(
+        description="The moment the live state (failures, loads) was taken at; null: now."
     )
     impacted_count: int = strawberry.field(
         description="Assets brought down (not counting the failed ones)."
@@ -256,8 +263,16 @@ async def what_if(
     mode: WhatIfMode,
     load_overrides: Sequence[LoadInput],
     from_live_state: bool = False,
+    as_of: datetime | None = None,
 ) -> WhatIfResult:
     snapshot = snapshot_of(info)
+    if as_of is not None:
+        if not from_live_state and mode is not WhatIfMode.CAPACITY:
+            raise BadUserInput(
+                "asOf starts from the live state of a past moment: give fromLiveState: true "
+                "(the failures reported then) or mode: CAPACITY (the loads measured then)"
+            )
+        as_of = utc(as_of)
     given = nodes_of(snapshot, fail, "fail")
     cut = tuple(dict.fromkeys(await pairs_of(info, snapshot, fail_relationships)))  # each once
     if not given and not cut and not from_live_state:
@@ -267,21 +282,24 @@ async def what_if(
         )
     reported: list[ReportedFailure] = []
     if from_live_state:
-        for row in await read_failures(info):
+        rows = await (read_failures(info) if as_of is None else failures_then(info, as_of))
+        for row in rows:
             node = snapshot.index.get(row.asset_iri)
             if node is not None:  # an asset outside the dependency graph fails nothing
                 reported.append(reported_failure(row))
                 given.append(node)
     failed = tuple(dict.fromkeys(given))  # given first, each once
     if mode is WhatIfMode.CAPACITY:
-        loads = await loads_of(info, snapshot, load_overrides)
+        loads = await loads_of(info, snapshot, load_overrides, as_of)
         result = await simulate(info, cascade, snapshot, failed, cut, loads.values)
         scenario = Scenario(
-            snapshot, mode, failed, cut, result.outcome, result, loads, tuple(reported)
+            snapshot, mode, failed, cut, result.outcome, result, loads, tuple(reported), as_of
         )
     else:
         outcome = await simulate(info, _propagate, snapshot, failed, cut)
-        scenario = Scenario(snapshot, mode, failed, cut, outcome, None, None, tuple(reported))
+        scenario = Scenario(
+            snapshot, mode, failed, cut, outcome, None, None, tuple(reported), as_of
+        )
     return result_of(scenario)
 
 
@@ -305,6 +323,8 @@ def result_of(scenario: Scenario) -> WhatIfResult:
     )
     if scenario.cascade is not None:
         summary += f"; {len(trips)} tripped on overload in {scenario.cascade.rounds} round(s)"
+    if scenario.as_of is not None:
+        summary += f" (from the live state as of {scenario.as_of.isoformat()})"
     return WhatIfResult(
         scenario=scenario,
         model_version=snapshot.version,
@@ -312,6 +332,7 @@ def result_of(scenario: Scenario) -> WhatIfResult:
         failed=[snapshot.ids[n] for n in scenario.failed],
         failed_relationships=[f"{snapshot.ids[a]} -> {snapshot.ids[b]}" for a, b in scenario.cut],
         reported_failures=list(scenario.reported),
+        as_of=scenario.as_of,
         impacted_count=len(impacted),
         degraded_count=len(degraded),
         summary=summary,

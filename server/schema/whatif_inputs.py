@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 import strawberry
@@ -20,6 +21,7 @@ from kgtwin.graph.errors import NotFound
 from kgtwin.graph.ontology_read import Terms
 from kgtwin.ontology.errors import UnitError
 from kgtwin.ontology.units import Units
+from kgtwin.server.schema.as_of import load_readings_then
 from kgtwin.server.schema.context import GraphInfo, loaders, reader, services
 from kgtwin.server.schema.errors import BadUserInput, SnapshotNotReady
 from kgtwin.server.schema.loaders import in_thread
@@ -132,9 +134,19 @@ async def pairs_of(
     return pairs
 
 
-async def loads_of(info: GraphInfo, snapshot: Snapshot, overrides: Sequence[LoadInput]) -> Loads:
-    """Every node's load: override, else live load point, else design load, else none."""
-    readings = await in_thread(read_load_points, reader(info))
+async def loads_of(
+    info: GraphInfo,
+    snapshot: Snapshot,
+    overrides: Sequence[LoadInput],
+    as_of: datetime | None = None,
+) -> Loads:
+    """Every node's load: override, else live load point (as it read at ``as_of``, from
+    history, when given), else design load, else none."""
+    readings = await (
+        in_thread(read_load_points, reader(info))
+        if as_of is None
+        else load_readings_then(info, as_of)
+    )
     values = list(map(measured, snapshot.design_load))
     sources = [LoadSource.NONE if v is None else LoadSource.DESIGN for v in values]
     points: dict[int, str] = {}
