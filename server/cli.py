@@ -28,6 +28,8 @@ from kgtwin.server.auth import Role
 from kgtwin.server.commands import Command, Subcommands, discover
 from kgtwin.server.export_command import EXAMPLES as EXPORT_EXAMPLES
 from kgtwin.server.export_command import add_export_parser, cmd_export
+from kgtwin.server.history_export import EXAMPLES as HISTORY_EXAMPLES
+from kgtwin.server.history_export import add_history_parser, cmd_history
 from kgtwin.server.model_commands import Output, add_ontology_arguments, cmd_load, cmd_validate
 from kgtwin.server.settings import Settings, SettingsError, check_model_name
 from kgtwin.simulation.errors import SimulationError, UnknownAsset
@@ -46,6 +48,7 @@ EXAMPLES = (
     "  kgtwin load ontology/sites/dc1.ttl         validate, then sync the site into Neo4j",
     "  kgtwin info                                what the graph holds and how to look at it",
     *EXPORT_EXAMPLES,
+    *HISTORY_EXAMPLES,
     "  kgtwin serve --port 8000                   the GraphQL API at http://127.0.0.1:8000/graphql",
     "  kgtwin ingest --broker mqtt://127.0.0.1:1883   live telemetry from MQTT onto the points",
 )
@@ -57,7 +60,7 @@ it keeps under KGTWIN_HOME). Every setting can also come from a TOML file (--con
 KGTWIN_CONFIG); flags override the environment, which overrides the file.
 """
 
-CORE_COMMANDS = ("validate", "load", "export", "info", "serve", "ingest", "token")
+CORE_COMMANDS = ("validate", "load", "export", "history", "info", "serve", "ingest", "token")
 
 
 def epilog(commands: Mapping[str, Command]) -> str:
@@ -138,6 +141,7 @@ def build_parser(others: Mapping[str, Command] | None = None) -> argparse.Argume
     )
 
     add_export_parser(commands)
+    add_history_parser(commands)
 
     commands.add_parser("info", help="summarise what the graph holds and how to look at it")
 
@@ -399,6 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 mqtt_url=args.broker, mqtt_client_id=args.client_id, **_ingest_bounds(args)
             )
             return cmd_ingest(worker, args.metrics_port, err)
+        if args.command == "history":
+            return cmd_history(settings, args, out, err)
         if args.command in commands:
             return commands[args.command].run(settings, args, out, err)
         raise AssertionError(f"unknown command {args.command!r}")  # argparse refuses it first
