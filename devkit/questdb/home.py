@@ -63,6 +63,11 @@ def server_settings(cfg: LocalQuestDBConfig, password: str) -> dict[str, str]:
         # internet); the console's product analytics are off too (its default)
         "telemetry.enabled": "false",
         "posthog.enabled": "false",
+        # 9.2.2 crashes (SIGSEGV) on a filtered ORDER BY ... LIMIT when the filter holds a
+        # bound parameter or a symbol the table does not have (questdb/questdb#6526, fixed
+        # after 9.2.2): an analyst's query in the console would take history down. This
+        # turns that plan off, as the fix's notes advise until an upgrade.
+        "cairo.sql.parallel.topk.enabled": "false",
     }
 
 

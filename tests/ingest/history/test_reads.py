@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -174,3 +175,26 @@ def test_a_window_counts_its_calendar_steps() -> None:
         Window(T0 + timedelta(minutes=1), T0 + timedelta(minutes=31), Step.parse("15m")).steps()
         == 3
     )
+
+
+def test_a_filtered_top_k_with_a_bound_parameter_does_not_take_questdb_down(
+    history: tuple[HistoryReader, list[str]], questdb: QuestDBService
+) -> None:
+    """What an analyst may type in the console, and what crashed 9.2.2 (SIGSEGV) before its
+    local and compose configurations turned that plan off (questdb/questdb#6526)."""
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=questdb.pg_host,
+        port=questdb.pg_port,
+        user=questdb.user,
+        password=questdb.password,
+        dbname="qdb",
+    )
+    for point in ("urn:a", "urn:nowhere"):
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(
+                f"SELECT point, ts, value FROM {TABLE} WHERE point IN (%s, %s) "
+                "ORDER BY point, ts LIMIT 10",
+                [point, "urn:b"],
+            ).fetchall()
+    reader, _ = history
+    assert reader.values_at(["urn:a"], T0 + timedelta(hours=1))["urn:a"].value == 11.0
