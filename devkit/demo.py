@@ -17,16 +17,17 @@ import secrets
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TextIO
 
 from neo4j import Driver
 
-from kgtwin.devkit import launcher
+from kgtwin.devkit import launcher, questdb
 from kgtwin.devkit.broker import EmbeddedBroker, LocalBroker, find_mosquitto
 from kgtwin.devkit.demo_sites import SITES, DemoSite, Example
 from kgtwin.devkit.launcher.process import free_ports
-from kgtwin.devkit.settings import local_neo4j
+from kgtwin.devkit.settings import local_neo4j, local_questdb
 from kgtwin.graph.connection import open_driver, ping
 from kgtwin.graph.reader import Reader
 from kgtwin.graph.tokens import create_token
@@ -74,6 +75,7 @@ def _run(settings: Settings, options: DemoOptions, log_level: str, out: TextIO, 
     settings = site.settings(settings)
     with contextlib.ExitStack() as stack:
         settings = stack.enter_context(_neo4j(settings, say))
+        console = stack.enter_context(_questdb(settings, say))
         settings = stack.enter_context(_broker(settings, options.embedded_broker, say))
         uri, user, password = settings.neo4j_connection()
         driver = open_driver(uri, user, password)
@@ -93,7 +95,7 @@ def _run(settings: Settings, options: DemoOptions, log_level: str, out: TextIO, 
             settings.override(ingest=True, mqtt_client_id=f"kgtwin-demo-{secrets.token_hex(3)}"),
             anonymous_read=True,
         )
-        _print_welcome(served, site, (uri, user, password), token.token, out)
+        _print_welcome(served, site, (uri, user, password), token.token, console, out)
         return _serve(served, log_level, say)
 
 
@@ -134,6 +136,37 @@ def _neo4j(settings: Settings, say: Say) -> Iterator[Settings]:
     finally:
         say("stopping the local Neo4j")
         launcher.stop(config)
+
+
+@contextlib.contextmanager
+def _questdb(settings: Settings, say: Say) -> Iterator[str]:
+    """History's QuestDB: the configured one, or the local one (started if it was not
+    running, and stopped again on the way out); yields the line the welcome shows for it."""
+    if settings.questdb_url:
+        say(f"history: using the QuestDB at {settings.questdb_url}")
+        yield f"{settings.questdb_url}   (its web console)"
+        return
+    if not settings.history:
+        say(settings.history_status())
+        yield "off (KGTWIN_HISTORY is false)"
+        return
+    config = local_questdb(settings)
+    if questdb.status(config).running:
+        say(f"history: using the local QuestDB already running on {config.http_port}")
+        running = questdb.status(config)
+        yield _console(running)
+        return
+    say("starting the local QuestDB for history (its first start downloads it)")
+    running = questdb.start(config, progress=say)
+    try:
+        yield _console(running)
+    finally:
+        say("stopping the local QuestDB")
+        questdb.stop(config)
+
+
+def _console(running: questdb.QuestDBStatus) -> str:
+    return f"{running.console_url}   user {running.user}   password {running.password}"
 
 
 @contextlib.contextmanager
@@ -214,6 +247,7 @@ def _print_welcome(
     site: DemoSite,
     neo4j: tuple[str, str, str | None],
     token: str,
+    console: str,
     out: TextIO,
 ) -> None:
     uri, user, password = neo4j
@@ -233,6 +267,7 @@ kgtwin demo is running. Ctrl-C stops everything.
   Neo4j Browser   {browser}
   Bolt            {uri}   user {user}   password {password or "(as configured)"}
   MQTT broker     {settings.broker_address().safe_url}   (dead letters: kgtwin/deadletter/#)
+  history         QuestDB console {console}
   API token       {token}   (operator role: can also save what-if scenarios)
 
 Reading needs no token here (anonymous read is on); to save a what-if scenario, add the
@@ -244,9 +279,25 @@ What the telemetry reports failed, and a what-if that starts from it (run the de
 {site.fault_hint} to see them change):
 
 {_examples(site.live_examples)}
+
+History (every value ingestion applies, kept in QuestDB), e.g. the last 10 minutes of
+{site.history_point}, one average a minute:
+
+{_examples((history_example(site.history_point, datetime.now(UTC)),))}
 """,
         file=out,
         flush=True,
+    )
+
+
+def history_example(point: str, now: datetime) -> Example:
+    """A ``history`` query for ``point`` over the ten minutes before ``now``."""
+    start = (now - timedelta(minutes=10)).replace(second=0, microsecond=0)
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return Example(
+        f"{point} from {start:%H:%M} to {end:%H:%M} UTC, one average a minute",
+        f'{{ history(points: ["{point}"], from: "{start:%Y-%m-%dT%H:%M}Z",\n'
+        f'    to: "{end:%Y-%m-%dT%H:%M}Z", every: "1m") {{ samples {{ time value }} }} }}',
     )
 
 

@@ -29,6 +29,7 @@ class DemoSite:
     examples: tuple[Example, ...]  # run against the freshly loaded site
     live_examples: tuple[Example, ...]  # need the simulator's faults (--fault)
     fault_hint: str  # how to run the demo for the live examples
+    history_point: str  # a point whose history the welcome text shows how to read
 
     def settings(self, settings: Settings) -> Settings:
         """``settings`` with the site's vocabularies added: the ontology the site is
@@ -69,6 +70,7 @@ DC1 = DemoSite(
         ),
     ),
     fault_hint="--fault ups-a1",
+    history_point="ups-a1.output-power",
 )
 
 OFFICE = DemoSite(
@@ -103,6 +105,7 @@ OFFICE = DemoSite(
         ),
     ),
     fault_hint="--fault chwp-1",
+    history_point="chwp-1.flow",
 )
 
 SITES: dict[str, DemoSite] = {site.name: site for site in (DC1, OFFICE)}

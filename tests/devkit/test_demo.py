@@ -1,11 +1,11 @@
 """``kgtwin demo`` as a newcomer runs it: a real subprocess with a home of its own (its own
 local Neo4j on free ports, the embedded Python broker as on a machine without Mosquitto,
-the simulator and the server), with UPS A1 failed (``--fault ups-a1``). It must print a
-token, serve a GraphQL answer carrying live telemetry from the simulator within a bounded
-time, report UPS A1 failed, and answer a what-if from that live state: UPS B1 failing too
-takes hall 1's racks down, which it does not without UPS A1. On Ctrl-C it must stop
-everything it started: the exit code is 0 and no process of it is left (Neo4j, broker,
-server)."""
+the simulator, the server and a local QuestDB for history), with UPS A1 failed
+(``--fault ups-a1``). It must print a token, serve a GraphQL answer carrying live telemetry
+from the simulator within a bounded time, and history of it, report UPS A1 failed, and
+answer a what-if from that live state: UPS B1 failing too takes hall 1's racks down, which
+it does not without UPS A1. On Ctrl-C it must stop everything it started: the exit code is
+0 and no process of it is left (Neo4j, QuestDB, broker, server)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,7 +28,9 @@ import pytest
 
 from kgtwin.devkit.launcher import free_ports
 from kgtwin.devkit.launcher.home import read_pid
+from kgtwin.devkit.launcher.instance import read_pid as read_questdb_pid
 from kgtwin.devkit.launcher.process import port_open
+from kgtwin.devkit.questdb.home import pid_file as questdb_pid_file
 from tests.browser import GRAPHIQL_RENDERED, browser, not_neo4j_browsers
 from tests.conftest import REPO
 from tests.neo4j_service import Neo4jService, alive
@@ -39,6 +42,11 @@ LIVE_TIMEOUT = 60.0  # seconds from serving to a simulated value in the answer
 STOP_TIMEOUT = 90.0
 POINTS = '{ asset(id: "ups-a1") { points(first: 20) { id value observedAt } } }'
 REPORTED = "{ reportedFailures { id point } }"
+HISTORY = """
+query ($from: DateTime!, $to: DateTime!) {
+  history(points: ["ups-a1.output-power"], from: $from, to: $to) { samples { time value } }
+}
+"""
 WHAT_IF = """
 query ($live: Boolean!) {
   whatIf(fail: ["ups-b1"], fromLiveState: $live) {
@@ -74,7 +82,7 @@ def demo(neo4j_server: Neo4jService) -> Iterator[Demo]:
     shared_jars = REPO / ".kgtwin" / "lib"
     if shared_jars.is_dir():  # the session's Neo4j downloaded them: no second download
         (home / "lib").symlink_to(shared_jars)
-    bolt, http, api = free_ports(3)
+    bolt, http, api, questdb_http, questdb_pg = free_ports(5)
     env = {
         key: value
         for key, value in os.environ.items()
@@ -89,6 +97,8 @@ def demo(neo4j_server: Neo4jService) -> Iterator[Demo]:
         "KGTWIN_NEO4J_HEAP": "1g",
         "KGTWIN_NEO4J_PAGECACHE": "512m",
         "KGTWIN_PORT": str(api),
+        "KGTWIN_QUESTDB_HTTP_PORT": str(questdb_http),
+        "KGTWIN_QUESTDB_PG_PORT": str(questdb_pg),
     }
     process = subprocess.Popen(
         [
@@ -106,7 +116,8 @@ def demo(neo4j_server: Neo4jService) -> Iterator[Demo]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    running = Demo(process, home, {"bolt": bolt, "http": http, "api": api})
+    ports = {"bolt": bolt, "http": http, "api": api, "questdb": questdb_http, "pg": questdb_pg}
+    running = Demo(process, home, ports)
     reader = threading.Thread(target=running.read, daemon=True)
     reader.start()
     try:
@@ -118,9 +129,12 @@ def demo(neo4j_server: Neo4jService) -> Iterator[Demo]:
         reader.join(10)
         assert process.stdout is not None
         process.stdout.close()
-        leftover = read_pid(home / "neo4j")
-        if leftover is not None and alive(leftover):
-            os.kill(leftover, signal.SIGKILL)
+        for leftover in (
+            read_pid(home / "neo4j"),
+            read_questdb_pid(questdb_pid_file(home / "questdb")),
+        ):
+            if leftover is not None and alive(leftover):
+                os.kill(leftover, signal.SIGKILL)
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -175,20 +189,52 @@ def test_demo_serves_live_telemetry_and_stops_everything_on_ctrl_c(demo: Demo) -
     assert from_live_state["failed"] == ["ups-b1", "ups-a1"]
     assert len(from_live_state["impacted"]) == 40  # every hall-1 rack
     assert ask(WHAT_IF, {"live": False})["whatIf"]["impacted"] == []
+    history = wait_for(
+        lambda: (ask(HISTORY, window()).get("history") or [{}])[0].get("samples"),
+        "history of UPS A1's output power",
+        LIVE_TIMEOUT,
+        demo,
+    )
+    assert all(isinstance(s["value"], float) for s in history)
     every_page_works_without_internet(demo)
     neo4j_pid = read_pid(demo.home / "neo4j")
     assert neo4j_pid is not None
     assert alive(neo4j_pid)
+    questdb_pid = read_questdb_pid(questdb_pid_file(demo.home / "questdb"))
+    assert questdb_pid is not None
+    assert alive(questdb_pid)
 
     demo.process.send_signal(signal.SIGINT)
     assert demo.process.wait(STOP_TIMEOUT) == 0, demo.text()
     assert not alive(neo4j_pid), f"the demo's Neo4j is still running:\n{demo.text()}"
+    assert not alive(questdb_pid), f"the demo's QuestDB is still running:\n{demo.text()}"
     for name, port in demo.ports.items():
         assert not port_open(port), f"something still listens on the demo's {name} port {port}"
     leftovers = subprocess.run(
         ["pgrep", "-f", str(demo.home)], capture_output=True, text=True, check=False
     ).stdout.split()
     assert leftovers == [], f"processes of the demo are still running: {leftovers}"
+
+
+def window() -> dict[str, str]:
+    """The ten minutes up to a minute from now, as GraphQL variables."""
+    now = datetime.now(UTC)
+    return {
+        "from": (now - timedelta(minutes=10)).isoformat(),
+        "to": (now + timedelta(minutes=1)).isoformat(),
+    }
+
+
+def questdb_console_serves_its_page(demo: Demo, console: str) -> None:
+    """QuestDB's web console, printed with its user and password, answers with them (its
+    own scripts from 127.0.0.1; it asks questdb.io for release news, and goes on without)."""
+    found = re.search(r"QuestDB console \S+\s+user (\S+)\s+password (\S+)", demo.text())
+    assert found is not None, demo.text()
+    # (its "/" is a redirect to /index.html whose body never ends: a browser follows it)
+    page = httpx.get(f"{console}/index.html", auth=(found.group(1), found.group(2)), timeout=10)
+    assert page.status_code == 200
+    assert "<html" in page.text.lower()
+    assert re.findall(r'<script[^>]+src="https?://', page.text) == []
 
 
 def every_page_works_without_internet(demo: Demo) -> None:
@@ -198,7 +244,10 @@ def every_page_works_without_internet(demo: Demo) -> None:
     urls = list(dict.fromkeys(re.findall(r"http://127\.0\.0\.1:\d+/\S*", demo.text())))
     password = re.search(r"password (\S+)", demo.text())
     assert password is not None
+    console = f"http://127.0.0.1:{demo.ports['questdb']}"
+    urls = [u for u in urls if not u.startswith(console)]
     assert len(urls) == 4, urls  # GraphiQL, metrics, health, Neo4j Browser
+    questdb_console_serves_its_page(demo, console)
     with browser() as page:
         for url in urls:
             page.requests.clear()
