@@ -212,6 +212,18 @@ class HistoryReader:
         rows = self._rows(query, [*points, at])
         return {point: _sample(*values) for point, *values in rows}
 
+    def averages(self, points: Sequence[str], start: datetime, end: datetime) -> dict[str, float]:
+        """Per point of ``points``, the average of its numeric samples in ``[start, end)``
+        (absent: none)."""
+        if not points:
+            return {}
+        query: LiteralString = (
+            f"SELECT point, avg(value) FROM {TABLE} "
+            f"WHERE point IN ({_placeholders(len(points))}) AND ts >= %s AND ts < %s"
+        )
+        rows = self._rows(query, [*points, start, end])
+        return {point: float(value) for point, value in rows if value is not None}
+
     def _rows(self, query: LiteralString, args: Sequence[Any]) -> list[tuple[Any, ...]]:
         if not self._opened:
             self._pool.open(wait=False)

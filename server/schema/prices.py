@@ -9,7 +9,8 @@ dependency graph they run on, so each is priced by that work, with constants mea
   times those assets (bit-parallel, 64 trials to a word);
 - ``singlePointsOfFailure``: for each target shown, and for the ranking, one scenario per
   asset the targets depend on, each propagated over those assets;
-- ``whatIf`` and ``saveScenario``: the worst case of a walk over the dependency graph,
+- ``whatIf``, ``saveScenario`` and ``compareWithObserved`` (capacity, with two reads
+  more: the load points and their history): the worst case of a walk over the dependency graph,
   every node and edge (the capacity mode a few such walks: rounds of trips, and a read of
   the live loads), plus the scenario's own size;
 - ``downstream`` and ``upstream``: the nodes the walk may visit (in Neo4j when ``via`` is
@@ -157,6 +158,12 @@ def what_if(args: Mapping[str, Any], _root: Mapping[str, Any], graph: GraphSize)
     return math.ceil(work) + given
 
 
+def compare_observed(args: Mapping[str, Any], root: Mapping[str, Any], graph: GraphSize) -> int:
+    """A capacity what-if, then the load points and their history: two reads more."""
+    capacity = what_if({**args, "mode": "capacity"}, root, graph)
+    return capacity + 2 * math.ceil(READ_BASE + graph.nodes / ROWS_PER_UNIT)
+
+
 def _neo4j_walk(args: Mapping[str, Any], graph: GraphSize) -> tuple[int, float]:
     """The nodes a walk in Neo4j may reach and what reading them costs: a statement per
     level; along ``via`` (any types: points, locations...) up to the walk's node budget,
@@ -190,6 +197,7 @@ PRICES: Mapping[tuple[str, str], Price] = {
     ("SinglePointsAnswer", "targets"): single_points_targets,
     ("SinglePointsAnswer", "ranking"): single_points_ranking,
     ("Query", "whatIf"): what_if,
+    ("Query", "compareWithObserved"): compare_observed,
     ("Mutation", "saveScenario"): what_if,
     ("Query", "downstream"): walk,
     ("Query", "upstream"): walk,

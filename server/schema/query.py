@@ -15,6 +15,7 @@ from kgtwin.server.schema.admin import ApiToken, api_tokens
 from kgtwin.server.schema.assets import Asset, Point, PointHistory
 from kgtwin.server.schema.context import GraphInfo, loaders, reader, services
 from kgtwin.server.schema.errors import BadUserInput
+from kgtwin.server.schema.fidelity import ObservedComparison, compare_with_observed
 from kgtwin.server.schema.history import (
     HistoryAggregate,
     history_query,
@@ -256,6 +257,26 @@ class Query:
         require_role(info, Role.VIEWER)
         return await what_if(
             info, fail or [], fail_relationships or [], mode, loads or [], from_live_state, as_of
+        )
+
+    @strawberry.field(
+        description="How well the capacity what-if predicts a real failure: the what-if of a "
+        "saved `scenario` (or of `fail`), from the loads measured at `baselineAt` (default "
+        "`from`: just before the failure), beside the loads history observed from `from` to "
+        "`to`, per asset it moved load onto, with the mean absolute percentage error."
+    )
+    async def compare_with_observed(
+        self,
+        info: GraphInfo,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        scenario: strawberry.ID | None = None,
+        fail: FailArgument = None,
+        baseline_at: datetime | None = None,
+    ) -> ObservedComparison:
+        require_role(info, Role.VIEWER)
+        return await compare_with_observed(
+            info, None if scenario is None else str(scenario), fail or [], from_, to, baseline_at
         )
 
     @strawberry.field(

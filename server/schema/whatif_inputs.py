@@ -154,7 +154,7 @@ async def loads_of(
         node = snapshot.index.get(reading.asset_iri)
         if node is None:
             continue
-        live = _live_load(services(info).units, reading, snapshot.capacity_unit[node])
+        live = live_load(services(info).units, reading, snapshot.capacity_unit[node])
         if live is not None:
             values[node], sources[node], points[node] = live, LoadSource.TELEMETRY, reading.point_id
     for override in overrides:
@@ -166,7 +166,7 @@ async def loads_of(
     return Loads(tuple(values), tuple(sources), points)
 
 
-def _live_load(units: Units, reading: LoadReading, capacity_unit: str | None) -> float | None:
+def live_load(units: Units, reading: LoadReading, capacity_unit: str | None) -> float | None:
     """The point's value in the capacity unit; None when stale, absent or unconvertible."""
     if reading.value is None or reading.stale or capacity_unit is None or reading.unit is None:
         return None

@@ -295,13 +295,14 @@ def ups_a1_failed_from_ten_to_five_past(
     return served
 
 
-VALUE_AT = """query ($at: DateTime!) {
-  asset(id: "ups-a1") { points(first: 20) { id valueAt(time: $at) { value } } }
+VALUE_AT = """query ($asset: String!, $at: DateTime!) {
+  asset(id: $asset) { points(first: 20) { id valueAt(time: $at) { value } } }
 }"""
 
 
 def value_at(client: httpx.Client, point: str, at: datetime) -> Any:
-    points = ask(client, VALUE_AT, at=iso(at))["data"]["asset"]["points"]
+    asset = point.partition(".")[0]
+    points = ask(client, VALUE_AT, asset=asset, at=iso(at))["data"]["asset"]["points"]
     return next(p["valueAt"] for p in points if p["id"] == point)
 
 
@@ -346,3 +347,75 @@ def test_as_of_without_the_live_state_or_capacity_is_refused(served: httpx.Clien
         """query { whatIf(fail: ["ups-a1"], asOf: "2026-03-02T10:02:00Z") { failed } }""",
     )
     assert "asOf starts from the live state of a past moment" in answer["errors"][0]["message"]
+
+
+FAILS = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+HALL_1 = {  # point: (kW before UPS A1 fails, kW after), every 5 s for two minutes each way
+    "pdu-h1-a1": (50.0, 0.0),
+    "pdu-h1-a2": (48.0, 0.0),
+    "pdu-h1-b1": (50.0, 100.0),
+    "pdu-h1-b2": (48.0, 96.0),
+    "ups-a1": (98.0, 0.0),
+    "ups-b1": (98.0, 196.0),
+}
+COMPARE = """query ($before: DateTime!, $from: DateTime!, $to: DateTime!) {
+  compareWithObserved(fail: ["ups-a1"], baselineAt: $before, from: $from, to: $to) {
+    failed baselineAt summary mape compared
+    assets { id point unit predicted observed error percentError }
+  }
+}"""
+
+
+@pytest.fixture(scope="module")
+def hall_1_moved_to_the_b_side(served: httpx.Client, mqtt_broker: MqttService) -> httpx.Client:
+    """UPS A1 fails at FAILS: hall 1's A-side load moves to the B side, as the telemetry of
+    the PDUs and UPSs of hall 1 says."""
+    with Publisher(mqtt_broker.address) as publisher:
+        for step in range(-24, 24):
+            moment = FAILS + timedelta(seconds=5 * step)
+            for asset, (before, after) in HALL_1.items():
+                value = before if step < 0 else after
+                payload = json.dumps({"value": value, "ts": moment.timestamp()})
+                publisher.send(f"dc1/{asset}/output-power", payload)
+    last = FAILS + timedelta(seconds=115)
+    wait_until(lambda: value_at(served, "ups-b1.output-power", last) == {"value": 196.0}, 60)
+    return served
+
+
+def compare(client: httpx.Client, observed_from: datetime) -> dict[str, Any]:
+    answer = ask(
+        client,
+        COMPARE,
+        before=iso(FAILS - timedelta(seconds=5)),
+        to=iso(FAILS + timedelta(minutes=2)),
+        **{"from": iso(observed_from)},
+    )
+    assert "errors" not in answer, answer
+    result: dict[str, Any] = answer["data"]["compareWithObserved"]
+    return result
+
+
+def test_the_capacity_what_if_of_a_failure_beside_what_history_observed_after_it(
+    hall_1_moved_to_the_b_side: httpx.Client,
+) -> None:
+    result = compare(hall_1_moved_to_the_b_side, FAILS + timedelta(seconds=5))
+    assert result["failed"] == ["ups-a1"]
+    by_id = {a["id"]: a for a in result["assets"]}
+    assert by_id["pdu-h1-b1"]["predicted"] == pytest.approx(100.0)  # 50 + its A peer's 50
+    assert by_id["pdu-h1-b1"]["observed"] == pytest.approx(100.0)
+    assert by_id["ups-b1"]["predicted"] == pytest.approx(196.0)
+    assert by_id["ups-b1"]["point"] == "ups-b1.output-power"
+    assert by_id["ups-b1"]["percentError"] == pytest.approx(0.0)
+    assert result["mape"] == pytest.approx(0.0, abs=1e-9)
+    assert result["compared"] == len([a for a in result["assets"] if a["observed"] is not None])
+
+
+def test_a_window_that_takes_in_the_time_before_the_failure_shows_the_error(
+    hall_1_moved_to_the_b_side: httpx.Client,
+) -> None:
+    """Observed from a minute before the failure: half the window is the old load."""
+    result = compare(hall_1_moved_to_the_b_side, FAILS - timedelta(minutes=1))
+    ups_b1 = next(a for a in result["assets"] if a["id"] == "ups-b1")
+    assert ups_b1["observed"] == pytest.approx((12 * 98.0 + 24 * 196.0) / 36)
+    assert ups_b1["percentError"] == pytest.approx(abs(ups_b1["error"]) / ups_b1["observed"] * 100)
+    assert result["mape"] > 10

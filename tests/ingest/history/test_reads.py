@@ -198,3 +198,12 @@ def test_a_filtered_top_k_with_a_bound_parameter_does_not_take_questdb_down(
             ).fetchall()
     reader, _ = history
     assert reader.values_at(["urn:a"], T0 + timedelta(hours=1))["urn:a"].value == 11.0
+
+
+def test_the_average_over_a_window_per_point_in_one_statement(
+    history: tuple[HistoryReader, list[str]],
+) -> None:
+    reader, statements = history
+    found = reader.averages(["urn:a", "urn:b", "urn:none"], T0, T0 + timedelta(seconds=61))
+    assert len(statements) == 1
+    assert found == {"urn:a": 1.5, "urn:b": 100.0}  # a: 0, 1, 2, 3; b: 100 at 5 s
