@@ -56,7 +56,19 @@ def _positive(value: str) -> float:
     return number
 
 
+def _not_negative(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of 0 or more, got {value}")
+    return number
+
+
 # --- kgtwin demo ---------------------------------------------------------------------------
+
+DEFAULT_FAULT_AFTER = 30.0  # seconds of the plant working before --fault takes effect
 
 
 def _add_demo(commands: Subcommands, name: str) -> argparse.ArgumentParser:
@@ -99,7 +111,15 @@ def _add_demo(commands: Subcommands, name: str) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ASSET",
-        help="start with this asset reported failed by the simulator; repeatable",
+        help="this asset fails in the simulated plant (and its telemetry says so); repeatable",
+    )
+    demo.add_argument(
+        "--fault-after",
+        type=_not_negative,
+        default=DEFAULT_FAULT_AFTER,
+        metavar="SECONDS",
+        help="the faults begin this long after the start, so that history holds the plant "
+        f"before and after them (default {DEFAULT_FAULT_AFTER:g}; 0: from the start)",
     )
     return demo
 
@@ -107,7 +127,9 @@ def _add_demo(commands: Subcommands, name: str) -> argparse.ArgumentParser:
 def _run_demo(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from kgtwin.devkit.demo import DemoOptions, cmd_demo
 
-    options = DemoOptions(args.speed, tuple(args.fault), args.embedded_broker, args.site)
+    options = DemoOptions(
+        args.speed, tuple(args.fault), args.fault_after, args.embedded_broker, args.site
+    )
     return cmd_demo(settings.override(mqtt_url=args.broker), options, args.log_level, out, err)
 
 

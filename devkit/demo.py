@@ -41,7 +41,8 @@ Say = Callable[[str], None]
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
     speed: float  # the simulator's speed-up of each point's reporting interval
-    faults: tuple[str, ...]  # assets the simulator reports failed from the start
+    faults: tuple[str, ...]  # assets the simulator reports failed
+    fault_after: float = 0.0  # seconds after the simulator's start the faults begin
     embedded_broker: bool = False  # the embedded broker even where Mosquitto is installed
     site: str = "dc1"  # the example site, a name of devkit.demo_sites.SITES
 
@@ -86,7 +87,7 @@ def _run(settings: Settings, options: DemoOptions, log_level: str, out: TextIO, 
         token = create_token(
             driver, "operator", f"demo-{secrets.token_hex(3)}", database=settings.neo4j_database
         )
-        stack.enter_context(
+        faults_at = stack.enter_context(
             _simulator(settings, Reader(driver, settings.neo4j_database), options, say)
         )
         # anonymous read on: the demo listens on 127.0.0.1 only, and GraphiQL then works
@@ -95,7 +96,9 @@ def _run(settings: Settings, options: DemoOptions, log_level: str, out: TextIO, 
             settings.override(ingest=True, mqtt_client_id=f"kgtwin-demo-{secrets.token_hex(3)}"),
             anonymous_read=True,
         )
-        _print_welcome(served, site, (uri, user, password), token.token, console, out)
+        _print_welcome(
+            served, site, (uri, user, password), token.token, console, out, faults_at, options
+        )
         return _serve(served, log_level, say)
 
 
@@ -197,20 +200,28 @@ def _broker(settings: Settings, embedded: bool, say: Say) -> Iterator[Settings]:
 @contextlib.contextmanager
 def _simulator(
     settings: Settings, reader: Reader, options: DemoOptions, say: Say
-) -> Iterator[None]:
+) -> Iterator[datetime | None]:
+    """The telemetry simulator, publishing; yields when the faults begin (None: none)."""
     from kgtwin.devkit.simulator import SimulatorOptions, TelemetrySimulator
 
     simulator = TelemetrySimulator(
         settings.broker_address(),
         reader,
-        SimulatorOptions(speed=options.speed, faults=options.faults),
+        SimulatorOptions(
+            speed=options.speed, faults=options.faults, fault_after=options.fault_after
+        ),
         say=lambda line: say(f"simulator: {line}"),
     )
     simulator.start()
+    faults_at = (
+        datetime.now(UTC) + timedelta(seconds=options.fault_after) if options.faults else None
+    )
     faults = f" with {', '.join(options.faults)} failed" if options.faults else ""
+    if options.faults and options.fault_after:
+        faults += f" from {options.fault_after:g} s on"
     say(f"telemetry simulator publishing every point in the graph{faults}")
     try:
-        yield
+        yield faults_at
     finally:
         say("stopping the telemetry simulator")
         simulator.stop()
@@ -249,6 +260,8 @@ def _print_welcome(
     token: str,
     console: str,
     out: TextIO,
+    faults_at: datetime | None = None,
+    options: DemoOptions | None = None,
 ) -> None:
     uri, user, password = neo4j
     base = f"http://{settings.host}:{settings.port}"
@@ -284,7 +297,7 @@ History (every value ingestion applies, kept in QuestDB), e.g. the last 10 minut
 {site.history_point}, one average a minute:
 
 {_examples((history_example(site.history_point, datetime.now(UTC)),))}
-""",
+{_fidelity(faults_at, options)}""",
         file=out,
         flush=True,
     )
@@ -298,6 +311,36 @@ def history_example(point: str, now: datetime) -> Example:
         f"{point} from {start:%H:%M} to {end:%H:%M} UTC, one average a minute",
         f'{{ history(points: ["{point}"], from: "{start:%Y-%m-%dT%H:%M}Z",\n'
         f'    to: "{end:%Y-%m-%dT%H:%M}Z", every: "1m") {{ samples {{ time value }} }} }}',
+    )
+
+
+def _fidelity(faults_at: datetime | None, options: DemoOptions | None) -> str:
+    """With --fault: when the faults begin, and the query that compares the capacity
+    what-if of them with what history then observes."""
+    if faults_at is None or options is None:
+        return ""
+    example = compare_example(options.faults, faults_at)
+    return f"""
+{", ".join(options.faults)} fail(s) at {faults_at:%H:%M:%S} UTC. A few minutes later, how
+well did the capacity what-if, from the loads measured just before, predict the loads
+history observed after?
+
+{_examples((example,))}
+"""
+
+
+def compare_example(faults: tuple[str, ...], faults_at: datetime) -> Example:
+    """``compareWithObserved`` of ``faults``: from the loads measured 5 s before
+    ``faults_at``, against those observed from 5 s after it for ten minutes."""
+    at = faults_at.replace(microsecond=0)
+    before, start = at - timedelta(seconds=5), at + timedelta(seconds=5)
+    end = start + timedelta(minutes=10)
+    failed = ", ".join(f'"{asset}"' for asset in faults)
+    return Example(
+        "predicted against observed loads, per asset the what-if moved load onto",
+        f'{{ compareWithObserved(fail: [{failed}], baselineAt: "{before:%Y-%m-%dT%H:%M:%S}Z",\n'
+        f'    from: "{start:%Y-%m-%dT%H:%M:%S}Z", to: "{end:%Y-%m-%dT%H:%M:%S}Z") {{\n'
+        "    summary mape assets { id predicted observed percentError } } }",
     )
 
 

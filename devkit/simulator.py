@@ -75,6 +75,7 @@ class SimulatorOptions:
     speed: float = 1.0
     rate: float | None = None
     faults: tuple[str, ...] = ()  # assets (ids or IRIs) reported failed
+    fault_after: float = 0.0  # seconds after the start the faults begin (0: from the start)
     format: Format = Format.MIXED
     duration: float | None = None  # seconds; None: until stopped
     seed: int = 0
@@ -94,6 +95,8 @@ class SimulatorOptions:
             raise ValueError(f"other_units must be between 0 and 1, got {self.other_units}")
         if self.window < 1:
             raise ValueError(f"window must be at least 1, got {self.window}")
+        if not self.fault_after >= 0:
+            raise ValueError(f"fault_after must be 0 s or more, got {self.fault_after}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,7 @@ class TelemetrySimulator:
         self.telemetry: SiteTelemetry | None = None
         self.speed = self.options.speed
         self._periods: list[float] = []
+        self._started_wall = 0.0  # when start() was called (epoch s): the plant's clock starts
         self._stopping = threading.Event()
         self._finished = threading.Event()
         self._acked = threading.Condition()
@@ -155,13 +159,27 @@ class TelemetrySimulator:
         published."""
         site = read_site(self.reader)
         options = self.options
-        self.telemetry = SiteTelemetry(
-            site.points, site.snapshot, site.locations, options.faults, options.seed
-        )
-        intervals = [p.expected_interval or DEFAULT_INTERVAL for p in self.telemetry.points]
-        if options.rate is not None:
+        intervals = [p.expected_interval or DEFAULT_INTERVAL for p in site.points]
+        if options.rate is not None and intervals:
             self.speed = options.rate / sum(1.0 / i for i in intervals)
-        self._periods = [i / self.speed for i in intervals]
+        # the plant's clock runs `speed` times the wall clock's from here: the faults begin
+        # fault_after seconds of the wall clock later
+        self._started_wall = time.time()
+        self.telemetry = SiteTelemetry(
+            site.points,
+            site.snapshot,
+            site.locations,
+            options.faults,
+            options.seed,
+            faults_from=(
+                self._started_wall + options.fault_after * self.speed
+                if options.fault_after
+                else None
+            ),
+        )
+        self._periods = [
+            (p.expected_interval or DEFAULT_INTERVAL) / self.speed for p in self.telemetry.points
+        ]
         self.say(self._start_line())
         address = self.address
         self.client.connect_async(address.host, address.port, keepalive=30, clean_start=True)
@@ -227,6 +245,7 @@ class TelemetrySimulator:
         return (
             line + f"; failed: {', '.join(telemetry.faults)}"
             f" (down with them: {shown or 'nothing else'})"
+            + (f", from {options.fault_after:g} s after the start" if options.fault_after else "")
         )
 
     # ------------------------------------------------------------ network thread
@@ -287,7 +306,7 @@ class TelemetrySimulator:
         assert self.telemetry is not None
         telemetry, options = self.telemetry, self.options
         started = time.monotonic()
-        started_wall = time.time()
+        started_wall = self._started_wall
         end = None if options.duration is None else started + options.duration
         # the first report of each point within its first period (a second at most unless
         # the pace is a fixed rate, which a burst would break)

@@ -223,6 +223,7 @@ class SiteTelemetry:
         locations: Mapping[str, str],
         faults: Collection[str] = (),
         seed: int = 0,
+        faults_from: float | None = None,
     ) -> None:
         if not points:
             raise NothingToSimulate(
@@ -234,6 +235,9 @@ class SiteTelemetry:
         self.seed = seed
         failed = resolve_assets(snapshot, faults)
         self.plant = Plant(snapshot, failed, locations)
+        # before faults_from (epoch s), the plant works as if nothing had failed
+        self.faults_from = faults_from if failed else None
+        self.healthy = Plant(snapshot, (), locations) if self.faults_from is not None else None
         self.faults = tuple(snapshot.ids[i] for i in failed)
         self.impacted = tuple(snapshot.ids[i] for i in self.plant.outcome.impacted)
         # a point's noise depends on the seed and its IRI only, not on the other points
@@ -251,8 +255,14 @@ class SiteTelemetry:
         """The plant at time ``t`` (computed once per second of ``t``)."""
         second = math.floor(t)
         if self._state is None or self._state[0] != second:
-            self._state = (second, self.plant.state(load_factor(second)))
+            plant = self.plant if self.failed_at(second) else self.healthy
+            assert plant is not None
+            self._state = (second, plant.state(load_factor(second)))
         return self._state[1]
+
+    def failed_at(self, t: float) -> bool:
+        """Whether the faults are in effect at time ``t``."""
+        return self.faults_from is None or t >= self.faults_from
 
     def sample(self, indices: Sequence[int], t: float) -> list[Sample]:
         """The values of the points at ``indices`` (into :attr:`points`) at time ``t``."""
@@ -308,7 +318,7 @@ class SiteTelemetry:
         q, node = b.quantity, b.node
         if node is None:
             return self._nominal(index, q), True
-        if b.reports_failed is not None:
+        if b.reports_failed is not None and self.failed_at(t):
             return b.reports_failed, True
         plant, cooling = self.plant, state.cooling
         up = state.up(node)

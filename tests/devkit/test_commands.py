@@ -95,3 +95,13 @@ def test_the_core_connects_with_the_password_the_launcher_keeps(tmp_path: Path) 
     assert password_file(config.home) == settings.local_password_file
     assert credentials(config) == ("neo4j", "s3cret")
     assert settings.neo4j_connection() == ("bolt://127.0.0.1:7690", "neo4j", "s3cret")
+
+
+@pytest.mark.parametrize("after", ["-1", "soon", "inf"])
+def test_demo_refuses_a_fault_delay_that_is_no_number_of_seconds(
+    after: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--fault", "ups-a1", "--fault-after", after])
+    assert exit_.value.code == 2
+    assert "--fault-after" in capsys.readouterr().err

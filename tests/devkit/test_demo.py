@@ -196,6 +196,7 @@ def test_demo_serves_live_telemetry_and_stops_everything_on_ctrl_c(demo: Demo) -
         demo,
     )
     assert all(isinstance(s["value"], float) for s in history)
+    predicted_as_observed(demo, ask)
     every_page_works_without_internet(demo)
     neo4j_pid = read_pid(demo.home / "neo4j")
     assert neo4j_pid is not None
@@ -214,6 +215,25 @@ def test_demo_serves_live_telemetry_and_stops_everything_on_ctrl_c(demo: Demo) -
         ["pgrep", "-f", str(demo.home)], capture_output=True, text=True, check=False
     ).stdout.split()
     assert leftovers == [], f"processes of the demo are still running: {leftovers}"
+
+
+def predicted_as_observed(demo: Demo, ask: Callable[[str], dict[str, Any]]) -> None:
+    """The welcome's compareWithObserved, once 30 s of the fault are in history: the
+    capacity what-if of UPS A1 failing, from the loads measured before, predicts the B
+    side's loads within 10% of those observed after."""
+    found = re.search(r"fail\(s\) at (\d\d:\d\d:\d\d) UTC", demo.text())
+    assert found is not None, demo.text()
+    at = datetime.combine(
+        datetime.now(UTC).date(), datetime.strptime(found.group(1), "%H:%M:%S").time(), UTC
+    )
+    query = re.search(r"\{ compareWithObserved.*?\} \} \}", demo.text(), re.DOTALL)
+    assert query is not None, demo.text()
+    wait_for(lambda: datetime.now(UTC) > at + timedelta(seconds=40), "the fault", 120, demo)
+    answer = ask(query.group(0))["compareWithObserved"]
+    observed = {a["id"]: a for a in answer["assets"]}
+    for b_side in ("ups-b1", "pdu-h1-b1", "pdu-h1-b2"):
+        assert observed[b_side]["percentError"] < 10, answer
+    assert answer["mape"] < 10, answer
 
 
 def window() -> dict[str, str]:

@@ -246,3 +246,19 @@ def test_an_unknown_fault_is_refused(dc1_site: Site) -> None:
 def test_a_graph_without_points_has_nothing_to_simulate(dc1_site: Site) -> None:
     with pytest.raises(NothingToSimulate, match="load a site"):
         SiteTelemetry([], dc1_site.snapshot, dc1_site.locations)
+
+
+def test_faults_that_begin_later_leave_the_plant_as_it_was_until_then(dc1_site: Site) -> None:
+    model = SiteTelemetry(
+        dc1_site.points, dc1_site.snapshot, dc1_site.locations, ("ups-a1",), faults_from=NOON
+    )
+    before = {s.point.id: s for s in model.sample_all(NOON - 1)}
+    after = {s.point.id: s for s in model.sample_all(NOON)}
+    normal = values(dc1_site, at=NOON - 1)
+    assert reported_failed(before) == set()
+    assert reported_failed(after) == {"ups-a1"}
+    assert value(before, "pdu-h1-a1.output-power") == value(normal, "pdu-h1-a1.output-power")
+    assert value(after, "pdu-h1-a1.output-power") == 0
+    assert value(after, "pdu-h1-b1.output-power") == pytest.approx(
+        2 * value(before, "pdu-h1-b1.output-power"), rel=0.05
+    )
