@@ -149,13 +149,15 @@ def start_ingest(
     env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[str]:
     """``kgtwin ingest`` as ``client_id``, its stderr appended to ``log``, with ``env``
-    added to the environment; returned once it has subscribed."""
+    added to the environment; returned once it has subscribed. History is off unless
+    ``env`` turns it on (a developer's local QuestDB is no test's)."""
     env = {
         **os.environ,
         "NEO4J_URI": neo4j.uri,
         "NEO4J_USER": neo4j.user,
         "NEO4J_PASSWORD": neo4j.password,
         "KGTWIN_MQTT_URL": address.url,
+        "KGTWIN_HISTORY": "false",
         **(env or {}),
     }
     kgtwin = Path(sys.executable).with_name("kgtwin")

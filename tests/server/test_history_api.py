@@ -14,6 +14,7 @@ import httpx
 import pytest
 from neo4j import Driver
 
+from kgtwin.graph.tokens import create_token
 from kgtwin.ingest.address import BrokerAddress
 from kgtwin.server.app import create_app
 from tests.ingest.mqtt_clients import Publisher, wait_until
@@ -419,3 +420,30 @@ def test_a_window_that_takes_in_the_time_before_the_failure_shows_the_error(
     assert ups_b1["observed"] == pytest.approx((12 * 98.0 + 24 * 196.0) / 36)
     assert ups_b1["percentError"] == pytest.approx(abs(ups_b1["error"]) / ups_b1["observed"] * 100)
     assert result["mape"] > 10
+
+
+def test_a_saved_scenario_is_compared_as_it_was_saved(
+    hall_1_moved_to_the_b_side: httpx.Client, dc1: Driver
+) -> None:
+    client = hall_1_moved_to_the_b_side
+    token = create_token(dc1, "operator", unique("compare")).token
+    saved = client.post(
+        "/graphql",
+        json={"query": 'mutation { saveScenario(name: "A1 fails", fail: ["ups-a1"]) { id } }'},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()["data"]["saveScenario"]["id"]
+    query = COMPARE.replace('fail: ["ups-a1"]', "scenario: $scenario").replace(
+        "query (", "query ($scenario: ID!, "
+    )
+    window = {
+        "before": iso(FAILS - timedelta(seconds=5)),
+        "from": iso(FAILS + timedelta(seconds=5)),
+        "to": iso(FAILS + timedelta(minutes=2)),
+    }
+    answer = ask(client, query, scenario=saved, **window)["data"]["compareWithObserved"]
+    assert answer["failed"] == ["ups-a1"]
+    assert answer["mape"] == pytest.approx(0.0, abs=1e-9)
+    both = ask(client, COMPARE.replace("fail:", 'scenario: "x", fail:'), **window)
+    assert "exactly one of `scenario` and `fail`" in both["errors"][0]["message"]
+    unknown = ask(client, query, scenario="nope", **window)
+    assert "no saved scenario has the id 'nope'" in unknown["errors"][0]["message"]

@@ -20,7 +20,12 @@ def test_serve_answers_health_and_graphql_then_stops_cleanly(
     neo4j_env: dict[str, str],
 ) -> None:
     (port,) = free_ports(1)
-    env = {**os.environ, **neo4j_env, "KGTWIN_ANONYMOUS_READ": "true"}
+    env = {
+        **os.environ,
+        **neo4j_env,
+        "KGTWIN_ANONYMOUS_READ": "true",
+        "KGTWIN_HISTORY": "false",  # no history: said once, beside where it serves
+    }
     process = subprocess.Popen(
         [
             sys.executable,
@@ -57,6 +62,7 @@ def test_serve_answers_health_and_graphql_then_stops_cleanly(
         _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert f"serving GraphQL on http://127.0.0.1:{port}/graphql (anonymous read on)" in err
+    assert err.count("history: off (KGTWIN_HISTORY / [history] enabled is false)") == 1
     assert "password" not in err.lower()
 
 

@@ -162,6 +162,7 @@ def test_worker_killed_with_sigkill_mid_stream_leaves_one_row_per_message(
         "QUESTDB_USER": questdb.user,
         "QUESTDB_PASSWORD": questdb.password,
         "KGTWIN_HISTORY_SPOOL": str(tmp_path / "spool"),
+        "KGTWIN_HISTORY": "true",
     }
     kgtwin_ingest.append(start_ingest(mqtt_broker.address, client_id, neo4j_server, log, env=env))
     sent: list[Message] = []
@@ -175,6 +176,8 @@ def test_worker_killed_with_sigkill_mid_stream_leaves_one_row_per_message(
     kgtwin_ingest.append(start_ingest(mqtt_broker.address, client_id, neo4j_server, log, env=env))
     wait_rows(db, sent, timeout=120)
     assert len(sent) == 6 * len(points)
+    said = log.read_text().count(f"kgtwin: history: QuestDB at {questdb.url}")
+    assert said == 2  # once per start
 
 
 def stream(
@@ -268,3 +271,22 @@ def test_a_full_spool_drops_rows_counted_and_the_live_state_stays_fresh(
         assert sample(registry, "kgtwin_history_spool_bytes") <= 20_000
     finally:
         worker.stop()
+
+
+def test_without_a_history_store_ingest_says_so_once_and_applies_as_before(
+    mqtt_broker: MqttService,
+    site: Driver,
+    neo4j_server: Neo4jService,
+    kgtwin_ingest: list[subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "ingest.log"
+    env = {"KGTWIN_HOME": str(tmp_path / "home"), "KGTWIN_HISTORY": "true"}
+    started = start_ingest(mqtt_broker.address, unique("no-history"), neo4j_server, log, env=env)
+    kgtwin_ingest.append(started)
+    points = double_points(site)[:20]
+    with Publisher(mqtt_broker.address) as publisher:
+        sent = publish_one_per_point(publisher, points, time.time() - 60)
+    wait_all_applied(site, sent)
+    assert log.read_text().count("kgtwin: history: off, no QuestDB configured") == 1
+    assert not (tmp_path / "home" / "history-spool").exists()
