@@ -320,10 +320,11 @@ def _fidelity(faults_at: datetime | None, options: DemoOptions | None) -> str:
     if faults_at is None or options is None:
         return ""
     example = compare_example(options.faults, faults_at)
+    verb = "fails" if len(options.faults) == 1 else "fail"
     return f"""
-{", ".join(options.faults)} fail(s) at {faults_at:%H:%M:%S} UTC. A few minutes later, how
-well did the capacity what-if, from the loads measured just before, predict the loads
-history observed after?
+{", ".join(options.faults)} {verb} at {faults_at:%H:%M:%S} UTC (--fault-after). A few minutes
+later, set what the capacity what-if predicts from the loads measured just before beside
+what history observed after:
 
 {_examples((example,))}
 """
