@@ -137,3 +137,15 @@ def stop(server: ServerProcess, pid_file: Path, timeout: float) -> bool:
     terminate(pid, server, timeout)
     pid_file.unlink(missing_ok=True)
     return True
+
+
+def stored_credentials(user: str, password_file: Path) -> tuple[str, str] | None:
+    """``(user, password)`` with the password kept in ``password_file``, or ``None`` before
+    the instance's first start wrote one."""
+    password = (read_text(password_file) or "").strip()
+    return (user, password) if password else None
+
+
+def lock_file(home: Path) -> Path:
+    """The lock a start or stop of the instance in ``home`` holds."""
+    return home / ".launcher.lock"

@@ -14,7 +14,7 @@ from pathlib import Path
 from kgtwin.devkit.errors import LauncherError, PortInUse
 from kgtwin.devkit.launcher import instance
 from kgtwin.devkit.launcher.config import HOST, USER, LocalNeo4jConfig, Neo4jStatus, Progress
-from kgtwin.devkit.launcher.files import exclusive, read_text
+from kgtwin.devkit.launcher.files import exclusive
 from kgtwin.devkit.launcher.home import (
     configured_memory,
     configured_ports,
@@ -41,7 +41,7 @@ def start(cfg: LocalNeo4jConfig, progress: Progress, timeout: float = 120.0) -> 
     home = cfg.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     # Two processes starting the same instance: the second waits, then finds it running.
-    with exclusive(_lock_file(home)):
+    with exclusive(instance.lock_file(home)):
         return _start_locked(cfg, java, lib, home, progress, timeout)
 
 
@@ -111,7 +111,7 @@ def stop(cfg: LocalNeo4jConfig, timeout: float = 60.0) -> bool:
     home = cfg.home.resolve()
     if not home.is_dir():
         return False
-    with exclusive(_lock_file(home)):
+    with exclusive(instance.lock_file(home)):
         return instance.stop(neo4j_process(home), pid_file(home), timeout)
 
 
@@ -145,11 +145,4 @@ def status(cfg: LocalNeo4jConfig) -> Neo4jStatus:
 
 def credentials(cfg: LocalNeo4jConfig) -> tuple[str, str] | None:
     """``(user, password)`` of this instance, or ``None`` before its first start."""
-    password = read_text(password_file(cfg.home.resolve()))
-    if not password or not password.strip():
-        return None
-    return USER, password.strip()
-
-
-def _lock_file(home: Path) -> Path:
-    return home / ".launcher.lock"
+    return instance.stored_credentials(USER, password_file(cfg.home.resolve()))

@@ -16,7 +16,7 @@ from pathlib import Path
 from kgtwin.devkit.errors import LauncherError, PortInUse
 from kgtwin.devkit.launcher import instance
 from kgtwin.devkit.launcher.config import HOST, Progress
-from kgtwin.devkit.launcher.files import exclusive, read_text
+from kgtwin.devkit.launcher.files import exclusive
 from kgtwin.devkit.launcher.process import port_taken
 from kgtwin.devkit.questdb.config import USER, LocalQuestDBConfig, QuestDBStatus
 from kgtwin.devkit.questdb.home import (
@@ -45,7 +45,7 @@ def start(cfg: LocalQuestDBConfig, progress: Progress, timeout: float = 60.0) ->
     home = cfg.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     # Two processes starting the same instance: the second waits, then finds it running.
-    with exclusive(_lock_file(home)):
+    with exclusive(instance.lock_file(home)):
         return _start_locked(cfg, java, jar, home, progress, timeout)
 
 
@@ -109,7 +109,7 @@ def stop(cfg: LocalQuestDBConfig, timeout: float = 60.0) -> bool:
     home = cfg.home.resolve()
     if not home.is_dir():
         return False
-    with exclusive(_lock_file(home)):
+    with exclusive(instance.lock_file(home)):
         return instance.stop(questdb_process(home), pid_file(home), timeout)
 
 
@@ -141,11 +141,4 @@ def status(cfg: LocalQuestDBConfig) -> QuestDBStatus:
 
 def credentials(cfg: LocalQuestDBConfig) -> tuple[str, str] | None:
     """``(user, password)`` of this instance, or ``None`` before its first start."""
-    password = read_text(password_file(cfg.home.resolve()))
-    if not password or not password.strip():
-        return None
-    return USER, password.strip()
-
-
-def _lock_file(home: Path) -> Path:
-    return home / ".launcher.lock"
+    return instance.stored_credentials(USER, password_file(cfg.home.resolve()))

@@ -14,10 +14,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from kgtwin.graph.nodes import IN, OUT, TwinNode
+from kgtwin.ingest.history.reads import Aggregate
 from kgtwin.ontology.catalogue import NODE_KEYS
 from kgtwin.server.schema.context import GraphInfo, loaders, services
 from kgtwin.server.schema.history import (
-    HistoryAggregate,
     HistorySample,
     graphql_sample,
     history_query,
@@ -255,7 +255,7 @@ class Point:
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
         every: str | None = None,
-        aggregate: HistoryAggregate = HistoryAggregate.AVERAGE,
+        aggregate: Aggregate = Aggregate.AVERAGE,
         first: int | None = None,
     ) -> list[HistorySample]:
         query = history_query(services(info).settings, from_, to, every, aggregate, first)

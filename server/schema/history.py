@@ -8,7 +8,6 @@ point asking for the same window shares one SQL statement.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -25,14 +24,12 @@ from kgtwin.server.settings import Settings
 DEFAULT_HISTORY_FIRST = 1000
 
 
-@strawberry.enum(description="How the samples within one step of `every` are combined.")
-class HistoryAggregate(Enum):
-    AVERAGE = "average"
-    MIN = "min"
-    MAX = "max"
-    FIRST = "first"
-    LAST = "last"
-    COUNT = "count"
+# history's own enum, named for the schema
+strawberry.enum(
+    Aggregate,
+    name="HistoryAggregate",
+    description="How the samples within one step of `every` are combined.",
+)
 
 
 @strawberry.type(
@@ -61,7 +58,7 @@ def history_query(
     start: datetime,
     end: datetime,
     every: str | None,
-    aggregate: HistoryAggregate,
+    aggregate: Aggregate,
     first: int | None,
 ) -> HistoryQuery:
     """The window asked for, checked against the server's bounds (each error names the
@@ -97,7 +94,7 @@ def history_query(
             step = Step.parse(every)
         except ValueError as exc:
             raise BadUserInput(f"history: {exc}") from None
-    window = Window(start, end, step, Aggregate(aggregate.value))
+    window = Window(start, end, step, aggregate)
     if step is not None and window.steps() > first:
         raise BadUserInput(
             f"history: every {step} from {start.isoformat()} to {end.isoformat()} is "

@@ -10,6 +10,7 @@ from typing import Annotated
 import strawberry
 
 from kgtwin.graph.listing import check_filters, page_of_class
+from kgtwin.ingest.history.reads import Aggregate
 from kgtwin.server.auth import Role
 from kgtwin.server.schema.admin import ApiToken, api_tokens
 from kgtwin.server.schema.assets import Asset, Point, PointHistory
@@ -17,7 +18,6 @@ from kgtwin.server.schema.context import GraphInfo, loaders, reader, services
 from kgtwin.server.schema.errors import BadUserInput
 from kgtwin.server.schema.fidelity import ObservedComparison, compare_with_observed
 from kgtwin.server.schema.history import (
-    HistoryAggregate,
     history_query,
     samples_of,
     utc,
@@ -126,7 +126,7 @@ class Query:
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
         every: str | None = None,
-        aggregate: HistoryAggregate = HistoryAggregate.AVERAGE,
+        aggregate: Aggregate = Aggregate.AVERAGE,
         first: int | None = None,
     ) -> list[PointHistory]:
         require_role(info, Role.VIEWER)

@@ -59,6 +59,7 @@ def serving(
 
 
 def settings_for(uri: str, user: str, password: str, **changes: Any) -> Settings:
-    """Settings for a server on this Neo4j; its graph cache checks for changes every second."""
+    """Settings for a server on this Neo4j; its graph cache checks for changes every second.
+    History is off unless ``changes`` turn it on (a developer's local QuestDB is no test's)."""
     env = {"NEO4J_URI": uri, "NEO4J_USER": user, "NEO4J_PASSWORD": password}
-    return Settings.from_env(env).override(**{"refresh_interval": 1, **changes})
+    return Settings.from_env(env).override(**{"refresh_interval": 1, "history": False, **changes})

@@ -56,6 +56,7 @@ def served(
         ingest=True,
         mqtt_url=mqtt_broker.address.url,
         mqtt_client_id=unique("history-api"),
+        history=True,
         questdb_url=questdb_server.url,
         questdb_user=questdb_server.user,
         questdb_password=questdb_server.password,
