@@ -164,6 +164,7 @@ def build_parser(others: Mapping[str, Command] | None = None) -> argparse.Argume
     )
     add_broker_options(serve)
     _add_ingest_bounds(serve)
+    add_history_options(serve)
 
     ingest = commands.add_parser(
         "ingest",
@@ -176,6 +177,7 @@ def build_parser(others: Mapping[str, Command] | None = None) -> argparse.Argume
     )
     add_broker_options(ingest)
     _add_ingest_bounds(ingest)
+    add_history_options(ingest)
     ingest.add_argument(
         "--metrics-port",
         type=int,
@@ -281,6 +283,44 @@ def _add_ingest_bounds(command: argparse.ArgumentParser) -> None:
         help="health reports a stall when messages wait this long with none finished "
         "(default 60, or KGTWIN_INGEST_STALL_AFTER)",
     )
+
+
+def add_history_options(command: argparse.ArgumentParser) -> None:
+    """Where history goes (server/settings.py, sections [questdb] and [history])."""
+    command.add_argument(
+        "--questdb",
+        metavar="URL",
+        help="the history store: a QuestDB's http(s)://host:port (or QUESTDB_URL; "
+        "QUESTDB_USER / QUESTDB_PASSWORD keep credentials off the command line; default: the "
+        "local QuestDB of `kgtwin questdb start`, once started)",
+    )
+    command.add_argument(
+        "--no-history",
+        dest="history",
+        action="store_false",
+        default=None,
+        help="keep and serve no history, even with a QuestDB (or KGTWIN_HISTORY=false)",
+    )
+    command.add_argument(
+        "--history-retention-days",
+        metavar="DAYS",
+        help="days raw history rows are kept (default 30, or KGTWIN_HISTORY_RETENTION_DAYS)",
+    )
+    command.add_argument(
+        "--history-rollup-retention-days",
+        metavar="DAYS",
+        help="days the one-minute rollup is kept, no fewer than the raw rows (default 365, "
+        "or KGTWIN_HISTORY_ROLLUP_RETENTION_DAYS)",
+    )
+
+
+def history_options(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "questdb_url": args.questdb,
+        "history": args.history,
+        "history_retention_days": args.history_retention_days,
+        "history_rollup_retention_days": args.history_rollup_retention_days,
+    }
 
 
 def _ingest_bounds(args: argparse.Namespace) -> dict[str, object]:
@@ -396,11 +436,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 mqtt_url=args.broker,
                 mqtt_client_id=args.client_id,
                 **_ingest_bounds(args),
+                **history_options(args),
             )
             return cmd_serve(served, args.log_level, err)
         if args.command == "ingest":
             worker = settings.override(
-                mqtt_url=args.broker, mqtt_client_id=args.client_id, **_ingest_bounds(args)
+                mqtt_url=args.broker,
+                mqtt_client_id=args.client_id,
+                **_ingest_bounds(args),
+                **history_options(args),
             )
             return cmd_ingest(worker, args.metrics_port, err)
         if args.command == "history":

@@ -102,6 +102,12 @@ def add_history_parser(commands: Subcommands) -> argparse.ArgumentParser:
         help=f"refuse a table of more rows, or a point with more samples (default "
         f"{DEFAULT_MAX_ROWS:,})",
     )
+    export.add_argument(
+        "--questdb",
+        metavar="URL",
+        help="the history store's http(s)://host:port (or QUESTDB_URL; default: the local "
+        "QuestDB of `kgtwin questdb start`)",
+    )
     export.add_argument("-q", "--quiet", action="store_true", help="no progress")
     return history
 
@@ -114,7 +120,7 @@ def cmd_history(settings: Settings, args: argparse.Namespace, out: TextIO, err: 
     fmt = args.format or args.output.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise SettingsError(f"--format: give {' or '.join(FORMATS)} (or an output ending so)")
-    db = settings.questdb_connection()
+    db = settings.override(questdb_url=args.questdb).questdb_connection()
     if db is None:
         raise SettingsError(settings.history_status())
     display = None if args.quiet else ProgressDisplay(err)

@@ -226,3 +226,29 @@ def test_validate_reports_shapes_pyshacl_refuses_as_a_problem(
     (line,) = capsys.readouterr().out.splitlines()
     assert line.startswith("<ontology>: -: the SHACL shapes cannot be run, so the model was not")
     assert "sh:minCount must be a literal with datatype xsd:integer" in line
+
+
+@pytest.mark.parametrize(
+    ("flags", "error"),
+    [
+        (["--questdb", "ftp://tsdb:9000"], "is not an HTTP address"),
+        (["--questdb", "http://admin:pw@tsdb:9000"], "credentials go in the user and password"),
+        (
+            ["--history-retention-days", "90", "--history-rollup-retention-days", "30"],
+            "the one-minute rollup is kept at least as long as raw rows",
+        ),
+        (["--history-retention-days", "0"], "is not a number of days"),
+    ],
+)
+def test_history_flags_are_checked_before_anything_connects(
+    flags: list[str],
+    error: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KGTWIN_HOME", str(tmp_path))
+    monkeypatch.setenv("QUESTDB_URL", "http://127.0.0.1:1")
+    assert main(["ingest", "--broker", "mqtt://127.0.0.1:1", *flags]) == 2
+    assert error in capsys.readouterr().err
+    assert not (tmp_path / "history-spool").exists()

@@ -20,12 +20,7 @@ def test_serve_answers_health_and_graphql_then_stops_cleanly(
     neo4j_env: dict[str, str],
 ) -> None:
     (port,) = free_ports(1)
-    env = {
-        **os.environ,
-        **neo4j_env,
-        "KGTWIN_ANONYMOUS_READ": "true",
-        "KGTWIN_HISTORY": "false",  # no history: said once, beside where it serves
-    }
+    env = {**os.environ, **neo4j_env, "KGTWIN_ANONYMOUS_READ": "true"}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -34,6 +29,7 @@ def test_serve_answers_health_and_graphql_then_stops_cleanly(
             "serve",
             "--port",
             str(port),
+            "--no-history",  # said once, beside where it serves
         ],
         cwd=REPO,
         env=env,
