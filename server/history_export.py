@@ -24,7 +24,7 @@ from kgtwin.graph.live import PointRow, read_points
 from kgtwin.graph.ontology_read import read_terms
 from kgtwin.graph.reader import Reader
 from kgtwin.graph.sync import Progress
-from kgtwin.ingest.history.reads import Aggregate, HistoryReader, Step, Window
+from kgtwin.ingest.history.reads import Aggregate, HistoryReader, Step, Window, utc
 from kgtwin.server.commands import Subcommands
 from kgtwin.server.progress import ProgressDisplay, silent
 from kgtwin.server.settings import Settings, SettingsError
@@ -230,7 +230,7 @@ def _moment(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a time: write ISO 8601, like 2026-03-01T10:00Z"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc(moment)
 
 
 def _step(text: str) -> Step:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kgtwin.devkit.errors import LauncherError, StartTimeout
-from kgtwin.devkit.launcher.files import read_text, write_atomic
+from kgtwin.devkit.launcher.files import exclusive, read_text, write_atomic
 from kgtwin.devkit.launcher.process import ServerProcess, reap, spawn, terminate
 
 logger = logging.getLogger(__name__)
@@ -129,14 +129,18 @@ def running_pid(server: ServerProcess, pid_file: Path) -> int | None:
 
 
 def stop(server: ServerProcess, pid_file: Path, timeout: float) -> bool:
-    """Stop ``server``'s JVM (SIGTERM, then SIGKILL after ``timeout``) and remove its pid
-    file; ``False`` if it did not run."""
-    pid = running_pid(server, pid_file)
-    if pid is None:
+    """Stop ``server``'s JVM (SIGTERM, then SIGKILL after ``timeout``) under the lock of
+    its instance folder, and remove its pid file; ``False`` if it did not run (or the
+    folder does not exist)."""
+    if not server.home.is_dir():
         return False
-    terminate(pid, server, timeout)
-    pid_file.unlink(missing_ok=True)
-    return True
+    with exclusive(lock_file(server.home)):
+        pid = running_pid(server, pid_file)
+        if pid is None:
+            return False
+        terminate(pid, server, timeout)
+        pid_file.unlink(missing_ok=True)
+        return True
 
 
 def stored_credentials(user: str, password_file: Path) -> tuple[str, str] | None:

@@ -109,10 +109,7 @@ def _say_if_resized(cfg: LocalNeo4jConfig, running: Memory, progress: Progress) 
 def stop(cfg: LocalNeo4jConfig, timeout: float = 60.0) -> bool:
     """Stop the instance (SIGTERM, then SIGKILL after ``timeout``); False if it did not run."""
     home = cfg.home.resolve()
-    if not home.is_dir():
-        return False
-    with exclusive(instance.lock_file(home)):
-        return instance.stop(neo4j_process(home), pid_file(home), timeout)
+    return instance.stop(neo4j_process(home), pid_file(home), timeout)
 
 
 def status(cfg: LocalNeo4jConfig) -> Neo4jStatus:

@@ -107,10 +107,7 @@ def _start_locked(
 def stop(cfg: LocalQuestDBConfig, timeout: float = 60.0) -> bool:
     """Stop the instance (SIGTERM, then SIGKILL after ``timeout``); False if it did not run."""
     home = cfg.home.resolve()
-    if not home.is_dir():
-        return False
-    with exclusive(instance.lock_file(home)):
-        return instance.stop(questdb_process(home), pid_file(home), timeout)
+    return instance.stop(questdb_process(home), pid_file(home), timeout)
 
 
 def status(cfg: LocalQuestDBConfig) -> QuestDBStatus:

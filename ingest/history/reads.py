@@ -195,7 +195,7 @@ class HistoryReader:
         rows = self._rows(query, [*points, window.start, window.end])
         steps: dict[str, list[Sample]] = {point: [] for point in points}
         for ts, point, value in rows:
-            steps[point].append(Sample(_utc(ts), None if value is None else float(value)))
+            steps[point].append(Sample(utc(ts), None if value is None else float(value)))
         for series in steps.values():
             series.sort(key=lambda sample: sample.time)
         return steps
@@ -262,13 +262,14 @@ def _placeholders(count: int) -> LiteralString:
 def _sample(
     ts: datetime, value: float | None, text: str | None, quality: str | None, received: Any
 ) -> Sample:
-    return Sample(_utc(ts), value, text, quality, None if received is None else _utc(received))
+    return Sample(utc(ts), value, text, quality, None if received is None else utc(received))
 
 
 def _minute(moment: datetime) -> bool:
     return moment.second == 0 and moment.microsecond == 0
 
 
-def _utc(moment: datetime) -> datetime:
-    """QuestDB's timestamps come back naive, in UTC."""
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; one without an offset is taken as UTC (QuestDB's timestamps come
+    back so)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -7,14 +7,14 @@ point asking for the same window shares one SQL statement.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from kgtwin.graph.nodes import TwinNode
-from kgtwin.ingest.history.reads import Aggregate, Sample, Step, Window
+from kgtwin.ingest.history.reads import Aggregate, Sample, Step, Window, utc
 from kgtwin.ingest.worker import STALE_AFTER
 from kgtwin.server.schema.context import GraphInfo, loaders
 from kgtwin.server.schema.errors import BadUserInput
@@ -46,11 +46,6 @@ class HistorySample:
     received_at: datetime | None = strawberry.field(
         description="When the twin received it (raw only)."
     )
-
-
-def utc(moment: datetime) -> datetime:
-    """A time from the API in UTC; one without an offset is taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def history_query(

@@ -10,7 +10,7 @@ from typing import Annotated
 import strawberry
 
 from kgtwin.graph.listing import check_filters, page_of_class
-from kgtwin.ingest.history.reads import Aggregate
+from kgtwin.ingest.history.reads import Aggregate, utc
 from kgtwin.server.auth import Role
 from kgtwin.server.schema.admin import ApiToken, api_tokens
 from kgtwin.server.schema.assets import Asset, Point, PointHistory
@@ -20,7 +20,6 @@ from kgtwin.server.schema.fidelity import ObservedComparison, compare_with_obser
 from kgtwin.server.schema.history import (
     history_query,
     samples_of,
-    utc,
 )
 from kgtwin.server.schema.live_failures import ReportedFailure, read_failures, reported_failure
 from kgtwin.server.schema.loaders import in_thread

@@ -14,11 +14,11 @@ from typing import Annotated
 
 import strawberry
 
+from kgtwin.ingest.history.reads import utc
 from kgtwin.server.schema.as_of import failures_then
 from kgtwin.server.schema.assets import Asset
 from kgtwin.server.schema.context import GraphInfo, loaders, services, simulate
 from kgtwin.server.schema.errors import BadUserInput
-from kgtwin.server.schema.history import utc
 from kgtwin.server.schema.live_failures import ReportedFailure, read_failures, reported_failure
 from kgtwin.server.schema.values import check_first
 from kgtwin.server.schema.whatif_inputs import (
