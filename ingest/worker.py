@@ -80,12 +80,14 @@ MAX_BACKOFF = 5.0  # seconds between write attempts while Neo4j is away, at most
 MAX_RESTART_DELAY = 60.0  # seconds before reconnecting after giving up a connection, at most
 MAX_FRUITLESS = 5  # restarts after unexpected errors, in a row, before the worker gives up
 STALE_AFTER = 3.0  # expected intervals without data before a point is stale (the default)
+DEFAULT_CLIENT_ID = "kgtwin-ingest"
+MAX_SHARE_GROUP = 64  # characters of a share group's name, at most
 
 
 @dataclass(frozen=True, slots=True)
 class IngestConfig:
     address: BrokerAddress
-    client_id: str = "kgtwin-ingest"
+    client_id: str = DEFAULT_CLIENT_ID
     flush_interval: float = 0.05  # seconds a batch collects messages
     max_batch: int = 20_000  # messages per write, at most
     receive_maximum: int = 10_000  # MQTT 5 Receive Maximum: unacknowledged messages, at most
@@ -98,8 +100,21 @@ class IngestConfig:
     dead_letter_timeout: float = 10.0  # seconds to wait for the broker to take dead letters
     keepalive: int = 30
     database: str | None = None
+    # subscribe as $share/<share_group>/<filter>: the broker spreads the messages over the
+    # workers of the group (docs/ingestion.md, Several workers)
+    share_group: str | None = None
 
     def __post_init__(self) -> None:
+        if self.share_group is not None:
+            check_share_group(self.share_group)
+            if self.client_id == DEFAULT_CLIENT_ID:
+                raise ValueError(
+                    f"in share group {self.share_group!r} every worker needs a client id of its "
+                    f"own, not the default {DEFAULT_CLIENT_ID!r}: give each one a distinct id "
+                    "that stays the same across its restarts (--client-id, "
+                    "KGTWIN_MQTT_CLIENT_ID), like kgtwin-ingest-1; the broker keeps the "
+                    "worker's session and its share of the messages under that id"
+                )
         if not 1 <= self.receive_maximum <= 65_535:
             raise ValueError(f"receive_maximum must be 1 to 65535, not {self.receive_maximum}")
         if self.max_payload_bytes < 1 or self.max_payload_bytes > 256 * 2**20:
@@ -111,6 +126,26 @@ class IngestConfig:
                 f"taken: max_payload_bytes + 65,535 bytes of topic + {PER_MESSAGE_BYTES:,} = "
                 f"{largest:,}"
             )
+
+
+def check_share_group(name: str) -> None:
+    """Raise ValueError unless ``name`` can be an MQTT shared subscription's share name."""
+    if not 1 <= len(name) <= MAX_SHARE_GROUP:
+        raise ValueError(
+            f"share group {name!r} must be 1 to {MAX_SHARE_GROUP} characters long, not {len(name)}"
+        )
+    bad = sorted({c for c in name if c in "/+#" or not c.isprintable() or c.isspace()})
+    if bad:
+        raise ValueError(
+            f"share group {name!r} must not contain {', '.join(map(repr, bad))}: MQTT "
+            "forbids '/', '+' and '#' in a share name, and kgtwin spaces and control "
+            "characters; use letters, digits, '-', '_' or '.', like kgtwin-dc1"
+        )
+
+
+def subscription(share_group: str | None, topic_filter: str) -> str:
+    """What to subscribe to for ``topic_filter``: itself, or its shared subscription."""
+    return topic_filter if share_group is None else f"$share/{share_group}/{topic_filter}"
 
 
 @dataclass(slots=True)
@@ -280,7 +315,7 @@ class IngestWorker:
         with self._lock:
             filters = self._subscribed
         if filters:
-            client.subscribe([(f, 1) for f in sorted(filters)])
+            client.subscribe([(self._subscription(f), 1) for f in sorted(filters)])
         else:
             self._ready.set()  # no points yet: nothing to subscribe to
 
@@ -295,6 +330,9 @@ class IngestWorker:
         failed = [str(r) for r in reasons if r.is_failure]
         if failed:
             logger.error("the MQTT broker refused a subscription: %s", ", ".join(failed))
+        elif self.config.share_group is not None:
+            group = self.config.share_group
+            logger.info("subscribed to %d topic filter(s) in share group %r", len(reasons), group)
         else:
             logger.info("subscribed to %d topic filter(s)", len(reasons))
         self._ready.set()
@@ -659,6 +697,9 @@ class IngestWorker:
             added, removed = filters - self._subscribed, self._subscribed - filters
             self._subscribed = filters
         if added:
-            self.client.subscribe([(f, 1) for f in sorted(added)])
+            self.client.subscribe([(self._subscription(f), 1) for f in sorted(added)])
         if removed:
-            self.client.unsubscribe(sorted(removed))
+            self.client.unsubscribe([self._subscription(f) for f in sorted(removed)])
+
+    def _subscription(self, topic_filter: str) -> str:
+        return subscription(self.config.share_group, topic_filter)

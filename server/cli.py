@@ -163,6 +163,7 @@ def build_parser(others: Mapping[str, Command] | None = None) -> argparse.Argume
         help="also run the MQTT ingestion worker (or KGTWIN_INGEST=true); needs --broker",
     )
     add_broker_options(serve)
+    _add_share_group(serve)
     _add_ingest_bounds(serve)
     add_history_options(serve)
 
@@ -176,6 +177,7 @@ def build_parser(others: Mapping[str, Command] | None = None) -> argparse.Argume
         "QoS 1, persistent session, acknowledged only once written: stop it any time.",
     )
     add_broker_options(ingest)
+    _add_share_group(ingest)
     _add_ingest_bounds(ingest)
     add_history_options(ingest)
     ingest.add_argument(
@@ -255,6 +257,18 @@ def add_broker_options(
         "KGTWIN_MQTT_USERNAME / KGTWIN_MQTT_PASSWORD keep credentials out of the URL)",
     )
     command.add_argument("--client-id", help=client_id_help)
+
+
+def _add_share_group(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--share-group",
+        metavar="NAME",
+        help="share the messages with every worker started with this NAME: subscribe through "
+        "MQTT shared subscriptions ($share/NAME/<filter>), so that the broker gives each "
+        "message to one of them. Each worker needs a --client-id of its own that stays the "
+        "same across its restarts: its share waits in that session while it is away "
+        "(or KGTWIN_SHARE_GROUP; default: none, this worker takes every message)",
+    )
 
 
 def _add_ingest_bounds(command: argparse.ArgumentParser) -> None:
@@ -435,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ingest=args.ingest,
                 mqtt_url=args.broker,
                 mqtt_client_id=args.client_id,
+                share_group=args.share_group,
                 **_ingest_bounds(args),
                 **history_options(args),
             )
@@ -443,6 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             worker = settings.override(
                 mqtt_url=args.broker,
                 mqtt_client_id=args.client_id,
+                share_group=args.share_group,
                 **_ingest_bounds(args),
                 **history_options(args),
             )
@@ -541,11 +557,14 @@ def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:
     from kgtwin.server.app import create_app
     from kgtwin.server.listener import uvicorn_config
 
+    if settings.ingest:
+        settings.ingest_config()  # bad ingestion settings: refused before anything connects
     app = create_app(settings)
     print(
         f"kgtwin: serving GraphQL on http://{settings.host}:{settings.port}/graphql "
         f"(anonymous read {'on' if settings.anonymous_read else 'off'}); "
-        f"{settings.history_status()}",
+        + (_ingesting(settings) if settings.ingest else "")
+        + settings.history_status(),
         file=err,
         flush=True,
     )
@@ -569,6 +588,11 @@ def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:
         print(f"kgtwin: error: ingestion stopped: {failure}", file=err)
         return 1
     return 0
+
+
+def _ingesting(settings: Settings) -> str:
+    group = f" in share group {settings.share_group!r}" if settings.share_group else ""
+    return f"ingesting as {settings.mqtt_client_id!r}{group}; "
 
 
 def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int:
@@ -597,6 +621,7 @@ def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int
         signal.signal(signum, lambda *_: done.set())
     print(
         f"kgtwin: ingesting from {config.address.safe_url} as {config.client_id!r}"
+        + (f" in share group {config.share_group!r}" if config.share_group else "")
         + (f"; metrics on http://127.0.0.1:{metrics_port}/metrics" if metrics_port else ""),
         file=err,
         flush=True,

@@ -62,6 +62,11 @@ max_history_span_days = 366         # KGTWIN_MAX_HISTORY_SPAN_DAYS: from..to of 
 rate_limit = 600000                 # KGTWIN_RATE_LIMIT: cost per minute per token (0: off)
 simulations = 2                     # KGTWIN_SIMULATIONS: what-ifs computed at once
 
+[mqtt]                              # the MQTT ingestion worker's broker and session
+url = "mqtt://broker.example:1883"  # KGTWIN_MQTT_URL
+client_id = "kgtwin-ingest-1"       # KGTWIN_MQTT_CLIENT_ID: the worker's session, its own
+share_group = "kgtwin"              # KGTWIN_SHARE_GROUP: workers that share the messages
+
 [ingest]                            # the MQTT ingestion worker's bounds
 receive_maximum = 10000             # KGTWIN_INGEST_RECEIVE_MAXIMUM: unacknowledged messages
 max_payload_bytes = 262144          # KGTWIN_INGEST_MAX_PAYLOAD_BYTES: larger is dead-lettered
@@ -96,7 +101,7 @@ from kgtwin.ingest.address import BrokerAddress, InvalidBrokerUrl
 from kgtwin.ingest.history.questdb import QuestDB
 from kgtwin.ingest.history.table import Retention
 from kgtwin.ingest.history.writer import HistoryConfig
-from kgtwin.ingest.worker import IngestConfig
+from kgtwin.ingest.worker import IngestConfig, check_share_group
 from kgtwin.ontology.errors import OntologyError
 from kgtwin.ontology.files import default_ontology_files
 from kgtwin.ontology.standards import STANDARDS, vocabulary_files
@@ -190,6 +195,7 @@ class Settings:
     mqtt_username: str | None = None
     mqtt_password: Secret | None = None
     mqtt_client_id: str = "kgtwin-ingest"
+    share_group: str | None = None  # subscribe through MQTT shared subscriptions of this group
     ingest: bool = False  # run the ingestion worker inside `kgtwin serve`
     receive_maximum: int = 10_000  # MQTT 5 Receive Maximum of the ingestion worker
     max_payload_bytes: int = 256 * 2**10  # a larger message is dead-lettered (too_large)
@@ -343,6 +349,7 @@ class Settings:
             return IngestConfig(
                 self.broker_address(),
                 client_id=self.mqtt_client_id,
+                share_group=self.share_group,
                 database=self.neo4j_database,
                 receive_maximum=self.receive_maximum,
                 max_payload_bytes=self.max_payload_bytes,
@@ -393,6 +400,17 @@ def _text(value: object, name: str) -> str:
 
 def _optional_text(value: object, name: str) -> str | None:
     return _text(value, name) or None
+
+
+def _share_group(value: object, name: str) -> str | None:
+    """A share group's name (MQTT shared subscriptions), or None for an empty value."""
+    text = _optional_text(value, name)
+    if text is not None:
+        try:
+            check_share_group(text)
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
+    return text
 
 
 def _secret(value: object, name: str) -> Secret:
@@ -619,6 +637,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("mqtt_username", "KGTWIN_MQTT_USERNAME", "mqtt", "username", _optional_text),
     Option("mqtt_password", "KGTWIN_MQTT_PASSWORD", "mqtt", "password", _secret, empty_ok=True),
     Option("mqtt_client_id", "KGTWIN_MQTT_CLIENT_ID", "mqtt", "client_id", _text),
+    Option("share_group", "KGTWIN_SHARE_GROUP", "mqtt", "share_group", _share_group),
     Option("ingest", "KGTWIN_INGEST", "server", "ingest", _bool),
     Option(
         "receive_maximum",

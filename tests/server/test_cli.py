@@ -252,3 +252,16 @@ def test_history_flags_are_checked_before_anything_connects(
     assert main(["ingest", "--broker", "mqtt://127.0.0.1:1", *flags]) == 2
     assert error in capsys.readouterr().err
     assert not (tmp_path / "history-spool").exists()
+
+
+@pytest.mark.parametrize("command", ["ingest", "serve"])
+def test_a_share_group_without_a_client_id_of_its_own_exits_2_saying_why(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = ["--ingest"] if command == "serve" else []
+    args = [command, *extra, "--broker", "mqtt://127.0.0.1:1", "--share-group", "dc1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "in share group 'dc1' every worker needs a client id of its own" in err
+    assert main([*args[:-1], "dc/1"]) == 2
+    assert "must not contain '/'" in capsys.readouterr().err

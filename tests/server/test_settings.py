@@ -168,3 +168,46 @@ def test_history_uses_the_configured_questdb_else_the_local_one_else_none(tmp_pa
 def test_a_questdb_url_is_a_bare_http_address(url: str) -> None:
     with pytest.raises(SettingsError, match=r"QUESTDB_URL=.* is not an HTTP address"):
         Settings.from_env({"QUESTDB_URL": url})
+
+
+def test_the_share_group_comes_from_the_file_the_environment_and_flags(tmp_path: Path) -> None:
+    path = tmp_path / "kgtwin.toml"
+    path.write_text(
+        '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\nclient_id = "ingest-1"\nshare_group = "file"\n'
+    )
+    assert Settings.from_env({}, config=path).ingest_config().share_group == "file"
+    settings = Settings.from_env({"KGTWIN_SHARE_GROUP": "env"}, config=path)
+    assert settings.ingest_config().share_group == "env"
+    config = settings.override(share_group="flag").ingest_config()
+    assert (config.share_group, config.client_id) == ("flag", "ingest-1")
+    assert Settings(mqtt_url=settings.mqtt_url).ingest_config().share_group is None
+    assert Settings.from_env({"KGTWIN_SHARE_GROUP": ""}).share_group is None
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("a/b", r"must not contain '/'"),
+        ("dc1+", r"must not contain '\+'"),
+        ("#", r"must not contain '#'"),
+        ("two words", r"must not contain ' '"),
+        ("x" * 65, r"must be 1 to 64 characters long, not 65"),
+    ],
+)
+def test_a_share_group_mqtt_cannot_carry_is_refused_naming_the_variable(
+    name: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=rf"^KGTWIN_SHARE_GROUP: share group .*{message}"):
+        Settings.from_env({"KGTWIN_SHARE_GROUP": name})
+
+
+def test_a_share_group_with_the_default_client_id_is_refused_saying_what_to_do() -> None:
+    """Every worker of a group would take the same session: each connection would throw the
+    other off, and the broker would count them as one member of the group."""
+    settings = Settings.from_env(
+        {"KGTWIN_MQTT_URL": "mqtt://127.0.0.1:1883", "KGTWIN_SHARE_GROUP": "dc1"}
+    )
+    with pytest.raises(SettingsError, match=r"needs a client id of its own.*--client-id"):
+        settings.ingest_config()
+    config = settings.override(mqtt_client_id="kgtwin-ingest-2").ingest_config()
+    assert (config.share_group, config.client_id) == ("dc1", "kgtwin-ingest-2")
