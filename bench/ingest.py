@@ -84,7 +84,7 @@ from kgtwin.graph.live import LiveValue, read_points, write_live_values  # noqa:
 from kgtwin.graph.reader import Reader  # noqa: E402
 from kgtwin.ingest.address import BrokerAddress, configure  # noqa: E402
 from kgtwin.ingest.errors import Rejected  # noqa: E402
-from kgtwin.ingest.events import PointUpdate, StalenessChange  # noqa: E402
+from kgtwin.ingest.events import FailureChange, PointUpdate, StalenessChange  # noqa: E402
 from kgtwin.ingest.messages import observations  # noqa: E402
 from kgtwin.ingest.metrics import IngestMetrics  # noqa: E402
 from kgtwin.ingest.topics import PointTable  # noqa: E402
@@ -308,6 +308,9 @@ class Freshness:
         self.samples.extend((u.observed_at, now - u.observed_at) for u in updates)
 
     def staleness_changed(self, changes: Sequence[StalenessChange]) -> None:
+        pass
+
+    def failures_changed(self, changes: Sequence[FailureChange]) -> None:
         pass
 
     def since(self, first_ts: float) -> list[float]:

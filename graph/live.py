@@ -41,7 +41,7 @@ OPTIONAL MATCH (a:Twin)-[r]-(p) WHERE"""
 WITH DISTINCT p, a
 RETURN collect([p.iri, p.id, p.mqttTopic, p.unit, p.datatype, p.minValue, p.maxValue,
                 p.expectedInterval, p.receivedAt.epochMillis, p.stale, a.id,
-                [label IN labels(a) WHERE label <> 'Twin'], p.failedWhen]) AS points
+                [label IN labels(a) WHERE label <> 'Twin'], p.failedWhen, p.model]) AS points
 """
 )
 
@@ -54,21 +54,28 @@ WITH p, i, observed, keys, coalesce(p.observedKeys, []) AS seen,
 WHERE p.observedAt IS NULL OR p.observedAt < observed
    OR (tie AND (size(keys) = 0 OR NOT last(keys) IN seen)
        AND (NOT $redelivered[i] OR size(seen) < $maxKeys))
-WITH p, i, observed, keys, seen, tie, p.stale AS wasStale
+WITH p, i, observed, keys, seen, tie, p.stale AS wasStale,
+     p.failedWhen IS NOT NULL AND coalesce(p.value = p.failedWhen, false)
+       AND NOT coalesce(p.stale, false) AND coalesce(p.quality, 'good') <> 'bad' AS wasFailing
 SET p.value = $values[i], p.observedAt = observed,
     p.receivedAt = datetime.fromepochmillis($receivedAt[i]), p.quality = $qualities[i],
     p.stale = false,
     p.observedKeys = CASE WHEN tie THEN (seen + [k IN keys WHERE NOT k IN seen])[-$maxKeys..]
                      ELSE keys[-$maxKeys..] END
-RETURN collect(i) AS applied, collect(CASE WHEN wasStale THEN i END) AS fresh
+RETURN collect(i) AS applied, collect(CASE WHEN wasStale THEN i END) AS fresh,
+       collect(CASE WHEN p.failedWhen IS NOT NULL
+                     AND wasFailing <> (coalesce(p.value = p.failedWhen, false)
+                                        AND p.quality <> 'bad') THEN i END) AS failures
 """
 
 MARK_STALE: LiteralString = """
 UNWIND $rows AS row
 MATCH (p:Twin {iri: row.iri})
 WHERE p.receivedAt <= datetime.fromepochmillis(row.silentSince) AND coalesce(p.stale, false) = false
+WITH p, p.failedWhen IS NOT NULL AND coalesce(p.value = p.failedWhen, false)
+          AND coalesce(p.quality, 'good') <> 'bad' AS wasFailing
 SET p.stale = true
-RETURN collect(p.iri) AS stale
+RETURN collect(p.iri) AS stale, collect(CASE WHEN wasFailing THEN p.iri END) AS failures
 """
 
 
@@ -89,6 +96,7 @@ class PointRow:
     asset_id: str | None  # the asset it reports on (HAS_POINT)
     asset_labels: tuple[str, ...]
     failed_when: bool | None = None  # kgt:failedWhen: the value that means its asset failed
+    model: str = ""  # the model it came from
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +120,22 @@ class LiveValue:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """What a write changed: the points updated, and of those the ones that were stale."""
+    """What a write changed: the points updated, of those the ones that were stale, and the
+    status points (``kgt:failedWhen``) whose report of their asset's failure changed (it
+    failed, or it no longer is)."""
 
     applied: tuple[str, ...]
     fresh: tuple[str, ...]
+    failures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Marked:
+    """Points marked stale, and of those the status points that reported a failure (a
+    silent point reports nothing)."""
+
+    stale: tuple[str, ...]
+    failures: tuple[str, ...] = ()
 
 
 def read_points(reader: Reader) -> list[PointRow]:
@@ -136,6 +156,7 @@ def read_points(reader: Reader) -> list[PointRow]:
             asset_id=asset_id,
             asset_labels=tuple(labels or ()),
             failed_when=failed_when if isinstance(failed_when, bool) else None,
+            model=model or "",
         )
         for (
             iri,
@@ -151,6 +172,7 @@ def read_points(reader: Reader) -> list[PointRow]:
             asset_id,
             labels,
             failed_when,
+            model,
         ) in row["points"]
     ]
 
@@ -177,18 +199,18 @@ def write_live_values(
     return Applied(
         tuple(values[i].iri for i in record["applied"]),
         tuple(values[i].iri for i in record["fresh"]),
+        tuple(values[i].iri for i in record["failures"]),
     )
 
 
 def mark_stale(
     driver: Driver, silent_since: Sequence[tuple[str, int]], database: str | None = None
-) -> tuple[str, ...]:
+) -> Marked:
     """Mark stale the points (IRI, epoch ms) that received nothing since that time; the
-    check is made in Neo4j, so a point another worker just updated is left alone. The
-    IRIs marked now."""
+    check is made in Neo4j, so a point another worker just updated is left alone."""
     rows = [{"iri": iri, "silentSince": since} for iri, since in silent_since]
     (record,) = _write(driver, MARK_STALE, "marking stale points", database, rows=rows)
-    return tuple(record["stale"])
+    return Marked(tuple(record["stale"]), tuple(record["failures"]))
 
 
 def _write(

@@ -1,5 +1,5 @@
 """What happens to the points, told on the worker's finisher thread: each write reported to
-the metrics (the lag histogram) and to the live listener (GraphQL subscriptions), and points
+the metrics (the lag histogram) and to the live listener (the twin's events), and points
 marked stale (no message for ``stale_after`` of their expected intervals; points that never
 reported are not tracked) or fresh again. One thread owns this state.
 """
@@ -15,7 +15,7 @@ from neo4j import Driver
 from kgtwin.graph.errors import GraphError
 from kgtwin.graph.live import PointRow, mark_stale
 from kgtwin.ingest.batch import Pick
-from kgtwin.ingest.events import LiveListener, PointUpdate, StalenessChange
+from kgtwin.ingest.events import FailureChange, LiveListener, PointUpdate, StalenessChange
 from kgtwin.ingest.metrics import IngestMetrics
 
 logger = logging.getLogger(__name__)
@@ -50,9 +50,12 @@ class Reporter:
                 self._stale.add(row.iri)
         self.rows = by_iri
 
-    def written(self, picks: Mapping[str, Pick], fresh: Sequence[str]) -> None:
-        """The values a write applied (by point), and the points that were stale. The
-        listener's errors are logged and counted: the values are written either way."""
+    def written(
+        self, picks: Mapping[str, Pick], fresh: Sequence[str], failures: Sequence[str] = ()
+    ) -> None:
+        """The values a write applied (by point), the points that were stale, and the status
+        points whose failure report changed. The listener's errors are logged and counted:
+        the values are written either way."""
         updates: list[PointUpdate] = []
         lags: list[float] = []
         listening = self.listener is not None
@@ -74,6 +77,7 @@ class Reporter:
                     observed_at=obs.observed_at,
                     received_at=obs.received_at,
                     quality=str(obs.quality),
+                    model=self._model(iri),
                 )
             )
         self.metrics.lag.observe_many(lags)
@@ -85,6 +89,8 @@ class Reporter:
                     self.listener.points_updated(updates)
                 if fresh:
                     self.listener.staleness_changed(self._changes(fresh, stale=False))
+                if failures:
+                    self.listener.failures_changed([self._failure(picks[i]) for i in failures])
             except Exception as exc:
                 logger.error("a live listener failed; the values are written", exc_info=exc)
                 self.metrics.pipeline_errors.labels("listener").inc()
@@ -102,10 +108,11 @@ class Reporter:
         if not silent:
             return
         try:
-            marked = mark_stale(self.driver, silent, self.database)
+            result = mark_stale(self.driver, silent, self.database)
         except GraphError as exc:
             logger.warning("cannot mark stale points now: %s", exc)
             return
+        marked = result.stale
         self._stale.update(marked)
         for iri, _since in silent:
             if iri not in self._stale:  # another worker wrote it meanwhile: check again later
@@ -115,10 +122,51 @@ class Reporter:
             logger.info("%d point(s) went stale", len(marked))
             if self.listener is not None:
                 self.listener.staleness_changed(self._changes(marked, stale=True))
+                if result.failures:
+                    self.listener.failures_changed(
+                        [self._silenced(iri, now) for iri in result.failures]
+                    )
 
     def _changes(self, iris: Sequence[str], *, stale: bool) -> list[StalenessChange]:
         now = time.time()
-        return [StalenessChange(iri, *self._about(iri), stale=stale, at=now) for iri in iris]
+        return [
+            StalenessChange(iri, *self._about(iri), stale=stale, at=now, model=self._model(iri))
+            for iri in iris
+        ]
+
+    def _failure(self, pick: Pick) -> FailureChange:
+        """A status point's new report, from the value just written."""
+        obs = pick.observation
+        row = self.rows.get(obs.point_iri)
+        failed_when = None if row is None else row.failed_when
+        failed = (
+            isinstance(obs.value, bool) and obs.value == failed_when and str(obs.quality) != "bad"
+        )
+        return FailureChange(
+            obs.point_iri,
+            *self._about(obs.point_iri),
+            failed=failed,
+            value=obs.value,
+            observed_at=obs.observed_at,
+            at=time.time(),
+            model=self._model(obs.point_iri),
+        )
+
+    def _silenced(self, iri: str, now: float) -> FailureChange:
+        """A status point that reported a failure and went stale: it reports nothing now."""
+        return FailureChange(
+            iri,
+            *self._about(iri),
+            failed=False,
+            value=None,
+            observed_at=None,
+            at=now,
+            model=self._model(iri),
+        )
+
+    def _model(self, iri: str) -> str:
+        row = self.rows.get(iri)
+        return "" if row is None else row.model
 
     def _about(self, iri: str) -> tuple[str, str | None, tuple[str, ...]]:
         """A point's id, and its asset's id and labels (the IRI alone if it is unknown now)."""

@@ -156,6 +156,7 @@ class _Written:
     picks: dict[str, Pick] = field(default_factory=dict)
     applied: set[int] = field(default_factory=set)
     fresh: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # status points whose report changed
 
 
 class _Stopped(Exception):
@@ -464,6 +465,7 @@ class IngestWorker:
                 written.picks[iri] = picks[iri]
                 written.applied.add(id(picks[iri].observation))
             written.fresh.extend(applied.fresh)
+            written.failures.extend(applied.failures)
             if not refused:
                 break
             for refusal in refused:
@@ -509,7 +511,7 @@ class IngestWorker:
             if written is None:
                 self._drop(batch)
                 return
-            self.reporter.written(written.picks, written.fresh)
+            self.reporter.written(written.picks, written.fresh, written.failures)
             current = self._connection
             if current <= self._given_up:
                 self._drop(batch)

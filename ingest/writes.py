@@ -37,6 +37,10 @@ def write_isolating(write: Write, values: Sequence[LiveValue]) -> tuple[Applied,
     first, refused_first = write_isolating(write, values[:half])
     second, refused_second = write_isolating(write, values[half:])
     return (
-        Applied(first.applied + second.applied, first.fresh + second.fresh),
+        Applied(
+            first.applied + second.applied,
+            first.fresh + second.fresh,
+            first.failures + second.failures,
+        ),
         refused_first + refused_second,
     )

@@ -9,8 +9,10 @@ only to a caller with a valid token). With anonymous read off, a GraphQL request
 a token is refused (401) before its body is read, and one whose client has spent its
 budget (429) too. The lifespan loads the ontology catalogue, starts the loops operations
 run on (:mod:`server.loops`), keeps the graph cache fresh (:mod:`server.graph_cache`),
-runs the MQTT ingestion worker when ``ingest`` is on (its events feed the subscriptions
-through :class:`server.live.LiveHub`) and closes the Neo4j driver at shutdown. Neo4j may be down
+follows the twin's event stream (:mod:`server.event_stream`: every worker's and server's
+events feed the subscriptions through :class:`server.live.LiveHub`), runs the MQTT
+ingestion worker when ``ingest`` is on (publishing its events) and closes the Neo4j
+driver at shutdown. Neo4j may be down
 when the server starts or at any time later: requests then fail with
 ``NEO4J_UNAVAILABLE`` (or 503) and succeed again as soon as it is back, because every
 request borrows a fresh connection from the driver.
@@ -36,6 +38,8 @@ from kgtwin.graph.connection import open_driver
 from kgtwin.graph.errors import GraphError
 from kgtwin.graph.reader import Reader
 from kgtwin.ingest.history.reads import HistoryReader
+from kgtwin.ingest.outbound.listener import EventListener
+from kgtwin.ingest.outbound.publisher import EventPublisher
 from kgtwin.ingest.worker import IngestWorker
 from kgtwin.ontology.catalogue import Catalogue
 from kgtwin.ontology.units import Units
@@ -49,6 +53,7 @@ from kgtwin.server.auth import (
     refusal_response,
     token_backend,
 )
+from kgtwin.server.event_stream import EventStream, server_id
 from kgtwin.server.graph_cache import keep_fresh
 from kgtwin.server.graphql_http import GraphQLOverHTTP
 from kgtwin.server.graphql_ws import PROTOCOLS, ClosingAdapter, connect
@@ -187,6 +192,8 @@ def create_app(settings: Settings) -> Starlette:
     loops = OperationLoops()
 
     ingest = settings.ingest_config() if settings.ingest else None  # bad settings: fail now
+    broker = None if settings.mqtt_url is None else settings.broker_address()
+    own_id = server_id() if ingest is None else ingest.client_id
     questdb = settings.questdb_connection()
     history = (
         None
@@ -197,19 +204,28 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         worker: IngestWorker | None = None
+        stream: EventStream | None = None
+        events: EventPublisher | None = None
         try:
             ontology = await in_thread(Ontology.load, list(settings.ontology_files))
             catalogue = Catalogue.build(ontology.graph, ontology.vocabulary)
             units = Units.of(ontology.graph)  # what-if's and ingestion's: one table
+            if broker is not None:
+                events = EventPublisher(broker, own_id, metrics.registry)
+                events.start()
             services = Services.of(
-                settings, reader, catalogue, units, LiveHub(), loops.in_flight, history
+                settings, reader, catalogue, units, LiveHub(), loops.in_flight, history, events
             )
             app.state.services = services
             await in_thread(loops.start)
-            if ingest is not None:
+            if broker is not None:
+                stream = EventStream(broker, services.live, registry=metrics.registry)
+                stream.start()
+            if ingest is not None and events is not None:
                 writer = await in_thread(open_history, settings, metrics.registry)
+                listener = EventListener(events, source=f"/kgtwin/ingest/{ingest.client_id}")
                 worker = IngestWorker(
-                    ingest, driver, metrics.ingest(), units, services.live, history=writer
+                    ingest, driver, metrics.ingest(), units, listener, history=writer
                 )
                 worker.start()
                 app.state.ingest = worker
@@ -222,6 +238,10 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             if worker is not None:
                 await in_thread(worker.stop)
+            if stream is not None:
+                await in_thread(stream.stop)
+            if events is not None:
+                await in_thread(events.stop)
             await in_thread(loops.stop)
             if history is not None:
                 await in_thread(history.close)

@@ -604,6 +604,8 @@ def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int
     from prometheus_client import CollectorRegistry
 
     from kgtwin.ingest.metrics import IngestMetrics
+    from kgtwin.ingest.outbound.listener import EventListener
+    from kgtwin.ingest.outbound.publisher import EventPublisher
     from kgtwin.ingest.worker import IngestWorker
     from kgtwin.ontology.units import Units
     from kgtwin.server.history_setup import open_history
@@ -614,7 +616,11 @@ def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int
     registry = CollectorRegistry()
     history = open_history(settings, registry, err)
     driver = open_driver(*settings.neo4j_connection())
-    worker = IngestWorker(config, driver, IngestMetrics(registry), units, history=history)
+    events = EventPublisher(config.address, config.client_id, registry)
+    listener = EventListener(events, source=f"/kgtwin/ingest/{config.client_id}")
+    worker = IngestWorker(
+        config, driver, IngestMetrics(registry), units, listener=listener, history=history
+    )
     http = serve_ingest_http(metrics_port, registry, worker.health) if metrics_port else None
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -626,6 +632,7 @@ def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int
         file=err,
         flush=True,
     )
+    events.start()
     worker.start()
     try:
         while not done.wait(0.5) and worker.failure is None:
@@ -633,6 +640,7 @@ def cmd_ingest(settings: Settings, metrics_port: int | None, err: TextIO) -> int
     finally:
         print("kgtwin: stopping: writing what is queued, then disconnecting", file=err, flush=True)
         worker.stop()
+        events.stop()
         driver.close()
         if http is not None:
             http.shutdown()

@@ -23,6 +23,7 @@ from strawberry.types import Info
 
 from kgtwin.graph.reader import Reader
 from kgtwin.ingest.history.reads import HistoryReader
+from kgtwin.ingest.outbound.publisher import EventPublisher
 from kgtwin.ontology.catalogue import Catalogue
 from kgtwin.ontology.units import Units
 from kgtwin.server.auth import Principal
@@ -42,17 +43,18 @@ NO_BUDGETS = Budgets(0, 1)  # no rate limit (tests; the app builds them from its
 class Services:
     """Shared by every request: settings, the Neo4j reader, the ontology catalogue and
     units, what the server keeps from the graph (empty until the lifespan's refresher fills
-    it) and the live events of the ingestion worker (none unless it runs in this server)."""
+    it), the twin's events it follows (none without a broker) and its publisher of events."""
 
     settings: Settings
     reader: Reader
     catalogue: Catalogue
     units: Units = field(kw_only=True)  # the ontology's; converts live loads for what-if
     cache: GraphCache = field(default_factory=GraphCache)
-    live: LiveHub = field(default_factory=LiveHub)  # the ingestion worker's events
+    live: LiveHub = field(default_factory=LiveHub)  # the twin's events, for subscriptions
     budgets: Budgets = NO_BUDGETS  # what each client may spend (server.ratelimit)
     simulations: Simulations = field(default_factory=Simulations)  # the threads they run on
     history: HistoryReader | None = None  # QuestDB's reads; None: no history configured
+    events: EventPublisher | None = None  # the server's events out; None: no broker
 
     @classmethod
     def of(
@@ -64,6 +66,7 @@ class Services:
         live: LiveHub,
         busy: Busy | None = None,
         history: HistoryReader | None = None,
+        events: EventPublisher | None = None,
     ) -> Services:
         """The services of a server with ``settings``: its rate limit and simulation
         threads, which give way while ``busy`` says other operations are in flight."""
@@ -79,6 +82,7 @@ class Services:
             ),
             simulations=Simulations(settings.simulations, busy),
             history=history,
+            events=events,
         )
 
 

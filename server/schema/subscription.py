@@ -1,5 +1,5 @@
-"""The root ``Subscription`` type: live values and staleness as the ingestion worker commits
-them (:mod:`server.live`), for the assets a client asks about.
+"""The root ``Subscription`` type: live values, staleness and risk as the twin's event stream
+carries them (:mod:`server.live`), for the assets a client asks about.
 
 Each subscription opens a :class:`server.live.Feed` with its filter when it starts and
 closes it when it ends, however it ends (the client completes it, disconnects, or the
@@ -14,21 +14,26 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
 from kgtwin.ingest import events
 from kgtwin.server.auth import Role
-from kgtwin.server.live import Feed, LiveHub
+from kgtwin.server.live import Feed, LiveHub, RiskEvent
 from kgtwin.server.schema.context import GraphInfo, loaders, services
 from kgtwin.server.schema.lookup import find_node
 from kgtwin.server.schema.permissions import require_role
 from kgtwin.server.schema.values import plain
 
-E = TypeVar("E", events.PointUpdate, events.StalenessChange)
+E = TypeVar("E", events.PointUpdate, events.StalenessChange, RiskEvent)
 T = TypeVar("T")
+
+MISSED = (
+    "Events of this subscription dropped just before this one because the client did not "
+    "read them fast enough (0 when none were)."
+)
 
 AssetIdArgument = Annotated[
     str | None,
@@ -53,6 +58,7 @@ class PointUpdate:
     observed_at: datetime = strawberry.field(description="When the source measured it.")
     received_at: datetime = strawberry.field(description="When the twin received it.")
     quality: str
+    missed: int = strawberry.field(default=0, description=MISSED)
 
 
 @strawberry.type(description="A point that went stale (no data for too long) or fresh again.")
@@ -62,6 +68,25 @@ class StalenessChange:
     asset_id: str | None = strawberry.field(description="The asset the point reports on.")
     stale: bool
     at: datetime = strawberry.field(description="When the worker noticed the change.")
+    missed: int = strawberry.field(default=0, description=MISSED)
+
+
+@strawberry.type(
+    description="A change of the twin's risk, from the live risk watch (docs/events.md): "
+    "assetDown / assetUp, redundancyLost / redundancyRestored, newSinglePointOfFailure / "
+    "singlePointOfFailureCleared, capacityAtRisk / capacityRiskCleared."
+)
+class RiskChange:
+    kind: str = strawberry.field(description="The event's kind, e.g. redundancyLost.")
+    model: str
+    asset_id: str = strawberry.field(description="The asset the risk is about.")
+    path: list[str] = strawberry.field(
+        description="The explanation: asset ids from a reported failure to this asset "
+        "(for a single point of failure: from it to a target it would take down)."
+    )
+    detail: JSON = strawberry.field(description="The event's data, as published.")
+    at: datetime = strawberry.field(description="When the risk watch saw the change.")
+    missed: int = strawberry.field(default=0, description=MISSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +97,7 @@ class LiveFilter:
     asset_id: str | None = None
     label: str | None = None
 
-    def accepts(self, event: events.PointUpdate | events.StalenessChange) -> bool:
+    def accepts(self, event: events.PointUpdate | events.StalenessChange | RiskEvent) -> bool:
         return (self.asset_id is None or event.asset_id == self.asset_id) and (
             self.label is None or self.label in event.asset_labels
         )
@@ -92,7 +117,7 @@ async def checked_filter(
     return LiveFilter(asset_id, label)
 
 
-def point_update(event: events.PointUpdate) -> PointUpdate:
+def point_update(event: events.PointUpdate, missed: int) -> PointUpdate:
     return PointUpdate(
         point_id=event.point_id,
         point_iri=event.point_iri,
@@ -102,16 +127,31 @@ def point_update(event: events.PointUpdate) -> PointUpdate:
         observed_at=_moment(event.observed_at),
         received_at=_moment(event.received_at),
         quality=event.quality,
+        missed=missed,
     )
 
 
-def staleness_change(event: events.StalenessChange) -> StalenessChange:
+def staleness_change(event: events.StalenessChange, missed: int) -> StalenessChange:
     return StalenessChange(
         point_id=event.point_id,
         point_iri=event.point_iri,
         asset_id=event.asset_id,
         stale=event.stale,
         at=_moment(event.at),
+        missed=missed,
+    )
+
+
+def risk_change(event: RiskEvent, missed: int) -> RiskChange:
+    path = event.data.get("path")
+    return RiskChange(
+        kind=event.kind,
+        model=event.model,
+        asset_id=event.asset_id,
+        path=[str(p) for p in path] if isinstance(path, list) else [],
+        detail=cast(JSON, event.data),
+        at=_moment(event.at),
+        missed=missed,
     )
 
 
@@ -119,13 +159,13 @@ async def stream(
     hub: LiveHub,
     open_feed: Callable[[Callable[[E], bool]], Feed[E]],
     accepts: Callable[[E], bool],
-    convert: Callable[[E], T],
+    convert: Callable[[E, int], T],
 ) -> AsyncGenerator[T, None]:
     """The events of a feed opened when the stream starts, closed when it ends."""
     feed = open_feed(accepts)
     try:
-        async for event in feed:
-            yield convert(event)
+        async for event, missed in feed:
+            yield convert(event, missed)
     finally:
         hub.close(feed)
 
@@ -159,6 +199,21 @@ class Subscription:
         wanted = await checked_filter(info, asset_id, class_)
         hub = services(info).live
         return stream(hub, hub.open_staleness, wanted.accepts, staleness_change)
+
+    @strawberry.subscription(
+        description="Each change of the twin's risk as the live risk watch finds it "
+        "(assets down, redundancy lost or restored, new single points of failure, capacity "
+        "at risk), for the assets asked for; `risks` gives the present."
+    )
+    async def risk_changed(
+        self,
+        info: GraphInfo,
+        asset_id: AssetIdArgument = None,
+        class_: ClassArgument = None,
+    ) -> AsyncGenerator[RiskChange, None]:
+        wanted = await checked_filter(info, asset_id, class_)
+        hub = services(info).live
+        return stream(hub, hub.open_risks, wanted.accepts, risk_change)
 
 
 def _moment(epoch_seconds: float) -> datetime:

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kgtwin.devkit.broker import LocalBroker
 from kgtwin.devkit.launcher import free_ports
 from kgtwin.ingest.address import BrokerAddress
-from kgtwin.ingest.events import PointUpdate, StalenessChange
+from kgtwin.ingest.events import FailureChange, PointUpdate, StalenessChange
 from tests.faults import FaultProxy
 from tests.ingest.mqtt_clients import Publisher, Subscriber, running_worker, wait_until
 from tests.ingest.test_worker import POWER, POWER_ID, live, wait_value
@@ -41,6 +41,9 @@ class Updates:
         self.values += [u.value for u in updates if u.point_id == POWER_ID]
 
     def staleness_changed(self, changes: Sequence[StalenessChange]) -> None:
+        pass
+
+    def failures_changed(self, changes: Sequence[FailureChange]) -> None:
         pass
 
 

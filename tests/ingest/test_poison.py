@@ -19,7 +19,7 @@ from neo4j import Driver, Session
 
 from kgtwin.ingest.batch import Message
 from kgtwin.ingest.errors import Reason
-from kgtwin.ingest.events import PointUpdate, StalenessChange
+from kgtwin.ingest.events import FailureChange, PointUpdate, StalenessChange
 from kgtwin.ingest.worker import IngestWorker, _Written
 from tests.ingest.mqtt_clients import Publisher, Running, Subscriber, running_worker, wait_until
 from tests.ingest.test_worker import POSITION, POWER, POWER_ID, live, wait_value
@@ -196,6 +196,9 @@ class FailingListener:
         raise RuntimeError("a listener bug")
 
     def staleness_changed(self, changes: Sequence[StalenessChange]) -> None:
+        raise RuntimeError("a listener bug")
+
+    def failures_changed(self, changes: Sequence[FailureChange]) -> None:
         raise RuntimeError("a listener bug")
 
 
