@@ -5,7 +5,10 @@ A point's live value is ``value``, ``observedAt`` (source time), ``receivedAt``,
 ``quality`` and ``stale`` on its node (its ``unit`` is the model's). Writes carry times as
 epoch milliseconds and store Neo4j datetimes. Which observation wins is decided by Neo4j
 inside the write, so it holds across several workers (docs/ingestion.md, "Which value
-wins"):
+wins"). The write takes each point's lock (a property set and removed) before it reads the
+point's time: Neo4j reads what is committed, so a check made before waiting for another
+write's lock compared with the time that write then replaced, and the older value won.
+
 
 - a newer ``observedAt`` wins; an older one never lands;
 - at an equal ``observedAt`` the message received later wins, unless it is one already
@@ -48,6 +51,8 @@ RETURN collect([p.iri, p.id, p.mqttTopic, p.unit, p.datatype, p.minValue, p.maxV
 APPLY: LiteralString = """
 UNWIND range(0, size($iris) - 1) AS i
 MATCH (p:Twin {iri: $iris[i]})
+SET p._lock = true
+REMOVE p._lock
 WITH p, i, datetime.fromepochmillis($observedAt[i]) AS observed, $keys[i] AS keys
 WITH p, i, observed, keys, coalesce(p.observedKeys, []) AS seen,
      coalesce(p.observedAt = observed, false) AS tie

@@ -5,11 +5,14 @@ a value the driver cannot send is refused as such, and nothing of its write land
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from neo4j import Driver
 
 from kgtwin.graph.errors import ValueRefused
-from kgtwin.graph.live import MAX_KEYS, LiveValue, write_live_values
+from kgtwin.graph.live import MAX_KEYS, Applied, LiveValue, write_live_values
 
 IRI = "urn:test:point"
 SECOND = "urn:test:second"
@@ -126,3 +129,40 @@ def test_a_value_the_driver_cannot_send_is_refused_and_nothing_lands(
     with pytest.raises(ValueRefused, match="cannot send a value"):
         write_live_values(driver, [live(1.0, 1_000, SECOND), live(value, 1_000)])
     assert state_of(driver, SECOND) == (None, None, None)
+
+
+def test_two_workers_writing_one_point_at_once_the_newer_value_stays(driver: Driver) -> None:
+    """Regression (several workers in a share group): a write that checked observedAt
+    before it waited for another's lock on the point then overwrote that write's newer
+    value with its older one. One transaction writes 5 s and holds the point; the other
+    writes 3 s meanwhile and must find 5 s once the lock is free."""
+    make_point(driver)
+    assert applied(driver, live(0.0, 1_000))
+    outcome: list[Applied] = []
+    with driver.session() as session:
+        newer = session.begin_transaction()
+        newer.run(
+            "MATCH (p:Twin {iri: $iri}) SET p.value = 5.0, "
+            "p.observedAt = datetime({epochMillis: 5000})",
+            iri=IRI,
+        ).consume()
+        older = threading.Thread(
+            target=lambda: outcome.append(write_live_values(driver, [live(3.0, 3_000)]))
+        )
+        older.start()
+        deadline = time.monotonic() + 30
+        while not blocked(driver) and older.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        newer.commit()
+    older.join(30)
+    (written,) = outcome
+    assert written.applied == ()
+    assert state_of(driver)[:2] == (5.0, 5_000)
+
+
+def blocked(driver: Driver) -> bool:
+    """Whether a transaction waits for a lock."""
+    records, _, _ = driver.execute_query(
+        "SHOW TRANSACTIONS YIELD status WHERE status STARTS WITH 'Blocked' RETURN count(*) AS n"
+    )
+    return bool(records[0]["n"])
