@@ -50,7 +50,8 @@ DOCKERIGNORE = REPO / ".dockerignore"
 MOSQUITTO_CONF = REPO / "deploy" / "mosquitto" / "mosquitto.conf"
 MOSQUITTO_ENTRYPOINT = REPO / "deploy" / "mosquitto" / "entrypoint.sh"
 
-SERVICES = {"neo4j", "mosquitto", "questdb", "loader", "kgtwin", "simulator"}
+SERVICES = {"neo4j", "mosquitto", "questdb", "loader", "kgtwin", "ingest-2", "simulator"}
+INGESTING = ("kgtwin", "ingest-2")  # the share group's workers
 ONE_SHOT = {"loader"}  # runs to completion; every other service runs until stopped
 # required, never defaulted
 SECRETS = ("NEO4J_PASSWORD", "MQTT_USERNAME", "MQTT_PASSWORD", "QUESTDB_PASSWORD")
@@ -141,7 +142,7 @@ def mounts(service: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
 # --- the services ----------------------------------------------------------------------
 
 
-def test_the_six_services(services: dict[str, dict[str, Any]]) -> None:
+def test_the_seven_services(services: dict[str, dict[str, Any]]) -> None:
     assert set(services) == SERVICES
 
 
@@ -277,6 +278,33 @@ def test_kgtwin_builds_from_this_repo_and_serves_with_ingestion(
         "questdb": {"condition": "service_healthy"},
         "loader": {"condition": "service_completed_successfully"},
     }
+
+
+def test_two_ingestion_workers_share_the_telemetry_each_with_its_own_session(
+    services: dict[str, dict[str, Any]], env_example: dict[str, str]
+) -> None:
+    """Both in one share group, each with a client id of its own (its session) that is not
+    the default; the second a `kgtwin ingest` whose healthcheck asks its own /healthz."""
+    configs = []
+    for name in INGESTING:
+        service = services[name]
+        args = build_parser().parse_args(service["command"])
+        settings = Settings.from_env(environment(service, env_example)).override(
+            mqtt_url=args.broker, mqtt_client_id=args.client_id, share_group=args.share_group
+        )
+        configs.append(settings.ingest_config())
+        assert settings.questdb_connection() is not None, f"{name} keeps no history"
+        assert service["depends_on"] == services["kgtwin"]["depends_on"], name
+    assert {c.share_group for c in configs} == {"kgtwin"}
+    assert [c.client_id for c in configs] == ["kgtwin-ingest-1", "kgtwin-ingest-2"]
+    assert {(c.address.host, c.address.port) for c in configs} == {("mosquitto", 1883)}
+    worker = services["ingest-2"]
+    args = build_parser().parse_args(worker["command"])
+    assert args.command == "ingest"
+    assert f"127.0.0.1:{args.metrics_port}/healthz" in worker["healthcheck"]["test"][-1]
+    assert "ports" not in worker  # nothing of it is published
+    simulator = Settings.from_env(environment(services["simulator"], env_example))
+    assert simulator.mqtt_client_id not in {c.client_id for c in configs}
 
 
 def test_loader_syncs_dc1_once_neo4j_is_healthy(
