@@ -9,9 +9,10 @@ reserved can pass a twin node off as a token, a model, a scenario or an ontology
 from __future__ import annotations
 
 # Twin: every twin node; OntologyTerm, Class, Relationship: the ontology in the graph;
-# Model: a loaded model's digest; Scenario: a saved what-if; ApiToken: an API token
+# Model: a loaded model's digest; Scenario: a saved what-if; ApiToken: an API token;
+# RiskState: the risk the watch last published
 SYSTEM_LABELS = frozenset(
-    {"Twin", "OntologyTerm", "Class", "Relationship", "Model", "Scenario", "ApiToken"}
+    {"Twin", "OntologyTerm", "Class", "Relationship", "Model", "Scenario", "ApiToken", "RiskState"}
 )
 # the ontology's hierarchy, and a saved scenario's failed assets
 SYSTEM_TYPES = frozenset({"SUBCLASS_OF", "SUBPROPERTY_OF", "FAILS"})

@@ -15,6 +15,7 @@ SCHEMA: tuple[LiteralString, ...] = (
     "FOR (n:OntologyTerm) REQUIRE n.iri IS UNIQUE",
     "CREATE CONSTRAINT model_name IF NOT EXISTS FOR (m:Model) REQUIRE m.name IS UNIQUE",
     "CREATE CONSTRAINT scenario_id IF NOT EXISTS FOR (s:Scenario) REQUIRE s.id IS UNIQUE",
+    "CREATE CONSTRAINT risk_state_name IF NOT EXISTS FOR (r:RiskState) REQUIRE r.name IS UNIQUE",
     "CREATE INDEX twin_id IF NOT EXISTS FOR (n:Twin) ON (n.id)",
     "CREATE INDEX twin_model IF NOT EXISTS FOR (n:Twin) ON (n.model)",
     "CREATE INDEX ontology_term_model IF NOT EXISTS FOR (n:OntologyTerm) ON (n.model)",

@@ -63,6 +63,7 @@ from kgtwin.server.live import LiveHub
 from kgtwin.server.loops import OperationLoops
 from kgtwin.server.metrics import Metrics
 from kgtwin.server.ratelimit import request_fee
+from kgtwin.server.risk_watch import RiskWatcher
 from kgtwin.server.schema import TwinSchema, build_schema
 from kgtwin.server.schema.admission import NEEDS_TOKEN, rate_limited
 from kgtwin.server.schema.context import Context, Services, client_key, make_context
@@ -205,6 +206,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         worker: IngestWorker | None = None
         stream: EventStream | None = None
+        watcher: RiskWatcher | None = None
         events: EventPublisher | None = None
         try:
             ontology = await in_thread(Ontology.load, list(settings.ontology_files))
@@ -214,13 +216,26 @@ def create_app(settings: Settings) -> Starlette:
                 events = EventPublisher(broker, own_id, metrics.registry)
                 events.start()
             services = Services.of(
-                settings, reader, catalogue, units, LiveHub(), loops.in_flight, history, events
+                settings,
+                reader,
+                catalogue,
+                units,
+                LiveHub(settings.subscription_backlog),
+                loops.in_flight,
+                history,
+                events,
             )
             app.state.services = services
             await in_thread(loops.start)
-            if broker is not None:
-                stream = EventStream(broker, services.live, registry=metrics.registry)
+            if events is not None and broker is not None:
+                watcher = RiskWatcher(services.cache, reader, units, events)
+                watcher.start()
+                app.state.risk_watch = watcher
+                stream = EventStream(
+                    broker, services.live, (watcher.notice,), registry=metrics.registry
+                )
                 stream.start()
+                app.state.event_stream = stream
             if ingest is not None and events is not None:
                 writer = await in_thread(open_history, settings, metrics.registry)
                 listener = EventListener(events, source=f"/kgtwin/ingest/{ingest.client_id}")
@@ -240,6 +255,8 @@ def create_app(settings: Settings) -> Starlette:
                 await in_thread(worker.stop)
             if stream is not None:
                 await in_thread(stream.stop)
+            if watcher is not None:
+                await in_thread(watcher.stop)
             if events is not None:
                 await in_thread(events.stop)
             await in_thread(loops.stop)

@@ -10,7 +10,6 @@ body) is counted (``malformed``), logged at most once a minute, and skipped.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import secrets
@@ -56,6 +55,7 @@ class EventStream:
         self.received = 0
         self.malformed = 0
         self.connected = False
+        self.following = False  # the broker confirmed the subscription
         self._warned = 0.0
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"{server_id()}-stream", protocol=mqtt.MQTTv5
@@ -65,6 +65,7 @@ class EventStream:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         if registry is not None:
             registry.register(_Metrics(self))
 
@@ -74,6 +75,7 @@ class EventStream:
         self._client.loop_start()
 
     def stop(self) -> None:
+        self.connected = False  # a disconnection asked for: nothing to warn about
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -92,6 +94,19 @@ class EventStream:
         client.subscribe(f"{EVENTS}/#", qos=1)
         logger.info("following the twin's events on %s", self.address.safe_url)
 
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:
+            logger.error("the MQTT broker refused the event stream's subscription: %s", refused)
+        self.following = not refused
+
     def _on_disconnect(
         self,
         _client: mqtt.Client,
@@ -102,7 +117,7 @@ class EventStream:
     ) -> None:
         if self.connected:
             logger.warning("the event stream lost the MQTT broker (%s); reconnecting", reason)
-        self.connected = False
+        self.connected = self.following = False
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         self.received += 1
@@ -195,9 +210,9 @@ def _labels(value: object) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-@functools.cache
 def server_id() -> str:
-    """A client id of this server process's own: ``kgtwin-serve-<host>-<pid>-<random>``."""
+    """A client id of its own for a server's connection: ``kgtwin-serve-<host>-<pid>-<random>``
+    (several apps may run in one process, as in tests)."""
     return f"kgtwin-serve-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 

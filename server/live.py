@@ -74,7 +74,8 @@ class Feed(Generic[E]):
 class LiveHub:
     """Hands the stream's events to the open feeds."""
 
-    def __init__(self) -> None:
+    def __init__(self, backlog: int = FEED_SIZE) -> None:
+        self.backlog = backlog  # events each feed may hold
         self._lock = threading.Lock()
         self._updates: set[Feed[PointUpdate]] = set()
         self._staleness: set[Feed[StalenessChange]] = set()
@@ -93,13 +94,13 @@ class LiveHub:
             feed.offer(changes)
 
     def open_updates(self, accepts: Callable[[PointUpdate], bool]) -> Feed[PointUpdate]:
-        return self._add(self._updates, Feed(accepts))
+        return self._add(self._updates, Feed(accepts, self.backlog))
 
     def open_staleness(self, accepts: Callable[[StalenessChange], bool]) -> Feed[StalenessChange]:
-        return self._add(self._staleness, Feed(accepts))
+        return self._add(self._staleness, Feed(accepts, self.backlog))
 
     def open_risks(self, accepts: Callable[[RiskEvent], bool]) -> Feed[RiskEvent]:
-        return self._add(self._risks, Feed(accepts))
+        return self._add(self._risks, Feed(accepts, self.backlog))
 
     def close(self, feed: Feed[PointUpdate] | Feed[StalenessChange] | Feed[RiskEvent]) -> None:
         with self._lock:

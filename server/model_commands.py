@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import asdict
 from enum import Enum
@@ -25,6 +27,8 @@ from kgtwin.ontology.validate import Ontology, Report
 from kgtwin.server.loading import load_model, validate_model
 from kgtwin.server.progress import ProgressDisplay, silent
 from kgtwin.server.settings import Settings
+
+EVENT_TIMEOUT = 5.0  # seconds the broker has to take a load's modelLoaded event
 
 
 class Output(Enum):
@@ -97,6 +101,8 @@ def cmd_load(
     report = result.report
     if result.unchanged is not None:
         return _print_unchanged(result.unchanged, output, out)
+    if result.model is not None:
+        _tell_loaded(settings, result.model, files, err)
     if output is Output.JSON:
         document = _report_json(report, result.validate_seconds)
         document["ontology"] = _summary_json(result.ontology)
@@ -113,6 +119,24 @@ def cmd_load(
             if summary is not None:
                 print(render_summary(summary), file=out)
     return 0
+
+
+def _tell_loaded(settings: Settings, summary: SyncSummary, files: list[Path], err: TextIO) -> None:
+    """Publish the ``modelLoaded`` event when a broker is configured; a broker that does not
+    take it is said, and the load stands."""
+    if settings.mqtt_url is None:
+        return
+    from kgtwin.ingest.outbound.changes import model_loaded, publish_once
+
+    client_id = f"kgtwin-load-{socket.gethostname()}-{os.getpid()}"
+    event = model_loaded(summary, [str(f) for f in files], source=f"/kgtwin/load/{client_id}")
+    if not publish_once(settings.broker_address(), client_id, [event], EVENT_TIMEOUT):
+        print(
+            f"kgtwin: warning: the model was loaded, but the broker at "
+            f"{settings.broker_address().safe_url} did not take its modelLoaded event "
+            f"within {EVENT_TIMEOUT:g} s",
+            file=err,
+        )
 
 
 def _print_unchanged(loaded: ModelInfo, output: Output, out: TextIO) -> int:

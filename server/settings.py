@@ -44,6 +44,7 @@ request_timeout = 10                # KGTWIN_REQUEST_TIMEOUT: seconds a GraphQL 
 read_timeout = 10                   # KGTWIN_READ_TIMEOUT: seconds to send headers, then body
 idle_timeout = 5                    # KGTWIN_IDLE_TIMEOUT: seconds a kept-alive connection may idle
 max_connections = 1000              # KGTWIN_MAX_CONNECTIONS: open connections (503 beyond)
+subscription_backlog = 10000        # KGTWIN_SUBSCRIPTION_BACKLOG: events a subscriber may lag
 cors_origins = []                   # KGTWIN_CORS_ORIGINS: pages that may call /graphql
 
 [limits]
@@ -178,6 +179,8 @@ class Settings:
     read_timeout: int = 10  # seconds a client has to send a request's headers, then its body
     idle_timeout: int = 5  # seconds a kept-alive connection may wait for its next request
     max_connections: int = 1000
+    # events a subscription may fall behind by; past it the oldest are dropped (and counted)
+    subscription_backlog: int = 10_000
     # origins (scheme://host[:port]) whose pages may call /graphql from a browser (CORS)
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 128 * 1024
@@ -709,6 +712,13 @@ OPTIONS: tuple[Option, ...] = (
         "server",
         "max_connections",
         _integer(1, 1_000_000, "a number of connections"),
+    ),
+    Option(
+        "subscription_backlog",
+        "KGTWIN_SUBSCRIPTION_BACKLOG",
+        "server",
+        "subscription_backlog",
+        _integer(1, 1_000_000, "a number of events"),
     ),
     Option(
         "max_body_bytes",

@@ -44,6 +44,11 @@ class Kind(Enum):
     def sets_state(self) -> bool:
         return self in CLEARS
 
+    @property
+    def cleared_by(self) -> Kind:
+        """The kind that clears this state kind."""
+        return CLEARS[self]
+
 
 TYPE_PREFIX = "org.w3id.kgtwin."
 

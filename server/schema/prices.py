@@ -158,6 +158,14 @@ def what_if(args: Mapping[str, Any], _root: Mapping[str, Any], graph: GraphSize)
     return math.ceil(work) + given
 
 
+def risks(_args: Mapping[str, Any], root: Mapping[str, Any], graph: GraphSize) -> int:
+    """A capacity what-if from the live state (the walks, the reads of the failures and the
+    loads), and laying out the assets for the single-failure scenarios around what lost
+    redundancy (bounded by the request's deadline like every simulation)."""
+    live = what_if({"mode": "capacity", "fromLiveState": True}, root, graph)
+    return live + math.ceil(_layout(graph.nodes))
+
+
 def compare_observed(args: Mapping[str, Any], root: Mapping[str, Any], graph: GraphSize) -> int:
     """A capacity what-if, then the load points and their history: two reads more."""
     capacity = what_if({**args, "mode": "capacity"}, root, graph)
@@ -198,6 +206,7 @@ PRICES: Mapping[tuple[str, str], Price] = {
     ("SinglePointsAnswer", "ranking"): single_points_ranking,
     ("Query", "whatIf"): what_if,
     ("Query", "compareWithObserved"): compare_observed,
+    ("Query", "risks"): risks,
     ("Mutation", "saveScenario"): what_if,
     ("Query", "downstream"): walk,
     ("Query", "upstream"): walk,

@@ -41,7 +41,9 @@ from kgtwin.server.schema.reliability import (
     availability_of,
     single_points,
 )
+from kgtwin.server.schema.risks import RiskReport, risks_now
 from kgtwin.server.schema.scenarios import Scenario, ScenarioComparison, compare, recent
+from kgtwin.server.schema.subscription import checked_filter
 from kgtwin.server.schema.topology import DEFAULT_PATHS, AssetPath, Reachability, find_paths, walk
 from kgtwin.server.schema.values import check_first
 from kgtwin.server.schema.whatif import WhatIfMode, WhatIfResult, what_if
@@ -286,6 +288,22 @@ class Query:
     async def reported_failures(self, info: GraphInfo) -> list[ReportedFailure]:
         require_role(info, Role.VIEWER)
         return [reported_failure(row) for row in await read_failures(info)]
+
+    @strawberry.field(
+        description="The twin's risk now: what the failures the telemetry reports (and the "
+        "live loads) put at risk — assets down, redundancy lost, new single points of "
+        "failure, capacity at risk — with explanation paths; `riskChanged` streams its "
+        "changes. Only the risks of one asset, or of assets of a class, when asked."
+    )
+    async def risks(
+        self,
+        info: GraphInfo,
+        asset_id: str | None = None,
+        class_: ClassArgument = None,
+        first: int = DEFAULT_PAGE,
+    ) -> RiskReport:
+        wanted = await checked_filter(info, asset_id, class_)
+        return await risks_now(info, wanted.asset_id, wanted.label, first)
 
     @strawberry.field(
         description="The assets whose single failure takes down a target (or any asset "

@@ -11,6 +11,7 @@ import strawberry
 
 from kgtwin.graph.errors import NotFound
 from kgtwin.graph.scenarios import ScenarioRecord, list_scenarios, save_scenario, scenarios_by_id
+from kgtwin.ingest.outbound.changes import scenario_saved
 from kgtwin.server.schema.context import GraphInfo, reader, services
 from kgtwin.server.schema.errors import BadUserInput
 from kgtwin.server.schema.loaders import in_thread
@@ -127,6 +128,20 @@ async def save(
         [snapshot.iris[n] for n in scenario.failed],
         context.reader.database,
     )
+    if context.events is not None:  # published once saved; the broker takes it later
+        context.events.publish(
+            [
+                scenario_saved(
+                    saved.id,
+                    saved.name,
+                    saved.mode,
+                    saved.failed,
+                    len(saved.impacted),
+                    saved.created_by,
+                    source=f"/kgtwin/serve/{context.events.client_id}",
+                )
+            ]
+        )
     return Scenario.of(saved, snapshot.version)
 
 

@@ -147,16 +147,7 @@ async def loads_of(
         if as_of is None
         else load_readings_then(info, as_of)
     )
-    values = list(map(measured, snapshot.design_load))
-    sources = [LoadSource.NONE if v is None else LoadSource.DESIGN for v in values]
-    points: dict[int, str] = {}
-    for reading in readings:
-        node = snapshot.index.get(reading.asset_iri)
-        if node is None:
-            continue
-        live = live_load(services(info).units, reading, snapshot.capacity_unit[node])
-        if live is not None:
-            values[node], sources[node], points[node] = live, LoadSource.TELEMETRY, reading.point_id
+    values, sources, points = resolved_loads(snapshot, readings, services(info).units)
     for override in overrides:
         node = node_of(snapshot, override.asset, "loads.asset")
         if override.value < 0:
@@ -164,6 +155,24 @@ async def loads_of(
         values[node], sources[node] = override.value, LoadSource.OVERRIDE
         points.pop(node, None)
     return Loads(tuple(values), tuple(sources), points)
+
+
+def resolved_loads(
+    snapshot: Snapshot, readings: Iterable[LoadReading], units: Units
+) -> tuple[list[float | None], list[LoadSource], dict[int, str]]:
+    """Every node's load: its live load point's, else its design load, else none; where
+    each came from; and the load point of each node whose load is live."""
+    values = list(map(measured, snapshot.design_load))
+    sources = [LoadSource.NONE if v is None else LoadSource.DESIGN for v in values]
+    points: dict[int, str] = {}
+    for reading in readings:
+        node = snapshot.index.get(reading.asset_iri)
+        if node is None:
+            continue
+        live = live_load(units, reading, snapshot.capacity_unit[node])
+        if live is not None:
+            values[node], sources[node], points[node] = live, LoadSource.TELEMETRY, reading.point_id
+    return values, sources, points
 
 
 def live_load(units: Units, reading: LoadReading, capacity_unit: str | None) -> float | None:
