@@ -51,7 +51,7 @@ class CapacityRisks:
 
     def find(self, outcome: Outcome, load: Sequence[float | None], deadline: Deadline) -> Found:
         """The suppliers at risk under ``outcome``'s failures and ``load``."""
-        peers = self._prepare()
+        peers = self.prepare()
         snapshot, down = self._snapshot, outcome.down
         failed = frozenset(outcome.failed)
         values = np.fromiter(
@@ -122,7 +122,7 @@ class CapacityRisks:
             )
         return found
 
-    def _prepare(self) -> dict[int, frozenset[int]]:
+    def prepare(self) -> dict[int, frozenset[int]]:
         """The candidates and their zones (worked out the first time)."""
         if self._peers is not None:
             return self._peers
