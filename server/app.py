@@ -228,7 +228,7 @@ def create_app(settings: Settings) -> Starlette:
             app.state.services = services
             await in_thread(loops.start)
             if events is not None and broker is not None:
-                watcher = RiskWatcher(services.cache, reader, units, events)
+                watcher = RiskWatcher(services.cache, services.risk, reader, units, events)
                 watcher.start()
                 app.state.risk_watch = watcher
                 stream = EventStream(

@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ from kgtwin.ingest.outbound.listener import moment
 from kgtwin.ingest.outbound.publisher import EventPublisher
 from kgtwin.ontology.units import Units
 from kgtwin.server.graph_cache import GraphCache
-from kgtwin.server.schema.whatif_inputs import resolved_loads
+from kgtwin.server.live_loads import resolved_loads
 from kgtwin.simulation.deadline import Deadline
 from kgtwin.simulation.errors import DeadlineExceeded
 from kgtwin.simulation.risk import Overload, Redundancy, Risk, RiskState, RiskWatch, SinglePoint
@@ -65,10 +65,42 @@ class Assessed:
     load_points: frozenset[str] = frozenset()  # the IRIs of the live loads read
 
 
-def assess_live(watch: RiskWatch, reader: Reader, units: Units, deadline: Deadline) -> Assessed:
-    """The risk of the failures the telemetry reports now (and, when the model rates some
-    capacity, of the live loads, else the design loads), on ``watch``'s snapshot."""
-    snapshot = watch.snapshot
+class SharedRisk:
+    """The server's :class:`simulation.risk.RiskWatch` on its current snapshot, shared by the
+    risk watch's thread and the ``risks`` query (one at a time): what it keeps between
+    assessments (the layers of the snapshot, about a second to build at 100k assets) is
+    built once per snapshot."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watch: RiskWatch | None = None
+
+    def prepare(self, snapshot: Snapshot) -> None:
+        """Build ahead what the first assessment on ``snapshot`` would."""
+        with self._lock:
+            self._on(snapshot).prepare()
+
+    def assess(
+        self, snapshot: Snapshot, reader: Reader, units: Units, deadline: Deadline
+    ) -> Assessed:
+        """The risk of the failures the telemetry reports now (and, when the model rates
+        some capacity, of the live loads, else the design loads), on ``snapshot``."""
+        failed, load, points = _live_state(snapshot, reader, units)
+        with self._lock:
+            state = self._on(snapshot).assess(failed, load, deadline)
+        return Assessed(snapshot, failed, state, time.time(), points)
+
+    def _on(self, snapshot: Snapshot) -> RiskWatch:
+        if self._watch is None or self._watch.snapshot is not snapshot:
+            self._watch = RiskWatch(snapshot)
+        return self._watch
+
+
+def _live_state(
+    snapshot: Snapshot, reader: Reader, units: Units
+) -> tuple[tuple[int, ...], list[float | None] | None, frozenset[str]]:
+    """The reported failures (nodes), every node's load when the model rates some
+    capacity (else None), and the IRIs of the load points read."""
     failed = tuple(
         sorted(
             {
@@ -78,13 +110,11 @@ def assess_live(watch: RiskWatch, reader: Reader, units: Units, deadline: Deadli
             }
         )
     )
-    load: list[float | None] | None = None
-    points: frozenset[str] = frozenset()
-    if not all(math.isnan(c) for c in snapshot.capacity):
-        readings = read_load_points(reader)
-        points = frozenset(r.point_iri for r in readings)
-        load, _sources, _points = resolved_loads(snapshot, readings, units)
-    return Assessed(snapshot, failed, watch.assess(failed, load, deadline), time.time(), points)
+    if all(math.isnan(c) for c in snapshot.capacity):
+        return failed, None, frozenset()
+    readings = read_load_points(reader)
+    load, _sources, _points = resolved_loads(snapshot, readings, units)
+    return failed, load, frozenset(r.point_iri for r in readings)
 
 
 def described(
@@ -107,6 +137,7 @@ class RiskWatcher:
     def __init__(
         self,
         cache: GraphCache,
+        shared: SharedRisk,
         reader: Reader,
         units: Units,
         events: EventPublisher,
@@ -114,6 +145,7 @@ class RiskWatcher:
         recheck: float = RECHECK,
     ) -> None:
         self.cache = cache
+        self.shared = shared
         self.reader = reader
         self.units = units
         self.events = events
@@ -121,11 +153,12 @@ class RiskWatcher:
         self.last: Assessed | None = None
         self.published = 0  # risk events this server published
         self.assessments = 0
-        self._watch: RiskWatch | None = None
+        self._prepared: Snapshot | None = None  # the snapshot the shared watch is ready on
+        self._models_of: Snapshot | None = None  # the snapshot _models is of
         self._models: dict[str, str] = {}  # asset IRI -> its model, at the snapshot's version
         self._load_points: frozenset[str] = frozenset()  # point IRIs of live loads
         self._wake = threading.Event()
-        self._loads_changed = False
+        self._urgent = False  # woken by a failure or a load of a model, not by a load only
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kgtwin-risk-watch", daemon=True)
 
@@ -141,29 +174,33 @@ class RiskWatcher:
     def notice(self, event: TwinEvent) -> None:
         """An event of the stream (on its thread): wake the watch if it may change the risk."""
         if event.kind in WAKING:
+            self._urgent = True
             self._wake.set()
         elif event.kind is Kind.POINTS_UPDATED and self._load_points:
             points = event.data.get("points", ())
             if any(p.get("pointIri") in self._load_points for p in points):
-                self._loads_changed = True
+                self._wake.set()
 
     def _run(self) -> None:
         next_loads = 0.0
         while not self._stopping.is_set():
-            woken = self._wake.wait(self.recheck if not self._loads_changed else LOAD_INTERVAL)
-            if self._stopping.is_set():
-                return
-            if not woken and self._loads_changed and time.monotonic() < next_loads:
-                continue
+            # the first assessment publishes the present; then one per wake or recheck
             self._wake.clear()
-            self._loads_changed = False
+            self._urgent = False
             next_loads = time.monotonic() + LOAD_INTERVAL
-            try:
-                self.assess_and_publish()
-            except (GraphError, DeadlineExceeded) as exc:
-                logger.warning("the risk watch cannot assess the twin now: %s", exc)
-            except Exception as exc:  # a bug: log it, and try again at the next wake
-                logger.error("the risk watch failed", exc_info=exc)
+            self._guarded(self._prepare)
+            self._guarded(self.assess_and_publish)
+            woken = self._wake.wait(self.recheck)
+            if woken and not self._urgent:  # loads only: at most one assessment a second
+                self._stopping.wait(max(0.0, next_loads - time.monotonic()))
+
+    def _guarded(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except (GraphError, DeadlineExceeded) as exc:
+            logger.warning("the risk watch cannot assess the twin now: %s", exc)
+        except Exception as exc:  # a bug: log it, and try again at the next wake
+            logger.error("the risk watch failed", exc_info=exc)
 
     def assess_and_publish(self) -> Assessed | None:
         """Assess the live state now and publish what changed; None before the first
@@ -172,12 +209,12 @@ class RiskWatcher:
         if cached is None:
             return None
         snapshot = cached.snapshot
-        if self._watch is None or self._watch.snapshot is not snapshot:
-            self._watch = RiskWatch(snapshot)
-            self._models = {}
-        assessed = assess_live(self._watch, self.reader, self.units, Deadline(DEADLINE))
+        if self._models_of is not snapshot:
+            self._models, self._models_of = {}, snapshot
+        assessed = self.shared.assess(snapshot, self.reader, self.units, Deadline(DEADLINE))
         self._load_points = assessed.load_points
         self.assessments += 1
+        self.last = assessed
         entries = self._entries(assessed)
         exchange(
             self.reader.driver,
@@ -185,8 +222,21 @@ class RiskWatcher:
             lambda stored: self._publish(stored, entries, assessed.at),
             self.reader.database,
         )
-        self.last = assessed
         return assessed
+
+    def _prepare(self) -> None:
+        """Build ahead what a new snapshot's first assessment needs, so that the first
+        failure reported on it does not wait for it."""
+        cached = self.cache.current
+        if cached is not None and cached.snapshot is not self._prepared:
+            started = time.perf_counter()
+            self.shared.prepare(cached.snapshot)
+            self._prepared = cached.snapshot
+            logger.info(
+                "risk watch ready on graph version %s (%.1f s)",
+                cached.version,
+                time.perf_counter() - started,
+            )
 
     def _entries(self, assessed: Assessed) -> Entries:
         entries = {}

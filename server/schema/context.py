@@ -30,6 +30,7 @@ from kgtwin.server.auth import Principal
 from kgtwin.server.graph_cache import Cached, GraphCache
 from kgtwin.server.live import LiveHub
 from kgtwin.server.ratelimit import Budgets
+from kgtwin.server.risk_watch import SharedRisk
 from kgtwin.server.schema.loaders import Loaders
 from kgtwin.server.settings import Settings
 from kgtwin.server.simulations import Busy, Simulations
@@ -55,6 +56,7 @@ class Services:
     simulations: Simulations = field(default_factory=Simulations)  # the threads they run on
     history: HistoryReader | None = None  # QuestDB's reads; None: no history configured
     events: EventPublisher | None = None  # the server's events out; None: no broker
+    risk: SharedRisk = field(default_factory=SharedRisk)  # the risk watch's, and `risks`'
 
     @classmethod
     def of(

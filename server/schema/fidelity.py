@@ -17,11 +17,12 @@ import strawberry
 from kgtwin.graph.dependencies import read_load_points
 from kgtwin.graph.scenarios import scenarios_by_id
 from kgtwin.ingest.history.reads import utc
+from kgtwin.server.live_loads import live_load
 from kgtwin.server.schema.context import GraphInfo, loaders, reader, services
 from kgtwin.server.schema.errors import BadUserInput
 from kgtwin.server.schema.loaders import in_thread
 from kgtwin.server.schema.whatif import WhatIfMode, what_if
-from kgtwin.server.schema.whatif_inputs import LoadInput, RelationshipInput, live_load
+from kgtwin.server.schema.whatif_inputs import LoadInput, RelationshipInput
 
 
 @strawberry.type(description="An asset the what-if moved load onto: predicted and observed.")

@@ -10,12 +10,11 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from kgtwin.server.risk_watch import Assessed, assess_live, described
+from kgtwin.server.risk_watch import Assessed, described
 from kgtwin.server.schema.context import GraphInfo, services, simulate
 from kgtwin.server.schema.values import check_first
 from kgtwin.server.schema.whatif_inputs import snapshot_of
 from kgtwin.simulation.deadline import Deadline
-from kgtwin.simulation.risk import RiskWatch
 
 
 @strawberry.type(description="One risk the twin runs now.")
@@ -54,7 +53,7 @@ async def risks_now(
     units = services(info).units
 
     def assess(deadline: Deadline) -> Assessed:
-        return assess_live(RiskWatch(snapshot), reader, units, deadline)
+        return services(info).risk.assess(snapshot, reader, units, deadline)
 
     assessed = await simulate(info, assess)
     found = []

@@ -15,6 +15,7 @@ from typing import Annotated
 import strawberry
 
 from kgtwin.ingest.history.reads import utc
+from kgtwin.server.live_loads import LoadSource
 from kgtwin.server.schema.as_of import failures_then
 from kgtwin.server.schema.assets import Asset
 from kgtwin.server.schema.context import GraphInfo, loaders, services, simulate
@@ -24,7 +25,6 @@ from kgtwin.server.schema.values import check_first
 from kgtwin.server.schema.whatif_inputs import (
     LoadInput,
     Loads,
-    LoadSource,
     RelationshipInput,
     loads_of,
     nodes_of,
