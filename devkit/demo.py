@@ -293,6 +293,12 @@ What the telemetry reports failed, and a what-if that starts from it (run the de
 
 {_examples(site.live_examples)}
 
+The twin's events, as CloudEvents on the broker (the present retained under kgtwin/state/),
+and what the reported failures put at risk now (riskChanged streams its changes):
+
+  {_follow_events(settings)}
+  {{ risks {{ reportedFailures total risks {{ kind assetId path }} }} }}
+
 History (every value ingestion applies, kept in QuestDB), e.g. the last 10 minutes of
 {site.history_point}, one average a minute:
 
@@ -300,6 +306,16 @@ History (every value ingestion applies, kept in QuestDB), e.g. the last 10 minut
 {_fidelity(faults_at, options)}""",
         file=out,
         flush=True,
+    )
+
+
+def _follow_events(settings: Settings) -> str:
+    """The mosquitto_sub command that follows the twin's state and failures."""
+    broker = settings.broker_address()
+    login = f" -u {broker.username} -P '<password>'" if broker.username else ""
+    return (
+        f"mosquitto_sub -h {broker.host} -p {broker.port}{login} -v "
+        "-t 'kgtwin/state/#' -t 'kgtwin/events/+/failureReported/#'"
     )
 
 

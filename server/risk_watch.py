@@ -30,6 +30,7 @@ from kgtwin.ingest.outbound.envelope import TwinEvent
 from kgtwin.ingest.outbound.kinds import Kind
 from kgtwin.ingest.outbound.listener import moment
 from kgtwin.ingest.outbound.publisher import EventPublisher
+from kgtwin.ontology.mapping import TWIN_LABEL
 from kgtwin.ontology.units import Units
 from kgtwin.server.graph_cache import GraphCache
 from kgtwin.server.live_loads import resolved_loads
@@ -310,7 +311,9 @@ def describe(
         "model": models.get(iri) or "_twin",
         "assetId": ids[risk.node],
         "assetIri": iri,
-        "assetClasses": sorted(snapshot.labels[risk.node]),
+        "assetClasses": sorted(
+            label for label in snapshot.labels[risk.node] if label != TWIN_LABEL
+        ),
         "path": [ids[n] for n in risk.path],
         "reportedFailures": failures,
         **facts,
