@@ -20,6 +20,7 @@ from datetime import datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import CollectorRegistry
@@ -28,7 +29,7 @@ from prometheus_client.registry import Collector
 
 from kgtwin.ingest.address import BrokerAddress, configure
 from kgtwin.ingest.events import PointUpdate, StalenessChange
-from kgtwin.ingest.outbound.envelope import EventError, TwinEvent, decode
+from kgtwin.ingest.outbound.envelope import MAX_EVENT_BYTES, EventError, TwinEvent, decode
 from kgtwin.ingest.outbound.kinds import RISK_KINDS, Kind
 from kgtwin.ingest.outbound.topics import EVENTS
 from kgtwin.server.live import LiveHub, RiskEvent
@@ -36,6 +37,7 @@ from kgtwin.server.live import LiveHub, RiskEvent
 logger = logging.getLogger(__name__)
 
 Watcher = Callable[[TwinEvent], None]
+MAX_PACKET_OVERHEAD = 70_000  # a PUBLISH's header, topic and properties, at most
 LOG_EVERY = 60.0  # seconds between two warnings about malformed events
 
 
@@ -71,7 +73,13 @@ class EventStream:
 
     def start(self) -> None:
         addr = self.address
-        self._client.connect_async(addr.host, addr.port, keepalive=30, clean_start=True)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        # the broker sends nothing larger (MQTT 5): a huge message on the events topics is
+        # dropped for this client by the broker, never read into memory here
+        properties.MaximumPacketSize = MAX_EVENT_BYTES + MAX_PACKET_OVERHEAD
+        self._client.connect_async(
+            addr.host, addr.port, keepalive=30, clean_start=True, properties=properties
+        )
         self._client.loop_start()
 
     def stop(self) -> None:

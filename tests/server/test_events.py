@@ -32,6 +32,7 @@ from starlette.applications import Starlette
 from kgtwin.graph.sync import BATCH_SIZE, TRANSACTION_ROWS, WRITERS
 from kgtwin.graph.tokens import create_token
 from kgtwin.ingest.address import configure
+from kgtwin.ingest.outbound.envelope import MAX_EVENT_BYTES
 from kgtwin.ontology.validate import Ontology
 from kgtwin.server.app import create_app
 from kgtwin.server.loading import load_model
@@ -375,13 +376,20 @@ def test_a_restarted_server_streams_again(twin: Twin) -> None:
 def test_garbage_on_the_event_topics_is_skipped_and_the_stream_goes_on(twin: Twin) -> None:
     before = twin.b.app.state.services.live.open_feeds()
     assert before == 0
-    for body in (b"", b"not json", b"[1]", b'{"specversion": "1.0"}', b"{" * 100_000):
-        twin.a.publisher.client.publish("kgtwin/events/dc1/pointsUpdated", body, qos=1)
+    stream = twin.b.app.state.event_stream
+    malformed = stream.malformed
+    bodies = (b"not json", b"[1]", b'{"specversion": "1.0"}', b"{" * 100_000)
+    for body in (*bodies, b"x" * (MAX_EVENT_BYTES + 2**20)):  # the last: larger than allowed
+        info = twin.a.publisher.client.publish("kgtwin/events/dc1/pointsUpdated", body, qos=1)
+        info.wait_for_publish(WAIT)
+    until(lambda: stream.malformed == malformed + len(bodies), "the garbage counted")
     with twin.b.socket() as socket:
         socket.subscribe("1", POINT_UPDATES, assetId="ups-a2")
         twin.b.serving(1)
         twin.a.publisher.publish("dc1/ups-a2/output-power", {"value": 55.0})
         assert socket.next("1")["pointUpdated"]["value"] == 55.0
+    assert stream.malformed == malformed + len(bodies)  # the huge one never reached it
+    assert stream.connected
 
 
 def test_a_load_and_a_saved_scenario_are_published(twin: Twin, tmp_path: Path) -> None:
