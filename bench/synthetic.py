@@ -6,6 +6,9 @@ services; one power point per rack. Relationships are filled up to ``relationshi
 service-to-service dependencies (always to an older service, so the graph stays acyclic).
 Feeds, switchgear, UPS and PDUs have a rated capacity and a design load; they and the
 racks an MTBF and MTTR in hours (services have none: they never fail by themselves).
+With ``ups_status`` each UPS also has a fault status point (``kgt:failedWhen true``, on
+``synthetic/ups-<i>/fault``), as dc1's UPS have, so that the live risk watch can be driven
+over MQTT; off by default, so other benchmarks' sites do not change.
 """
 
 from __future__ import annotations
@@ -32,6 +35,16 @@ PDU_RELIABILITY = "kgt:mtbfHours 300000.0 ; kgt:mttrHours 4.0"
 RACK_RELIABILITY = "kgt:mtbfHours 500000.0 ; kgt:mttrHours 2.0"
 
 
+def ups_fault_point(i: int) -> str:
+    """UPS ``i``'s fault status point, the shape of dc1's ``site:ups-a1.fault``."""
+    return (
+        f"s:ups-{i} kgt:hasPoint s:ups-{i}.fault .\n"
+        f's:ups-{i}.fault a dc:StatusPoint ; rdfs:label "UPS {i} fault" ; '
+        'kgt:unit unit:UNITLESS ; kgt:datatype "boolean" ; kgt:expectedInterval 5.0 ; '
+        f'kgt:mqttTopic "synthetic/ups-{i}/fault" ; kgt:failedWhen true .\n'
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SiteSize:
     assets: int
@@ -40,7 +53,12 @@ class SiteSize:
 
 
 def write_site(
-    path: Path, assets: int = 100_000, relationships: int = 300_000, seed: int = 7
+    path: Path,
+    assets: int = 100_000,
+    relationships: int = 300_000,
+    seed: int = 7,
+    *,
+    ups_status: bool = False,
 ) -> SiteSize:
     rng = random.Random(seed)
     scale = assets / 100_000
@@ -53,8 +71,11 @@ def write_site(
     if services < 1:
         raise ValueError("too few assets for the synthetic layout")
     with path.open("w", encoding="utf-8") as out:
-        rels = _write(out.write, rng, feeds, switchgear, ups, pdus, racks, services, relationships)
-    return SiteSize(assets=assets, relationships=rels, nodes=assets + racks)
+        rels = _write(
+            out.write, rng, feeds, switchgear, ups, pdus, racks, services, relationships, ups_status
+        )
+    points = racks + (ups if ups_status else 0)
+    return SiteSize(assets=assets, relationships=rels, nodes=assets + points)
 
 
 def _write(
@@ -67,6 +88,7 @@ def _write(
     racks: int,
     services: int,
     relationships: int,
+    ups_status: bool = False,
 ) -> int:
     """Writes the site through ``add`` (a file's write: nothing the size of the file is
     held in memory, 280 MB at 1M assets); the number of relationships written."""
@@ -104,6 +126,9 @@ def _write(
             f"s:swg-{i % switchgear} kgt:feeds s:ups-{i} .\n"
         )
         rels += 1
+        if ups_status:
+            add(ups_fault_point(i))
+            rels += 1  # its kgt:hasPoint
     for i in range(pdus):
         add(
             f's:pdu-{i} a dc:PDU ; kgt:locatedIn s:plant ; rdfs:label "PDU {i}" ; '
