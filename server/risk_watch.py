@@ -36,7 +36,15 @@ from kgtwin.server.graph_cache import GraphCache
 from kgtwin.server.live_loads import resolved_loads
 from kgtwin.simulation.deadline import Deadline
 from kgtwin.simulation.errors import DeadlineExceeded
-from kgtwin.simulation.risk import Overload, Redundancy, Risk, RiskState, RiskWatch, SinglePoint
+from kgtwin.simulation.risk import (
+    Overload,
+    Redundancy,
+    Risk,
+    RiskKind,
+    RiskState,
+    RiskWatch,
+    SinglePoint,
+)
 from kgtwin.simulation.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -46,12 +54,8 @@ LOAD_INTERVAL = 1.0  # seconds between two assessments for changed loads, at lea
 DEADLINE = 60.0  # seconds an assessment may take
 PUBLISH_TIMEOUT = 10.0  # seconds the broker has to take the events of a change
 
-ON_KIND = {
-    "assetDown": Kind.ASSET_DOWN,
-    "redundancyLost": Kind.REDUNDANCY_LOST,
-    "newSinglePointOfFailure": Kind.NEW_SINGLE_POINT_OF_FAILURE,
-    "capacityAtRisk": Kind.CAPACITY_AT_RISK,
-}
+# a risk's kind -> the event kind that says it appeared (its clearing kind says it left)
+ON_KIND = {kind.value: Kind(kind.value) for kind in RiskKind}
 WAKING = frozenset({Kind.FAILURE_REPORTED, Kind.FAILURE_CLEARED, Kind.MODEL_LOADED})
 
 
