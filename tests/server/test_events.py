@@ -1,8 +1,8 @@
-"""The twin's events end to end, through the real path: MQTT telemetry -> the ingestion
-worker of server A -> Neo4j -> CloudEvents on ``kgtwin/events/`` (and the present retained on
-``kgtwin/state/``) -> the event stream of servers A and B (B does not ingest) -> GraphQL
-subscriptions on both; and the live risk watch: a UPS that reports a fault -> risk events,
-the ``risks`` query, ``riskChanged``.
+"""The twin's events end to end, through the real path: MQTT telemetry -> an ingestion
+worker (as ``kgtwin ingest`` runs it) -> Neo4j -> CloudEvents on ``kgtwin/events/`` (and the
+present retained on ``kgtwin/state/``) -> the event stream of servers A and B (neither
+ingests) -> GraphQL subscriptions on both; and the live risk watch: a UPS that reports a
+fault -> risk events, the ``risks`` query, ``riskChanged``.
 
 Every event a test's own MQTT client receives is checked against its kind's JSON Schema.
 Other modules' servers share the session's broker, so each test looks only at its own
@@ -27,12 +27,18 @@ import paho.mqtt.client as mqtt
 import pytest
 from neo4j import Driver
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
 from kgtwin.graph.sync import BATCH_SIZE, TRANSACTION_ROWS, WRITERS
 from kgtwin.graph.tokens import create_token
 from kgtwin.ingest.address import configure
+from kgtwin.ingest.metrics import IngestMetrics
 from kgtwin.ingest.outbound.envelope import MAX_EVENT_BYTES
+from kgtwin.ingest.outbound.listener import EventListener
+from kgtwin.ingest.outbound.publisher import EventPublisher
+from kgtwin.ingest.worker import IngestWorker
+from kgtwin.ontology.units import Units
 from kgtwin.ontology.validate import Ontology
 from kgtwin.server.app import create_app
 from kgtwin.server.loading import load_model
@@ -138,8 +144,10 @@ class Events:
 
 @dataclass
 class Twin:
-    a: Live  # ingests
-    b: Live  # does not
+    """One ingestion worker (as ``kgtwin ingest``) and two servers that do not ingest."""
+
+    a: Live
+    b: Live
     broker: MqttService
     settings: Settings
     operator: str
@@ -184,20 +192,38 @@ def twin(
         "subscription_backlog": BACKLOG,
     }
     connection = (neo4j_server.uri, neo4j_server.user, neo4j_server.password)
-    ingesting = settings_for(
-        *connection, ingest=True, mqtt_client_id=unique("kgtwin-test-events"), **common
-    )
-    other = settings_for(*connection, **common)
+    settings = settings_for(*connection, **common)
     publisher = Publisher(mqtt_broker)
     try:
         with (
-            server(ingesting, viewer, publisher, prefix) as a,
-            server(other, viewer, publisher, prefix) as b,
+            worker(settings.override(mqtt_client_id=unique("kgtwin-test-events")), dc1),
+            server(settings, viewer, publisher, prefix) as a,
+            server(settings, viewer, publisher, prefix) as b,
         ):
             worker_ready(publisher)
-            yield Twin(a, b, mqtt_broker, other, operator)
+            yield Twin(a, b, mqtt_broker, settings, operator)
     finally:
         publisher.close()
+
+
+@contextmanager
+def worker(settings: Settings, driver: Driver) -> Iterator[IngestWorker]:
+    """An ingestion worker publishing its events, as ``kgtwin ingest`` runs it."""
+    config = settings.ingest_config()
+    events = EventPublisher(config.address, config.client_id)
+    listener = EventListener(events, source=f"/kgtwin/ingest/{config.client_id}")
+    units = Units.read(settings.ontology_files)
+    running = IngestWorker(
+        config, driver, IngestMetrics(CollectorRegistry()), units, listener=listener
+    )
+    events.start()
+    running.start()
+    try:
+        assert running.wait_ready(WAIT), "the ingestion worker did not get ready"
+        yield running
+    finally:
+        running.stop()
+        events.stop()
 
 
 # ------------------------------------------------------------------ both servers stream
