@@ -22,7 +22,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kgtwin.graph.dependencies import read_load_points, read_reported_failures
+from kgtwin.graph.dependencies import (
+    LoadReading,
+    read_load_points,
+    read_load_values,
+    read_reported_failures,
+)
 from kgtwin.graph.errors import GraphError
 from kgtwin.graph.reader import Reader
 from kgtwin.graph.risk_state import Entries, Entry, exchange, read_models
@@ -79,6 +84,9 @@ class SharedRisk:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._watch: RiskWatch | None = None
+        # the load points of the snapshot's graph version (found once: finding them walks
+        # every asset, reading their values is an index seek each)
+        self._points: tuple[Snapshot, list[LoadReading]] | None = None
 
     def prepare(self, snapshot: Snapshot) -> None:
         """Build ahead what the first assessment on ``snapshot`` would."""
@@ -90,10 +98,18 @@ class SharedRisk:
     ) -> Assessed:
         """The risk of the failures the telemetry reports now (and, when the model rates
         some capacity, of the live loads, else the design loads), on ``snapshot``."""
-        failed, load, points = _live_state(snapshot, reader, units)
+        failed, load, points = _live_state(snapshot, reader, units, self._load_points)
         with self._lock:
             state = self._on(snapshot).assess(failed, load, deadline)
         return Assessed(snapshot, failed, state, time.time(), points)
+
+    def _load_points(self, snapshot: Snapshot, reader: Reader) -> list[LoadReading]:
+        known = self._points
+        if known is not None and known[0] is snapshot:
+            return read_load_values(reader, known[1])
+        readings = read_load_points(reader)
+        self._points = (snapshot, readings)
+        return readings
 
     def _on(self, snapshot: Snapshot) -> RiskWatch:
         if self._watch is None or self._watch.snapshot is not snapshot:
@@ -102,7 +118,10 @@ class SharedRisk:
 
 
 def _live_state(
-    snapshot: Snapshot, reader: Reader, units: Units
+    snapshot: Snapshot,
+    reader: Reader,
+    units: Units,
+    load_points: Callable[[Snapshot, Reader], list[LoadReading]],
 ) -> tuple[tuple[int, ...], list[float | None] | None, frozenset[str]]:
     """The reported failures (nodes), every node's load when the model rates some
     capacity (else None), and the IRIs of the load points read."""
@@ -117,7 +136,7 @@ def _live_state(
     )
     if all(math.isnan(c) for c in snapshot.capacity):
         return failed, None, frozenset()
-    readings = read_load_points(reader)
+    readings = load_points(snapshot, reader)
     load, _sources, _points = resolved_loads(snapshot, readings, units)
     return failed, load, frozenset(r.point_iri for r in readings)
 

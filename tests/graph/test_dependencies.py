@@ -12,6 +12,8 @@ from kgtwin.graph.dependencies import (
     read_assets,
     read_dependencies,
     read_edges,
+    read_load_points,
+    read_load_values,
 )
 from kgtwin.graph.reader import Reader
 
@@ -78,3 +80,18 @@ def test_no_types_read_no_edges(reader: Reader) -> None:
     graph = read_dependencies(reader, ())
     assert len(graph.sources) == len(graph.targets) == len(graph.kinds) == 0
     assert sorted(graph.nodes.ids) == ["a", "b", "c", "d"]  # the assets only
+
+
+def test_load_values_read_by_iri_are_those_the_full_read_finds(reader: Reader) -> None:
+    reader.driver.execute_query(
+        "MATCH (c {id: 'c'}) CREATE (c)-[:LOAD_POINT]->(:Twin:Point "
+        "{id: 'load', iri: 'urn:t:load', unit: 'KiloW', value: 12.5, stale: false})"
+    )
+    (found,) = read_load_points(reader)
+    assert (found.asset_iri, found.value) == ("urn:t:c", 12.5)
+    reader.driver.execute_query("MATCH (p {id: 'load'}) SET p.value = 30, p.stale = true")
+    (now,) = read_load_values(reader, [found])
+    assert now == read_load_points(reader)[0]
+    assert (now.value, now.stale) == (30.0, True)
+    reader.driver.execute_query("MATCH (p {id: 'load'}) DETACH DELETE p")
+    assert read_load_values(reader, [found]) == []
