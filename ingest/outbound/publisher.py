@@ -40,9 +40,14 @@ class EventPublisher:
     """Call :meth:`start`, :meth:`publish` from any thread, :meth:`stop`."""
 
     def __init__(
-        self, address: BrokerAddress, client_id: str, registry: CollectorRegistry | None = None
+        self,
+        address: BrokerAddress,
+        client_id: str,
+        registry: CollectorRegistry | None = None,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         self.address = address
+        self.max_queued = max_queued
         self.client_id = f"{client_id}-events"
         self.published = 0  # events the broker acknowledged
         self.dropped = 0  # events dropped: the queue was full
@@ -88,7 +93,7 @@ class EventPublisher:
         """Queue ``events`` to be published in this order; never blocks."""
         with self._changed:
             for event in events:
-                if len(self._queue) >= MAX_QUEUED:
+                if len(self._queue) >= self.max_queued:
                     self.dropped += 1
                     continue
                 self._queue.append(event)
