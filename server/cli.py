@@ -149,6 +149,9 @@ def build_parser(others: Mapping[str, Command] | None = None) -> argparse.Argume
         "serve",
         help="run the GraphQL API (uvicorn)",
         description="Serve GraphQL at /graphql (GraphiQL in a browser) and health at /healthz. "
+        "With a broker (--broker), the server follows the twin's events on it (its "
+        "subscriptions stream them, with or without --ingest) and its live risk watch "
+        "publishes risk events there (docs/events.md). "
         "Limits, timeouts and anonymous read come from the settings (the [server] and "
         "[limits] sections of the config file, or KGTWIN_MAX_COMPLEXITY, "
         "KGTWIN_REQUEST_TIMEOUT, KGTWIN_RATE_LIMIT, KGTWIN_ANONYMOUS_READ and the others "
@@ -564,6 +567,7 @@ def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:
         f"kgtwin: serving GraphQL on http://{settings.host}:{settings.port}/graphql "
         f"(anonymous read {'on' if settings.anonymous_read else 'off'}); "
         + (_ingesting(settings) if settings.ingest else "")
+        + _events(settings)
         + settings.history_status(),
         file=err,
         flush=True,
@@ -588,6 +592,13 @@ def cmd_serve(settings: Settings, log_level: str, err: TextIO) -> int:
         print(f"kgtwin: error: ingestion stopped: {failure}", file=err)
         return 1
     return 0
+
+
+def _events(settings: Settings) -> str:
+    """Where the server follows and publishes the twin's events, if anywhere."""
+    if settings.mqtt_url is None:
+        return "events: off (no broker: subscriptions stream nothing, no risk events); "
+    return f"events: {settings.broker_address().safe_url} (kgtwin/events/#); "
 
 
 def _ingesting(settings: Settings) -> str:

@@ -59,6 +59,7 @@ def test_serve_answers_health_and_graphql_then_stops_cleanly(
     assert process.returncode == 0, err
     assert f"serving GraphQL on http://127.0.0.1:{port}/graphql (anonymous read on)" in err
     assert err.count("history: off (KGTWIN_HISTORY / [history] enabled is false)") == 1
+    assert "events: off (no broker" in err
     assert "password" not in err.lower()
 
 
