@@ -37,6 +37,7 @@ from tests.conftest import examples
 from tests.simulation.graphs import (
     POLICY_SPECS,
     REVERSED,
+    SMALL_SITE,
     TYPES,
     Oracle,
     PolicySpec,
@@ -49,25 +50,7 @@ from tests.simulation.graphs import (
 
 # ---------------------------------------------------------------------------- hand-built
 
-# two utility feeds into one switchgear (any), two UPS off it, one PDU per UPS; racks 1
-# and 2 are 2N (both PDUs, any), rack 3 hangs off PDU A alone, web runs on rack 3
-SITE = named(
-    [
-        ("feed-1", "swg"),
-        ("feed-2", "swg"),
-        ("swg", "ups-a"),
-        ("swg", "ups-b"),
-        ("ups-a", "pdu-a"),
-        ("ups-b", "pdu-b"),
-        ("pdu-a", "rack-1"),
-        ("pdu-b", "rack-1"),
-        ("pdu-a", "rack-2"),
-        ("pdu-b", "rack-2"),
-        ("pdu-a", "rack-3"),
-    ],
-    {"swg": ("any", None), "rack-1": ("any", None), "rack-2": ("any", None)},
-    depends=[("web", "rack-3")],
-)
+SITE = SMALL_SITE
 
 
 def ids(snapshot: Snapshot, nodes: Iterable[int]) -> tuple[str, ...]:

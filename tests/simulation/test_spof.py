@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from kgtwin.simulation.spof import Ranked, rank_by_targets, single_points_of_failure, upstream
 from tests.conftest import examples
-from tests.simulation.graphs import Graph, Oracle, at, graphs, named, names, node_id
+from tests.simulation.graphs import SMALL_SITE, Graph, Oracle, at, graphs, named, names, node_id
 
 
 @settings(max_examples=examples(2000), deadline=None, derandomize=True)
@@ -38,25 +38,7 @@ def test_ranking_equals_the_oracle(graph: Graph, data: st.DataObject) -> None:
     assert rank_by_targets(snapshot, targets, keep=1) == kept
 
 
-# two utility feeds into one switchgear (any), two UPS off it, one PDU per UPS; racks 1
-# and 2 are 2N (both PDUs, any), rack 3 hangs off PDU A alone
-SITE = named(
-    [
-        ("feed-1", "swg"),
-        ("feed-2", "swg"),
-        ("swg", "ups-a"),
-        ("swg", "ups-b"),
-        ("ups-a", "pdu-a"),
-        ("ups-b", "pdu-b"),
-        ("pdu-a", "rack-1"),
-        ("pdu-b", "rack-1"),
-        ("pdu-a", "rack-2"),
-        ("pdu-b", "rack-2"),
-        ("pdu-a", "rack-3"),
-    ],
-    {"swg": ("any", None), "rack-1": ("any", None), "rack-2": ("any", None)},
-    depends=[("web", "rack-3")],
-)
+SITE = SMALL_SITE
 
 
 def test_a_2n_rack_has_no_pdu_as_single_point_but_the_common_switchgear() -> None:
