@@ -65,6 +65,7 @@ def served(
         max_history_rows=100,
         max_history_points=5,
         max_history_span_days=30,
+        rate_limit=0,  # the set-up polls until QuestDB has every row: no budget to spend
     )
     with serving(create_app(settings)) as client:
         wait_until(lambda: ingest_ready(client), 60, lambda: client.get("/healthz").text)
