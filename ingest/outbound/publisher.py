@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 MAX_INFLIGHT = 1_000  # publications sent before their PUBACKs, at most
 MAX_QUEUED = 100_000  # events waiting to be sent, at most; more are dropped
+WARN_EVERY = 60.0  # seconds between two warnings about dropped events
 
 
 class EventPublisher:
@@ -52,12 +53,15 @@ class EventPublisher:
         self.published = 0  # events the broker acknowledged
         self.dropped = 0  # events dropped: the queue was full
         self.refused = 0  # publications the broker refused (a PUBACK reason code)
-        self._queue: deque[TwinEvent] = deque()
+        self._queue: deque[tuple[int, TwinEvent]] = deque()  # (its number, the event)
         self._changed = threading.Condition()
-        self._outstanding: dict[int, bool] = {}  # mid -> whether it is the event itself
+        self._numbered = 0  # events numbered (queued) so far
+        # mid -> the number of its event, and whether it is the event itself (not the state)
+        self._outstanding: dict[int, tuple[int, bool]] = {}
         self._early: dict[int, ReasonCode] = {}  # PUBACKs that came before _send noted the mid
         self._stopping = False
-        self._sending = False  # an event taken from the queue is being published
+        self._sending: int | None = None  # the number of the event being published
+        self._warned = 0.0  # when dropped events were last said
         self._thread = threading.Thread(target=self._run, name="kgtwin-events", daemon=True)
         self._properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         self._properties.ContentType = CONTENT_TYPE
@@ -91,32 +95,54 @@ class EventPublisher:
 
     def publish(self, events: Iterable[TwinEvent]) -> None:
         """Queue ``events`` to be published in this order; never blocks."""
+        dropped = 0
         with self._changed:
             for event in events:
                 if len(self._queue) >= self.max_queued:
-                    self.dropped += 1
+                    dropped += 1
                     continue
-                self._queue.append(event)
+                self._numbered += 1
+                self._queue.append((self._numbered, event))
+            self.dropped += dropped
             self._changed.notify_all()
-        if self.dropped:
-            logger.debug("%d twin event(s) dropped so far: the queue was full", self.dropped)
+        now = time.monotonic()
+        if dropped and now - self._warned >= WARN_EVERY:
+            self._warned = now
+            logger.warning(
+                "%d twin event(s) dropped so far: %d wait for the broker at %s",
+                self.dropped,
+                self.max_queued,
+                self.address.safe_url,
+            )
 
     def flush(self, timeout: float) -> bool:
-        """Wait until everything queued was acknowledged by the broker; False on timeout."""
+        """Wait until every event queued before this call was handed to the broker and
+        acknowledged (or refused); False on timeout. Events queued meanwhile (a busy worker
+        keeps queueing) are not waited for."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while self._queue or self._outstanding or self._sending:
+            upto = self._numbered
+            while self._busy(upto):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 self._changed.wait(remaining)
         return True
 
+    def _busy(self, upto: int) -> bool:
+        """Whether an event numbered ``upto`` or lower is still queued, being published or
+        waiting for a PUBACK (under the lock)."""
+        return (
+            (bool(self._queue) and self._queue[0][0] <= upto)
+            or (self._sending is not None and self._sending <= upto)
+            or any(number <= upto for number, _own in self._outstanding.values())
+        )
+
     @property
     def waiting(self) -> int:
         """Events queued or waiting for their PUBACK."""
         with self._changed:
-            return len(self._queue) + sum(self._outstanding.values())
+            return len(self._queue) + sum(own for _n, own in self._outstanding.values())
 
     def _run(self) -> None:
         while True:
@@ -127,18 +153,18 @@ class EventPublisher:
                     self._changed.wait()
                 if self._stopping:
                     return
-                event = self._queue.popleft()
-                self._sending = True
+                number, event = self._queue.popleft()
+                self._sending = number
             try:
-                self._send(event)
+                self._send(number, event)
             except Exception as exc:  # a bug: lose this event, not the publisher
                 logger.error("cannot publish a %s event", event.kind.value, exc_info=exc)
             finally:
                 with self._changed:
-                    self._sending = False
+                    self._sending = None
                     self._changed.notify_all()
 
-    def _send(self, event: TwinEvent) -> None:
+    def _send(self, number: int, event: TwinEvent) -> None:
         body = encode(event)
         subject = _levels(event)
         sends = [(event_topic(event.model, event.kind, subject), body, False, True)]
@@ -156,7 +182,7 @@ class EventPublisher:
             with self._changed:  # NO_CONN: paho sends it once connected again
                 early = self._early.pop(info.mid, None)
                 if early is None:
-                    self._outstanding[info.mid] = own
+                    self._outstanding[info.mid] = (number, own)
                 else:
                     self._count(early, own)
 
@@ -170,7 +196,7 @@ class EventPublisher:
     ) -> None:
         with self._changed:
             if mid in self._outstanding:
-                self._count(reason, self._outstanding.pop(mid))
+                self._count(reason, self._outstanding.pop(mid)[1])
             else:  # acknowledged before _send noted it
                 self._early[mid] = reason
             self._changed.notify_all()

@@ -4,6 +4,7 @@ publisher drops new events and counts them instead of holding them without end."
 
 from __future__ import annotations
 
+import threading
 import time
 
 from prometheus_client import CollectorRegistry
@@ -55,4 +56,33 @@ def test_past_its_bound_new_events_are_dropped_and_counted(own_broker: LocalBrok
         assert publisher.flush(WAIT)
         assert publisher.published + publisher.dropped == 2_000
     finally:
+        publisher.stop()
+
+
+def test_a_flush_waits_for_what_came_before_it_not_for_a_stream_that_goes_on(
+    own_broker: LocalBroker,
+) -> None:
+    """A server's risk events share the publisher with its worker's stream of values: its
+    flush must end once its own events are acknowledged, however busy the stream. Here the
+    stream offers far more than the publisher sends, so its queue (50) is never empty."""
+    publisher = EventPublisher(own_broker.address, unique("kgtwin-test-events"), max_queued=50)
+    publisher.start()
+    stop = threading.Event()
+
+    def stream() -> None:
+        while not stop.is_set():
+            publisher.publish([stale(n) for n in range(100)])
+            time.sleep(0.001)
+
+    busy = threading.Thread(target=stream)
+    busy.start()
+    try:
+        time.sleep(0.5)
+        for _ in range(5):
+            publisher.publish([stale(-1)])
+            assert publisher.flush(WAIT)
+        assert publisher.dropped > 0  # the stream did keep the queue full
+    finally:
+        stop.set()
+        busy.join()
         publisher.stop()
