@@ -1,11 +1,13 @@
 """Benchmark: the live risk watch (``simulation/risk.py``) on the synthetic site's snapshot,
 built in memory as ``bench/snapshot_build.py`` builds it (no Neo4j).
 
-Printed, without loads and with the design loads (capacity mode): the watch's preparation
-(layers, capacity zones) and its first update with nothing failed; then P50/P95 of
-``RiskWatch.update`` with one UPS failed and then cleared (``--rounds`` times, a different
-UPS each round), beside the baseline: ``assess`` from nothing for the same failures (what
-an update would cost without the watch's caches).
+Printed, without loads, with the design loads and with the design loads times ``--heavy``
+(capacity mode; at 1.3 every rated node's ceiling is over its rating, so every one is
+exposed and the PDUs and UPS of a 2N pair are at risk from each other's side): the watch's
+preparation (layers, capacity ceilings) and its first update with nothing failed; then
+P50/P95 of ``RiskWatch.update`` with one UPS failed and then cleared (``--rounds`` times, a
+different UPS each round), beside the baseline: ``assess`` from nothing for the same
+failures (what an update would cost without the watch's caches).
 
     .venv/bin/python bench/risk_watch.py [--assets 100000] [--relationships 300000]
 """
@@ -49,13 +51,19 @@ def main() -> None:
     parser.add_argument("--relationships", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=10, help="UPS failed then cleared")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--heavy", type=float, default=1.3, help="the design loads times this, the last mode"
+    )
     args = parser.parse_args()
     edges, assets = site_rows(args.assets, args.relationships)
     snapshot = build_snapshot(edges, TYPES, REVERSED, "v", assets)
     print(f"snapshot: {len(snapshot):,} nodes, {len(snapshot.consumers.values):,} edges")
     design = [None if math.isnan(value) else value for value in snapshot.design_load]
     ups = random.Random(args.seed).sample(of_class(snapshot, "UPS"), args.rounds)
-    for mode, load in (("without loads", None), ("with loads (capacity)", design)):
+    heavy = [None if value is None else value * args.heavy for value in design]
+    modes = [("without loads", None), ("with loads (capacity)", design)]
+    modes.append((f"with loads x{args.heavy:g} (capacity: every rated node exposed)", heavy))
+    for mode, load in modes:
         print(f"\n{mode}:")
         watch = RiskWatch(snapshot)
         _none, prepared = timed(watch.prepare)

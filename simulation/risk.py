@@ -66,8 +66,10 @@ class SinglePoint:
 
 @dataclass(frozen=True, slots=True)
 class Overload:
-    """A rated supplier that would trip (in the first round of the cascade) if one of
-    ``peers`` failed (rank order): the load it would then carry (``loads[i]`` when
+    """A rated node that would trip (in the first round of the cascade) if one of
+    ``peers`` failed beside the reported failures (rank order: the assets whose failure
+    alone would trip it, sharing a consumer with it or not, with another load than the
+    reported failures alone would): the load it would then carry (``loads[i]`` when
     ``peers[i]`` fails) and its rated capacity, in its capacity unit."""
 
     peers: tuple[int, ...]
@@ -169,7 +171,8 @@ class RiskWatch:
 
     def prepare(self) -> None:
         """Build now what the first updates would otherwise build: the layers of the
-        snapshot and the capacity candidates' zones (about a second at 100k nodes)."""
+        snapshot and what the capacity ceilings are summed over (about a second at 100k
+        nodes)."""
         self._single_points.layers()
         self._capacity.prepare()
 
@@ -208,11 +211,9 @@ class RiskWatch:
             point = SinglePoint(count, targets)
             risks.append(Risk(RiskKind.SINGLE_POINT_OF_FAILURE, node, point, path))
         if load is not None:
-            for node, (peers, loads, consumer) in self._capacity.find(
-                outcome, load, deadline
-            ).items():
+            for node, (peers, loads, path) in self._capacity.find(outcome, load, deadline).items():
                 overload = Overload(peers, loads, snapshot.capacity[node])
-                risks.append(Risk(RiskKind.CAPACITY_AT_RISK, node, overload, (node, consumer)))
+                risks.append(Risk(RiskKind.CAPACITY_AT_RISK, node, overload, path))
         rank, order = snapshot.rank, KIND_ORDER
         risks.sort(key=lambda risk: (order[risk.kind], rank[risk.node]))
         return {risk.key: risk for risk in risks}

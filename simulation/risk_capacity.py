@@ -1,13 +1,16 @@
-"""Capacity at risk: the rated suppliers that would trip in the first round of the
-capacity cascade (:func:`simulation.capacity.cascade`) if one of their peers (a node
-supplying a consumer with them) failed beside the reported failures. One cascade per
-candidate peer, each kept until the failures or loads change within its *zone*: what
-its answer depends on (``docs/risk.md`` says how the zone is drawn and why it is enough).
+"""Capacity at risk: the rated nodes that would trip in the first round of the capacity
+cascade (:func:`simulation.capacity.cascade`) if some other node failed beside the
+reported failures. Only the *exposed* nodes can trip at all (their load with every load
+that could reach them moved onto them is above their rating); each keeps its answer until
+the failures or loads change within its *zone*, and its candidates are the ancestors of
+that zone. ``docs/risk.md`` says why that is enough.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -15,179 +18,276 @@ import numpy as np
 import numpy.typing as npt
 
 from kgtwin.simulation.arrays import Ragged
-from kgtwin.simulation.capacity import cascade
+
+# the first round of cascade() alone: the rounds after it can walk the whole site
+from kgtwin.simulation.capacity import Trip, _Flow, _Spread
 from kgtwin.simulation.deadline import Deadline
 from kgtwin.simulation.propagation import Outcome
 from kgtwin.simulation.snapshot import Snapshot
 
-ZONE_LIMIT = 2048  # nodes in a zone beyond which the candidate is worked out every time
+MARGIN = 1e-9  # relative: a ceiling this close below a rating still counts as reaching it
 
-Trips = tuple[tuple[int, float], ...]  # (peer that would trip, the load it would carry)
-# supplier at risk -> the peers whose failure trips it (rank order), its loads then, and a
-# consumer it shares with the first
-Found = dict[int, tuple[tuple[int, ...], tuple[float, ...], int]]
+Answer = tuple[tuple[int, float, tuple[int, ...]], ...]  # (peer, load, path), rank order
+# node at risk -> the peers whose failure trips it (rank order), its loads then, and a path
+# from it down to a consumer whose load the first peer's failure moves
+Found = dict[int, tuple[tuple[int, ...], tuple[float, ...], tuple[int, ...]]]
 
 
 @dataclass(frozen=True, slots=True)
 class _Last:
     failed: frozenset[int]
     load: npt.NDArray[np.float64]  # NaN for None
-    trips: dict[int, Trips]  # candidate up then -> what its failure trips
+    answers: dict[int, Answer]  # exposed node -> its answer
 
 
 class CapacityRisks:
-    """The candidates of a snapshot (nodes with a rated peer), their zones, and the answers
-    of the last search."""
+    """The snapshot's rated nodes, what bounds their load (their ceilings), the zones and
+    candidates of those exposed so far, and the answers of the last search."""
 
-    __slots__ = ("_always", "_index", "_last", "_peers", "_snapshot", "_zones")
+    __slots__ = (
+        "_below",
+        "_exposed",
+        "_last",
+        "_rated",
+        "_shared",
+        "_snapshot",
+        "_zones",
+    )
 
     def __init__(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
-        self._peers: dict[int, frozenset[int]] | None = None  # candidate -> its rated peers
-        self._zones: dict[int, frozenset[int]] = {}  # candidate -> its zone, if not too big
-        self._index: dict[int, list[int]] = {}  # node -> the candidates whose zone holds it
-        self._always: frozenset[int] = frozenset()  # candidates whose zone is too big
+        self._rated = np.frombuffer(snapshot.capacity, dtype=np.float64) > 0  # NaN: not
+        # (rated node, a rated node below it through rated nodes, itself too), as arrays
+        self._below: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        # (rated node y, a supplier of one of y's consumers, not y): who may move load onto y
+        self._shared: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        self._zones = _Zones(snapshot, self._rated)
+        self._exposed: tuple[npt.NDArray[np.float64], list[int]] | None = None  # by load
         self._last: _Last | None = None
 
     def find(self, outcome: Outcome, load: Sequence[float | None], deadline: Deadline) -> Found:
-        """The suppliers at risk under ``outcome``'s failures and ``load``."""
-        peers = self.prepare()
-        snapshot, down = self._snapshot, outcome.down
-        failed = frozenset(outcome.failed)
+        """The nodes at risk under ``outcome``'s failures and ``load``."""
+        down, failed = outcome.down, frozenset(outcome.failed)
         values = np.fromiter(
             (math.nan if value is None else value for value in load),
             dtype=np.float64,
             count=len(load),
         )
-        stale = self._stale(failed, values)
-        last = {} if self._last is None else self._last.trips
-        reach: frozenset[int] | None = None
-        trips: dict[int, Trips] = {}
-        for peer in sorted(peers):
-            if peer in down:
-                continue
-            if stale is not None and peer not in stale and peer in last:
-                trips[peer] = last[peer]
-                continue
-            deadline.check()
-            if reach is None:
-                reach = _downstream(snapshot, failed)
-            zone = self._zones.get(peer)
-            # failures outside the zone change nothing of the answer: left out, the cascade
-            # does not walk them again
-            alone = zone is not None and reach.isdisjoint(zone)
-            result = cascade(snapshot, [peer] if alone else [*failed, peer], (), load, deadline)
-            mine = peers[peer]
-            trips[peer] = tuple(
-                (trip.node, trip.load)
-                for trip in result.trips
-                if trip.round == 1 and trip.node in mine
-            )
-        self._last = _Last(failed, values, trips)
-        return self._found(trips)
+        exposed = [node for node in self._exposure(values) if node not in down]
+        last, changed = self._last, self._changed(failed, values)
+        kept = {} if last is None or changed is None else last.answers
+        answers: dict[int, Answer] = {}
+        stale: list[int] = []
+        for node in exposed:
+            if node in kept and changed is not None and changed.isdisjoint(self._zones.of(node)):
+                answers[node] = kept[node]
+            else:
+                stale.append(node)
+        if stale:
+            answers.update(self._work_out(stale, failed, down, load, deadline))
+        self._last = _Last(failed, values, answers)
+        return self._found(answers)
 
-    def _stale(self, failed: frozenset[int], values: npt.NDArray[np.float64]) -> set[int] | None:
-        """The candidates whose last answer may not hold (None: all): those whose zone
-        holds a node whose state may differ (downstream of a failure reported or cleared)
-        or whose load changed, those whose zone is too big, and those themselves changed."""
+    def _work_out(
+        self,
+        stale: list[int],
+        failed: frozenset[int],
+        down: frozenset[int],
+        load: Sequence[float | None],
+        deadline: Deadline,
+    ) -> dict[int, Answer]:
+        """The answers of the ``stale`` exposed nodes: one cascade per candidate of any of
+        them, the trips that of the reported failures alone does not make."""
+        snapshot = self._snapshot
+        rank = snapshot.rank.__getitem__
+        deadline.check()
+        reported, nothing = _FirstRound(snapshot, failed, load), _FirstRound(snapshot, (), load)
+        baseline = {trip.node: trip.load for trip in reported.trips(None)}
+        reach = _downstream(snapshot, failed)
+        serves: dict[int, list[int]] = {}  # candidate -> the stale nodes it may trip
+        for node in stale:
+            for peer in self._candidates_of(node, down, load):
+                if peer != node and peer not in down:
+                    serves.setdefault(peer, []).append(node)
+        found: dict[int, list[tuple[int, float, tuple[int, ...]]]] = {n: [] for n in stale}
+        for peer in sorted(serves, key=rank):
+            deadline.check()
+            mine = serves[peer]
+            # failures outside the zones change nothing of the answers: left out, the
+            # cascade does not walk them again
+            alone = all(reach.isdisjoint(self._zones.of(node)) for node in mine)
+            first = {trip.node: trip for trip in (nothing if alone else reported).trips(peer)}
+            for node in mine:
+                trip = first.get(node)
+                if trip is not None and baseline.get(node) != trip.load:
+                    found[node].append((peer, trip.load, self._path(trip)))
+        return {node: tuple(pairs) for node, pairs in found.items()}
+
+    def _changed(self, failed: frozenset[int], values: npt.NDArray[np.float64]) -> set[int] | None:
+        """The nodes whose state (downstream of a failure reported or cleared) or load may
+        differ from the last search's (None: no last search)."""
         last = self._last
         if last is None:
             return None
         same = (values == last.load) | (np.isnan(values) & np.isnan(last.load))
         changed = set(_downstream(self._snapshot, failed ^ last.failed))
         changed.update(np.flatnonzero(~same).tolist())
-        stale = set(self._always)
-        stale.update(changed)
-        index = self._index
-        for node in changed:
-            stale.update(index.get(node, ()))
-        return stale
+        return changed
 
-    def _found(self, trips: dict[int, Trips]) -> Found:
-        snapshot = self._snapshot
-        rank = snapshot.rank.__getitem__
-        by_supplier: dict[int, list[tuple[int, float]]] = {}
-        for peer, tripped in trips.items():
-            for node, load in tripped:
-                by_supplier.setdefault(node, []).append((peer, load))
-        found: Found = {}
-        for node in sorted(by_supplier, key=rank):
-            pairs = sorted(by_supplier[node], key=lambda pair: rank(pair[0]))
-            first = pairs[0][0]
-            shared = set(snapshot.consumers[first]).intersection(snapshot.consumers[node])
-            found[node] = (
-                tuple(peer for peer, _load in pairs),
-                tuple(load for _peer, load in pairs),
-                min(shared, key=rank),
-            )
+    def _exposure(self, values: npt.NDArray[np.float64]) -> list[int]:
+        """The exposed nodes (rank order): rated, with their own load plus the load of
+        every node that may move load onto them or onto a rated node below them through
+        rated nodes (what the flow can bring up) reaching their rating. No other node can
+        trip in any first round: a source's load reaching a node is at most its load."""
+        known = self._exposed
+        if known is not None and np.array_equal(known[0], values, equal_nan=True):
+            return known[1]
+        below, shared = self.prepare()
+        positive = np.where(values > 0, values, 0.0)  # NaN > 0 is False
+        onto = np.bincount(shared[0], weights=positive[shared[1]], minlength=len(values))
+        reached = np.bincount(below[0], weights=onto[below[1]], minlength=len(values))
+        ceiling = np.nan_to_num(values, nan=0.0) + reached
+        capacity = np.frombuffer(self._snapshot.capacity, dtype=np.float64)
+        exposed = self._rated & (ceiling * (1 + MARGIN) + MARGIN >= capacity)
+        rank = self._snapshot.rank.__getitem__
+        found = sorted(np.flatnonzero(exposed).tolist(), key=rank)
+        self._exposed = (values.copy(), found)
         return found
 
-    def prepare(self) -> dict[int, frozenset[int]]:
-        """The candidates and their zones (worked out the first time)."""
-        if self._peers is not None:
-            return self._peers
-        snapshot = self._snapshot
-        rated = np.frombuffer(snapshot.capacity, dtype=np.float64) > 0  # NaN: not rated
-        found: dict[int, set[int]] = {}
-        for own in snapshot.suppliers:
-            if len(own) < 2:
-                continue
-            others = [s for s in own if rated[s]]
-            for peer in own if others else ():
-                rivals = [s for s in others if s != peer]
-                if rivals:
-                    found.setdefault(peer, set()).update(rivals)
-        peers = {peer: frozenset(mine) for peer, mine in found.items()}
-        zones = _Zones(snapshot, rated)
-        always = set()
-        for peer, mine in peers.items():
-            zone = zones.of(mine)
-            if zone is None:
-                always.add(peer)
-                continue
-            self._zones[peer] = zone
-            for node in zone:
-                self._index.setdefault(node, []).append(peer)
-        self._always = frozenset(always)
-        self._peers = peers
-        return peers
+    def _candidates_of(
+        self, node: int, down: frozenset[int], load: Sequence[float | None]
+    ) -> set[int]:
+        """The nodes whose failure may change ``node``'s first round: those that may take
+        down a node of its zone with a load to move (it then moves it), or a node that the
+        placing of such a node already down reads (it then moves it elsewhere)."""
+        zones = self._zones
+        found: set[int] = set()
+        for source in zones.sources(node):
+            amount = load[source]
+            if amount is not None and amount > 0:
+                found |= zones.above(source, source in down)
+        return found
+
+    def _path(self, trip: Trip) -> tuple[int, ...]:
+        """From the tripped node down through rated nodes to a consumer of the trip's first
+        source (rank order): the way its load came up (a shortest one)."""
+        snapshot, rated = self._snapshot, self._rated
+        source = trip.sources[0]
+        theirs = set(snapshot.consumers[source])
+        parent = {trip.node: trip.node}
+        queue = deque([trip.node])
+        while queue:
+            node = queue.popleft()
+            if node != source:
+                shared = [c for c in snapshot.consumers[node] if c in theirs]
+                if shared:
+                    path = [min(shared, key=snapshot.rank.__getitem__), node]
+                    while parent[node] != node:
+                        node = parent[node]
+                        path.append(node)
+                    return tuple(reversed(path))
+            for consumer in snapshot.consumers[node]:
+                if consumer not in parent and rated[consumer]:
+                    parent[consumer] = node
+                    queue.append(consumer)
+        return (trip.node,)  # never: the load came up some such way
+
+    def _found(self, answers: dict[int, Answer]) -> Found:
+        rank = self._snapshot.rank.__getitem__
+        found: Found = {}
+        for node in sorted(answers, key=rank):
+            pairs = answers[node]
+            if pairs:
+                found[node] = (
+                    tuple(peer for peer, _load, _path in pairs),
+                    tuple(load for _peer, load, _path in pairs),
+                    pairs[0][2],
+                )
+        return found
+
+    def prepare(
+        self,
+    ) -> tuple[
+        tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+        tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    ]:
+        """What the ceilings are summed over (worked out the first time): each rated node
+        with the rated nodes below it through rated nodes, and each rated node with the
+        nodes that share a consumer with it."""
+        if self._below is not None and self._shared is not None:
+            return self._below, self._shared
+        snapshot, rated = self._snapshot, self._rated
+        nodes = np.flatnonzero(rated).tolist()
+        pairs: list[int] = []
+        for node in nodes:
+            for other in _closure([node], snapshot.consumers, rated):
+                pairs += (node, other)
+        below = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
+        pairs = []
+        for node in nodes:
+            sharing = {s for c in snapshot.consumers[node] for s in snapshot.suppliers[c]}
+            sharing.discard(node)
+            for other in sharing:
+                pairs += (node, other)
+        shared = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
+        self._below = (below[0], below[1])
+        self._shared = (shared[0], shared[1])
+        return self._below, self._shared
 
 
 class _Zones:
-    """What a rated supplier's load in the first round depends on: its own state and load,
-    and the state and load of every source that could move load onto it (the peers of the
-    rated nodes below it through rated nodes: a load flows up only through rated nodes),
-    with what each such source's placement reads (its consumers, their suppliers, and the
-    rated chains above those)."""
+    """What a rated node's load in the first round depends on: its own state and load,
+    and the state and load of every source that could move load onto it (the nodes sharing
+    a consumer with a rated node below it through rated nodes: a load flows up only
+    through rated nodes), with what each such source's placement reads (its consumers,
+    their suppliers, and the rated chains above those)."""
 
-    __slots__ = ("_rated", "_reads", "_snapshot")
+    __slots__ = ("_above", "_rated", "_reads", "_snapshot", "_sources", "_zones")
 
     def __init__(self, snapshot: Snapshot, rated: npt.NDArray[np.bool_]) -> None:
         self._snapshot, self._rated = snapshot, rated
-        self._reads: dict[int, frozenset[int] | None] = {}  # source -> what placing it reads
+        self._reads: dict[int, frozenset[int]] = {}  # source -> what placing it reads
+        self._sources: dict[int, frozenset[int]] = {}  # node -> what may move load onto it
+        self._zones: dict[int, frozenset[int]] = {}
+        # (source, whether down) -> its ancestors, or those of what placing it reads
+        self._above: dict[tuple[int, bool], frozenset[int]] = {}
 
-    def of(self, suppliers: Iterable[int]) -> frozenset[int] | None:
-        """The zone of ``suppliers`` together; None when it holds over ZONE_LIMIT nodes."""
-        snapshot, rated = self._snapshot, self._rated
-        zone: set[int] = set()
-        for supplier in suppliers:
-            zone.add(supplier)
-            below = _closure([supplier], snapshot.consumers, rated)
-            sources = {
+    def of(self, node: int) -> frozenset[int]:
+        """The zone of rated ``node`` (worked out the first time)."""
+        found = self._zones.get(node)
+        if found is not None:
+            return found
+        zone = {node}
+        for source in self.sources(node):
+            zone |= self._source(source)
+        found = self._zones[node] = frozenset(zone)
+        return found
+
+    def sources(self, node: int) -> frozenset[int]:
+        """The nodes that may move load onto rated ``node``: those sharing a consumer
+        with it or with a rated node below it through rated nodes."""
+        found = self._sources.get(node)
+        if found is None:
+            snapshot = self._snapshot
+            below = _closure([node], snapshot.consumers, self._rated)
+            found = self._sources[node] = frozenset(
                 s for y in below for c in snapshot.consumers[y] for s in snapshot.suppliers[c]
-            }
-            for source in sources:
-                reads = self._source(source)
-                if reads is None:
-                    return None
-                zone |= reads
-                if len(zone) > ZONE_LIMIT:
-                    return None
-        return frozenset(zone)
+            )
+        return found
 
-    def _source(self, source: int) -> frozenset[int] | None:
-        if source in self._reads:
-            return self._reads[source]
+    def above(self, source: int, down: bool) -> frozenset[int]:
+        """The nodes whose failure may take ``source`` down (when up) or a node that its
+        placing reads (when down): those and their ancestors."""
+        found = self._above.get((source, down))
+        if found is None:
+            start = self._source(source) if down else (source,)
+            found = self._above[source, down] = _upstream(self._snapshot, start)
+        return found
+
+    def _source(self, source: int) -> frozenset[int]:
+        found = self._reads.get(source)
+        if found is not None:
+            return found
         snapshot, rated = self._snapshot, self._rated
         reads = {source}
         for consumer in snapshot.consumers[source]:
@@ -195,9 +295,51 @@ class _Zones:
             reads.update(snapshot.suppliers[consumer])
         peers = [node for node in reads if rated[node]]
         reads.update(_closure(peers, snapshot.suppliers, rated))
-        found = frozenset(reads) if len(reads) <= ZONE_LIMIT else None
-        self._reads[source] = found
+        found = self._reads[source] = frozenset(reads)
         return found
+
+
+class _FirstRound:
+    """The first round of ``cascade(snapshot, failed, (), load)``, kept to work out that of
+    ``failed`` and one more node from it: on copies, the cascade's own step from one round
+    to the next (failures only grow; the sources next to what fell are placed again), the
+    nodes whose load did not change keeping their load. The copies reach into
+    :mod:`simulation.capacity`'s round state; the property tests hold them to
+    :func:`cascade`."""
+
+    __slots__ = ("_capacity", "_flow", "_spread")
+
+    def __init__(self, snapshot: Snapshot, failed: Iterable[int], load: Sequence[float | None]):
+        self._capacity = snapshot.capacity
+        self._spread = _Spread(snapshot, set(failed), frozenset())
+        self._flow = _Flow(snapshot, frozenset(), load)
+        self._flow.update(self._spread.fallen, self._spread.down)
+
+    def trips(self, peer: int | None) -> list[Trip]:
+        """The first round's trips (None), or those that ``peer`` failing too changes: the
+        trips of the nodes whose load it changes."""
+        if peer is None:
+            return self._over(self._spread, self._flow, self._flow.into)
+        spread, flow = copy.copy(self._spread), copy.copy(self._flow)
+        spread.down = set(spread.down)
+        spread._lost = dict(spread._lost)
+        flow.into = {node: dict(into) for node, into in flow.into.items()}
+        flow._through = {node: set(through) for node, through in flow._through.items()}
+        flow.moves, flow.flows = dict(flow.moves), dict(flow.flows)
+        flow.shed, flow._reach = dict(flow.shed), dict(flow._reach)
+        return self._over(spread, flow, flow.update(spread.fail([peer]), spread.down))
+
+    def _over(self, spread: _Spread, flow: _Flow, nodes: Iterable[int]) -> list[Trip]:
+        capacity = self._capacity
+        trips = []
+        for node in nodes:
+            rating = capacity[node]
+            if node in spread.down or node not in flow.into or math.isnan(rating):
+                continue
+            carried = flow.carried(node)
+            if carried > rating:
+                trips.append(Trip(node, 1, carried, rating, flow.sources(node)))
+        return trips
 
 
 def _closure(start: Iterable[int], links: Ragged, rated: npt.NDArray[np.bool_]) -> set[int]:
@@ -210,6 +352,19 @@ def _closure(start: Iterable[int], links: Ragged, rated: npt.NDArray[np.bool_]) 
                 seen.add(other)
                 stack.append(other)
     return seen
+
+
+def _upstream(snapshot: Snapshot, nodes: Iterable[int]) -> frozenset[int]:
+    """``nodes`` and every node they depend on, directly or not."""
+    suppliers = snapshot.suppliers
+    seen = set(nodes)
+    stack = list(seen)
+    while stack:
+        for supplier in suppliers[stack.pop()]:
+            if supplier not in seen:
+                seen.add(supplier)
+                stack.append(supplier)
+    return frozenset(seen)
 
 
 def _downstream(snapshot: Snapshot, nodes: Iterable[int]) -> frozenset[int]:

@@ -1,8 +1,8 @@
 """The live risk watch: hand-built sites (a 2N rack losing a side, a k-of-n vote, capacity
-without cut relationships), and the events of random sequences of reported failures and
-loads against the state computed by its definition, the slow way: the brute-force oracle
-of tests/simulation/graphs.py for F, F plus each node and each node alone, and a cascade
-for F plus each peer."""
+without cut relationships, a 2N UPS at risk from its twin), and the events of random
+sequences of reported failures and loads against the state computed by its definition,
+the slow way: the brute-force oracle of tests/simulation/graphs.py for F, F plus each node
+and each node alone, and a cascade for F and for F plus each up node."""
 
 from __future__ import annotations
 
@@ -267,6 +267,66 @@ def test_load_moved_onto_a_peer_flows_up_to_the_suppliers_at_risk() -> None:
     assert events(CHAIN, found) == [("capacityRiskCleared", "p"), ("capacityRiskCleared", "s")]
 
 
+# a 2N site: UPS A -> PDU A -> racks <- PDU B <- UPS B; the UPS share no consumer
+TWIN = fed(
+    [
+        ("ups-a", "pdu-a"),
+        ("ups-b", "pdu-b"),
+        ("pdu-a", "rack-1"),
+        ("pdu-b", "rack-1"),
+        ("pdu-a", "rack-2"),
+        ("pdu-b", "rack-2"),
+    ],
+    rated("ups-a", 100),
+    rated("ups-b", 100),
+    rated("pdu-a", 100),
+    rated("pdu-b", 100),
+    rated("rack-1", policy="any"),
+    rated("rack-2", policy="any"),
+)
+
+
+def test_a_ups_is_at_risk_from_its_twin_whose_racks_load_would_come_up_to_it() -> None:
+    # 60 kW on each side: either UPS failing moves its PDU's 60 kW onto the other PDU
+    # (120 kW, over its 100) and up to the other UPS (120 kW too)
+    load = loads(TWIN, {"ups-a": 60, "ups-b": 60, "pdu-a": 60, "pdu-b": 60})
+    watch = RiskWatch(TWIN)
+    found = watch.update([], load)
+    assert events(TWIN, found) == [
+        ("capacityAtRisk", "pdu-a"),
+        ("capacityAtRisk", "pdu-b"),
+        ("capacityAtRisk", "ups-a"),
+        ("capacityAtRisk", "ups-b"),
+    ]
+    ups_b = watch.state[RiskKind.CAPACITY_AT_RISK, *at(TWIN, "ups-b")]
+    # UPS A's failure (or PDU A's) would put 120 kW on UPS B
+    assert ups_b.details == Overload(at(TWIN, "pdu-a", "ups-a"), (120.0, 120.0), 100.0)
+    assert ids(TWIN, ups_b.path) == ("ups-b", "pdu-b", "rack-1")
+    # 30 kW a side: 60 kW after a failure, within the ratings
+    light = loads(TWIN, dict.fromkeys(("ups-a", "ups-b", "pdu-a", "pdu-b"), 30.0))
+    assert events(TWIN, watch.update([], light)) == [
+        ("capacityRiskCleared", "pdu-a"),
+        ("capacityRiskCleared", "pdu-b"),
+        ("capacityRiskCleared", "ups-a"),
+        ("capacityRiskCleared", "ups-b"),
+    ]
+
+
+def test_what_the_reported_failures_trip_alone_is_no_risk_of_a_further_failure() -> None:
+    load = loads(TWIN, {"ups-a": 60, "ups-b": 60, "pdu-a": 60, "pdu-b": 60})
+    watch = RiskWatch(TWIN)
+    watch.update([], load)
+    # UPS A failing trips PDU B and UPS B (120 kW each) whatever else fails: that is the
+    # cascade of the reported failure, and no further failure changes it
+    found = watch.update(at(TWIN, "ups-a"), load)
+    assert [event for event in events(TWIN, found) if event[0].startswith("capacity")] == [
+        ("capacityRiskCleared", "pdu-a"),
+        ("capacityRiskCleared", "pdu-b"),
+        ("capacityRiskCleared", "ups-a"),
+        ("capacityRiskCleared", "ups-b"),
+    ]
+
+
 def test_a_load_of_the_wrong_length_is_refused() -> None:
     with pytest.raises(ValueError, match="expected 4 values, found 2"):
         assess(TRIO, [], [1.0, 2.0])
@@ -379,14 +439,20 @@ class Definition:
                 point = SinglePoint(len(taken), tuple(sorted(taken))[:keep])
                 risks.append(Risk(RiskKind.SINGLE_POINT_OF_FAILURE, a, point))
         if load is not None:
+            # what the reported failures trip alone, with the same load, is no other node's
+            # doing
+            alone = {
+                trip.node: trip.load
+                for trip in cascade(self.snapshot, failed, (), load).trips
+                if trip.round == 1
+            }
             by_node: dict[int, list[tuple[int, float]]] = {}
             for p in range(n):
                 if p in down:
                     continue
-                peers = {s for c in range(n) if p in self.suppliers[c] for s in self.suppliers[c]}
                 result = cascade(self.snapshot, failed | {p}, (), load)
                 for trip in result.trips:
-                    if trip.round == 1 and trip.node in peers - {p}:
+                    if trip.round == 1 and trip.node != p and alone.get(trip.node) != trip.load:
                         by_node.setdefault(trip.node, []).append((p, trip.load))
             for s, pairs in sorted(by_node.items()):
                 overload = Overload(
@@ -405,7 +471,9 @@ def difference(
     return found | {RiskChange(OFF[r.kind], r) for key, r in before.items() if key not in after}
 
 
-def check_path(snapshot: Snapshot, risk: Risk, failed: frozenset[int]) -> None:
+def check_path(
+    snapshot: Snapshot, risk: Risk, failed: frozenset[int], definition: Definition
+) -> None:
     path = risk.path
     assert path
     for supplier, consumer in itertools.pairwise(path):
@@ -422,9 +490,11 @@ def check_path(snapshot: Snapshot, risk: Risk, failed: frozenset[int]) -> None:
         assert path[0] == risk.node
         assert path[-1] == details.targets[0]
     elif isinstance(details, Overload):
+        # from the node down to a consumer of a node the first peer's failure takes down
         assert path[0] == risk.node
-        assert len(path) == 2
-        assert path[1] in snapshot.consumers[details.peers[0]]
+        assert len(path) >= 2
+        fallen = definition.oracle.down(failed | {details.peers[0]})
+        assert definition.suppliers[path[-1]] & fallen, (risk, path)
 
 
 @st.composite
@@ -487,6 +557,42 @@ def layered(draw: st.DrawFn) -> Case:
     return specs, triples, _steps(draw, specs), draw(st.integers(1, 3))
 
 
+@st.composite
+def two_n(draw: st.DrawFn) -> Case:
+    """Site-shaped, 2N: one or two pairs of sides, each side a UPS above a PDU (now and then
+    a second PDU of its own), racks (any one supplier) fed by a PDU of each side, now and
+    then a switchgear above both UPS of a pair, a stray relationship or two; a UPS failing
+    moves its racks' load onto the other side's PDU and up to the other UPS."""
+    specs: list[Spec] = []
+    triples: list[tuple[int, int, str]] = []
+
+    def add(spec: Spec) -> int:
+        specs.append(spec)
+        return len(specs) - 1
+
+    rack_load = st.sampled_from((None, 10.0, 20.0))
+    for _pair in range(draw(st.integers(1, 2))):
+        pdus = []
+        ups = [add(draw(RATED)), add(draw(RATED))]
+        for side in ups:
+            pdu = add(draw(RATED))
+            triples.append((side, pdu, "FEEDS"))
+            pdus.append(pdu)
+            if draw(st.integers(0, 3)) == 0:  # a PDU of its own, and a rack on it alone
+                extra = add(draw(RATED))
+                rack = add((("any", None), None, "KiloW", draw(rack_load)))
+                triples += [(side, extra, "FEEDS"), (extra, rack, "FEEDS")]
+        if draw(st.booleans()):
+            top = add(draw(RATED))
+            triples += [(top, side, "FEEDS") for side in ups]
+        for _rack in range(draw(st.integers(1, 3))):
+            rack = add((("any", None), None, "KiloW", draw(rack_load)))
+            triples += [(pdu, rack, "FEEDS") for pdu in pdus]
+    node = st.integers(0, len(specs) - 1)
+    triples.extend(draw(st.lists(st.tuples(node, node, st.just("FEEDS")), max_size=2)))
+    return specs, triples, _steps(draw, specs), draw(st.integers(1, 3))
+
+
 @settings(max_examples=examples(1500), deadline=None, derandomize=True)
 @given(sequences())
 def test_the_events_are_the_difference_of_the_definition_before_and_after(case: Case) -> None:
@@ -498,6 +604,14 @@ def test_the_events_are_the_difference_of_the_definition_before_and_after(case: 
 def test_on_site_shaped_graphs_too(case: Case) -> None:
     # where load moved onto a peer flows up chains: what the capacity answers kept between
     # updates depend on
+    check_steps(case)
+
+
+@settings(max_examples=examples(1500), deadline=None, derandomize=True)
+@given(two_n())
+def test_on_2n_sites_with_the_ups_above_the_pdus(case: Case) -> None:
+    # where one UPS's failure trips its twin through the other side's PDU: no consumer
+    # shared, the trip comes through the flow
     check_steps(case)
 
 
@@ -520,6 +634,6 @@ def check_steps(case: Case) -> None:
         )
         assert watch.state == expected
         for risk in watch.state.values():
-            check_path(snapshot, risk, failed)
+            check_path(snapshot, risk, failed, definition)
         assert assess(snapshot, failed, load, keep=keep) == expected
         before = expected
