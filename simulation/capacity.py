@@ -78,8 +78,8 @@ def cascade(
     roots = set(failed)
     cut_pairs = frozenset(cut)
     rank = snapshot.rank
-    spread = _Spread(snapshot, roots, cut_pairs)
-    flow = _Flow(snapshot, cut_pairs, load)
+    spread = Spread(snapshot, roots, cut_pairs)
+    flow = Flow(snapshot, cut_pairs, load)
     changed = flow.update([*spread.fallen, *flow.cut_off], spread.down)
     trips: list[Trip] = []
     rounds = 1
@@ -119,10 +119,11 @@ def cascade(
     )
 
 
-class _Spread:
+class Spread:
     """The down set as failures are added: the walk of :func:`propagate` carried on from
     where the last one stopped (the same fixed point, as failures only grow), so that a
-    round does not walk again what already fell."""
+    round does not walk again what already fell. Public for :mod:`simulation.risk_capacity`,
+    which works out the first round of many cascades from a copy of one."""
 
     __slots__ = ("_cut", "_lost", "_snapshot", "down", "fallen")
 
@@ -161,7 +162,7 @@ class _Spread:
             queue.append(consumer)
 
 
-class _Flow:
+class Flow:
     """Where the sources' loads go, kept up to date as nodes fall: only the sources next
     to what fell or whose load reached it are worked out again (a source's peers change
     only when it, one of its consumers or one of their suppliers falls; its flow only

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from kgtwin.simulation.arrays import Ragged
 
 # the first round of cascade() alone: the rounds after it can walk the whole site
-from kgtwin.simulation.capacity import Trip, _Flow, _Spread
+from kgtwin.simulation.capacity import Flow, Spread, Trip
 from kgtwin.simulation.deadline import Deadline
 from kgtwin.simulation.propagation import Outcome
 from kgtwin.simulation.snapshot import Snapshot
@@ -311,8 +311,8 @@ class _FirstRound:
 
     def __init__(self, snapshot: Snapshot, failed: Iterable[int], load: Sequence[float | None]):
         self._capacity = snapshot.capacity
-        self._spread = _Spread(snapshot, set(failed), frozenset())
-        self._flow = _Flow(snapshot, frozenset(), load)
+        self._spread = Spread(snapshot, set(failed), frozenset())
+        self._flow = Flow(snapshot, frozenset(), load)
         self._flow.update(self._spread.fallen, self._spread.down)
 
     def trips(self, peer: int | None) -> list[Trip]:
@@ -329,7 +329,7 @@ class _FirstRound:
         flow.shed, flow._reach = dict(flow.shed), dict(flow._reach)
         return self._over(spread, flow, flow.update(spread.fail([peer]), spread.down))
 
-    def _over(self, spread: _Spread, flow: _Flow, nodes: Iterable[int]) -> list[Trip]:
+    def _over(self, spread: Spread, flow: Flow, nodes: Iterable[int]) -> list[Trip]:
         capacity = self._capacity
         trips = []
         for node in nodes:
