@@ -443,3 +443,25 @@ def test_a_load_and_a_saved_scenario_are_published(twin: Twin, tmp_path: Path) -
         assert event["data"]["failed"] == ["ups-a1"]
     finally:
         events.close()
+
+
+def test_a_live_load_that_would_trip_a_peer_is_a_capacity_risk_until_it_falls(
+    twin: Twin,
+) -> None:
+    """PDU A1 and B1 share hall 1's racks (2N), each rated 150 kW: at 100 kW each, A1's
+    failure would put its load on B1 and trip it (and B1's on A1)."""
+    events = Events(twin.broker, "kgtwin/events/dc1/#")
+    try:
+        for pdu in ("pdu-h1-a1", "pdu-h1-b1"):
+            twin.a.publisher.publish(f"dc1/{pdu}/output-power", {"value": 100.0})
+        (risk,) = events.wait_for("kgtwin/events/dc1/capacityAtRisk/pdu-h1-b1")
+        assert "pdu-h1-a1" in risk["data"]["peers"]
+        assert risk["data"]["load"] > risk["data"]["capacity"] == 150.0
+        assert risk["data"]["path"][0] == "pdu-h1-b1"
+        now = twin.b.query(RISKS_NOW)["risks"]["risks"]
+        assert any(r["kind"] == "capacityAtRisk" and r["assetId"] == "pdu-h1-b1" for r in now)
+        for pdu in ("pdu-h1-a1", "pdu-h1-b1"):
+            twin.a.publisher.publish(f"dc1/{pdu}/output-power", {"value": 40.0})
+        events.wait_for("kgtwin/events/dc1/capacityRiskCleared/pdu-h1-b1")
+    finally:
+        events.close()
