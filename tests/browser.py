@@ -158,7 +158,11 @@ class Page:
 def browser(start_timeout: float = 30.0) -> Iterator[Page]:
     """A headless Chromium and its first tab, closed afterwards."""
     binary = chromium()
-    with tempfile.TemporaryDirectory(prefix="kgtwin-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile as the browser exits:
+    # what they leave is not the test's concern
+    with tempfile.TemporaryDirectory(
+        prefix="kgtwin-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         process = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
