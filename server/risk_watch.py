@@ -75,6 +75,10 @@ class Assessed:
     load_points: frozenset[str] = frozenset()  # the IRIs of the live loads read
 
 
+# a risk, its facts (what it is, compared between assessments) and its event data
+Described = tuple[Risk, dict[str, Any], dict[str, Any]]
+
+
 class SharedRisk:
     """The server's :class:`simulation.risk.RiskWatch` on its current snapshot, shared by the
     risk watch's thread and the ``risks`` query (one at a time): what it keeps between
@@ -87,6 +91,7 @@ class SharedRisk:
         # the load points of the snapshot's graph version (found once: finding them walks
         # every asset, reading their values is an index seek each)
         self._points: tuple[Snapshot, list[LoadReading]] | None = None
+        self._models: tuple[Snapshot, dict[str, str]] | None = None  # asset IRI -> its model
 
     def prepare(self, snapshot: Snapshot) -> None:
         """Build ahead what the first assessment on ``snapshot`` would."""
@@ -102,6 +107,20 @@ class SharedRisk:
         with self._lock:
             state = self._on(snapshot).assess(failed, load, deadline)
         return Assessed(snapshot, failed, state, time.time(), points)
+
+    def described(self, assessed: Assessed, reader: Reader) -> list[Described]:
+        """Each risk with its facts and event data (:func:`describe`); the models of the
+        assets at risk are read once per snapshot, the first time one is asked for."""
+        snapshot = assessed.snapshot
+        known = self._models
+        models = known[1] if known is not None and known[0] is snapshot else {}
+        self._models = (snapshot, models)
+        risks = list(assessed.state.values())
+        missing = {snapshot.iris[r.node] for r in risks} - models.keys()
+        if missing:
+            models.update(read_models(reader, sorted(missing)))
+        failures = [snapshot.ids[n] for n in assessed.failed]
+        return [(risk, *describe(snapshot, risk, failures, models)) for risk in risks]
 
     def _load_points(self, snapshot: Snapshot, reader: Reader) -> list[LoadReading]:
         known = self._points
@@ -141,20 +160,6 @@ def _live_state(
     return failed, load, frozenset(r.point_iri for r in readings)
 
 
-def described(
-    assessed: Assessed, reader: Reader, models: dict[str, str]
-) -> list[tuple[Risk, dict[str, Any], dict[str, Any]]]:
-    """Each risk with its facts and event data (:func:`describe`); ``models`` (asset IRI
-    -> model) is completed from the graph where it lacks one."""
-    snapshot = assessed.snapshot
-    risks = list(assessed.state.values())
-    missing = {snapshot.iris[r.node] for r in risks} - models.keys()
-    if missing:
-        models.update(read_models(reader, sorted(missing)))
-    failures = [snapshot.ids[n] for n in assessed.failed]
-    return [(risk, *describe(snapshot, risk, failures, models)) for risk in risks]
-
-
 class RiskWatcher:
     """Call :meth:`start`, :meth:`notice` with each event of the stream, :meth:`stop`."""
 
@@ -178,8 +183,6 @@ class RiskWatcher:
         self.published = 0  # risk events this server published
         self.assessments = 0
         self._prepared: Snapshot | None = None  # the snapshot the shared watch is ready on
-        self._models_of: Snapshot | None = None  # the snapshot _models is of
-        self._models: dict[str, str] = {}  # asset IRI -> its model, at the snapshot's version
         self._load_points: frozenset[str] = frozenset()  # point IRIs of live loads
         self._wake = threading.Event()
         self._urgent = False  # woken by a failure or a load of a model, not by a load only
@@ -233,8 +236,6 @@ class RiskWatcher:
         if cached is None:
             return None
         snapshot = cached.snapshot
-        if self._models_of is not snapshot:
-            self._models, self._models_of = {}, snapshot
         assessed = self.shared.assess(snapshot, self.reader, self.units, Deadline(DEADLINE))
         self._load_points = assessed.load_points
         self.assessments += 1
@@ -264,7 +265,7 @@ class RiskWatcher:
 
     def _entries(self, assessed: Assessed) -> Entries:
         entries = {}
-        for risk, facts, data in described(assessed, self.reader, self._models):
+        for risk, facts, data in self.shared.described(assessed, self.reader):
             key = f"{risk.kind.value}|{assessed.snapshot.iris[risk.node]}"
             entries[key] = Entry(json.dumps(facts, sort_keys=True), json.dumps(data))
         return entries

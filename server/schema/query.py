@@ -303,7 +303,7 @@ class Query:
         first: int = DEFAULT_PAGE,
     ) -> RiskReport:
         wanted = await checked_filter(info, asset_id, class_)
-        return await risks_now(info, wanted.asset_id, wanted.label, first)
+        return await risks_now(info, wanted, first)
 
     @strawberry.field(
         description="The assets whose single failure takes down a target (or any asset "

@@ -10,8 +10,9 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from kgtwin.server.risk_watch import Assessed, described
+from kgtwin.server.risk_watch import Assessed, Described
 from kgtwin.server.schema.context import GraphInfo, services, simulate
+from kgtwin.server.schema.subscription import LiveFilter
 from kgtwin.server.schema.values import check_first
 from kgtwin.server.schema.whatif_inputs import snapshot_of
 from kgtwin.simulation.deadline import Deadline
@@ -44,23 +45,21 @@ class RiskReport:
     )
 
 
-async def risks_now(
-    info: GraphInfo, asset_id: str | None, label: str | None, first: int
-) -> RiskReport:
+async def risks_now(info: GraphInfo, wanted: LiveFilter, first: int) -> RiskReport:
     check_first(first, services(info).settings)
     snapshot = snapshot_of(info)
     reader = info.context["reader"]
     units = services(info).units
+    shared = services(info).risk
 
-    def assess(deadline: Deadline) -> Assessed:
-        return services(info).risk.assess(snapshot, reader, units, deadline)
+    def assess(deadline: Deadline) -> tuple[Assessed, list[Described]]:
+        assessed = shared.assess(snapshot, reader, units, deadline)
+        return assessed, shared.described(assessed, reader)  # reads the models: a thread's
 
-    assessed = await simulate(info, assess)
+    assessed, risks = await simulate(info, assess)
     found = []
-    for risk, _facts, data in described(assessed, reader, {}):
-        if (asset_id is None or data["assetId"] == asset_id) and (
-            label is None or label in data["assetClasses"]
-        ):
+    for risk, _facts, data in risks:
+        if wanted.matches(data["assetId"], data["assetClasses"]):
             found.append(
                 Risk(
                     kind=risk.kind.value,

@@ -11,7 +11,7 @@ instead of any event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar, cast
@@ -98,8 +98,12 @@ class LiveFilter:
     label: str | None = None
 
     def accepts(self, event: events.PointUpdate | events.StalenessChange | RiskEvent) -> bool:
-        return (self.asset_id is None or event.asset_id == self.asset_id) and (
-            self.label is None or self.label in event.asset_labels
+        return self.matches(event.asset_id, event.asset_labels)
+
+    def matches(self, asset_id: str | None, labels: Collection[str]) -> bool:
+        """Whether the filter takes what is about ``asset_id``, an asset with ``labels``."""
+        return (self.asset_id is None or asset_id == self.asset_id) and (
+            self.label is None or self.label in labels
         )
 
 
