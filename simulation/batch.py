@@ -33,15 +33,26 @@ ONE = np.uint64(1)
 def upstream(snapshot: Snapshot, nodes: Iterable[int]) -> frozenset[int]:
     """``nodes`` and every node they depend on, directly or not: all that can bring any
     of them down."""
-    offsets, suppliers = snapshot.suppliers.offsets, snapshot.suppliers.values
+    return _reach(snapshot.suppliers, nodes)
+
+
+def downstream(snapshot: Snapshot, nodes: Iterable[int]) -> frozenset[int]:
+    """``nodes`` and every node that depends on them, directly or not: all they can bring
+    down."""
+    return _reach(snapshot.consumers, nodes)
+
+
+def _reach(links: Ragged, nodes: Iterable[int]) -> frozenset[int]:
+    """``nodes`` and every node reached from them along ``links``."""
+    offsets, values = links.offsets, links.values
     seen = set(nodes)
     stack = list(seen)
     while stack:
         node = stack.pop()
-        for supplier in suppliers[offsets[node] : offsets[node + 1]]:
-            if supplier not in seen:
-                seen.add(supplier)
-                stack.append(supplier)
+        for other in values[offsets[node] : offsets[node + 1]]:
+            if other not in seen:
+                seen.add(other)
+                stack.append(other)
     return frozenset(seen)
 
 

@@ -18,9 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from kgtwin.simulation.arrays import Ragged
-
-# the first round of cascade() alone: the rounds after it can walk the whole site
-from kgtwin.simulation.capacity import Flow, Spread, Trip
+from kgtwin.simulation.batch import downstream, upstream
+from kgtwin.simulation.capacity import Flow, Spread, Trip  # cascade()'s first round alone
 from kgtwin.simulation.deadline import Deadline
 from kgtwin.simulation.propagation import Outcome
 from kgtwin.simulation.snapshot import Snapshot
@@ -103,7 +102,7 @@ class CapacityRisks:
         deadline.check()
         reported, nothing = _FirstRound(snapshot, failed, load), _FirstRound(snapshot, (), load)
         baseline = {trip.node: trip.load for trip in reported.trips(None)}
-        reach = _downstream(snapshot, failed)
+        reach = downstream(snapshot, failed)
         serves: dict[int, list[int]] = {}  # candidate -> the stale nodes it may trip
         for node in stale:
             for peer in self._candidates_of(node, down, load):
@@ -130,7 +129,7 @@ class CapacityRisks:
         if last is None:
             return None
         same = (values == last.load) | (np.isnan(values) & np.isnan(last.load))
-        changed = set(_downstream(self._snapshot, failed ^ last.failed))
+        changed = set(downstream(self._snapshot, failed ^ last.failed))
         changed.update(np.flatnonzero(~same).tolist())
         return changed
 
@@ -281,7 +280,7 @@ class _Zones:
         found = self._above.get((source, down))
         if found is None:
             start = self._source(source) if down else (source,)
-            found = self._above[source, down] = _upstream(self._snapshot, start)
+            found = self._above[source, down] = upstream(self._snapshot, start)
         return found
 
     def _source(self, source: int) -> frozenset[int]:
@@ -352,29 +351,3 @@ def _closure(start: Iterable[int], links: Ragged, rated: npt.NDArray[np.bool_]) 
                 seen.add(other)
                 stack.append(other)
     return seen
-
-
-def _upstream(snapshot: Snapshot, nodes: Iterable[int]) -> frozenset[int]:
-    """``nodes`` and every node they depend on, directly or not."""
-    suppliers = snapshot.suppliers
-    seen = set(nodes)
-    stack = list(seen)
-    while stack:
-        for supplier in suppliers[stack.pop()]:
-            if supplier not in seen:
-                seen.add(supplier)
-                stack.append(supplier)
-    return frozenset(seen)
-
-
-def _downstream(snapshot: Snapshot, nodes: Iterable[int]) -> frozenset[int]:
-    """``nodes`` and every node that depends on them, directly or not."""
-    consumers = snapshot.consumers
-    seen = set(nodes)
-    stack = list(seen)
-    while stack:
-        for consumer in consumers[stack.pop()]:
-            if consumer not in seen:
-                seen.add(consumer)
-                stack.append(consumer)
-    return frozenset(seen)
