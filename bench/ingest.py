@@ -170,7 +170,16 @@ class Site:
         return out
 
 
-def load_sites(driver: Driver, names: Sequence[str], assets: int, relationships: int) -> None:
+def load_sites(
+    driver: Driver,
+    names: Sequence[str],
+    assets: int,
+    relationships: int,
+    *,
+    ups_status: bool = False,
+) -> None:
+    """Sync each site of ``names`` (dc1, or the synthetic site of that size, with a fault
+    point per UPS when ``ups_status``); a no-op for a site there already."""
     ontology = Ontology.load(default_ontology_files())
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -178,7 +187,7 @@ def load_sites(driver: Driver, names: Sequence[str], assets: int, relationships:
                 files = [DC1]
             else:
                 path = Path(tmp) / "synthetic.ttl"
-                size = write_site(path, assets, relationships)
+                size = write_site(path, assets, relationships, ups_status=ups_status)
                 log(f"generated the synthetic site: {size.assets:,} assets, {size.nodes:,} nodes")
                 files = [path]
             log(f"validating and loading {name} (a no-op when it is there already) ...")

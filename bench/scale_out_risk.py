@@ -53,15 +53,11 @@ from neo4j import Driver  # noqa: E402
 from websockets.sync.client import ClientConnection, connect  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
 
-from bench.ingest import DC1, log  # noqa: E402
+from bench.ingest import load_sites, log  # noqa: E402
 from bench.scale_out_events import Kgtwin, MqttWatch, kgtwin_serve  # noqa: E402
-from bench.synthetic import write_site  # noqa: E402
 from kgtwin.devkit.broker import LocalBroker, install_mosquitto  # noqa: E402
 from kgtwin.devkit.launcher import free_ports  # noqa: E402
 from kgtwin.ingest.address import BrokerAddress  # noqa: E402
-from kgtwin.ontology.files import default_ontology_files  # noqa: E402
-from kgtwin.ontology.validate import Ontology  # noqa: E402
-from kgtwin.server.loading import load_model  # noqa: E402
 
 NEO4J_NAME = "neo4j-bench-scale-out-risk"
 GOAL_S = {"dc1": 1.0, "synthetic": 2.0}
@@ -83,23 +79,7 @@ WHAT_IF = "query W($id: String!) { whatIf(fail: [$id]) { impactedCount } }"
 
 def load_site(driver: Driver, name: str, assets: int) -> None:
     """Sync ``name`` (dc1, or the synthetic site with a fault point per UPS)."""
-    ontology = Ontology.load(default_ontology_files())
-    with tempfile.TemporaryDirectory() as tmp:
-        if name == "dc1":
-            files = [DC1]
-        else:
-            path = Path(tmp) / "synthetic.ttl"
-            size = write_site(path, assets, 3 * assets, ups_status=True)
-            log(f"generated the synthetic site: {size.assets:,} assets, {size.nodes:,} nodes")
-            files = [path]
-        log(f"validating and loading {name} (a no-op when it is there already) ...")
-        started = time.perf_counter()
-        result = load_model(driver, files, name, ontology)
-        if not result.report.ok:
-            for problem in result.report.problems[:10]:
-                log(problem.render())
-            raise SystemExit(f"the {name} site does not validate")
-        log(f"  loaded in {time.perf_counter() - started:.1f} s")
+    load_sites(driver, [name], assets, 3 * assets, ups_status=True)
 
 
 # ------------------------------------------------------------------------ what arrives
