@@ -179,9 +179,6 @@ class RiskWatcher:
         self.units = units
         self.events = events
         self.recheck = recheck
-        self.last: Assessed | None = None
-        self.published = 0  # risk events this server published
-        self.assessments = 0
         self._prepared: Snapshot | None = None  # the snapshot the shared watch is ready on
         self._load_points: frozenset[str] = frozenset()  # point IRIs of live loads
         self._wake = threading.Event()
@@ -238,8 +235,6 @@ class RiskWatcher:
         snapshot = cached.snapshot
         assessed = self.shared.assess(snapshot, self.reader, self.units, Deadline(DEADLINE))
         self._load_points = assessed.load_points
-        self.assessments += 1
-        self.last = assessed
         entries = self._entries(assessed)
         exchange(
             self.reader.driver,
@@ -294,7 +289,6 @@ class RiskWatcher:
                 PUBLISH_TIMEOUT,
             )
             return False
-        self.published += len(events)
         logger.info("published %d risk event(s)", len(events))
         return True
 

@@ -17,6 +17,8 @@ from kgtwin.ingest.outbound.envelope import EventError, TwinEvent, decode, encod
 from kgtwin.ingest.outbound.kinds import CLEARS, Kind, kind_of_type
 from kgtwin.ingest.outbound.listener import POINTS_PER_EVENT, EventListener
 from kgtwin.ingest.outbound.topics import MAX_LEVEL, event_topic, level, read_level, state_topic
+from kgtwin.server.risk_watch import ON_KIND
+from kgtwin.simulation.risk import OFF, ON, RiskKind
 
 SCHEMAS = resources.files("kgtwin.ingest") / "outbound" / "schemas"
 
@@ -173,3 +175,11 @@ def test_a_level_too_long_becomes_a_digest() -> None:
 def test_a_malformed_event_is_refused_saying_why(body: bytes, why: str) -> None:
     with pytest.raises(EventError, match=why):
         decode(body)
+
+
+def test_each_risk_kind_is_published_as_the_event_kinds_of_its_change() -> None:
+    """The pure core's changes and the events' kinds are spelled in two packages (ingest
+    does not import simulation): each risk's on and off events must be the same pair."""
+    for kind in RiskKind:
+        event = ON_KIND[kind.value]
+        assert (event.value, event.cleared_by.value) == (ON[kind].value, OFF[kind].value)
