@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import LiteralString
 
 import numpy as np
+import pandas as pd
 
 from kgtwin.graph.engine_types import HAS_POINT_EDGE, LOAD_POINT_TYPES, POINT_TYPES
 from kgtwin.graph.reader import Reader
@@ -163,45 +164,45 @@ def dependencies_of(
     edges: Edges, types: Collection[str], assets: Iterable[AssetRow] = ()
 ) -> Dependencies:
     """``edges`` (of ``types``) and ``assets`` by node number: the assets first, in their
-    order, then the other ends of edges (e.g. systems) in the order edges name them."""
-    index: dict[str, int] = {}
-    columns = NodeTable([], [], [], [], [], [], [], [], [], [])
-    for row in assets:
-        if row.iri not in index:
-            index[row.iri] = len(index)
-            _append(columns, row.iri, row.id, row)
+    order, then the other ends of edges (e.g. systems) in the order edges name them
+    (sources first, then targets); an asset listed twice counts once, its first row.
 
-    def number(iri: str, node_id: str) -> int:
-        found = index.get(iri)
-        if found is None:
-            found = index[iri] = len(index)
-            _append(columns, iri, node_id, None)
-        return found
-
-    table = tuple(sorted(set(types).union(edges.types)))
-    kind = {name: k for k, name in enumerate(table)}
-    sources = [number(a, a_id) for a, a_id in zip(edges.sources, edges.source_ids, strict=True)]
-    targets = [number(b, b_id) for b, b_id in zip(edges.targets, edges.target_ids, strict=True)]
-    return Dependencies(
-        columns,
-        table,
-        np.array(sources, dtype=np.int64),
-        np.array(targets, dtype=np.int64),
-        np.array([kind[t] for t in edges.types], dtype=np.int64),
+    The IRIs are numbered by ``pandas.factorize`` (a hash table in C, numbering in order of
+    first appearance), not a dict filled by a Python call per edge end: at a million nodes
+    that call, not the table, was most of the build (bench/snapshot_build.py).
+    """
+    rows = list(assets)
+    m, e = len(rows), len(edges.sources)
+    every = np.empty(m + 2 * e, dtype=object)
+    every[:m] = [row.iri for row in rows]
+    every[m : m + e] = edges.sources
+    every[m + e :] = edges.targets
+    codes, uniques = pd.factorize(every, use_na_sentinel=False)
+    codes = codes.astype(np.int64, copy=False)
+    # where each node first appears: a position whose code exceeds every code before it
+    seen = np.maximum.accumulate(codes) if len(codes) else codes
+    firsts = np.flatnonzero(codes > np.concatenate(([-1], seen[:-1])))
+    asset_count = int(np.searchsorted(firsts, m))
+    chosen = [rows[p] for p in firsts[:asset_count].tolist()]
+    end_ids = np.array(edges.source_ids + edges.target_ids, dtype=object)
+    others = end_ids[firsts[asset_count:] - m].tolist()
+    nothing = [None] * len(others)
+    columns = NodeTable(
+        iris=uniques.tolist(),
+        ids=[row.id for row in chosen] + others,
+        labels=[row.labels for row in chosen] + [NO_LABELS] * len(others),
+        policies=[row.policy for row in chosen] + nothing,
+        required_suppliers=[row.required_suppliers for row in chosen] + nothing,
+        rated_capacity=[row.rated_capacity for row in chosen] + nothing,
+        capacity_unit=[row.capacity_unit for row in chosen] + nothing,
+        design_load=[row.design_load for row in chosen] + nothing,
+        mtbf_hours=[row.mtbf_hours for row in chosen] + nothing,
+        mttr_hours=[row.mttr_hours for row in chosen] + nothing,
     )
-
-
-def _append(columns: NodeTable, iri: str, node_id: str, row: AssetRow | None) -> None:
-    columns.iris.append(iri)
-    columns.ids.append(node_id)
-    columns.labels.append(NO_LABELS if row is None else row.labels)
-    columns.policies.append(None if row is None else row.policy)
-    columns.required_suppliers.append(None if row is None else row.required_suppliers)
-    columns.rated_capacity.append(None if row is None else row.rated_capacity)
-    columns.capacity_unit.append(None if row is None else row.capacity_unit)
-    columns.design_load.append(None if row is None else row.design_load)
-    columns.mtbf_hours.append(None if row is None else row.mtbf_hours)
-    columns.mttr_hours.append(None if row is None else row.mttr_hours)
+    table = tuple(sorted(set(types).union(edges.types)))
+    type_codes, type_names = pd.factorize(np.array(edges.types, dtype=object))
+    kind = np.array([table.index(name) for name in type_names.tolist()], dtype=np.int64)
+    return Dependencies(columns, table, codes[m : m + e], codes[m + e :], kind[type_codes])
 
 
 NO_LABELS: frozenset[str] = frozenset()

@@ -1,0 +1,104 @@
+"""How :func:`graph.dependencies.dependencies_of` numbers nodes (pure; no Neo4j): against a
+dict filled end by end, the rule written out one step at a time, on random rows."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kgtwin.graph.dependencies import AssetRow, Edges, dependencies_of
+
+IRIS = st.sampled_from([f"urn:t:{i}" for i in range(12)])
+LABELS = st.frozensets(st.sampled_from(["Asset", "Pump", "UPS"]))
+MAYBE = st.none() | st.floats(0, 100, allow_nan=False)
+ASSETS = st.lists(
+    st.builds(
+        AssetRow,
+        iri=IRIS,
+        id=st.text("ab", max_size=2),
+        labels=LABELS,
+        policy=st.sampled_from([None, "all", "any"]),
+        required_suppliers=st.none() | st.integers(1, 3),
+        rated_capacity=MAYBE,
+        capacity_unit=st.sampled_from([None, "KiloW"]),
+        design_load=MAYBE,
+        mtbf_hours=MAYBE,
+        mttr_hours=MAYBE,
+    ),
+    max_size=10,
+)
+ENDS = st.lists(st.tuples(IRIS, st.text("xy", max_size=2), IRIS, st.text("xy", max_size=2)))
+TYPES = st.lists(st.sampled_from(["FEEDS", "HOSTS", "DEPENDS_ON"]), max_size=3)
+
+
+def numbered_by_dict(edges: Edges, assets: list[AssetRow]) -> list[tuple[object, ...]]:
+    """Each node as (IRI, id, then the asset's columns, or no labels and Nones)."""
+    index: dict[str, tuple[object, ...]] = {}
+    for row in assets:
+        index.setdefault(row.iri, (row.iri, row.id, *_columns(row)))
+    sources = zip(edges.sources, edges.source_ids, strict=True)
+    targets = zip(edges.targets, edges.target_ids, strict=True)
+    for iri, node_id in [*sources, *targets]:
+        index.setdefault(iri, (iri, node_id, frozenset(), *[None] * 7))
+    return list(index.values())
+
+
+def _columns(row: AssetRow) -> tuple[object, ...]:
+    return (
+        row.labels,
+        row.policy,
+        row.required_suppliers,
+        row.rated_capacity,
+        row.capacity_unit,
+        row.design_load,
+        row.mtbf_hours,
+        row.mttr_hours,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(assets=ASSETS, ends=ENDS, types=TYPES, data=st.data())
+def test_assets_first_then_edge_ends_in_the_order_edges_name_them(
+    assets: list[AssetRow],
+    ends: list[tuple[str, str, str, str]],
+    types: list[str],
+    data: st.DataObject,
+) -> None:
+    kinds = [data.draw(st.sampled_from(["FEEDS", "COOLS"])) for _ in ends]
+    edges = Edges(
+        [e[0] for e in ends],
+        [e[1] for e in ends],
+        [e[2] for e in ends],
+        [e[3] for e in ends],
+        kinds,
+    )
+    graph = dependencies_of(edges, types, assets)
+    nodes = graph.nodes
+    rows = list(
+        zip(
+            nodes.iris,
+            nodes.ids,
+            nodes.labels,
+            nodes.policies,
+            nodes.required_suppliers,
+            nodes.rated_capacity,
+            nodes.capacity_unit,
+            nodes.design_load,
+            nodes.mtbf_hours,
+            nodes.mttr_hours,
+            strict=True,
+        )
+    )
+    assert rows == numbered_by_dict(edges, assets)
+    assert graph.types == tuple(sorted({*types, *kinds}))
+    number = {iri: n for n, iri in enumerate(nodes.iris)}
+    assert graph.sources.tolist() == [number[iri] for iri in edges.sources]
+    assert graph.targets.tolist() == [number[iri] for iri in edges.targets]
+    assert [graph.types[k] for k in graph.kinds.tolist()] == kinds
+
+
+def test_nothing_numbers_nothing() -> None:
+    graph = dependencies_of(Edges([], [], [], [], []), ())
+    assert len(graph.nodes) == 0
+    assert graph.types == ()
+    assert graph.sources.tolist() == graph.targets.tolist() == graph.kinds.tolist() == []
