@@ -17,10 +17,10 @@ load):
   peak RSS (``VmHWM``).
 - **baseline**: one statement per node (bench/load.py) on 2,000 nodes read back from the
   graph, extrapolated to the site's nodes.
-- **snapshot**: bench/whatif.py ``build``: Neo4j reads of strings, ``build_snapshot`` and
-  a networkx DiGraph from the same rows, then what a server's graph cache does (its
-  numbered reads, ``snapshot_of``); the memory of the first two is
-  what ``tracemalloc`` sees still held after a second build of each (``memory``).
+- **snapshot**: bench/whatif.py ``build`` (``--builds`` times, the medians): Neo4j reads of
+  strings, ``build_snapshot`` and a networkx DiGraph from the same rows, then what a
+  server's graph cache does (its numbered reads, ``snapshot_of``); the memory of the first
+  two is what ``tracemalloc`` sees still held after a second build of each (``memory``).
 - **http**: ``kgtwin serve`` in a subprocess (anonymous read, no rate limit): its RSS once
   its snapshot is built, then ``downstream`` depth 5 (bench/query.py's starts) and a
   single-failure ``whatIf`` (bench/whatif.py's starts) over HTTP, interleaved with the
@@ -36,7 +36,7 @@ Prints a table per size, then measure | 10k | 100k | 1M | exponent | goal | met?
 goal, and the change against the recorded run; then records this run's sizes there.
 
     .venv/bin/python bench/scale.py [--sizes 10k,100k,1m] [--skip ingest,...]
-        [--heap 3g] [--record PATH] [--compare PATH] [--repeat 50]
+        [--heap 3g] [--record PATH] [--compare PATH] [--repeat 50] [--builds 3]
 
 Neo4j: NEO4J_URI (+ NEO4J_USER / NEO4J_PASSWORD) if set (emptied for each size!), else a
 local server per size, started for it on free ports and stopped after.
@@ -312,16 +312,19 @@ def held_mb(make: Callable[[], object]) -> float:
 
 
 def snapshot_phase(run: Run, driver: neo4j.Driver) -> whatif.Built:
-    built = whatif.build(Reader(driver), 1)
+    built = whatif.build(Reader(driver), run.args.builds)
     whatif.print_build(built)
     values = run.values
-    values["snapshot_read_s"] = built.reads[0]
-    values["snapshot_build_s"] = built.pure[0]
-    values["snapshot_s"] = built.reads[0] + built.pure[0]
-    values["nx_build_s"] = built.nx[0]
-    values["server_snapshot_read_s"] = built.server_reads[0]
-    values["server_snapshot_build_s"] = built.server_pure[0]
-    values["server_snapshot_s"] = built.server_reads[0] + built.server_pure[0]
+    median = statistics.median
+    values["snapshot_read_s"] = median(built.reads)
+    values["snapshot_build_s"] = median(built.pure)
+    values["snapshot_s"] = median(map(sum, zip(built.reads, built.pure, strict=True)))
+    values["nx_build_s"] = median(built.nx)
+    values["server_snapshot_read_s"] = median(built.server_reads)
+    values["server_snapshot_build_s"] = median(built.server_pure)
+    values["server_snapshot_s"] = median(
+        map(sum, zip(built.server_reads, built.server_pure, strict=True))
+    )
     if not run.skip("memory"):
         types = built.terms.dependency_types
         reversed_types = built.terms.reversed_types(types)
@@ -562,6 +565,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--compare", type=Path, help="a recorded run (default: --record's)")
     parser.add_argument("--no-record", action="store_true", help="record nothing")
     parser.add_argument("--repeat", type=int, default=50, help="rounds per HTTP question")
+    parser.add_argument("--builds", type=int, default=3, help="snapshot builds (the median)")
     parser.add_argument("--propagation-repeat", type=int, default=10, help="runs per start")
     parser.add_argument("--ingest-repeat", type=int, default=3, help="sustained runs")
     parser.add_argument("--seed", type=int, default=1, help="which starts and targets")
@@ -575,6 +579,8 @@ def parse_args() -> argparse.Namespace:
         parser.error(f"--skip: some of {', '.join(PHASES)}")
     if args.repeat < 20 or args.propagation_repeat < 5 or not 1 <= args.ingest_repeat <= 9:
         parser.error("--repeat: at least 20; --propagation-repeat: 5; --ingest-repeat: 1-9")
+    if not 1 <= args.builds <= 9:
+        parser.error("--builds: 1-9")
     return args
 
 
