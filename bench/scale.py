@@ -513,6 +513,16 @@ def ingest_phase(run: Run, driver: neo4j.Driver) -> None:
 # ------------------------------------------------------------------------------ a size
 
 
+def cpu_probe() -> float:
+    """The seconds a fixed pure-Python loop takes: how fast the host's CPU is now (on this
+    virtual machine it has varied by two between days)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def run_size(run: Run) -> None:
     with tempfile.TemporaryDirectory(prefix=f"kgtwin-bench-scale-{run.size}-") as tmp:
         folder = Path(tmp)
@@ -613,6 +623,8 @@ def main() -> None:
     for size in args.sizes:
         run = Run(size, SIZES[size], args, results.setdefault(size, {}), problems, dict(env))
         log(f"load average at the start of {size}: {os.getloadavg()[0]:.2f}")
+        run.values["cpu_probe_s"] = cpu_probe()
+        log(f"CPU probe: {run.values['cpu_probe_s']:.2f} s")
         try:
             run_size(run)
         except SizeFailed as exc:

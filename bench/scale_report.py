@@ -38,6 +38,9 @@ class Measure:
 # The rows of every table, in order. Baselines are measures of their own (scaling=False:
 # their growth is not kgtwin's).
 MEASURES: tuple[Measure, ...] = (
+    # how fast the host's CPU is during this run (a CPU-bound load beside a baseline bound
+    # by round trips and disk flushes: their ratio moves with it)
+    Measure("cpu_probe_s", "host: a fixed Python loop (CPU speed)", "s", scaling=False),
     Measure("validate_s", "validate (parse, SHACL, map)", "s"),
     Measure("load_s", "first load (sync)", "s", baseline="load_baseline_s"),
     Measure("validate_load_s", "validate + first load", "s"),
