@@ -7,7 +7,9 @@ result grows with the model:
 
 * nodes are read in pages of the ``(model, iri)`` index, in IRI order, each page starting
   after the last IRI of the one before (an ordered index seek with a limit: no sort);
-* relationships are read from a page of the model's nodes (by element id) at a time;
+* relationships are read from a page of the model's nodes (by element id) at a time, pages
+  cut by the number of relationships leaving them (read with the nodes), not only by the
+  number of nodes;
 * whether a kept node differs from what the files say is decided by Neo4j, which compares
   the values sent with the ones it holds (value and type, as Python compares them) and
   returns the element ids of the nodes that differ.
@@ -64,7 +66,7 @@ def _scope(label: LiteralString) -> Scope:
         read_nodes="MATCH (n:" + label + ") USING INDEX n:" + label + "(model, iri) "
         "WHERE n.model = $model AND n.iri > $after "
         "WITH n ORDER BY n.model, n.iri LIMIT $page "
-        "RETURN collect([n.iri, elementId(n)]) AS nodes",
+        "RETURN collect([n.iri, elementId(n), COUNT { (n)-->() }]) AS nodes",
         # Every relationship out of a page of the model's nodes to a node of the model (or
         # marked as the model's), with whether it is marked so: copies made by hand are
         # not. Collects over the same rows stay aligned as long as none skips a null.

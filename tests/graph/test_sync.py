@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
+from kgtwin.graph import sync as sync_module
 from kgtwin.graph.errors import ModelConflict, QueryFailed
 from kgtwin.graph.records import NodeRecord, PropertyGraph, RelRecord
 from kgtwin.graph.schema import describe_schema, ensure_schema
@@ -399,3 +400,43 @@ def test_lookups_by_iri_use_the_unique_index_even_if_planned_on_an_empty_graph(
             plan = session.run("EXPLAIN " + statement, params).consume().plan
         assert plan is not None
         assert seek in str(plan), statement
+
+
+def test_relationships_are_read_in_pages_cut_by_how_many_leave_them(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # hubs with 7 relationships out, pages of at most 3 nodes and 5 relationships: every
+    # hub has a page of its own, and a reload still finds every relationship it made
+    hubs = [node(f"hub{h}", "Asset", "Pump") for h in range(3)]
+    leaves = [node(f"leaf{i}", "Asset", "Tank") for i in range(10)]
+    rels = [(f"hub{h}", "FEEDS", f"leaf{(h + i) % 10}") for h in range(3) for i in range(7)]
+    rels += [(f"leaf{i}", "LOCATED_IN", f"hub{i % 3}") for i in range(10)]
+    sync(driver, graph(hubs + leaves, rels))
+    monkeypatch.setattr(sync_module, "READ_PAGE", 3)
+    monkeypatch.setattr(sync_module, "READ_RELS", 5)
+    again = sync(driver, graph(hubs + leaves, rels))
+    assert not again.changed
+    assert again.rels_unchanged == 31
+    moved = [r for r in rels if r != ("hub1", "FEEDS", "leaf1")] + [("leaf9", "FEEDS", "hub2")]
+    changed = sync(driver, graph(hubs + leaves, moved))
+    assert (changed.rels_created, changed.rels_removed, changed.rels_unchanged) == (1, 1, 30)
+    assert count(driver, "MATCH (:Twin {model: 'm'})-[r]->() RETURN count(r)") == 31
+
+
+@pytest.mark.parametrize(
+    ("degrees", "pages"),
+    [
+        ([], []),
+        ([1, 1, 1, 1], [[0, 1, 2], [3]]),  # 3 nodes a page at most
+        ([2, 2, 2], [[0, 1], [2]]),  # 5 relationships a page at most
+        ([9, 0, 1, 9, 5], [[0], [1, 2], [3], [4]]),  # more than 5: a page of its own
+        ([0, 0, 5, 0], [[0, 1, 2], [3]]),
+    ],
+)
+def test_rel_pages(
+    degrees: list[int], pages: list[list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_module, "READ_PAGE", 3)
+    monkeypatch.setattr(sync_module, "READ_RELS", 5)
+    eids = [str(n) for n in range(len(degrees))]
+    assert list(sync_module._rel_pages(eids, degrees)) == [[str(n) for n in p] for p in pages]
