@@ -168,8 +168,8 @@ def dependencies_of(
     (sources first, then targets); an asset listed twice counts once, its first row.
 
     The IRIs are numbered by ``pandas.factorize`` (a hash table in C, numbering in order of
-    first appearance), not a dict filled by a Python call per edge end: at a million nodes
-    that call, not the table, was most of the build (bench/snapshot_build.py).
+    first appearance) rather than by a dict filled by a Python call per edge end: 2.5 s
+    against 2.9 s for the rows of bench/snapshot_build.py's million-asset site.
     """
     rows = list(assets)
     m, e = len(rows), len(edges.sources)
