@@ -3,6 +3,8 @@ dict filled end by end, the rule written out one step at a time, on random rows.
 
 from __future__ import annotations
 
+from dataclasses import astuple, fields
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,28 +34,16 @@ TYPES = st.lists(st.sampled_from(["FEEDS", "HOSTS", "DEPENDS_ON"]), max_size=3)
 
 
 def numbered_by_dict(edges: Edges, assets: list[AssetRow]) -> list[tuple[object, ...]]:
-    """Each node as (IRI, id, then the asset's columns, or no labels and Nones)."""
+    """Each node as (IRI, id, then the asset's columns, or no labels and Nones), in the
+    order of :class:`NodeTable`'s columns."""
     index: dict[str, tuple[object, ...]] = {}
     for row in assets:
-        index.setdefault(row.iri, (row.iri, row.id, *_columns(row)))
+        index.setdefault(row.iri, astuple(row))
     sources = zip(edges.sources, edges.source_ids, strict=True)
     targets = zip(edges.targets, edges.target_ids, strict=True)
     for iri, node_id in [*sources, *targets]:
         index.setdefault(iri, (iri, node_id, frozenset(), *[None] * 7))
     return list(index.values())
-
-
-def _columns(row: AssetRow) -> tuple[object, ...]:
-    return (
-        row.labels,
-        row.policy,
-        row.required_suppliers,
-        row.rated_capacity,
-        row.capacity_unit,
-        row.design_load,
-        row.mtbf_hours,
-        row.mttr_hours,
-    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -74,21 +64,7 @@ def test_assets_first_then_edge_ends_in_the_order_edges_name_them(
     )
     graph = dependencies_of(edges, types, assets)
     nodes = graph.nodes
-    rows = list(
-        zip(
-            nodes.iris,
-            nodes.ids,
-            nodes.labels,
-            nodes.policies,
-            nodes.required_suppliers,
-            nodes.rated_capacity,
-            nodes.capacity_unit,
-            nodes.design_load,
-            nodes.mtbf_hours,
-            nodes.mttr_hours,
-            strict=True,
-        )
-    )
+    rows = list(zip(*(getattr(nodes, f.name) for f in fields(nodes)), strict=True))
     assert rows == numbered_by_dict(edges, assets)
     assert graph.types == tuple(sorted({*types, *kinds}))
     number = {iri: n for n, iri in enumerate(nodes.iris)}
