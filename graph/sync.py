@@ -338,7 +338,7 @@ class _Load:
             have_rels, broken = _read_rels(tx, scope, model, found, degrees)
             del found, degrees
             new = [iri for iri in nodes if iri not in eids]
-            if new:
+            if new and tx.run(scope.other_models, model=model).peek() is not None:
                 _refuse_foreign(tx, scope, model, new)
             kept: list[Group] = []  # rows [element id, value, ...]
             created: list[Group] = []  # rows [IRI, value, ...]

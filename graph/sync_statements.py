@@ -28,6 +28,7 @@ class Scope:
     key_label: LiteralString
     read_nodes: LiteralString
     read_rels: LiteralString
+    other_models: LiteralString
     find_foreign: LiteralString
     compare_nodes: LiteralString
     create_nodes: LiteralString
@@ -75,6 +76,12 @@ def _scope(label: LiteralString) -> Scope:
         "RETURN type(x) AS type, collect(coalesce(a.iri, '')) AS sources, "
         "collect(coalesce(b.iri, '')) AS targets, "
         "collect(coalesce(x.model = $model, false)) AS owned",
+        # whether any node belongs to another model: two seeks of the model index, so that
+        # a load into a graph holding no other model skips the look-up of every new IRI
+        other_models="MATCH (n:" + label + ") USING INDEX n:" + label + "(model) "
+        "WHERE n.model < $model RETURN n.model AS model LIMIT 1 "
+        "UNION MATCH (n:" + label + ") USING INDEX n:" + label + "(model) "
+        "WHERE n.model > $model RETURN n.model AS model LIMIT 1",
         find_foreign="UNWIND $iris AS iri MATCH (n:" + label + " {iri: iri}) "
         "USING INDEX n:" + label + "(iri) WHERE n.model <> $model "
         "RETURN n.iri AS iri, n.model AS model LIMIT 10",

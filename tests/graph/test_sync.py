@@ -391,6 +391,7 @@ def test_lookups_by_iri_use_the_unique_index_even_if_planned_on_an_empty_graph(
     }
     for statement, seek in (
         (TWINS.find_foreign, "NodeUniqueIndexSeek"),
+        (TWINS.other_models, "NodeIndexSeekByRange"),
         (TWINS.delete_rels, "NodeUniqueIndexSeek"),
         (TWINS.read_nodes, "NodeIndexSeek"),
         (TWINS.read_rels, "NodeByElementIdSeek"),
