@@ -25,7 +25,6 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -35,17 +34,12 @@ from typing import TypeVar
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.ingest import load_sites  # noqa: E402
 from bench.neo4j_server import neo4j_server  # noqa: E402
-from bench.synthetic import write_site  # noqa: E402
 from kgtwin.graph.connection import open_driver  # noqa: E402
 from kgtwin.graph.dependencies import read_assets, read_dependencies, read_edges  # noqa: E402
 from kgtwin.graph.ontology_read import read_terms  # noqa: E402
 from kgtwin.graph.reader import Reader  # noqa: E402
-from kgtwin.graph.schema import ensure_schema  # noqa: E402
-from kgtwin.graph.sync import ONTOLOGY, sync_model  # noqa: E402
-from kgtwin.ontology.files import default_ontology_files  # noqa: E402
-from kgtwin.ontology.mapping import ONTOLOGY_MODEL, map_ontology  # noqa: E402
-from kgtwin.ontology.validate import Ontology, validate  # noqa: E402
 from kgtwin.simulation.snapshot import build_snapshot, snapshot_of  # noqa: E402
 
 T = TypeVar("T")
@@ -62,18 +56,6 @@ MEASURES = (
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def load(reader: Reader, ontology: Ontology, assets: int, folder: Path) -> None:
-    """The synthetic site of ``assets`` assets, written, validated and synced."""
-    site = folder / f"site-{assets}.ttl"
-    write_site(site, assets, 3 * assets)
-    desired = validate([site], ontology).raise_for_problems()
-    site.unlink()
-    driver = reader.driver
-    ensure_schema(driver)
-    sync_model(driver, ONTOLOGY_MODEL, map_ontology(ontology.vocabulary), scope=ONTOLOGY)
-    sync_model(driver, "synthetic", desired)
 
 
 def timed(times: dict[str, float], name: str, work: Callable[[], T]) -> T:
@@ -115,9 +97,8 @@ def main() -> None:
         parser.error("--rounds: 3-15")
     if os.environ.get("NEO4J_URI"):
         parser.error("needs two local Neo4j of its own: unset NEO4J_URI")
-    ontology = Ontology.load(default_ontology_files())
     times: dict[str, dict[str, list[float]]] = {s: {m: [] for m in MEASURES} for s in SIZES}
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="kgtwin-growth-") as tmp:
+    with ExitStack() as stack:
         readers: dict[str, Reader] = {}
         for size, assets in SIZES.items():
             server = neo4j_server(
@@ -129,7 +110,7 @@ def main() -> None:
             log(f"{size}: writing, validating and loading the site ...")
             started = time.perf_counter()
             readers[size] = Reader(driver)
-            load(readers[size], ontology, assets, Path(tmp))
+            load_sites(driver, ["synthetic"], assets, 3 * assets)
             log(f"{size}: loaded in {time.perf_counter() - started:.0f} s")
         for turn in range(args.rounds):
             for size, reader in readers.items():
