@@ -180,7 +180,7 @@ def dependencies_of(
     codes, uniques = pd.factorize(every, use_na_sentinel=False)
     codes = codes.astype(np.int64, copy=False)
     # where each node first appears: a position whose code exceeds every code before it
-    seen = np.maximum.accumulate(codes) if len(codes) else codes
+    seen = np.maximum.accumulate(codes)
     firsts = np.flatnonzero(codes > np.concatenate(([-1], seen[:-1])))
     asset_count = int(np.searchsorted(firsts, m))
     chosen = [rows[p] for p in firsts[:asset_count].tolist()]
