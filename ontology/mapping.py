@@ -41,6 +41,10 @@ ALIGNED_KEYS = "alignedKeys"
 # Blank nodes inside blank nodes get IRIs to this depth (each level lengthens the IRI, so a
 # hostile chain would otherwise cost memory quadratic in its length); deeper is a problem.
 MAX_BLANK_NESTING = 8
+# Values of literal terms converted once per term and shared by every node giving the term
+# (a float from a decimal is a new object at each conversion, and a million-asset site gives
+# a few ratings four million times); at most this many, so distinct values cost no more.
+LITERAL_MEMO = 65_536
 
 
 def map_model(
@@ -123,6 +127,12 @@ class _Mapper:
         self.meant: dict[str, list[Value]] = defaultdict(list)  # keys alignments give a node
         self.names: dict[int, str] = {}  # subject id -> its IRI (see run)
         self.label_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # one string per relationship type, individual and literal value, shared by every
+        # node and relationship that has it (not one made per use: three million
+        # relationships at a million assets)
+        self.rel_types: dict[str, str] = {}  # property IRI -> relationship type
+        self.individuals: dict[int, str] = {}  # term id -> the individual's local name
+        self.literals: dict[int, Value | None] = {}  # term id -> value (LITERAL_MEMO)
         # property -> the kgtwin key properties it means (brick:hasUnit -> kgt:unit)
         self.key_meanings: dict[str, list[PropertyInfo]] = {}
         # each path alignment as (its property's key, its steps' term ids; None: a step
@@ -319,6 +329,15 @@ class _Mapper:
             )
         return found
 
+    def literal_value(self, term_id: int, literal: Literal) -> Value | None:
+        """:func:`to_neo4j_value` of the literal term ``term_id``, memoized (LITERAL_MEMO)."""
+        if term_id in self.literals:
+            return self.literals[term_id]
+        value = to_neo4j_value(literal)
+        if len(self.literals) < LITERAL_MEMO:
+            self.literals[term_id] = value
+        return value
+
     def align_paths(self, subject_id: int) -> None:
         """Values the vocabulary's path alignments reach from the subject, as meant keys."""
         spo, terms = self.data.spo, self.data.terms
@@ -361,7 +380,8 @@ class _Mapper:
             if isinstance(o, Literal):
                 key = local_name(str(p))
                 if key not in values:
-                    values[key].append(str(o))
+                    # a plain literal's value is the string it was read as: no copy
+                    values[key].append(o.value if o.datatype is None else str(o))
             return
         prop = self.vocab.properties.get(str(p))
         if prop is None:
@@ -386,7 +406,7 @@ class _Mapper:
                     found=f'"{o}"',
                 )
                 return
-            value = to_neo4j_value(o)
+            value = self.literal_value(o_id, o)
             if value is None:
                 self.problem(
                     subject,
@@ -404,7 +424,10 @@ class _Mapper:
             target = self.names.get(o_id)
             if target is not None:
                 if prop.kind == "object":
-                    rels.add(RelRecord(name, prop.rel_type, target))
+                    rel_type = self.rel_types.get(prop.iri)
+                    if rel_type is None:
+                        rel_type = self.rel_types[prop.iri] = prop.rel_type
+                    rels.add(RelRecord(name, rel_type, target))
                 else:
                     self.problem(
                         subject,
@@ -414,9 +437,12 @@ class _Mapper:
                         found=self.qname(o),
                     )
             elif str(o) in self.vocab.individuals:
-                values[prop.name].append(local_name(str(o)))
+                individual = self.individuals.get(o_id)
+                if individual is None:
+                    individual = self.individuals[o_id] = local_name(str(o))
+                values[prop.name].append(individual)
                 for meant in self.meant_keys(prop):
-                    self.meant[meant.name].append(local_name(str(o)))
+                    self.meant[meant.name].append(individual)
             else:
                 self.problem(
                     subject,

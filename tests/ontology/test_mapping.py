@@ -6,6 +6,7 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
+from kgtwin.ontology import mapping
 from kgtwin.ontology.files import Locator, index, parse_file
 from kgtwin.ontology.mapping import map_model, map_ontology, to_neo4j_value
 from kgtwin.ontology.triples import TripleIndex
@@ -106,6 +107,43 @@ def test_multiple_values_become_a_sorted_list(tmp_path: Path, vocab: Vocabulary)
     graph, problems = map_model(*files, vocab)
     assert problems == []
     assert graph.nodes["https://example.org/site#p1"].props["ratedFlow"] == [1.0, 2.0, 3.0]
+
+
+def test_nodes_share_one_object_per_relationship_type_individual_and_literal(
+    tmp_path: Path, vocab: Vocabulary
+) -> None:
+    # what keeps a million-asset model's mapping small: a value given by many subjects is
+    # one object, not one per node or relationship
+    body = "".join(
+        f's:p{i} a x:Pump ; rdfs:label "Pump {i}" ; x:ratedFlow 12.5 ; x:unit x:KiloW ; '
+        f"x:pumpsWaterTo s:p{i + 1} .\n"
+        for i in range(4)
+    )
+    graph, problems = map_model(*model(tmp_path, body + "s:p4 a x:Pump .\n"), vocab)
+    assert problems == []
+    pumps = [graph.nodes[f"https://example.org/site#p{i}"].props for i in range(4)]
+    assert [p["ratedFlow"] for p in pumps] == [12.5] * 4
+    assert [p["label"] for p in pumps] == [f"Pump {i}" for i in range(4)]
+    assert all(type(p["label"]) is str for p in pumps)
+    assert len({id(p["ratedFlow"]) for p in pumps}) == 1
+    assert len({id(p["unit"]) for p in pumps}) == 1
+    assert len({id(rel.type) for rel in graph.rels}) == 1
+
+
+def test_literals_past_the_memo_are_converted_each_time(
+    tmp_path: Path, vocab: Vocabulary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mapping, "LITERAL_MEMO", 2)
+    body = "".join(f"s:p{i} a x:Pump ; x:ratedFlow {i}.5 .\n" for i in range(5))
+    bad = "".join(
+        f's:q{i} a x:Pump ; x:ratedFlow "fast"^^<http://www.w3.org/2001/XMLSchema#decimal> .\n'
+        for i in range(3)
+    )
+    graph, problems = map_model(*model(tmp_path, body + bad), vocab)
+    flows = [graph.nodes[f"https://example.org/site#p{i}"].props["ratedFlow"] for i in range(5)]
+    assert flows == [0.5, 1.5, 2.5, 3.5, 4.5]
+    # an ill-typed literal given three times is three problems, memoized or not
+    assert [(p.kind, p.subject) for p in problems] == [("ill-typed", f"s:q{i}") for i in range(3)]
 
 
 def test_ill_typed_literal_is_not_converted() -> None:
