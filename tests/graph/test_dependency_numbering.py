@@ -1,5 +1,6 @@
 """How :func:`graph.dependencies.dependencies_of` numbers nodes (pure; no Neo4j): against a
-dict filled end by end, the rule written out one step at a time, on random rows."""
+dict filled end by end, the rule written out one step at a time, on random rows; and how a
+server's numbered read turns a column of property values into what-if numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from dataclasses import astuple, fields
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kgtwin.graph.dependencies import AssetRow, Edges, dependencies_of
+from kgtwin.graph.dependencies import (
+    AssetRow,
+    Edges,
+    _integer,
+    _integers_in,
+    _number,
+    _numbers_in,
+    dependencies_of,
+)
 
 IRIS = st.sampled_from([f"urn:t:{i}" for i in range(12)])
 LABELS = st.frozensets(st.sampled_from(["Asset", "Pump", "UPS"]))
@@ -78,3 +87,42 @@ def test_nothing_numbers_nothing() -> None:
     assert len(graph.nodes) == 0
     assert graph.types == ()
     assert graph.sources.tolist() == graph.targets.tolist() == graph.kinds.tolist() == []
+
+
+# what a property may hold, as the driver gives it
+VALUES = st.lists(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=3)
+    | st.lists(st.integers(), max_size=2),
+    max_size=30,
+)
+
+
+def number_rule(value: object) -> float | None:
+    """A what-if number: an int or a float, never a boolean (a bool is an int in Python)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def integer_rule(value: object) -> int | None:
+    """A count: an int, or a whole float; never a boolean."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    return value if isinstance(value, int) else None
+
+
+@settings(max_examples=300)
+@given(VALUES)
+def test_columns_of_numbers_follow_the_rule_value_by_value(values: list[object]) -> None:
+    numbers, integers = _numbers_in(values), _integers_in(values)
+    # repr: NaN is no NaN's equal, and 1 == 1.0 == True would hide a type
+    assert repr(numbers) == repr([number_rule(v) for v in values])
+    assert repr(numbers) == repr([_number(v) for v in values])
+    assert repr(integers) == repr([integer_rule(v) for v in values])
+    assert repr(integers) == repr([_integer(v) for v in values])
