@@ -57,7 +57,9 @@ class Edges:
 
 def read_edges(reader: Reader, types: Collection[str]) -> Edges:
     """Every edge of ``types`` between twin nodes, in one statement."""
-    (row,) = reader.rows(DEPENDENCY_EDGES, "reading the dependency edges", types=sorted(types))
+    (row,) = reader.plain_rows(
+        DEPENDENCY_EDGES, "reading the dependency edges", types=sorted(types)
+    )
     return Edges(row["sources"], row["source_ids"], row["targets"], row["target_ids"], row["types"])
 
 
@@ -94,7 +96,7 @@ class AssetRow:
 def read_assets(reader: Reader) -> list[AssetRow]:
     """Every asset with its redundancy, capacity and reliability properties, in one
     statement. Label sets are shared between assets of the same classes."""
-    (row,) = reader.rows(ASSET_ATTRIBUTES, "reading the assets' what-if properties")
+    (row,) = reader.plain_rows(ASSET_ATTRIBUTES, "reading the assets' what-if properties")
     shared: dict[frozenset[str], frozenset[str]] = {}
     assets = []
     for values, labels in zip(row["rows"], row["labels"], strict=True):
