@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from neo4j import Driver
 
+from kgtwin.graph import dependencies
 from kgtwin.graph.dependencies import (
     Dependencies,
+    Edges,
     dependencies_of,
     read_assets,
     read_dependencies,
@@ -74,6 +76,27 @@ def test_the_numbered_read_says_what_the_string_read_says(reader: Reader) -> Non
     assert rows[2][3:7] == ("k-of-n", 1, 50.0, "KiloW")
     assert rows[2][7] is None  # a design load that is no number
     assert rows[0][8:] == (1000.0, 2.0)
+
+
+def test_reads_in_pages_of_one_say_what_one_page_says(
+    reader: Reader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = described(read_dependencies(reader, TYPES))
+    edges, assets = read_edges(reader, TYPES), read_assets(reader)
+    monkeypatch.setattr(dependencies, "READ_PAGE", 1)  # FEEDS has 2 edges, 4 assets
+    assert described(read_dependencies(reader, TYPES)) == whole
+    assert read_edges(reader, TYPES) == edges
+    assert read_assets(reader) == assets
+    assert len(edges.sources) == 4
+    assert len(assets) == 4
+
+
+def test_a_graph_of_no_dependencies_reads_as_empty(driver: Driver) -> None:
+    empty = Reader(driver)
+    assert read_edges(empty, TYPES) == Edges([], [], [], [], [])
+    assert read_assets(empty) == []
+    graph = read_dependencies(empty, TYPES)
+    assert len(graph.nodes) == len(graph.sources) == 0
 
 
 def test_no_types_read_no_edges(reader: Reader) -> None:
