@@ -5,9 +5,10 @@ what-if reads live: the assets' load points and the failures their telemetry rep
 :func:`read_dependencies` reads the graph in two statements: the nodes as columns (their
 strings once each) and the edges as pairs of node numbers, grouped by type, so that a
 million edges cost the driver integers rather than four strings each. :func:`read_edges`
-reads edges with their ends' IRIs and ids (one row: a row per edge would cost the driver
-more than Neo4j takes to find them). Types must have been checked against the ontology;
-they reach Cypher as a parameter only.
+reads edges with their ends' IRIs and ids. Each returns its rows in pages of
+:data:`READ_PAGE` (a row per edge would cost the driver more than Neo4j takes to find them;
+one row of everything grew faster than the graph). Types must have been checked against
+the ontology; they reach Cypher as a parameter only.
 """
 
 from __future__ import annotations
