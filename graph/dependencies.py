@@ -320,15 +320,9 @@ def _concatenate(parts: list[Ints]) -> Ints:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def _integer(value: object) -> int | None:
-    """A property's value as an int (a float only if whole); None if it is neither."""
-    if type(value) is float:
-        return int(value) if value.is_integer() else None
-    return value if type(value) is int else None
-
-
 def _integers_in(values: Iterable[object]) -> list[int | None]:
-    """:func:`_integer` of each value, written out (see :func:`_numbers_in`)."""
+    """Each value as an int (a float only if whole); None if it is neither (a boolean is
+    none). Written out for speed, as :func:`_numbers_in`."""
     return [
         v if type(v) is int else int(v) if type(v) is float and v.is_integer() else None
         for v in values

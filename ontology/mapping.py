@@ -127,10 +127,8 @@ class _Mapper:
         self.meant: dict[str, list[Value]] = defaultdict(list)  # keys alignments give a node
         self.names: dict[int, str] = {}  # subject id -> its IRI (see run)
         self.label_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
-        # one string per relationship type, individual and literal value, shared by every
-        # node and relationship that has it (not one made per use: three million
-        # relationships at a million assets)
-        self.rel_types: dict[str, str] = {}  # property IRI -> relationship type
+        # one string per individual and literal value, shared by every node that has it
+        # (not one made per use: a million assets give a few units a million times)
         self.individuals: dict[int, str] = {}  # term id -> the individual's local name
         self.literals: dict[int, Value | None] = {}  # term id -> value (LITERAL_MEMO)
         # property -> the kgtwin key properties it means (brick:hasUnit -> kgt:unit)
@@ -424,10 +422,7 @@ class _Mapper:
             target = self.names.get(o_id)
             if target is not None:
                 if prop.kind == "object":
-                    rel_type = self.rel_types.get(prop.iri)
-                    if rel_type is None:
-                        rel_type = self.rel_types[prop.iri] = prop.rel_type
-                    rels.add(RelRecord(name, rel_type, target))
+                    rels.add(RelRecord(name, prop.rel_type, target))
                 else:
                     self.problem(
                         subject,

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from kgtwin.graph.dependencies import (
     AssetRow,
     Edges,
-    _integer,
     _integers_in,
     _number,
     _numbers_in,
@@ -125,4 +124,3 @@ def test_columns_of_numbers_follow_the_rule_value_by_value(values: list[object])
     assert repr(numbers) == repr([number_rule(v) for v in values])
     assert repr(numbers) == repr([_number(v) for v in values])
     assert repr(integers) == repr([integer_rule(v) for v in values])
-    assert repr(integers) == repr([_integer(v) for v in values])
