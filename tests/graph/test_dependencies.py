@@ -19,14 +19,15 @@ from kgtwin.graph.dependencies import (
 )
 from kgtwin.graph.reader import Reader
 
-# assets a..d (b redundant any, c 1-of-n with a capacity), a system s that is no asset;
-# a feeds b twice over two types, c depends on b, s feeds d; a point p of a (no dependency)
+# assets a..d (b redundant any, c 1-of-n with a capacity, d a count of suppliers that is no
+# number), a system s that is no asset; a feeds b twice over two types, c depends on b,
+# s feeds d; a point p of a (no dependency)
 GRAPH = """
 CREATE (a:Twin:Asset:Pump {id: 'a', iri: 'urn:t:a', mtbfHours: 1000.0, mttrHours: 2})
 CREATE (b:Twin:Asset:Pump {id: 'b', iri: 'urn:t:b', redundancyPolicy: 'any'})
 CREATE (c:Twin:Asset:Header {id: 'c', iri: 'urn:t:c', redundancyPolicy: 'k-of-n',
         requiredSuppliers: 1, ratedCapacity: 50, capacityUnit: 'KiloW', designLoad: 'x'})
-CREATE (d:Twin:Asset {id: 'd', iri: 'urn:t:d'})
+CREATE (d:Twin:Asset {id: 'd', iri: 'urn:t:d', requiredSuppliers: 'two'})
 CREATE (s:Twin:System {id: 's', iri: 'urn:t:s', redundancyPolicy: 'any'})
 CREATE (p:Twin:Point {id: 'p', iri: 'urn:t:p'})
 CREATE (a)-[:FEEDS]->(b), (a)-[:COOLS]->(b), (c)-[:DEPENDS_ON]->(b), (s)-[:FEEDS]->(d),
@@ -75,6 +76,7 @@ def test_the_numbered_read_says_what_the_string_read_says(reader: Reader) -> Non
     assert system[2:] == (frozenset(), *[None] * 7)
     assert rows[2][3:7] == ("k-of-n", 1, 50.0, "KiloW")
     assert rows[2][7] is None  # a design load that is no number
+    assert rows[3][4] is None  # a count of suppliers that is no number
     assert rows[0][8:] == (1000.0, 2.0)
 
 
