@@ -759,8 +759,16 @@ def _rel_groups(rels: Iterable[Rel], end: Callable[[str], str | None]) -> list[G
 def _refuse_foreign(tx: Transaction, scope: Scope, model: str, iris: list[str]) -> None:
     foreign = tx.run(scope.find_foreign, iris=iris, model=model).data()
     if foreign:
-        owned = ", ".join(f"{f['iri']} (model {f['model']!r})" for f in foreign)
+        owned = ", ".join(f"{f['iri']} ({_holder(f['model'])})" for f in foreign)
         raise ModelConflict(
             f"model {model!r} names subjects that already belong to another model: {owned}. "
             "Remove them from one of the models, or load both as one model."
         )
+
+
+def _holder(model: object) -> str:
+    """Who holds a node, as a refused load names it."""
+    if isinstance(model, str):
+        return f"model {model!r}"
+    what = "no model" if model is None else f"model {model!r}, which is no model's name"
+    return what + ": made by hand? Delete it, or give it its model"

@@ -76,14 +76,19 @@ def _scope(label: LiteralString) -> Scope:
         "RETURN type(x) AS type, collect(coalesce(a.iri, '')) AS sources, "
         "collect(coalesce(b.iri, '')) AS targets, "
         "collect(coalesce(x.model = $model, false)) AS owned",
-        # whether any node belongs to another model: two seeks of the model index, so that
-        # a load into a graph holding no other model skips the look-up of every new IRI
+        # whether any node belongs to another model, or to none (made by hand, without a
+        # model or with one that is no string): two seeks of the model index and a scan of
+        # the label for a model that is no string (the index holds strings only; Neo4j 5.26
+        # finds no null with `NOT n.model IS :: STRING NOT NULL`), so that a load into a
+        # graph holding no other model skips the look-up of every new IRI
         other_models="MATCH (n:" + label + ") USING INDEX n:" + label + "(model) "
         "WHERE n.model < $model RETURN n.model AS model LIMIT 1 "
         "UNION MATCH (n:" + label + ") USING INDEX n:" + label + "(model) "
-        "WHERE n.model > $model RETURN n.model AS model LIMIT 1",
+        "WHERE n.model > $model RETURN n.model AS model LIMIT 1 "
+        "UNION MATCH (n:" + label + ") WHERE n.model IS NULL OR NOT n.model IS :: STRING "
+        "RETURN n.model AS model LIMIT 1",
         find_foreign="UNWIND $iris AS iri MATCH (n:" + label + " {iri: iri}) "
-        "USING INDEX n:" + label + "(iri) WHERE n.model <> $model "
+        "USING INDEX n:" + label + "(iri) WHERE NOT coalesce(n.model = $model, false) "
         "RETURN n.iri AS iri, n.model AS model LIMIT 10",
         compare_nodes="UNWIND $rows AS r MATCH "
         + by_eid

@@ -188,6 +188,29 @@ def test_model_taking_over_another_models_subjects_is_refused(
     assert snapshot(driver) == before
 
 
+@pytest.mark.parametrize(
+    "hand_made",
+    [
+        "CREATE (:Twin:Asset {iri: $iri, id: 'mine'})",  # no model
+        "CREATE (:Twin:Asset {iri: $iri, id: 'mine', model: 5})",  # a model that is no name
+    ],
+)
+@pytest.mark.parametrize("rows", [sync_module.TRANSACTION_ROWS, 1])  # one transaction; many
+def test_a_node_made_by_hand_with_a_models_iri_is_refused_before_any_write(
+    driver: Driver, ontology: Ontology, hand_made: str, rows: int
+) -> None:
+    load_model(driver, [DC1], "dc1", ontology)
+    iri = "https://w3id.org/kgtwin/site/dc1#air-cooling"
+    driver.execute_query("MATCH (n:Twin {iri: $iri}) DETACH DELETE n", iri=iri)
+    driver.execute_query(hand_made, iri=iri)  # type: ignore[arg-type]
+    before = snapshot(driver)
+    with pytest.raises(ModelConflict, match=f"{iri} .*made by hand"):
+        load_model(
+            driver, [DC1], "dc1", ontology, verify=True, batch_size=rows, transaction_rows=rows
+        )
+    assert snapshot(driver) == before  # nothing written, the model not hidden
+
+
 def test_live_state_survives_reload(driver: Driver, ontology: Ontology) -> None:
     load_model(driver, [DC1], "dc1", ontology)
     driver.execute_query("MATCH (p:Point) WITH p LIMIT 1 SET p.value = 42.0, p.quality = 'good'")
