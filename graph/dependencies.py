@@ -95,8 +95,17 @@ def read_edges(reader: Reader, types: Collection[str]) -> Edges:
     )
 
 
-# The assets grouped by labels, each group's properties as columns (collect() would drop
-# the nulls of absent properties; a column of a node's property keeps them)
+# A page of nodes' IRIs, ids and what-if properties, as columns (collect() would drop the
+# nulls of absent properties; a column of a node's property keeps them)
+_ASSET_COLUMNS: LiteralString = """[n IN nodes | n.iri] AS iris, [n IN nodes | n.id] AS ids,
+       [n IN nodes | n.redundancyPolicy] AS policies,
+       [n IN nodes | n.requiredSuppliers] AS required,
+       [n IN nodes | n.ratedCapacity] AS capacity, [n IN nodes | n.capacityUnit] AS units,
+       [n IN nodes | n.designLoad] AS design, [n IN nodes | n.mtbfHours] AS mtbf,
+       [n IN nodes | n.mttrHours] AS mttr
+"""
+
+# The assets grouped by labels, each group's columns a page of _ASSET_COLUMNS
 ASSET_ATTRIBUTES: LiteralString = (
     HIDDEN_MODELS
     + """
@@ -106,13 +115,8 @@ MATCH (a:Twin:Asset) WHERE """
 WITH labels(a) AS labels, collect(a) AS every
 UNWIND range(0, size(every) - 1, $page) AS start
 WITH labels, every[start..start + $page] AS nodes
-RETURN labels, [n IN nodes | n.iri] AS iris, [n IN nodes | n.id] AS ids,
-       [n IN nodes | n.redundancyPolicy] AS policies,
-       [n IN nodes | n.requiredSuppliers] AS required,
-       [n IN nodes | n.ratedCapacity] AS capacity, [n IN nodes | n.capacityUnit] AS units,
-       [n IN nodes | n.designLoad] AS design, [n IN nodes | n.mtbfHours] AS mtbf,
-       [n IN nodes | n.mttrHours] AS mttr
-"""
+RETURN labels, """
+    + _ASSET_COLUMNS
 )
 
 
@@ -270,13 +274,8 @@ WHERE """
 WITH CASE WHEN a:Asset THEN labels(a) ELSE [] END AS labels, collect(a) AS every
 UNWIND range(0, size(every) - 1, $page) AS start
 WITH labels, every[start..start + $page] AS nodes
-RETURN labels, [n IN nodes | id(n)] AS keys, [n IN nodes | n.iri] AS iris,
-       [n IN nodes | n.id] AS ids, [n IN nodes | n.redundancyPolicy] AS policies,
-       [n IN nodes | n.requiredSuppliers] AS required,
-       [n IN nodes | n.ratedCapacity] AS capacity, [n IN nodes | n.capacityUnit] AS units,
-       [n IN nodes | n.designLoad] AS design, [n IN nodes | n.mtbfHours] AS mtbf,
-       [n IN nodes | n.mttrHours] AS mttr
-"""
+RETURN labels, [n IN nodes | id(n)] AS keys, """
+    + _ASSET_COLUMNS
 )
 
 DEPENDENCY_PAIRS: LiteralString = (
