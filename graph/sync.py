@@ -758,17 +758,23 @@ def _rel_groups(rels: Iterable[Rel], end: Callable[[str], str | None]) -> list[G
 
 def _refuse_foreign(tx: Transaction, scope: Scope, model: str, iris: list[str]) -> None:
     foreign = tx.run(scope.find_foreign, iris=iris, model=model).data()
-    if foreign:
-        owned = ", ".join(f"{f['iri']} ({_holder(f['model'])})" for f in foreign)
-        raise ModelConflict(
-            f"model {model!r} names subjects that already belong to another model: {owned}. "
-            "Remove them from one of the models, or load both as one model."
+    named = [f for f in foreign if isinstance(f["model"], str)]
+    owned = [f"{f['iri']} (model {f['model']!r})" for f in named]
+    by_hand = [f"{f['iri']} ({_no_name(f['model'])})" for f in foreign if f not in named]
+    reasons = []
+    if owned:
+        reasons.append(
+            f"model {model!r} names subjects that already belong to another model: "
+            f"{', '.join(owned)}. Remove them from one of the models, or load both as one model."
         )
+    if by_hand:
+        reasons.append(
+            f"model {model!r} names subjects that nodes made by hand hold, with no model's "
+            f"name: {', '.join(by_hand)}. Delete those nodes, or give them their model."
+        )
+    if reasons:
+        raise ModelConflict(" ".join(reasons))
 
 
-def _holder(model: object) -> str:
-    """Who holds a node, as a refused load names it."""
-    if isinstance(model, str):
-        return f"model {model!r}"
-    what = "no model" if model is None else f"model {model!r}, which is no model's name"
-    return what + ": made by hand? Delete it, or give it its model"
+def _no_name(model: object) -> str:
+    return "no model" if model is None else f"model {model!r}"
