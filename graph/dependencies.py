@@ -17,14 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import LiteralString
+from typing import Any, LiteralString
 
 import numpy as np
 import pandas as pd
 
 from kgtwin.graph.collector import collector_paused
 from kgtwin.graph.engine_types import HAS_POINT_EDGE, LOAD_POINT_TYPES, POINT_TYPES
-from kgtwin.graph.reader import Reader
+from kgtwin.graph.reader import Reader, Row
 from kgtwin.graph.visibility import HIDDEN_MODELS, visible
 
 logger = logging.getLogger(__name__)
@@ -151,19 +151,25 @@ def read_assets(reader: Reader) -> list[AssetRow]:
             assets.extend(
                 AssetRow(iri, node_id, labels, policy, k, capacity, unit, design, mtbf, mttr)
                 for iri, node_id, policy, k, capacity, unit, design, mtbf, mttr in zip(
-                    group["iris"],
-                    group["ids"],
-                    group["policies"],
-                    _integers_in(group["required"]),
-                    _numbers_in(group["capacity"]),
-                    group["units"],
-                    _numbers_in(group["design"]),
-                    _numbers_in(group["mtbf"]),
-                    _numbers_in(group["mttr"]),
-                    strict=True,
+                    group["iris"], group["ids"], *_what_if_columns(group), strict=True
                 )
             )
     return assets
+
+
+def _what_if_columns(group: Row) -> tuple[list[Any], ...]:
+    """A page of :data:`_ASSET_COLUMNS`' what-if properties, as assets hold them, in
+    :class:`AssetRow`'s order: policy, required suppliers (a count), rated capacity,
+    capacity unit, design load, MTBF, MTTR (numbers)."""
+    return (
+        group["policies"],
+        _integers_in(group["required"]),
+        _numbers_in(group["capacity"]),
+        group["units"],
+        _numbers_in(group["design"]),
+        _numbers_in(group["mtbf"]),
+        _numbers_in(group["mttr"]),
+    )
 
 
 def _number(value: object) -> float | None:
@@ -295,6 +301,15 @@ def read_dependencies(reader: Reader, types: Collection[str]) -> Dependencies:
         DEPENDENCY_NODES, "reading the dependency graph's nodes", types=names, page=READ_PAGE
     )
     columns = NodeTable([], [], [], [], [], [], [], [], [], [])
+    properties: tuple[list[Any], ...] = (  # in _what_if_columns' order
+        columns.policies,
+        columns.required_suppliers,
+        columns.rated_capacity,
+        columns.capacity_unit,
+        columns.design_load,
+        columns.mtbf_hours,
+        columns.mttr_hours,
+    )
     keys: list[int] = []
     for group in groups:
         count = len(group["keys"])
@@ -303,15 +318,10 @@ def read_dependencies(reader: Reader, types: Collection[str]) -> Dependencies:
         columns.ids.extend(group["ids"])
         labels = frozenset(group["labels"])
         columns.labels.extend([labels] * count)
-        asset = bool(labels)  # the properties of a node that is no asset are not read
-        nothing = [None] * count
-        columns.policies.extend(group["policies"] if asset else nothing)
-        columns.required_suppliers.extend(_integers_in(group["required"]) if asset else nothing)
-        columns.rated_capacity.extend(_numbers_in(group["capacity"]) if asset else nothing)
-        columns.capacity_unit.extend(group["units"] if asset else nothing)
-        columns.design_load.extend(_numbers_in(group["design"]) if asset else nothing)
-        columns.mtbf_hours.extend(_numbers_in(group["mtbf"]) if asset else nothing)
-        columns.mttr_hours.extend(_numbers_in(group["mttr"]) if asset else nothing)
+        # the properties of a node that is no asset are not taken
+        what_if = _what_if_columns(group) if labels else [[None] * count] * len(properties)
+        for column, values in zip(properties, what_if, strict=True):
+            column.extend(values)
     sources, targets, kinds = _read_pairs(reader, names, keys)
     return Dependencies(columns, names, sources, targets, kinds)
 
