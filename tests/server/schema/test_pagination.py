@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from neo4j import Driver
 
 from kgtwin.graph.listing import Position
+from kgtwin.server.schema.errors import BadUserInput
 from kgtwin.server.schema.pagination import decode_cursor, encode_cursor
 from tests.server.schema.conftest import Api
 
@@ -84,6 +86,34 @@ def test_cursors_are_opaque_and_checked(api: Api) -> None:
     error = api.error(PAGE, {"first": 5, "after": "bm90LWEtY3Vyc29y"})
     assert error.extensions == {"code": "BAD_USER_INPUT"}
     assert "not a cursor this server issued" in error.message
+
+
+@pytest.mark.parametrize(
+    ("node_id", "iri"),
+    [("a", "urn:a"), ('q"uote\\', "urn:[x]{y}"), ("é ☃", ""), ("[", "]")],
+)
+def test_any_id_and_iri_come_back_from_their_cursor(node_id: str, iri: str) -> None:
+    assert decode_cursor(encode_cursor(Position(node_id, iri))) == Position(node_id, iri)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 1_500 + b"]" * 1_500,  # nested: refused before it is parsed
+        b'["k1",["x"],"urn:a"]',
+        b'["k1","a",' + b"[" * 1_500 + b"]" * 1_500 + b"]",
+        b'["k1","a","urn:a","more"]',
+        b'["k1","a"]',
+        b'["k1", "a", "urn:a"]',
+        b'["k0","a","urn:a"]',
+        b'["k1","a","urn:a"] ',
+        b'["k1","a",1]',
+        b"\xff",
+    ],
+)
+def test_what_this_server_never_issues_is_no_cursor(raw: bytes) -> None:
+    with pytest.raises(BadUserInput, match="is not a cursor this server issued"):
+        decode_cursor(base64.urlsafe_b64encode(raw).decode())
 
 
 def test_first_is_bounded_by_the_page_size_limit(api: Api) -> None:
