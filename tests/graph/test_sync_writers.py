@@ -17,7 +17,7 @@ from neo4j import Driver
 
 from kgtwin.graph.errors import QueryFailed
 from kgtwin.graph.records import PropertyGraph
-from kgtwin.graph.sync import ONE_TRANSACTION, SyncSummary
+from kgtwin.graph.sync import ONE_TRANSACTION, SyncSummary, _rel_groups
 from tests.graph.test_sync import NS, graph, node, sync, twins
 from tests.graph.test_sync_faults import blocked
 from tests.ingest.mqtt_clients import wait_until
@@ -37,6 +37,19 @@ def hubs_site(nodes: int, seed: int) -> PropertyGraph:
         rels.add((f"n{i}", "FEEDS", f"hub{rng.randrange(4)}"))
         rels.add((f"n{i}", "LOCATED_IN", f"hub{rng.randrange(4)}"))
     return graph(assets, sorted(rels))
+
+
+def test_relationship_rows_come_by_source() -> None:
+    """A model's relationships are a set, in no order; each type's rows are sorted by their
+    source, so that a batch touches a source node once, not once per relationship."""
+    rels = hubs_site(300, seed=3).rels
+    ends = {iri: f"4:db:{i}" for i, iri in enumerate(sorted({e for r in rels for e in r[::2]}))}
+    groups = _rel_groups(rels, ends.get)
+    assert sorted(p["type"] for p, _ in groups) == ["FEEDS", "LOCATED_IN"]
+    for params, rows in groups:
+        assert [row[0] for row in rows] == sorted(row[0] for row in rows)
+        wanted = {(ends[s], ends[t]) for s, kind, t in rels if kind == params["type"]}
+        assert sorted(rows) == sorted(wanted)
 
 
 def test_writers_make_the_graph_one_transaction_makes(driver: Driver) -> None:
