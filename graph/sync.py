@@ -69,6 +69,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import chain, repeat
@@ -377,23 +378,29 @@ class _Load:
 
     def _write(self, plan: _Plan, writes: _Statements) -> None:
         scope = self.scope
-        writes.run(
-            "removing relationships",
-            scope.delete_rels,
-            _rel_groups(chain(plan.stale_rels, plan.repaired), str),
-            _ENDS,
-        )
-        writes.run("removing nodes", scope.delete_nodes, [({}, plan.stale_nodes)])
-        writes.run("updating nodes", scope.update_nodes, plan.changed)
-        eids = plan.eids
-        for pairs in writes.run("creating nodes", scope.create_nodes, plan.created):
-            eids.update(pairs)
-        writes.run(
-            "creating relationships",
-            scope.create_rels,
-            _rel_groups(chain(plan.new_rels, plan.repaired), eids.get),
-            _ENDS,
-        )
+        # the new relationships are grouped and sorted while Neo4j creates the nodes (a
+        # thread: 2.2 s of Python at 1M assets that Neo4j waited for), and their IRIs turned
+        # into element ids a batch at a time, as the batch is sent
+        with ThreadPoolExecutor(1, thread_name_prefix="kgtwin-load-rels") as grouping:
+            new_rels = grouping.submit(_rel_groups, chain(plan.new_rels, plan.repaired))
+            writes.run(
+                "removing relationships",
+                scope.delete_rels,
+                _rel_groups(chain(plan.stale_rels, plan.repaired)),
+                _ENDS,
+            )
+            writes.run("removing nodes", scope.delete_nodes, [({}, plan.stale_nodes)])
+            writes.run("updating nodes", scope.update_nodes, plan.changed)
+            eids = plan.eids
+            for pairs in writes.run("creating nodes", scope.create_nodes, plan.created):
+                eids.update(pairs)
+            writes.run(
+                "creating relationships",
+                scope.create_rels,
+                new_rels.result(),
+                _ENDS,
+                eids.__getitem__,
+            )
 
 
 @dataclass(slots=True)
@@ -473,6 +480,7 @@ class _Statements:
         statement: LiteralString,
         groups: list[Group],
         columns: tuple[str, ...] = (),
+        value: Callable[[Any], Any] | None = None,
     ) -> list[Any]:
         """The single value each batch returned (statements that return nothing: none),
         batches made by :func:`_batches`."""
@@ -490,7 +498,7 @@ class _Statements:
             if self.progress is not None:
                 self.progress(phase, done, total)
 
-        for size, params in _batches(groups, columns, self.batch_size):
+        for size, params in _batches(groups, columns, self.batch_size, value):
             result = self.transaction().run(statement, model=self.model, **params)
             if pending is not None:
                 finish(*pending)
@@ -517,17 +525,24 @@ class _Statements:
 
 
 def _batches(
-    groups: list[Group], columns: tuple[str, ...], batch_size: int
+    groups: list[Group],
+    columns: tuple[str, ...],
+    batch_size: int,
+    value: Callable[[Any], Any] | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``groups`` in batches of at most ``batch_size`` rows: (rows, statement parameters).
 
-    A batch is sent as ``$rows``, or, given ``columns``, as one list per column.
+    A batch is sent as ``$rows``, or, given ``columns``, as one list per column, each of
+    its values passed through ``value`` if given (as the batch is made, so a parallel
+    load does it in the writer's thread while Neo4j runs another writer's batch).
     """
     for params, rows in groups:
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
             if columns:
-                data = dict(zip(columns, map(list, zip(*batch, strict=True)), strict=True))
+                lists = zip(*batch, strict=True)
+                made = map(list, lists) if value is None else ([*map(value, c)] for c in lists)
+                data = dict(zip(columns, made, strict=True))
             else:
                 data = {"rows": batch}
             yield len(batch), {**params, **data}
@@ -594,11 +609,12 @@ class _ParallelWrites(_Statements):
         statement: LiteralString,
         groups: list[Group],
         columns: tuple[str, ...] = (),
+        value: Callable[[Any], Any] | None = None,
     ) -> list[Any]:
         total = sum(len(rows) for _, rows in groups)
         if not total:
             return []
-        batches = _batches(groups, columns, self.batch_size)
+        batches = _batches(groups, columns, self.batch_size, value)
         taking = threading.Lock()
         stop = threading.Event()
         done: queue.SimpleQueue[tuple[int, Any] | BaseException | None] = queue.SimpleQueue()
@@ -753,22 +769,22 @@ def _wanted_rels(desired: PropertyGraph) -> AbstractSet[Rel]:
     return desired.rels
 
 
-def _rel_groups(rels: Iterable[Rel], end: Callable[[str], str | None]) -> list[Group]:
-    """Relationships grouped by type, each a row ``(end(source), end(target))``, the rows
-    of a type in the order of their sources.
+def _rel_groups(rels: Iterable[Rel]) -> list[Group]:
+    """Relationships grouped by type, each a row ``(source, target)`` (IRIs), the rows of a
+    type in the order of their sources.
 
     The order is the speed of a first load's relationships: a model's relationships come
     in no order (a set), so a batch in that order touched twice as many nodes as it
     created relationships, and Neo4j's commit (the lock, record and chain changes of every
     node touched) took most of the phase. Grouped by source, a batch touches each source
-    once: 3 million relationships went from 36 s to 24 s on a Neo4j just started, the sort
-    itself 0.9 s (docs/benchmarks.md).
+    once: 3 million relationships went from 36 s to 24 s on a Neo4j just started
+    (docs/benchmarks.md).
     """
-    pairs: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
+    pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for source, kind, target in rels:
-        pairs[kind].append((end(source), end(target)))
+        pairs[kind].append((source, target))
     for rows in pairs.values():
-        rows.sort(key=_SOURCE)  # every end is a node of the model (_wanted_rels): no None
+        rows.sort(key=_SOURCE)
     return [({"type": kind}, rows) for kind, rows in pairs.items()]
 
 
