@@ -48,6 +48,9 @@ How it stays fast at a million nodes:
   created, with no index lookup per endpoint; lookups by IRI name the unique index
   (``USING INDEX``), so a plan cached while the graph was empty cannot fall back to a scan
   (it once did: a no-op reload of 28k nodes scanned the model index once per IRI).
+* Relationships are sent grouped by their source (a batch touches a source node once, not
+  once per relationship); they are grouped while Neo4j creates the nodes, and turned into
+  element ids a batch at a time.
 * Batches are pipelined within a transaction, so the client encodes one batch while Neo4j
   runs the previous.
 * A load too large for one transaction (hidden until it completes) writes with

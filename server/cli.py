@@ -130,7 +130,9 @@ def build_parser(others: Mapping[str, Command] | None = None) -> argparse.Argume
         type=_writers,
         default=WRITERS,
         help=f"sessions writing at once when the load takes several transactions (default "
-        f"{WRITERS}; 1 to {MAX_WRITERS}): each keeps one of Neo4j's cores busy",
+        f"{WRITERS}; 1 to {MAX_WRITERS}): each keeps one of Neo4j's cores busy, and holds a "
+        "batch in Neo4j's heap until it commits (on 2 cores, 3 writers loaded a 1M-asset "
+        "site slower than 2)",
     )
     load.add_argument(
         "--verify",
