@@ -122,8 +122,8 @@ RETRY_SECONDS = 30.0  # a load failing (Neo4j away, a deadlock) is tried again t
 # rows per statement (and per transaction of a parallel load). A parallel load's
 # transactions hold their changes in Neo4j's heap until they commit: at 10,000 rows, two of
 # them outgrew what its collector copies within the launcher's 50 ms pause goal, and a
-# 1M-asset first load spent 9-10 s of CPU in the collector against 1.2-1.3 s at 5,000
-# (62.1 and 60.5 s against 56.2 and 57.3 s of sync; 2,500 rows: 58.2 s)
+# 1M-asset first load spent 8.4-10.4 s of CPU in the collector against 1.1-1.3 s at 5,000
+# (60.5 and 62.1 s against 56.2 and 57.3 s of sync; 2,500 rows: 58.2 s; docs/benchmarks.md)
 BATCH_SIZE = 5_000
 TRANSACTION_ROWS = 20_000  # rows written per transaction; a load writing more is hidden
 READ_PAGE = 20_000  # nodes per page read
