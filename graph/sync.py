@@ -796,9 +796,12 @@ _SOURCE = itemgetter(0)
 
 def _refuse_foreign(tx: Transaction, scope: Scope, model: str, iris: list[str]) -> None:
     foreign = tx.run(scope.find_foreign, iris=iris, model=model).data()
-    named = [f for f in foreign if isinstance(f["model"], str)]
-    owned = [f"{f['iri']} (model {f['model']!r})" for f in named]
-    by_hand = [f"{f['iri']} ({_no_name(f['model'])})" for f in foreign if f not in named]
+    owned, by_hand = [], []
+    for f in foreign:
+        if isinstance(f["model"], str):
+            owned.append(f"{f['iri']} (model {f['model']!r})")
+        else:
+            by_hand.append(f"{f['iri']} ({_no_name(f['model'])})")
     reasons = []
     if owned:
         reasons.append(
