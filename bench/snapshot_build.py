@@ -4,7 +4,7 @@ engine's timings on it.
 
 The rows are those :func:`bench.synthetic.write_site` describes (feeds, switchgear, UPS,
 PDUs, 2N racks, hosted services depending on older services), made directly as
-``Edges`` and ``AssetRow`` lists. Printed: ``build_snapshot``'s time (median of
+``Edges`` (by their ends) and ``AssetRow`` lists. Printed: ``build_snapshot``'s time (median of
 ``--builds``), what it holds (traced by ``tracemalloc``: what stays allocated after the
 build, the rows excepted), networkx's DiGraph build time and size from the same rows,
 and the P50/P95 of single-failure propagation and of ``downstream`` to depth 5 over
@@ -107,8 +107,8 @@ def site_rows(assets: int, relationships: int, seed: int = 7) -> tuple[Edges, li
         j = rng.randrange(1, services)
         pairs.add((j, rng.randrange(0, j)))
     triples += [(f"svc-{j}", f"svc-{k}", "DEPENDS_ON") for j, k in sorted(pairs)]
-    # as the driver gives them: a string object per occurrence, not shared
-    edges = Edges(
+    # each end once, as read_edges gives them
+    edges = Edges.of(
         sources=[SITE + a for a, _b, _t in triples],
         source_ids=[a for a, _b, _t in triples],
         targets=[SITE + b for _a, b, _t in triples],
@@ -121,10 +121,7 @@ def site_rows(assets: int, relationships: int, seed: int = 7) -> tuple[Edges, li
 def nx_graph(edges: Edges, assets: list[AssetRow]) -> nx.DiGraph:
     graph = nx.DiGraph()
     graph.add_nodes_from(row.iri for row in assets)
-    graph.add_edges_from(
-        (b, a) if t in REVERSED else (a, b)
-        for a, b, t in zip(edges.sources, edges.targets, edges.types, strict=True)
-    )
+    graph.add_edges_from((b, a) if t in REVERSED else (a, b) for a, b, t in edges.named())
     return graph
 
 
@@ -202,7 +199,7 @@ def main() -> None:
     parser.add_argument("--no-engine", action="store_true", help="build and size only")
     args = parser.parse_args()
     edges, assets = site_rows(args.assets, args.relationships)
-    print(f"rows: {len(assets):,} assets, {len(edges.types):,} dependency edges")
+    print(f"rows: {len(assets):,} assets, {len(edges):,} dependency edges")
 
     def build() -> Snapshot:
         return build_snapshot(edges, TYPES, REVERSED, "v", assets)

@@ -283,7 +283,7 @@ def nx_build(edges: Edges, reversed_types: Collection[str], assets: Sequence[Ass
     graph.add_nodes_from(row.iri for row in assets)
     graph.add_edges_from(
         (target, source) if rel_type in reversed_types else (source, target)
-        for source, target, rel_type in zip(edges.sources, edges.targets, edges.types, strict=True)
+        for source, target, rel_type in edges.named()
     )
     rows = {row.iri: row for row in assets}
     need: dict[str, int] = {}
@@ -423,7 +423,7 @@ def build(reader: Reader, builds: int) -> Built:
         built.server_pure.append(server_done - server_read)
     assert built is not None
     log(
-        f"snapshot: {len(built.snapshot):,} nodes, {len(built.edges.types):,} edges; "
+        f"snapshot: {len(built.snapshot):,} nodes, {len(built.edges):,} edges; "
         f"networkx: {built.model.graph.number_of_nodes():,} nodes, "
         f"{built.model.graph.number_of_edges():,} edges"
         + ("" if built.model.topological else " (with a cycle)")

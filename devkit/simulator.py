@@ -119,7 +119,7 @@ def read_site(reader: Reader) -> Site:
     located_in = cache.current.terms.types_meaning(LOCATED_IN)  # brick:hasLocation too
     if located_in:
         edges = read_edges(reader, located_in)
-        locations = dict(zip(edges.sources, edges.targets, strict=True))
+        locations = {source: target for source, target, _type in edges.named()}
     return Site(points, cache.current.snapshot, locations)
 
 

@@ -80,6 +80,11 @@ def test_the_numbered_read_says_what_the_string_read_says(reader: Reader) -> Non
     assert rows[0][8:] == (1000.0, 2.0)
 
 
+def strings(edges: Edges) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
+    """The edges as (source IRI, target IRI, type), and their ends' IRIs and ids."""
+    return list(edges.named()), edges.iris, edges.ids
+
+
 def test_reads_in_pages_of_one_say_what_one_page_says(
     reader: Reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -87,7 +92,7 @@ def test_reads_in_pages_of_one_say_what_one_page_says(
     edges, assets = read_edges(reader, TYPES), read_assets(reader)
     monkeypatch.setattr(dependencies, "READ_PAGE", 1)  # FEEDS has 2 edges, 4 assets
     assert described(read_dependencies(reader, TYPES)) == whole
-    assert read_edges(reader, TYPES) == edges
+    assert strings(read_edges(reader, TYPES)) == strings(edges)
     assert read_assets(reader) == assets
     assert len(edges.sources) == 4
     assert len(assets) == 4
@@ -95,7 +100,7 @@ def test_reads_in_pages_of_one_say_what_one_page_says(
 
 def test_a_graph_of_no_dependencies_reads_as_empty(driver: Driver) -> None:
     empty = Reader(driver)
-    assert read_edges(empty, TYPES) == Edges([], [], [], [], [])
+    assert strings(read_edges(empty, TYPES)) == ([], [], [])
     assert read_assets(empty) == []
     graph = read_dependencies(empty, TYPES)
     assert len(graph.nodes) == len(graph.sources) == 0

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from dataclasses import astuple, fields
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kgtwin.graph.dependencies import (
     AssetRow,
+    Dependencies,
     Edges,
     _integers_in,
     _number,
     _numbers_in,
     dependencies_of,
+    numbered,
 )
 
 IRIS = st.sampled_from([f"urn:t:{i}" for i in range(12)])
@@ -41,17 +44,22 @@ ENDS = st.lists(st.tuples(IRIS, st.text("xy", max_size=2), IRIS, st.text("xy", m
 TYPES = st.lists(st.sampled_from(["FEEDS", "HOSTS", "DEPENDS_ON"]), max_size=3)
 
 
-def numbered_by_dict(edges: Edges, assets: list[AssetRow]) -> list[tuple[object, ...]]:
+def numbered_by_dict(
+    ends: list[tuple[str, str]], assets: list[AssetRow]
+) -> list[tuple[object, ...]]:
     """Each node as (IRI, id, then the asset's columns, or no labels and Nones), in the
-    order of :class:`NodeTable`'s columns."""
+    order of :class:`NodeTable`'s columns: the assets, then ``ends`` (IRI, id) in order."""
     index: dict[str, tuple[object, ...]] = {}
     for row in assets:
         index.setdefault(row.iri, astuple(row))
-    sources = zip(edges.sources, edges.source_ids, strict=True)
-    targets = zip(edges.targets, edges.target_ids, strict=True)
-    for iri, node_id in [*sources, *targets]:
+    for iri, node_id in ends:
         index.setdefault(iri, (iri, node_id, frozenset(), *[None] * 7))
     return list(index.values())
+
+
+def node_rows(graph: Dependencies) -> list[tuple[object, ...]]:
+    nodes = graph.nodes
+    return list(zip(*(getattr(nodes, f.name) for f in fields(nodes)), strict=True))
 
 
 @settings(max_examples=300, deadline=None)
@@ -63,7 +71,7 @@ def test_assets_first_then_edge_ends_in_the_order_edges_name_them(
     data: st.DataObject,
 ) -> None:
     kinds = [data.draw(st.sampled_from(["FEEDS", "COOLS"])) for _ in ends]
-    edges = Edges(
+    edges = Edges.of(
         [e[0] for e in ends],
         [e[1] for e in ends],
         [e[2] for e in ends],
@@ -71,18 +79,83 @@ def test_assets_first_then_edge_ends_in_the_order_edges_name_them(
         kinds,
     )
     graph = dependencies_of(edges, types, assets)
-    nodes = graph.nodes
-    rows = list(zip(*(getattr(nodes, f.name) for f in fields(nodes)), strict=True))
-    assert rows == numbered_by_dict(edges, assets)
+    named = [(e[0], e[1]) for e in ends] + [(e[2], e[3]) for e in ends]
+    assert node_rows(graph) == numbered_by_dict(named, assets)
     assert graph.types == tuple(sorted({*types, *kinds}))
-    number = {iri: n for n, iri in enumerate(nodes.iris)}
-    assert graph.sources.tolist() == [number[iri] for iri in edges.sources]
-    assert graph.targets.tolist() == [number[iri] for iri in edges.targets]
+    number = {iri: n for n, iri in enumerate(graph.nodes.iris)}
+    assert graph.sources.tolist() == [number[e[0]] for e in ends]
+    assert graph.targets.tolist() == [number[e[2]] for e in ends]
     assert [graph.types[k] for k in graph.kinds.tolist()] == kinds
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    assets=ASSETS,
+    ends=st.lists(st.tuples(IRIS, st.text("xy", max_size=2)), min_size=1),
+    data=st.data(),
+)
+def test_ends_as_read_count_in_their_order_and_only_if_an_edge_names_them(
+    assets: list[AssetRow], ends: list[tuple[str, str]], data: st.DataObject
+) -> None:
+    positions = st.integers(0, len(ends) - 1)
+    pairs = data.draw(st.lists(st.tuples(positions, positions, st.sampled_from([0, 1]))))
+    names = ("COOLS", "FEEDS")
+    edges = Edges(
+        [iri for iri, _id in ends],
+        [node_id for _iri, node_id in ends],
+        np.array([a for a, _b, _k in pairs], dtype=np.int64),
+        np.array([b for _a, b, _k in pairs], dtype=np.int64),
+        np.array([k for _a, _b, k in pairs], dtype=np.int64),
+        names,
+    )
+    graph = dependencies_of(edges, ["HOSTS"], assets)
+    used = {p for a, b, _k in pairs for p in (a, b)}
+    named = [end for p, end in enumerate(ends) if p in used]
+    assert node_rows(graph) == numbered_by_dict(named, assets)
+    assert graph.types == ("COOLS", "FEEDS", "HOSTS")
+    number = {iri: n for n, iri in enumerate(graph.nodes.iris)}
+    assert graph.sources.tolist() == [number[ends[a][0]] for a, _b, _k in pairs]
+    assert graph.targets.tolist() == [number[ends[b][0]] for _a, b, _k in pairs]
+    assert [graph.types[k] for k in graph.kinds.tolist()] == [names[k] for _a, _b, k in pairs]
+    assert [(s, t) for s, t, _type in edges.named()] == [
+        (ends[a][0], ends[b][0]) for a, b, _k in pairs
+    ]
+
+
+class OneHash(str):
+    """A string whose hash every other one shares: two different IRIs of one hash."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return 7
+
+
+def by_dict(strings: list[str]) -> tuple[list[int], list[int]]:
+    """Each string's number and where each number first appears, by a dict."""
+    numbers: dict[str, int] = {}
+    firsts: list[int] = []
+    for at, string in enumerate(strings):
+        if string not in numbers:
+            numbers[string] = len(numbers)
+            firsts.append(at)
+    return [numbers[string] for string in strings], firsts
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    strings=st.lists(st.sampled_from(["urn:a", "urn:b", "urn:c", "", "urn:a "])), same=st.booleans()
+)
+def test_strings_are_numbered_in_order_of_first_appearance_even_when_their_hashes_collide(
+    strings: list[str], same: bool
+) -> None:
+    given = [OneHash(s) for s in strings] if same else strings
+    codes, firsts = numbered(np.array(given, dtype=object))
+    assert (codes.tolist(), firsts.tolist()) == by_dict(strings)
+
+
 def test_nothing_numbers_nothing() -> None:
-    graph = dependencies_of(Edges([], [], [], [], []), ())
+    graph = dependencies_of(Edges.of([], [], [], [], []), ())
     assert len(graph.nodes) == 0
     assert graph.types == ()
     assert graph.sources.tolist() == graph.targets.tolist() == graph.kinds.tolist() == []

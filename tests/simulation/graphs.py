@@ -57,7 +57,7 @@ class Graph:
     policies: tuple[PolicySpec, ...]
 
     def snapshot(self) -> Snapshot:
-        edges = Edges(
+        edges = Edges.of(
             sources=[iri(a) for a, _b, _t in self.triples],
             source_ids=[node_id(a) for a, _b, _t in self.triples],
             targets=[iri(b) for _a, b, _t in self.triples],
@@ -183,7 +183,7 @@ def named(
     policies, reliability = policies or {}, reliability or {}
     names = sorted({n for pair in feeds + depends for n in pair} | set(policies) | set(reliability))
     triples = [(a, b, "FEEDS") for a, b in feeds] + [(a, b, "DEPENDS_ON") for a, b in depends]
-    edges = Edges(
+    edges = Edges.of(
         sources=[iri(a) for a, _b, _t in triples],
         source_ids=[a for a, _b, _t in triples],
         targets=[iri(b) for _a, b, _t in triples],

@@ -101,7 +101,7 @@ def _assets(graph: PropertyGraph) -> list[AssetRow]:
 def _edges(graph: PropertyGraph, types: set[str]) -> Edges:
     rels = sorted(r for r in graph.rels if r.type in types)
     ids = {iri: str(node.props["id"]) for iri, node in graph.nodes.items()}
-    return Edges(
+    return Edges.of(
         sources=[r.source for r in rels],
         source_ids=[ids[r.source] for r in rels],
         targets=[r.target for r in rels],

@@ -34,7 +34,7 @@ def asset(
 def site(feeds: Iterable[tuple[str, str]], *assets: AssetRow) -> Snapshot:
     """The snapshot of ``assets`` where each (supplier, consumer) of ``feeds`` feeds."""
     pairs = list(feeds)
-    edges = Edges(
+    edges = Edges.of(
         sources=[f"urn:t:{a}" for a, _b in pairs],
         source_ids=[a for a, _b in pairs],
         targets=[f"urn:t:{b}" for _a, b in pairs],
@@ -605,7 +605,7 @@ def scenario_of(draw: st.DrawFn, specs: list[Spec], pairs: list[tuple[int, int]]
         )
         for i, (policy, k, capacity, unit, _load) in enumerate(specs)
     ]
-    edges = Edges(
+    edges = Edges.of(
         sources=[f"urn:t:{a}" for a, _b in pairs],
         source_ids=[f"n{a}" for a, _b in pairs],
         targets=[f"urn:t:{b}" for _a, b in pairs],

@@ -175,7 +175,7 @@ def rated(name: str, capacity: float | None = None, policy: str | None = None) -
 
 
 def fed(pairs: Sequence[tuple[str, str]], *assets: AssetRow) -> Snapshot:
-    edges = Edges(
+    edges = Edges.of(
         sources=[iri(a) for a, _b in pairs],
         source_ids=[a for a, _b in pairs],
         targets=[iri(b) for _a, b in pairs],
@@ -380,7 +380,7 @@ def site_of(specs: Sequence[Spec], triples: Sequence[tuple[int, int, str]]) -> S
         AssetRow(iri(n), node_id(n), frozenset(), policy, k, capacity, unit, None, None, None)
         for n, ((policy, k), capacity, unit, _load) in enumerate(specs)
     ]
-    edges = Edges(
+    edges = Edges.of(
         sources=[iri(a) for a, _b, _t in triples],
         source_ids=[node_id(a) for a, _b, _t in triples],
         targets=[iri(b) for _a, b, _t in triples],

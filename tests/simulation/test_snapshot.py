@@ -35,7 +35,7 @@ def node_id(n: int) -> str:
 
 
 def edges_of(triples: list[tuple[int, int, str]]) -> Edges:
-    return Edges(
+    return Edges.of(
         sources=[iri(a) for a, _b, _t in triples],
         source_ids=[node_id(a) for a, _b, _t in triples],
         targets=[iri(b) for _a, b, _t in triples],
@@ -142,7 +142,7 @@ def test_a_snapshot_of_50k_nodes_and_150k_edges_stays_within_its_memory_budget()
     size = 50_000
     names = [f"svc-{n}" for n in range(size)]  # IRIs and ids as long as a real site's
     triples = [(rng.randrange(n), n) for n in range(1, size) for _ in range(3)]
-    edges = Edges(
+    edges = Edges.of(
         sources=[SITE + names[a] for a, _b in triples],
         source_ids=[names[a] for a, _b in triples],
         targets=[SITE + names[b] for _a, b in triples],
