@@ -281,7 +281,7 @@ class NxModel:
 def nx_build(edges: Edges, reversed_types: Collection[str], assets: Sequence[AssetRow]) -> NxModel:
     graph = nx.DiGraph()
     graph.add_nodes_from(row.iri for row in assets)
-    graph.add_edges_from(
+    graph.add_edges_from(  # the rows of strings, made from the ends: 0.19 s of 10 s at 1M
         (target, source) if rel_type in reversed_types else (source, target)
         for source, target, rel_type in edges.named()
     )
