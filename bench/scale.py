@@ -68,6 +68,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 import neo4j  # noqa: E402
+import numpy as np  # noqa: E402
 
 from bench import ingest, query, whatif  # noqa: E402
 from bench.cpu import resident_mb  # noqa: E402
@@ -523,6 +524,19 @@ def cpu_probe() -> float:
     return time.perf_counter() - started
 
 
+def memory_probe() -> float:
+    """The seconds a fixed random gather over 128 MiB takes (numpy, far beyond the CPU's
+    caches): how fast the host's memory answers now. On this virtual machine it can slow
+    down by a third within a run while the CPU probe does not move; the snapshot and the
+    what-if, which walk large arrays, move with it."""
+    values = np.arange(1 << 24, dtype=np.int64)
+    order = np.random.default_rng(1).permutation(len(values))
+    started = time.perf_counter()
+    for _ in range(3):
+        values[order].sum()
+    return time.perf_counter() - started
+
+
 def run_size(run: Run) -> None:
     with tempfile.TemporaryDirectory(prefix=f"kgtwin-bench-scale-{run.size}-") as tmp:
         folder = Path(tmp)
@@ -624,11 +638,16 @@ def main() -> None:
         run = Run(size, SIZES[size], args, results.setdefault(size, {}), problems, dict(env))
         log(f"load average at the start of {size}: {os.getloadavg()[0]:.2f}")
         run.values["cpu_probe_s"] = cpu_probe()
-        log(f"CPU probe: {run.values['cpu_probe_s']:.2f} s")
+        run.values["memory_probe_s"] = memory_probe()
+        log(
+            f"CPU probe: {run.values['cpu_probe_s']:.2f} s; "
+            f"memory probe: {run.values['memory_probe_s']:.2f} s"
+        )
         try:
             run_size(run)
         except SizeFailed as exc:
             problems.append(f"{size}: {exc}; its later phases did not run")
+        run.values["memory_probe_end_s"] = memory_probe()
         print(f"\n{size} ({SIZES[size]:,} assets):")
         print("\n".join(size_table(size, results[size])), flush=True)
     print()

@@ -41,6 +41,9 @@ MEASURES: tuple[Measure, ...] = (
     # how fast the host's CPU is during this run (a CPU-bound load beside a baseline bound
     # by round trips and disk flushes: their ratio moves with it)
     Measure("cpu_probe_s", "host: a fixed Python loop (CPU speed)", "s", scaling=False),
+    # and its memory (what the snapshot's arrays and the what-if walk), before and after
+    Measure("memory_probe_s", "host: a random gather, start (memory speed)", "s", scaling=False),
+    Measure("memory_probe_end_s", "host: the same gather, end of the size", "s", scaling=False),
     Measure("validate_s", "validate (parse, SHACL, map)", "s"),
     Measure("load_s", "first load (sync)", "s", baseline="load_baseline_s"),
     Measure("validate_load_s", "validate + first load", "s"),
