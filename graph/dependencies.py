@@ -296,13 +296,13 @@ def dependencies_of(
     """
     rows = list(assets)
     m = len(rows)
-    named = np.zeros(len(edges.iris), dtype=bool)
-    named[edges.sources] = True
-    named[edges.targets] = True
-    ends = np.flatnonzero(named)
+    used = np.zeros(len(edges.iris), dtype=bool)
+    used[edges.sources] = True
+    used[edges.targets] = True
+    ends = np.flatnonzero(used)
     every = np.empty(m + len(ends), dtype=object)
     every[:m] = [row.iri for row in rows]
-    every[m:] = edges.iris if len(ends) == len(named) else np.array(edges.iris, dtype=object)[ends]
+    every[m:] = edges.iris if len(ends) == len(used) else np.array(edges.iris, dtype=object)[ends]
     codes, firsts = numbered(every)
     asset_count = int(np.searchsorted(firsts, m))
     chosen = [rows[p] for p in firsts[:asset_count].tolist()]
