@@ -15,8 +15,10 @@ load):
   ``SHOW TRANSACTIONS`` every 0.25 s and keeps the largest ``estimatedUsedHeapMemory``
   of a transaction other than its own (a peak between two looks is missed). Then Neo4j's
   peak RSS (``VmHWM``).
-- **baseline**: one statement per node (bench/load.py) on 2,000 nodes read back from the
-  graph, extrapolated to the site's nodes.
+- **baseline**: one statement per node (bench/load.py) on a Neo4j started for it as the
+  first load's was, after the other phases: the whole site's nodes up to 150,000 (every
+  n-th node of the graph beyond that, the rest at the rate of the second half), read back
+  from the graph. Beside the warm load, its steady rate (that second half's).
 - **snapshot**: bench/whatif.py ``build`` (``--builds`` times, the medians): Neo4j reads of
   strings, ``build_snapshot`` and a networkx DiGraph from the same rows, then what a
   server's graph cache does (its numbered reads, ``snapshot_of``); the memory of the first
@@ -73,7 +75,7 @@ import numpy as np  # noqa: E402
 
 from bench import ingest, query, whatif  # noqa: E402
 from bench.cpu import resident_mb  # noqa: E402
-from bench.load import one_statement_per_node  # noqa: E402
+from bench.load import naive_load  # noqa: E402
 from bench.neo4j_server import empty_database, neo4j_pid, neo4j_server  # noqa: E402
 from bench.scale_report import (  # noqa: E402
     SIZES,
@@ -93,6 +95,8 @@ from kgtwin.devkit.broker import LocalBroker, install_mosquitto  # noqa: E402
 from kgtwin.devkit.launcher import free_ports  # noqa: E402
 from kgtwin.graph.connection import open_driver  # noqa: E402
 from kgtwin.graph.reader import Reader  # noqa: E402
+from kgtwin.ontology.files import default_ontology_files  # noqa: E402
+from kgtwin.ontology.validate import Ontology  # noqa: E402
 from kgtwin.simulation.snapshot import build_snapshot  # noqa: E402
 
 NEO4J_NAME = "neo4j-bench-scale"
@@ -101,7 +105,7 @@ PHASES = ("baseline", "snapshot", "memory", "http", "propagation", "spof", "mc",
 DEFAULT_RECORD = REPO / ".kgtwin" / "bench" / "scale.json"
 KGTWIN = Path(sys.executable).with_name("kgtwin")
 TX_POLL = 0.25  # seconds between looks at Neo4j's transactions
-BASELINE_SAMPLE = 2_000
+BASELINE_NODES = 150_000
 INGEST_MESSAGES = {"10k": 20_000}  # per sustained run; 100,000 at the other sizes
 MB = 2**20
 
@@ -113,8 +117,11 @@ WHERE NOT currentQuery STARTS WITH 'SHOW TRANSACTIONS'
 RETURN max(estimatedUsedHeapMemory) AS heap, count(*) AS open
 """
 
+# every $step-th node of the model by its number in the store, where its nodes of each kind
+# lie together: all kinds, in their proportions
 SAMPLE_NODES: LiteralString = """
 MATCH (n:Twin {model: $model})
+WHERE toInteger(last(split(elementId(n), ':'))) % $step = 0
 RETURN n.iri AS iri, labels(n) AS labels, properties(n) AS props
 LIMIT $limit
 """
@@ -307,21 +314,37 @@ def load_phase(run: Run, driver: neo4j.Driver, site: Path) -> None:
         values["neo4j_rss_mb"] = resident_mb(pid, "VmHWM")
 
 
-def baseline_phase(run: Run, driver: neo4j.Driver) -> None:
-    log(f"{run.size}: one statement per node, {BASELINE_SAMPLE:,} nodes ...")
-    records, _, _ = driver.execute_query(SAMPLE_NODES, model=MODEL, limit=BASELINE_SAMPLE)
+Node = tuple[str, list[str], dict[str, Any]]
+
+
+def baseline_nodes(run: Run, driver: neo4j.Driver) -> list[Node]:
+    """The nodes the naive loader writes: the model's, every n-th beyond BASELINE_NODES."""
+    step = math.ceil(run.values["nodes"] / BASELINE_NODES)
+    records, _, _ = driver.execute_query(SAMPLE_NODES, model=MODEL, step=step, limit=BASELINE_NODES)
     nodes = []
     for r in records:
         props = {k: v for k, v in r["props"].items() if k not in ("model", "modelKeys")}
         nodes.append(
             (r["iri"], ["Twin", *(label for label in r["labels"] if label != "Twin")], props)
         )
-    timings = one_statement_per_node(driver, nodes)
-    rate = len(timings) / sum(timings)
+    return nodes
+
+
+def baseline_phase(run: Run, nodes: list[Node]) -> None:
+    log(f"{run.size}: one statement per node ...")
+    ontology = Ontology.load(default_ontology_files())
+    naive = naive_load(
+        NEO4J_NAME, nodes, ontology, heap=run.args.heap, pagecache=run.args.pagecache
+    )
     values = run.values
-    values["load_baseline_s"] = values["nodes"] / rate
+    values["load_baseline_s"] = naive.seconds_for(int(values["nodes"]))
+    values["load_baseline_warm_s"] = values["nodes"] / naive.steady_rate
     values["load_speedup"] = values["load_baseline_s"] / values["load_s"]
-    values["load_warm_speedup"] = values["load_baseline_s"] / values["load_warm_s"]
+    values["load_warm_speedup"] = values["load_baseline_warm_s"] / values["load_warm_s"]
+    log(
+        f"{run.size}: the naive loader wrote {naive.nodes:,} nodes in {naive.seconds:.1f} s, "
+        f"the second half at {naive.steady_rate:,.0f} nodes/s"
+    )
 
 
 # ----------------------------------------------------------------------- the snapshot
@@ -586,8 +609,6 @@ def run_size(run: Run) -> None:
                 empty_database(driver)
                 load_phase(run, driver, site)
                 site.unlink()  # 280 MB at 1M assets
-                if not run.skip("baseline"):
-                    baseline_phase(run, driver)
                 what_if_phases = ("snapshot", "http", "propagation", "spof", "mc")
                 if not all(run.skip(p) for p in what_if_phases):
                     built = snapshot_phase(run, driver)
@@ -603,8 +624,11 @@ def run_size(run: Run) -> None:
                     del built, cypher
                 if not run.skip("ingest"):
                     ingest_phase(run, driver)
+                naive_nodes = [] if run.skip("baseline") else baseline_nodes(run, driver)
             finally:
                 driver.close()
+        if naive_nodes:
+            baseline_phase(run, naive_nodes)
 
 
 def parse_args() -> argparse.Namespace:
