@@ -9,14 +9,14 @@ from kgtwin.graph.topology import Direction, direction_for
 from kgtwin.server.schema.context import GraphInfo, loaders, reader
 from kgtwin.server.schema.errors import BadUserInput
 from kgtwin.server.schema.loaders import in_thread
+from kgtwin.simulation.snapshot import AMBIGUOUS, Snapshot
 
 
 async def find_node(
     info: GraphInfo, node_id: str | None, iri: str | None, *, what: str = "asset"
 ) -> TwinNode:
     """The node with ``node_id`` or ``iri`` (exactly one given); ``NotFound`` if none."""
-    if (node_id is None) == (iri is None):
-        raise BadUserInput(f"give the {what} by exactly one of `id` and `iri`")
+    check_one(node_id, iri, what)
     if iri is not None:
         node = await loaders(info).nodes.load(iri)
         if node is None:
@@ -32,6 +32,19 @@ async def find_node(
             + ", ".join(n.iri for n in found)
         )
     return found[0]
+
+
+def check_one(node_id: str | None, iri: str | None, what: str = "asset") -> None:
+    if (node_id is None) == (iri is None):
+        raise BadUserInput(f"give the {what} by exactly one of `id` and `iri`")
+
+
+def snapshot_iri(snapshot: Snapshot, node_id: str | None, iri: str | None) -> str | None:
+    """The IRI of the snapshot's node with ``node_id`` or ``iri`` (exactly one given, see
+    :func:`check_one`); None if the snapshot has none, or several with the id (Neo4j then
+    says which, or that there is none, as :func:`find_node`)."""
+    node = snapshot.index.get(iri) if iri is not None else snapshot.by_id.get(node_id or "")
+    return None if node is None or node == AMBIGUOUS else snapshot.iris[node]
 
 
 async def walk_direction(

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import strawberry
 
+from kgtwin.graph.errors import NotFound
+from kgtwin.graph.nodes import TwinNode
 from kgtwin.graph.topology import Path, paths_between, reachable
 from kgtwin.server.schema.assets import Asset
 from kgtwin.server.schema.context import GraphInfo, loaders, reader, services
 from kgtwin.server.schema.loaders import in_thread
-from kgtwin.server.schema.lookup import find_node, walk_direction
+from kgtwin.server.schema.lookup import check_one, find_node, snapshot_iri, walk_direction
 from kgtwin.server.schema.values import check_depth, check_first
 
 DEFAULT_PATHS = 10
@@ -34,7 +36,18 @@ class ReachedAsset:
 
 @strawberry.type(description="What a walk reached, nearest first (then by id).")
 class Reachability:
-    start: Asset
+    # a walk of the dependency snapshot finds its start there and reads the node only
+    # when `start` is asked for (an error then if it was deleted since the snapshot)
+    start_iri: strawberry.Private[str]
+    start_node: strawberry.Private[TwinNode | None]
+
+    @strawberry.field(description="The asset the walk started from.")
+    async def start(self, info: GraphInfo) -> Asset:
+        node = self.start_node or await loaders(info).nodes.load(self.start_iri)
+        if node is None:
+            raise NotFound(f"no asset has the IRI {self.start_iri!r} (deleted since the walk)")
+        return Asset(node=node)
+
     via: list[str] = strawberry.field(description="The relationship types followed.")
     max_depth: int
     total_count: int = strawberry.field(description="How many assets were reached in all.")
@@ -74,19 +87,28 @@ async def walk(
     settings = services(info).settings
     depth = check_depth(settings.max_traversal_depth if max_depth is None else max_depth, settings)
     limit = check_first(settings.max_page_size if first is None else first, settings)
-    start = await find_node(info, node_id, iri)
+    check_one(node_id, iri)
     cached = info.context["cached"]
     if via is None and cached is not None:
-        # the dependency relationships: walked in the server's snapshot, not in Neo4j
+        # the dependency relationships: walked in the server's snapshot, not in Neo4j, from
+        # its node (Neo4j's if it has none: a node outside the dependency graph reaches none)
         types = cached.snapshot.types
+        start = None
+        start_iri = snapshot_iri(cached.snapshot, node_id, iri)
+        if start_iri is None:
+            start = await find_node(info, node_id, iri)
+            start_iri = start.iri
         reach = await in_thread(
-            cached.snapshot.reach, start.iri, depth, downstream=downstream, first=limit
+            cached.snapshot.reach, start_iri, depth, downstream=downstream, first=limit
         )
     else:
+        start = await find_node(info, node_id, iri)
+        start_iri = start.iri
         types, direction = await walk_direction(info, via, downstream=downstream)
         reach = await in_thread(reachable, reader(info), start, direction, depth, first=limit)
     return Reachability(
-        start=Asset(node=start),
+        start_iri=start_iri,
+        start_node=start,
         via=list(types),
         max_depth=depth,
         total_count=reach.count,
