@@ -9,8 +9,8 @@ load):
 - **load**: the real ``kgtwin load --json`` in a subprocess, four times (first load, on the
   Neo4j just started; a reload of the same files, which finds them loaded by their digest;
   the same with ``--verify``, which validates and syncs; a first load again into the emptied
-  database, Neo4j's code now compiled by its JIT, as the baseline's is when it runs after
-  the loads): validate and sync times from its report, wall
+  database, Neo4j's code now compiled by its JIT, set beside the naive loader's steady
+  rate): validate and sync times from its report, wall
   time, peak RSS (the child's ``VmHWM``, read every 50 ms); meanwhile a thread asks Neo4j
   ``SHOW TRANSACTIONS`` every 0.25 s and keeps the largest ``estimatedUsedHeapMemory``
   of a transaction other than its own (a peak between two looks is missed). Then Neo4j's
