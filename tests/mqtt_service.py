@@ -41,6 +41,10 @@ logger = logging.getLogger(__name__)
 
 SESSION_PREFIX = "mqtt-test"
 CONNECT_TIMEOUT = 10.0
+# Mosquitto's own defaults: QoS 1 messages in flight to a client, and queued behind them in
+# its session (past that Mosquitto drops the client's messages, even while it is offline).
+MOSQUITTO_MAX_INFLIGHT = 20
+MOSQUITTO_MAX_QUEUED = 1_000
 
 NO_OWN_BROKER = (
     "MQTT_URL is set ({url}), so the tests use that broker, which they cannot restart or "
@@ -137,7 +141,9 @@ class LocalBrokers:
     def start_default(self) -> LocalBroker:
         """A started broker with Mosquitto's own defaults: 20 messages in flight and 1,000
         queued per client (kgtwin's local brokers raise both)."""
-        return self.start(max_inflight_messages=20, max_queued_messages=1_000)
+        return self.start(
+            max_inflight_messages=MOSQUITTO_MAX_INFLIGHT, max_queued_messages=MOSQUITTO_MAX_QUEUED
+        )
 
     def close(self) -> None:
         self._stack.close()
