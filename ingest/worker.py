@@ -6,13 +6,15 @@ runs :meth:`IngestWorker._on_message`, which only decodes and checks the message
 (:func:`ingest.receiving.receive`, which never raises for what a message holds) and queues
 it, once the bytes it holds fit the queued-bytes limit (:class:`ingest.budget.ByteBudget`).
 The writer thread takes what arrived within ``flush_interval`` and writes the newest
-observation per point in one transaction (:func:`ingest.writes.write_isolating`: a value
-the write refuses is split out and dead-lettered, the rest applied). The finisher thread
-reports each write (listeners, staleness), then, batch after batch in order, publishes the
-batch's dead letters on a connection of their own (:class:`ingest.deadletters.
-DeadLetterPublisher`, which checks each PUBACK's reason code), spools the batch's history
-rows when history is on (:class:`ingest.history.writer.HistoryWriter`: on disk, never
-waiting for QuestDB) and acknowledges the batch.
+observation per point in one transaction; a large batch in slices, written at once by
+two more threads (:func:`ingest.writes.write_sliced`). A value the write refuses is split
+out and dead-lettered, the rest applied (:func:`ingest.writes.write_isolating`). The
+finisher thread reports each write (listeners, staleness), then, batch after batch in
+order, publishes the batch's dead letters on a connection of their own
+(:class:`ingest.deadletters.DeadLetterPublisher`, which checks each PUBACK's reason code),
+spools the batch's history rows when history is on
+(:class:`ingest.history.writer.HistoryWriter`: on disk, never waiting for QuestDB) and
+acknowledges the batch.
 
 **Connections.** Each MQTT connection gets a number; a message is acknowledged only on the
 connection it arrived on, in the order received. When a batch cannot be finished (its dead
@@ -41,7 +43,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -70,7 +72,7 @@ from kgtwin.ingest.metrics import IngestMetrics
 from kgtwin.ingest.receiving import PER_MESSAGE_BYTES, Limits, receive
 from kgtwin.ingest.reporting import Reporter
 from kgtwin.ingest.topics import PointTable
-from kgtwin.ingest.writes import write_isolating
+from kgtwin.ingest.writes import LEAST_SLICE, SLICES, write_sliced
 from kgtwin.ontology.units import Units
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,7 @@ class IngestConfig:
     client_id: str = DEFAULT_CLIENT_ID
     flush_interval: float = 0.05  # seconds a batch collects messages
     max_batch: int = 20_000  # messages per write, at most
+    write_slice: int = LEAST_SLICE  # values per slice of a write, at least (ingest.writes)
     receive_maximum: int = 10_000  # MQTT 5 Receive Maximum: unacknowledged messages, at most
     max_queued_bytes: int = 64 * 2**20  # bytes held for messages not yet acknowledged
     max_payload_bytes: int = 256 * 2**10  # a larger payload is dead-lettered (too_large)
@@ -115,6 +118,8 @@ class IngestConfig:
                     "KGTWIN_MQTT_CLIENT_ID), like kgtwin-ingest-1; the broker keeps the "
                     "worker's session and its share of the messages under that id"
                 )
+        if self.write_slice < 1:
+            raise ValueError(f"write_slice must be 1 or more, not {self.write_slice}")
         if not 1 <= self.receive_maximum <= 65_535:
             raise ValueError(f"receive_maximum must be 1 to 65535, not {self.receive_maximum}")
         if self.max_payload_bytes < 1 or self.max_payload_bytes > 256 * 2**20:
@@ -391,13 +396,18 @@ class IngestWorker:
             # Reporting, dead-lettering and acknowledging a batch run on their own thread, in
             # order, while this one collects and writes the next: Neo4j is not left idle. The
             # points' bookkeeping (staleness, refreshes) runs there too: one thread owns it.
-            with ThreadPoolExecutor(1, thread_name_prefix="kgtwin-ingest-finisher") as finisher:
-                self._loop(finisher)
+            with (
+                ThreadPoolExecutor(1, thread_name_prefix="kgtwin-ingest-finisher") as finisher,
+                ThreadPoolExecutor(SLICES, thread_name_prefix="kgtwin-ingest-writer-") as slices,
+            ):
+                self._loop(finisher, slices)
         except Exception as exc:  # _loop recovers from what it can: this is the end
             self._bug("writer", exc)
             self._give_up(f"the writer thread stopped: {type(exc).__name__}: {exc}", exc)
 
-    def _loop(self, finisher: ThreadPoolExecutor) -> None:
+    def _loop(self, finisher: ThreadPoolExecutor, slices: Executor) -> None:
+        """Batches collected and written (a large write's slices on ``slices``, at once),
+        each finished on ``finisher``."""
         next_housekeeping = time.monotonic() + 1.0
         next_refresh = time.monotonic() + self.config.refresh_interval
         while True:
@@ -411,7 +421,7 @@ class IngestWorker:
             try:
                 batch = self._collect()
                 if batch:
-                    finisher.submit(self._finish, batch, self._write(batch))
+                    finisher.submit(self._finish, batch, self._write(batch, slices))
             except Exception as exc:
                 self._drop(batch)
                 self._unexpected("writer", exc)
@@ -449,7 +459,7 @@ class IngestWorker:
         self._drop([m for m in batch if m.connection != current])  # sent again by the broker
         return [m for m in batch if m.connection == current]
 
-    def _write(self, batch: list[Message]) -> _Written | None:
+    def _write(self, batch: list[Message], slices: Executor) -> _Written | None:
         """The newest observation per point, written (None if the worker stopped before
         Neo4j took it). A value the write refuses gets its message rejected (dead-lettered)
         and the point the next newest observation of the batch, written in turn."""
@@ -458,7 +468,9 @@ class IngestWorker:
         while picks := newest(batch, points):
             values = [pick.live_value() for pick in picks.values()]
             try:
-                applied, refused = write_isolating(self._retrying, values)
+                applied, refused = write_sliced(
+                    self._retrying, values, slices, least=self.config.write_slice
+                )
             except _Stopped:
                 return None
             for iri in applied.applied:

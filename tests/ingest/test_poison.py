@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
 
 import pytest
 from neo4j import Driver, Session
@@ -151,11 +152,11 @@ class FlakyWriter(IngestWorker):
 
     failures = 1
 
-    def _write(self, batch: list[Message]) -> _Written | None:
+    def _write(self, batch: list[Message], slices: Executor) -> _Written | None:
         if self.failures:
             self.failures -= 1
             raise RuntimeError("a bug in the writer")
-        return super()._write(batch)
+        return super()._write(batch, slices)
 
 
 def test_an_unexpected_error_in_the_writer_is_logged_counted_and_recovered(

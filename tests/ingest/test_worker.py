@@ -32,6 +32,7 @@ from tests.ingest.mqtt_clients import (
     running_worker,
     wait_until,
 )
+from tests.ingest.test_worker_outages import applied, double_points, publish_one_per_point
 from tests.mqtt_service import LocalBrokers, MqttService, unique
 from tests.units import ontology_units
 
@@ -272,3 +273,23 @@ def test_a_broker_with_a_password(own_brokers: LocalBrokers, site: Driver) -> No
         wait_value(site, POWER_ID, 3.5)
     finally:
         worker.stop()
+
+
+def test_a_large_batch_is_written_in_slices_at_once_and_every_value_lands(
+    site: Driver, mqtt_broker: MqttService
+) -> None:
+    """One message on each of dc1's 514 double points, collected for 3 s: more than twice
+    ``write_slice`` (100) values, so the write is cut into slices (more writes than
+    batches), and every point holds its message's value and time."""
+    points = double_points(site)
+    with (
+        running_worker(site, mqtt_broker.address, write_slice=100, flush_interval=3.0) as running,
+        Publisher(mqtt_broker.address) as publisher,
+    ):
+        sent = publish_one_per_point(publisher, points, time.time() - 60)
+        outcomes = running.settled(len(sent), timeout=60)
+        assert outcomes == {"applied": len(sent), "outdated": 0, "deadlettered": 0, "ignored": 0}
+        writes = running.count("kgtwin_ingest_write_seconds_count")
+        batches = running.count("kgtwin_ingest_batch_size_count")
+        assert writes > batches >= 1, (writes, batches)
+    assert applied(site, sent) == len(sent) == len(points) > 2 * 100

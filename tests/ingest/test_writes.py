@@ -1,14 +1,18 @@
-"""Isolating the values a write refuses (pure: the write is a function given here)."""
+"""Isolating the values a write refuses, and cutting a large write into slices written at
+once (pure: the write is a function given here)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from kgtwin.graph.errors import Neo4jUnavailable, ValueRefused
 from kgtwin.graph.live import Applied, LiveValue
-from kgtwin.ingest.writes import write_isolating
+from kgtwin.ingest.writes import SLICES, write_isolating, write_sliced
 
 
 def values(count: int) -> list[LiveValue]:
@@ -51,3 +55,78 @@ def test_other_failures_are_not_the_values_fault() -> None:
 
     with pytest.raises(Neo4jUnavailable):
         write_isolating(unavailable, values(4))
+
+
+class SlowWrite:
+    """Applies everything; records each call's values, and takes ``seconds`` per call (on
+    the threads of the pool) unless a value in ``fail`` is in it, which fails at once."""
+
+    def __init__(self, seconds: float = 0.0, fail: frozenset[str] = frozenset()) -> None:
+        self.seconds, self.fail = seconds, fail
+        self.calls: list[list[str]] = []
+        self.finished = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: Sequence[LiveValue]) -> Applied:
+        with self._lock:
+            self.calls.append([v.iri for v in batch])
+        if any(v.iri in self.fail for v in batch):
+            raise Neo4jUnavailable("down")
+        time.sleep(self.seconds)
+        with self._lock:
+            self.finished += 1
+        return Applied(
+            tuple(v.iri for v in batch),
+            tuple(v.iri for v in batch if v.value % 2),  # the odd ones were stale
+            tuple(v.iri for v in batch if v.value % 7 == 0),
+        )
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(SLICES) as pool:
+        yield pool
+
+
+@pytest.mark.parametrize("count", [1, 999, 1999])
+def test_a_write_of_fewer_than_two_slices_is_one_call(count: int, pool: ThreadPoolExecutor) -> None:
+    write = SlowWrite()
+    applied, refused = write_sliced(write, values(count), pool, parts=2, least=1000)
+    assert write.calls == [[f"urn:{n}" for n in range(count)]]
+    assert (len(applied.applied), refused) == (count, [])
+
+
+@pytest.mark.parametrize(("count", "parts"), [(2000, 2), (2001, 2), (5000, 2), (7000, 3)])
+def test_a_large_write_is_cut_into_slices_written_at_once_and_answered_in_order(
+    count: int, parts: int
+) -> None:
+    write = SlowWrite(seconds=0.3)
+    every = values(count)
+    with ThreadPoolExecutor(parts) as pool:
+        started = time.monotonic()
+        applied, refused = write_sliced(write, every, pool, parts=parts, least=1000)
+        took = time.monotonic() - started
+    assert len(write.calls) == parts
+    assert sorted(iri for call in write.calls for iri in call) == sorted(v.iri for v in every)
+    assert max(map(len, write.calls)) - min(map(len, write.calls)) <= 1
+    assert took < 0.3 * parts  # at once, not one after the other (each call takes 0.3 s)
+    assert applied == write_isolating(SlowWrite(), every)[0]  # the same answer, in order
+    assert refused == []
+
+
+def test_a_value_refused_in_one_slice_is_split_out_of_that_slice_only(
+    pool: ThreadPoolExecutor,
+) -> None:
+    write = RefusingWrite({"urn:1500"})
+    applied, refused = write_sliced(write, values(2000), pool, parts=2, least=1000)
+    assert [r.value.iri for r in refused] == ["urn:1500"]
+    assert applied.applied == tuple(f"urn:{n}" for n in range(2000) if n != 1500)
+
+
+def test_a_slice_that_fails_goes_up_once_every_slice_has_ended(
+    pool: ThreadPoolExecutor,
+) -> None:
+    write = SlowWrite(seconds=0.5, fail={"urn:0"})
+    with pytest.raises(Neo4jUnavailable):
+        write_sliced(write, values(2000), pool, parts=2, least=1000)
+    assert write.finished == 1  # the other slice committed before the failure went up
