@@ -391,8 +391,9 @@ COMPARE = """query ($before: DateTime!, $from: DateTime!, $to: DateTime!) {
 def hall_1_moved_to_the_b_side(served: httpx.Client, mqtt_broker: MqttService) -> httpx.Client:
     """UPS A1 fails at FAILS: hall 1's A-side load moves to the B side, as the telemetry of
     the PDUs and UPSs of hall 1 says."""
+    steps = range(-24, 24)
     with Publisher(mqtt_broker.address) as publisher:
-        for step in range(-24, 24):
+        for step in steps:
             moment = FAILS + timedelta(seconds=5 * step)
             for asset, (before, after) in HALL_1.items():
                 value = before if step < 0 else after
@@ -403,7 +404,7 @@ def hall_1_moved_to_the_b_side(served: httpx.Client, mqtt_broker: MqttService) -
     start, end = FAILS - timedelta(minutes=2), FAILS + timedelta(minutes=2)
     wait_until(
         lambda: all(
-            len(raw(served, f"{asset}.output-power", start, end)) == 48 for asset in HALL_1
+            len(raw(served, f"{asset}.output-power", start, end)) == len(steps) for asset in HALL_1
         ),
         60,
         lambda: str({a: len(raw(served, f"{a}.output-power", start, end)) for a in HALL_1}),
